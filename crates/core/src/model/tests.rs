@@ -1,0 +1,66 @@
+use super::*;
+use crate::config::from_yaml_str;
+
+#[test]
+fn model_kind_names_are_unique_snake_case_and_pinned() {
+    let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.as_str()).collect();
+    let mut dedup = names.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), names.len());
+    for (kind, name) in ModelKind::ALL.iter().zip(&names) {
+        assert!(
+            name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{name}"
+        );
+        assert_eq!(name.parse::<ModelKind>().unwrap(), *kind);
+        // The serde tag and as_str agree.
+        assert_eq!(
+            serde_json::to_value(kind).unwrap(),
+            serde_json::Value::String((*name).to_owned())
+        );
+    }
+    // A rename breaks old artifacts: this snapshot must change only on purpose.
+    insta::assert_snapshot!(names.join("\n"), @r"
+    logistic_regression
+    linear_regression
+    decision_tree_classifier
+    random_forest_classifier
+    random_forest_regressor
+    ");
+}
+
+#[test]
+fn every_model_spec_variant_parses_and_rejects_unknown_keys() {
+    for kind in ModelKind::ALL {
+        let spec: ModelSpec = from_yaml_str(&format!("type: {kind}\n")).unwrap();
+        assert_eq!(spec.kind(), *kind);
+        assert_eq!(spec.validate().unwrap().kind(), *kind);
+        let err = from_yaml_str::<ModelSpec>(&format!("type: {kind}\nn_tres: 10\n")).unwrap_err();
+        assert!(
+            err.message.contains("unknown field `n_tres`"),
+            "{kind}: {err}"
+        );
+    }
+    let err = from_yaml_str::<ModelSpec>("type: gradient_boosting\n").unwrap_err();
+    assert!(
+        err.message.contains("unknown variant `gradient_boosting`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_task_is_an_error() {
+    let data = TrainingSet {
+        x: FeatureMatrix::from_row_major(vec![1.0, 2.0, 3.0], 3, 1).unwrap(),
+        y: Target::Values(vec![1.0, 2.0, 3.0]),
+        seed: 0,
+    };
+    let spec = ModelSpec::LogisticRegression(LogisticRegressionParams::default())
+        .validate()
+        .unwrap();
+    assert!(matches!(
+        fit(&spec, &data),
+        Err(TrainError::WrongTask { .. })
+    ));
+}

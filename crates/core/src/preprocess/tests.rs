@@ -1,0 +1,232 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::from_yaml_str;
+use crate::frame::{Column, Frame};
+use crate::schema::{DType, FeatureSchema, FeatureSpec};
+
+fn feature(name: &str, dtype: DType, nullable: bool) -> FeatureSpec {
+    FeatureSpec {
+        name: name.into(),
+        dtype,
+        nullable,
+        range: None,
+        categories: None,
+    }
+}
+
+fn titanic_like() -> (FeatureSchema, Frame) {
+    let schema = FeatureSchema::new(vec![
+        feature("age", DType::Numeric, true),
+        feature("fare", DType::Numeric, false),
+        feature("sex", DType::Categorical, false),
+        feature("embarked", DType::Categorical, true),
+    ])
+    .unwrap();
+    let frame = Frame::new(vec![
+        Column::Numeric(vec![22.0, f64::NAN, 30.0, 40.0]),
+        Column::Numeric(vec![7.25, 71.0, 8.0, 10.0]),
+        Column::Categorical(vec![
+            Some("male".into()),
+            Some("female".into()),
+            Some("male".into()),
+            Some("female".into()),
+        ]),
+        Column::Categorical(vec![
+            Some("S".into()),
+            None,
+            Some("C".into()),
+            Some("S".into()),
+        ]),
+    ])
+    .unwrap();
+    (schema, frame)
+}
+
+fn spec() -> PreprocessSpec {
+    from_yaml_str(
+        r"
+steps:
+  - op: impute
+    columns: [age]
+    strategy: median
+  - op: impute
+    columns: [embarked]
+    strategy: most_frequent
+  - op: standard_scale
+    columns: [age, fare]
+  - op: one_hot
+    columns: [sex, embarked]
+    handle_unknown: ignore
+",
+    )
+    .unwrap()
+}
+
+#[test]
+fn fit_and_transform_match_hand_computation() {
+    let (schema, frame) = titanic_like();
+    let fitted = spec().fit(&schema, &frame).unwrap();
+    assert_eq!(
+        fitted.output(),
+        [
+            "age",
+            "fare",
+            "sex=female",
+            "sex=male",
+            "embarked=C",
+            "embarked=S"
+        ]
+    );
+    let x = fitted.transform(&frame).unwrap();
+    // age median of [22, 30, 40] = 30; imputed column [22, 30, 30, 40]: mean 30.5.
+    let ages = [22.0, 30.0, 30.0, 40.0];
+    let mean = 30.5;
+    let sd = (ages
+        .iter()
+        .map(|a: &f64| (a - mean) * (a - mean))
+        .sum::<f64>()
+        / 4.0)
+        .sqrt();
+    assert!((x.row(1)[0] - (30.0 - mean) / sd).abs() < 1e-12);
+    // embarked most frequent is S; row 1 becomes S.
+    assert_eq!(&x.row(1)[2..], &[1.0, 0.0, 0.0, 1.0]);
+    assert_eq!(&x.row(2)[2..], &[0.0, 1.0, 1.0, 0.0]);
+}
+
+#[test]
+fn unknown_category_policy() {
+    let (schema, frame) = titanic_like();
+    let mut strict = spec();
+    if let Some(StepSpec::OneHot(o)) = strict.steps.last_mut() {
+        o.handle_unknown = HandleUnknown::Error;
+    }
+    let fitted_strict = strict.fit(&schema, &frame).unwrap();
+    let fitted_lenient = spec().fit(&schema, &frame).unwrap();
+    let new = Frame::new(vec![
+        Column::Numeric(vec![1.0]),
+        Column::Numeric(vec![1.0]),
+        Column::Categorical(vec![Some("male".into())]),
+        Column::Categorical(vec![Some("Q".into())]),
+    ])
+    .unwrap();
+    let err = fitted_strict.transform(&new).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"row 0: feature 'embarked': unknown category "Q", expected one of ["C", "S"]"#
+    );
+    assert!(err.is_caller_error());
+    let x = fitted_lenient.transform(&new).unwrap();
+    assert_eq!(&x.row(0)[4..], &[0.0, 0.0]);
+}
+
+#[test]
+fn validation_collects_every_problem() {
+    let (schema, _) = titanic_like();
+    let bad: PreprocessSpec = from_yaml_str(
+        r"
+steps:
+  - op: standard_scale
+    columns: [age, sex, nope]
+  - op: impute
+    columns: [age]
+    strategy: mean
+  - op: one_hot
+    columns: [fare]
+",
+    )
+    .unwrap();
+    insta::assert_snapshot!(bad.validate(&schema).unwrap_err().to_string(), @r"
+    7 configuration errors
+      - steps[0].columns[1]: cannot standard_scale feature 'sex' of type categorical
+      - steps[0].columns[2]: unknown feature 'nope'
+      - steps[1].columns[0]: feature 'age' must be imputed before it is scaled or encoded
+      - steps[2].columns[0]: cannot one_hot feature 'fare' of type numeric
+      - steps: categorical feature 'sex' needs a one_hot step
+      - steps: categorical feature 'embarked' needs a one_hot step
+      - steps: nullable feature 'embarked' needs an impute step
+    ");
+}
+
+#[test]
+fn every_step_rejects_unknown_keys() {
+    for (op, extra) in [
+        ("impute", "strategy: mean\n    colums: [a]"),
+        ("standard_scale", "scale: 2"),
+        ("min_max_scale", "range: [0, 1]"),
+        ("one_hot", "drop: first"),
+    ] {
+        let yaml = format!("steps:\n  - op: {op}\n    columns: [a]\n    {extra}\n");
+        let err = from_yaml_str::<PreprocessSpec>(&yaml).unwrap_err();
+        assert!(err.message.contains("unknown field"), "{op}: {err}");
+    }
+}
+
+#[test]
+fn constant_impute_parses_both_kinds() {
+    let s: PreprocessSpec = from_yaml_str(
+        "steps:\n  - op: impute\n    columns: [a]\n    strategy: {constant: 0}\n  - op: impute\n    columns: [b]\n    strategy: {constant: missing}\n",
+    )
+    .unwrap();
+    let StepSpec::Impute(a) = &s.steps[0] else {
+        panic!()
+    };
+    assert_eq!(
+        a.strategy,
+        ImputeStrategy::Constant(ConstantValue::Number(0.0))
+    );
+    let StepSpec::Impute(b) = &s.steps[1] else {
+        panic!()
+    };
+    assert_eq!(
+        b.strategy,
+        ImputeStrategy::Constant(ConstantValue::Text("missing".into()))
+    );
+}
+
+#[test]
+fn min_max_scale_maps_to_unit_interval() {
+    let schema = FeatureSchema::new(vec![feature("x", DType::Numeric, false)]).unwrap();
+    let frame = Frame::new(vec![Column::Numeric(vec![2.0, 4.0, 6.0])]).unwrap();
+    let spec: PreprocessSpec =
+        from_yaml_str("steps:\n  - op: min_max_scale\n    columns: [x]\n").unwrap();
+    let x = spec
+        .fit(&schema, &frame)
+        .unwrap()
+        .transform(&frame)
+        .unwrap();
+    assert_eq!(x.values(), &[0.0, 0.5, 1.0]);
+}
+
+#[test]
+fn tampered_preprocessor_is_refused_on_load() {
+    let (schema, frame) = titanic_like();
+    let fitted = spec().fit(&schema, &frame).unwrap();
+    let mut json: serde_json::Value = serde_json::to_value(&fitted).unwrap();
+    json["output"][0] = serde_json::Value::String("renamed".into());
+    let err = serde_json::from_value::<FittedPreprocessor>(json).unwrap_err();
+    assert!(err.to_string().contains("do not match"), "{err}");
+}
+
+proptest! {
+    #[test]
+    fn serde_round_trip_keeps_transform(ages in prop::collection::vec(prop_oneof![Just(f64::NAN), -100.0f64..100.0], 2..30),
+                                        cats in prop::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 2..30)) {
+        let n = ages.len().min(cats.len());
+        prop_assume!(ages[..n].iter().any(|a| !a.is_nan()));
+        let schema = FeatureSchema::new(vec![feature("age", DType::Numeric, true), feature("c", DType::Categorical, false)]).unwrap();
+        let frame = Frame::new(vec![
+            Column::Numeric(ages[..n].to_vec()),
+            Column::Categorical(cats[..n].iter().map(|c| Some((*c).to_owned())).collect()),
+        ]).unwrap();
+        let spec: PreprocessSpec = from_yaml_str("steps:\n  - op: impute\n    columns: [age]\n    strategy: mean\n  - op: standard_scale\n    columns: [age]\n  - op: one_hot\n    columns: [c]\n").unwrap();
+        let fitted = spec.fit(&schema, &frame).unwrap();
+        let back: FittedPreprocessor = serde_json::from_str(&serde_json::to_string(&fitted).unwrap()).unwrap();
+        let a = fitted.transform(&frame).unwrap();
+        let b = back.transform(&frame).unwrap();
+        prop_assert_eq!(a.n_rows(), n);
+        prop_assert_eq!(a.n_cols(), fitted.output().len());
+        prop_assert!(a.values().iter().all(|v| v.is_finite()));
+        prop_assert_eq!(a, b);
+    }
+}
