@@ -52,3 +52,14 @@ pub const REQUIRED_FILES: &[&str] = &[MODEL_FILE, PREPROCESSOR_FILE, SCHEMA_FILE
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
+
+/// Lower-case hex sha256 of the file at `path`, read in a streaming fashion.
+///
+/// # Errors
+/// The IO error, naming the path.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}

@@ -1,0 +1,449 @@
+//! The pipeline config: [`PipelineConfig`] mirrors the YAML (no logic), and
+//! [`PipelineConfig::validate`] turns it into a [`Pipeline`], the only type the runner
+//! accepts, reporting every problem at once with its path.
+
+use std::path::{Path, PathBuf};
+
+use ferry_core::config::{ConfigErrors, from_yaml_str};
+use ferry_core::metrics::Metric;
+use ferry_core::model::{ModelKind, Task, ValidModelSpec};
+use ferry_core::schema::{DType, FeatureSchema, FeatureSpec, TargetSpec};
+use ferry_core::{ModelName, ModelSpec, PreprocessSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::RunError;
+
+/// A pipeline config file: what to read, how to validate and preprocess it, which model
+/// to fit, how to evaluate it and where to register it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// The training data.
+    pub data: DataConfig,
+    /// The features and the target.
+    pub schema: SchemaConfig,
+    /// Preprocessing steps, fitted on the training split.
+    #[serde(default)]
+    pub preprocessing: PreprocessSpec,
+    /// The algorithm and its hyperparameters (`type: ...`).
+    pub model: ModelSpec,
+    /// How rows are split into training and test sets.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// Test-set metrics and quality gates.
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
+    /// Where the model is registered.
+    pub output: OutputConfig,
+}
+
+/// `data:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// CSV or Parquet file, relative to the config file.
+    pub path: PathBuf,
+    /// `csv` or `parquet`; taken from the file extension when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<DataFormat>,
+    /// CSV reading options.
+    #[serde(default)]
+    pub csv: CsvOptions,
+    /// Field values that mean "missing", in addition to empty fields (`["?", "NA"]`).
+    #[serde(default)]
+    pub null_values: Vec<String>,
+    /// Where rows that fail validation are written, relative to the config file; by
+    /// default `<registry>/<model>/dead-letter/<timestamp>.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<PathBuf>,
+    /// The run fails when more than this share of rows is invalid.
+    #[serde(default = "default_max_invalid_fraction")]
+    pub max_invalid_fraction: f64,
+}
+
+fn default_max_invalid_fraction() -> f64 {
+    0.1
+}
+
+/// Data file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataFormat {
+    /// Comma (or `csv.separator`) separated values with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// `data.csv:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsvOptions {
+    /// Field separator, one ASCII character.
+    pub separator: char,
+    /// Quote character, one ASCII character.
+    pub quote: char,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            separator: ',',
+            quote: '"',
+        }
+    }
+}
+
+/// `schema:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaConfig {
+    /// The column to predict.
+    pub target: TargetSpec,
+    /// The model inputs, in order. Other columns of the data are ignored.
+    pub features: Vec<FeatureSpec>,
+}
+
+/// `split:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SplitConfig {
+    /// Share of rows held out for evaluation, strictly between 0 and 1.
+    pub test_fraction: f64,
+    /// Seed of the shuffle (and of models that draw random numbers).
+    pub seed: u64,
+    /// Split each class separately (classification only); on by default for classifiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stratify: Option<bool>,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        Self {
+            test_fraction: 0.2,
+            seed: 42,
+            stratify: None,
+        }
+    }
+}
+
+/// `evaluation:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluationConfig {
+    /// Metrics computed on the test set; defaults depend on the task.
+    pub metrics: Vec<Metric>,
+    /// Bounds the metrics must meet for the model to be registered.
+    pub gates: Vec<GateConfig>,
+}
+
+/// One quality gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// The metric.
+    pub metric: Metric,
+    /// Smallest acceptable value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest acceptable value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+/// `output:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Registry name of the model: `[a-z0-9_-]+`.
+    pub model_name: String,
+    /// Registry directory, relative to the config file. `--registry` and
+    /// `FERRY_REGISTRY` override it; `artifacts` in the working directory by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<PathBuf>,
+}
+
+/// A validated pipeline, with paths resolved against the config file's directory.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub(crate) config: PipelineConfig,
+    pub(crate) base_dir: PathBuf,
+    pub(crate) data_path: PathBuf,
+    pub(crate) format: DataFormat,
+    pub(crate) schema: FeatureSchema,
+    pub(crate) model: ValidModelSpec,
+    pub(crate) model_name: ModelName,
+    pub(crate) task: Task,
+    pub(crate) stratify: bool,
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) registry: Option<PathBuf>,
+    pub(crate) dead_letter: Option<PathBuf>,
+}
+
+impl Pipeline {
+    /// Reads, parses and validates the config file at `path`.
+    ///
+    /// # Errors
+    /// [`RunError::ReadConfig`], [`RunError::Yaml`] or [`RunError::Config`].
+    pub fn from_file(path: &Path) -> Result<Self, RunError> {
+        let text = fs_err::read_to_string(path).map_err(RunError::ReadConfig)?;
+        let config: PipelineConfig = from_yaml_str(&text).map_err(|source| RunError::Yaml {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config
+            .validate(&base_dir)
+            .map_err(|errors| RunError::Config {
+                path: path.to_owned(),
+                errors,
+            })
+    }
+
+    /// The config with defaults filled in, as stored in the artifact.
+    #[must_use]
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// The model's registry name.
+    #[must_use]
+    pub fn model_name(&self) -> &ModelName {
+        &self.model_name
+    }
+
+    /// The feature schema.
+    #[must_use]
+    pub fn schema(&self) -> &FeatureSchema {
+        &self.schema
+    }
+
+    /// The data file.
+    #[must_use]
+    pub fn data_path(&self) -> &Path {
+        &self.data_path
+    }
+
+    /// The registry directory the config names, resolved against the config file.
+    #[must_use]
+    pub fn registry(&self) -> Option<&Path> {
+        self.registry.as_deref()
+    }
+
+    /// Classification or regression.
+    #[must_use]
+    pub fn task(&self) -> Task {
+        self.task
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p)
+    }
+}
+
+fn single_ascii(errors: &mut ConfigErrors, path: &str, c: char) {
+    if !c.is_ascii() || c == '\n' || c == '\r' {
+        errors.push(
+            path,
+            format!("expected one ASCII character other than a line break, found {c:?}"),
+        );
+    }
+}
+
+impl PipelineConfig {
+    /// Validates every section and resolves paths against `base_dir` (the config file's
+    /// directory). Fills in defaults that depend on the task (metrics, stratify).
+    ///
+    /// # Errors
+    /// Every problem found, each with its YAML path.
+    pub fn validate(mut self, base_dir: &Path) -> Result<Pipeline, ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+
+        let model_name = match self.output.model_name.parse::<ModelName>() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.push("output.model_name", e);
+                None
+            }
+        };
+
+        let data_path = resolve(base_dir, &self.data.path);
+        if !data_path.is_file() {
+            errors.push(
+                "data.path",
+                format!("no such file: {}", data_path.display()),
+            );
+        }
+        let by_extension = match data_path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv" | "tsv" | "txt") => Some(DataFormat::Csv),
+            Some("parquet" | "pq") => Some(DataFormat::Parquet),
+            Some(_) | None => None,
+        };
+        let format = self.data.format.or(by_extension);
+        if format.is_none() {
+            errors.push(
+                "data.format",
+                "cannot tell the format from the file extension: set csv or parquet",
+            );
+        }
+        single_ascii(&mut errors, "data.csv.separator", self.data.csv.separator);
+        single_ascii(&mut errors, "data.csv.quote", self.data.csv.quote);
+        if !(0.0..=1.0).contains(&self.data.max_invalid_fraction) {
+            errors.push(
+                "data.max_invalid_fraction",
+                format!(
+                    "expected a number from 0 to 1, found {}",
+                    self.data.max_invalid_fraction
+                ),
+            );
+        }
+
+        let kind = self.model.kind();
+        let task = kind.task();
+        let schema = match FeatureSchema::new(self.schema.features.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.extend_prefixed("schema.features", e);
+                None
+            }
+        };
+        let target = &self.schema.target;
+        if self.schema.features.iter().any(|f| f.name == target.name) {
+            errors.push(
+                "schema.target.name",
+                format!(
+                    "'{}' is the target and cannot also be a feature",
+                    target.name
+                ),
+            );
+        }
+        let target_ok = match task {
+            Task::Classification => matches!(
+                target.dtype,
+                DType::Categorical | DType::Integer | DType::Boolean
+            ),
+            Task::Regression => matches!(target.dtype, DType::Numeric | DType::Integer),
+        };
+        if !target_ok {
+            errors.push(
+                "schema.target.dtype",
+                format!(
+                    "{kind} needs a {} target, found {}",
+                    expected_target(kind),
+                    target.dtype
+                ),
+            );
+        }
+
+        if let Some(schema) = &schema
+            && let Err(e) = self.preprocessing.validate(schema)
+        {
+            errors.extend_prefixed("preprocessing", e);
+        }
+        let model = match self.model.validate() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errors.extend_prefixed("model", e);
+                None
+            }
+        };
+
+        if !(self.split.test_fraction > 0.0 && self.split.test_fraction < 1.0) {
+            errors.push(
+                "split.test_fraction",
+                format!(
+                    "expected a number strictly between 0 and 1, found {}",
+                    self.split.test_fraction
+                ),
+            );
+        }
+        if task == Task::Regression && self.split.stratify == Some(true) {
+            errors.push(
+                "split.stratify",
+                format!("{kind} is a regressor: only classification splits can be stratified"),
+            );
+        }
+        let stratify = self.split.stratify.unwrap_or(task == Task::Classification);
+        self.split.stratify = Some(stratify);
+
+        if self.evaluation.metrics.is_empty() {
+            self.evaluation.metrics = Metric::defaults(task);
+        }
+        for (i, m) in self.evaluation.metrics.iter().enumerate() {
+            if m.task() != task {
+                errors.push(
+                    format!("evaluation.metrics[{i}]"),
+                    format!("{m} does not apply to {kind}"),
+                );
+            }
+        }
+        let mut metrics = self.evaluation.metrics.clone();
+        for (i, gate) in self.evaluation.gates.iter().enumerate() {
+            let at = format!("evaluation.gates[{i}]");
+            if gate.metric.task() != task {
+                errors.push(
+                    format!("{at}.metric"),
+                    format!("{} does not apply to {kind}", gate.metric),
+                );
+            }
+            match (gate.min, gate.max) {
+                (None, None) => errors.push(at, "set min, max or both"),
+                (Some(a), Some(b)) if a > b => {
+                    errors.push(at, format!("min {a} is greater than max {b}"))
+                }
+                (Some(_) | None, Some(_) | None) => {}
+            }
+            if !metrics.contains(&gate.metric) {
+                metrics.push(gate.metric);
+            }
+        }
+
+        let registry = self
+            .output
+            .registry
+            .as_deref()
+            .map(|r| resolve(base_dir, r));
+        let dead_letter = self
+            .data
+            .dead_letter
+            .as_deref()
+            .map(|d| resolve(base_dir, d));
+
+        match (errors.is_empty(), format, schema, model, model_name) {
+            (true, Some(format), Some(schema), Some(model), Some(model_name)) => Ok(Pipeline {
+                config: self,
+                base_dir: base_dir.to_owned(),
+                data_path,
+                format,
+                schema,
+                model,
+                model_name,
+                task,
+                stratify,
+                metrics,
+                registry,
+                dead_letter,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn expected_target(kind: ModelKind) -> &'static str {
+    match kind.task() {
+        Task::Classification => "categorical, integer or boolean",
+        Task::Regression => "numeric or integer",
+    }
+}
+
+#[cfg(test)]
+mod tests;

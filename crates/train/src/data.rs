@@ -1,0 +1,253 @@
+//! Reading training data with polars and validating it row by row against the schema.
+//! Valid rows become a [`Frame`]; invalid ones go to the dead-letter file with the reason.
+
+use std::path::{Path, PathBuf};
+
+use ferry_core::Frame;
+use ferry_core::schema::{Cell, FeatureSchema, FrameBuilder, Row, TargetValue};
+use polars::prelude::{
+    Column as PlColumn, CsvParseOptions, CsvReadOptions, DataFrame, DataType, ParquetReader,
+    SerReader,
+};
+
+use crate::config::{DataFormat, Pipeline};
+use crate::error::RunError;
+
+/// Validated training data.
+#[derive(Debug)]
+pub struct Dataset {
+    /// The valid rows' features.
+    pub frame: Frame,
+    /// The valid rows' targets.
+    pub target: Vec<TargetValue>,
+    /// Rows read from the file.
+    pub read: usize,
+    /// Rows rejected.
+    pub invalid: usize,
+    /// Where rejected rows were written, when there were any.
+    pub dead_letter: Option<PathBuf>,
+}
+
+fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
+    let path = pipeline.data_path();
+    let err = |e: polars::error::PolarsError| RunError::ReadData {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    match pipeline.format {
+        DataFormat::Csv => {
+            let csv = &pipeline.config.data.csv;
+            // Every column is read as text: the schema parses each field, so a bad value
+            // rejects its row (to the dead-letter file) instead of the whole file.
+            let parse = CsvParseOptions::default()
+                .with_separator(u8::try_from(csv.separator).unwrap_or(b','))
+                .with_quote_char(Some(u8::try_from(csv.quote).unwrap_or(b'"')));
+            CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .with_parse_options(parse)
+                .try_into_reader_with_file_path(Some(path.to_owned()))
+                .and_then(polars::prelude::SerReader::finish)
+                .map_err(err)
+        }
+        DataFormat::Parquet => {
+            let file = fs_err::File::open(path).map_err(|e| RunError::ReadData {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            ParquetReader::new(file.into_file()).finish().map_err(err)
+        }
+    }
+}
+
+/// Every column as optional text, in file order; typed Parquet columns are cast.
+fn text_columns(df: &DataFrame, path: &Path) -> Result<Vec<(String, PlColumn)>, RunError> {
+    df.columns()
+        .iter()
+        .map(|c| {
+            let cast = c.cast(&DataType::String).map_err(|e| RunError::ReadData {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            Ok((c.name().to_string(), cast))
+        })
+        .collect()
+}
+
+struct TextRow<'a> {
+    fields: &'a [Option<&'a str>],
+    feature_columns: &'a [usize],
+    null_values: &'a [String],
+}
+
+impl Row for TextRow<'_> {
+    fn cell(&self, index: usize, _name: &str) -> Cell<'_> {
+        match self
+            .feature_columns
+            .get(index)
+            .and_then(|&c| self.fields.get(c))
+            .copied()
+            .flatten()
+        {
+            None => Cell::Null,
+            Some(s) if self.null_values.iter().any(|n| n == s) => Cell::Null,
+            Some(s) => Cell::Raw(s),
+        }
+    }
+
+    fn unknown_keys(&self, _schema: &FeatureSchema) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+struct DeadLetter {
+    path: PathBuf,
+    writer: Option<csv::Writer<fs_err::File>>,
+    header: Vec<String>,
+}
+
+impl DeadLetter {
+    fn write(&mut self, row: usize, reason: &str, fields: &[Option<&str>]) -> Result<(), RunError> {
+        let wrap = |source: csv::Error| RunError::DeadLetter {
+            path: self.path.clone(),
+            source,
+        };
+        if self.writer.is_none() {
+            if let Some(parent) = self.path.parent() {
+                fs_err::create_dir_all(parent).map_err(|e| wrap(e.into()))?;
+            }
+            let file = fs_err::File::create(&self.path).map_err(|e| wrap(e.into()))?;
+            let mut w = csv::Writer::from_writer(file);
+            let mut header = vec!["_row".to_owned(), "_reason".to_owned()];
+            header.extend(self.header.iter().cloned());
+            w.write_record(&header).map_err(wrap)?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let mut record = vec![(row + 1).to_string(), reason.to_owned()];
+            record.extend(fields.iter().map(|f| f.unwrap_or_default().to_owned()));
+            w.write_record(&record)
+                .map_err(|source| RunError::DeadLetter {
+                    path: self.path.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Option<PathBuf>, RunError> {
+        match self.writer {
+            Some(mut w) => {
+                w.flush().map_err(|e| RunError::DeadLetter {
+                    path: self.path.clone(),
+                    source: e.into(),
+                })?;
+                Ok(Some(self.path))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Reads the pipeline's data, validates every row and writes rejected rows (1-based data
+/// row number, reason, original fields) to the dead-letter file: the config's, or
+/// `default_dead_letter`.
+///
+/// # Errors
+/// [`RunError::ReadData`], [`RunError::MissingColumn`], [`RunError::DeadLetter`].
+pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, RunError> {
+    let path = pipeline.data_path();
+    let df = read_frame(pipeline)?;
+    let columns = text_columns(&df, path)?;
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let position = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| RunError::MissingColumn {
+                path: path.to_owned(),
+                column: name.to_owned(),
+                available: names.join(", "),
+            })
+    };
+    let feature_columns = pipeline
+        .schema
+        .features()
+        .iter()
+        .map(|f| position(&f.name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let target_spec = &pipeline.config.schema.target;
+    let target_column = position(&target_spec.name)?;
+
+    let text: Vec<Vec<Option<&str>>> = columns
+        .iter()
+        .map(|(_, c)| {
+            c.str()
+                .map(|s| s.iter().collect())
+                .map_err(|e| RunError::ReadData {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let n = df.height();
+    let null_values = &pipeline.config.data.null_values;
+    let mut dead = DeadLetter {
+        path: pipeline
+            .dead_letter
+            .clone()
+            .unwrap_or_else(|| default_dead_letter.to_owned()),
+        writer: None,
+        header: names.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let mut builder = FrameBuilder::new(&pipeline.schema, n);
+    let mut target = Vec::with_capacity(n);
+    let mut invalid = 0;
+    let mut fields: Vec<Option<&str>> = vec![None; text.len()];
+    for r in 0..n {
+        for (f, col) in fields.iter_mut().zip(&text) {
+            *f = col.get(r).copied().flatten();
+        }
+        let raw_target = fields
+            .get(target_column)
+            .copied()
+            .flatten()
+            .filter(|s| !null_values.iter().any(|n| n == s));
+        let parsed_target = target_spec.parse(raw_target);
+        // Validate the features before the target so every problem of the row is reported.
+        let row = TextRow {
+            fields: &fields,
+            feature_columns: &feature_columns,
+            null_values,
+        };
+        let mut reasons: Vec<String> = Vec::new();
+        if let Err(t) = &parsed_target {
+            reasons.push(t.to_string());
+        }
+        let pushed = if reasons.is_empty() {
+            builder.push(&row)
+        } else {
+            // Validate without adding the row: a row with a bad target is rejected whole.
+            let mut probe = FrameBuilder::new(&pipeline.schema, 1);
+            probe.push(&row)
+        };
+        if let Err(errors) = pushed {
+            reasons.extend(errors.iter().map(ToString::to_string));
+        }
+        match parsed_target {
+            Ok(t) if reasons.is_empty() => target.push(t),
+            Ok(_) | Err(_) => {
+                invalid += 1;
+                dead.write(r, &reasons.join("; "), &fields)?;
+            }
+        }
+    }
+    let dead_letter = dead.finish()?;
+    Ok(Dataset {
+        frame: builder.finish(),
+        target,
+        read: n,
+        invalid,
+        dead_letter,
+    })
+}

@@ -1,0 +1,99 @@
+//! [`RunReport`]: what a run did, printed as a summary or as JSON (`--json`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use ferry_core::ModelKind;
+use ferry_core::artifact::RowCounts;
+use ferry_core::metrics::Metric;
+use serde::Serialize;
+
+/// The outcome of one quality gate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    /// The metric.
+    pub metric: Metric,
+    /// Its lower bound.
+    pub min: Option<f64>,
+    /// Its upper bound.
+    pub max: Option<f64>,
+    /// The measured value.
+    pub value: f64,
+    /// Whether the value is within the bounds.
+    pub passed: bool,
+}
+
+impl fmt::Display for GateResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {:.4}", self.metric, self.value)?;
+        if let Some(m) = self.min {
+            write!(f, ", min {m}")?;
+        }
+        if let Some(m) = self.max {
+            write!(f, ", max {m}")?;
+        }
+        f.write_str(if self.passed { ": passed" } else { ": FAILED" })
+    }
+}
+
+/// What a successful run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Registry name.
+    pub model: String,
+    /// The new version.
+    pub version: u64,
+    /// The version directory.
+    pub path: PathBuf,
+    /// The algorithm.
+    pub kind: ModelKind,
+    /// Row counts.
+    pub rows: RowCounts,
+    /// The dead-letter file, when rows were rejected.
+    pub dead_letter: Option<PathBuf>,
+    /// Test-set metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Gate outcomes.
+    pub gates: Vec<GateResult>,
+    /// sha256 of `model.json`.
+    pub model_sha256: String,
+    /// Wall time of the run.
+    pub seconds: f64,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Trained {} ({}) in {:.2}s",
+            self.model, self.kind, self.seconds
+        )?;
+        let r = &self.rows;
+        writeln!(
+            f,
+            "  rows     {} read, {} valid, {} invalid; {} train, {} test",
+            r.read, r.valid, r.invalid, r.train, r.test
+        )?;
+        if let Some(d) = &self.dead_letter {
+            writeln!(f, "  rejected rows written to {}", d.display())?;
+        }
+        let metrics: Vec<String> = self
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect();
+        writeln!(f, "  metrics  {}", metrics.join(", "))?;
+        for g in &self.gates {
+            writeln!(f, "  gate     {g}")?;
+        }
+        writeln!(f, "  model    sha256 {}", self.model_sha256)?;
+        write!(
+            f,
+            "Registered {} version {} at {} (latest)",
+            self.model,
+            self.version,
+            self.path.display()
+        )
+    }
+}

@@ -1,0 +1,269 @@
+//! The pipeline runner: load -> validate -> split -> fit preprocessing -> fit model ->
+//! evaluate through [`ModelBundle::predict`] (the call serve makes) -> gates -> publish.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use ferry_core::artifact::{ArtifactFiles, FORMAT_VERSION, Manifest, RowCounts, sha256_file};
+use ferry_core::config::to_yaml_string;
+use ferry_core::metrics::{self, Metric, Truth};
+use ferry_core::model::{self, EncodedLabels, Target, Task, TrainingSet};
+use ferry_core::schema::TargetValue;
+use ferry_core::split::{Split, train_test_split};
+use ferry_core::{ClassLabel, LocalRegistry, Model, ModelBundle, Version};
+
+use crate::config::Pipeline;
+use crate::data::{self, Dataset};
+use crate::error::RunError;
+use crate::report::{GateResult, RunReport};
+
+/// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
+/// `output.registry`, else `artifacts` in the working directory.
+#[must_use]
+pub fn registry_dir(pipeline: &Pipeline, cli: Option<&Path>) -> PathBuf {
+    cli.map(Path::to_path_buf)
+        .or_else(|| pipeline.registry().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("artifacts"))
+}
+
+/// The split of a dataset's valid rows, exactly as a run with this pipeline makes it.
+/// Exposed so tests can rebuild the test set of a trained model.
+#[must_use]
+pub fn split_rows(pipeline: &Pipeline, dataset: &Dataset) -> Split {
+    let split = &pipeline.config.split;
+    let strata = if pipeline.stratify {
+        let labels: Vec<ClassLabel> = labels_of(&dataset.target);
+        Some(EncodedLabels::encode(&labels).codes().to_vec())
+    } else {
+        None
+    };
+    train_test_split(
+        dataset.frame.n_rows(),
+        split.test_fraction,
+        split.seed,
+        strata.as_deref(),
+    )
+}
+
+fn labels_of(target: &[TargetValue]) -> Vec<ClassLabel> {
+    target
+        .iter()
+        .filter_map(|t| match t {
+            TargetValue::Label(l) => Some(l.clone()),
+            TargetValue::Number(_) => None,
+        })
+        .collect()
+}
+
+fn values_of(target: &[TargetValue]) -> Vec<f64> {
+    target
+        .iter()
+        .filter_map(|t| match t {
+            TargetValue::Number(v) => Some(*v),
+            TargetValue::Label(_) => None,
+        })
+        .collect()
+}
+
+fn pick<T: Clone>(items: &[T], rows: &[usize]) -> Vec<T> {
+    rows.iter().filter_map(|&r| items.get(r).cloned()).collect()
+}
+
+fn git_sha(dir: &Path) -> Option<String> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+fn check_gates(pipeline: &Pipeline, values: &BTreeMap<Metric, f64>) -> Vec<GateResult> {
+    pipeline
+        .config
+        .evaluation
+        .gates
+        .iter()
+        .map(|g| {
+            let value = values.get(&g.metric).copied().unwrap_or(f64::NAN);
+            let passed = g.min.is_none_or(|m| value >= m) && g.max.is_none_or(|m| value <= m);
+            GateResult {
+                metric: g.metric,
+                min: g.min,
+                max: g.max,
+                value,
+                passed,
+            }
+        })
+        .collect()
+}
+
+/// Runs `pipeline`, registering the model in `registry` when every gate passes.
+///
+/// # Errors
+/// Any [`RunError`]; [`RunError::GateFailed`] when a gate fails (nothing is registered).
+pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let default_dead_letter = registry
+        .root()
+        .join(pipeline.model_name().as_str())
+        .join("dead-letter")
+        .join(format!(
+            "{}-{}.csv",
+            stamp.replace(':', ""),
+            std::process::id()
+        ));
+    let dataset = data::load(pipeline, &default_dead_letter)?;
+    let valid = dataset.frame.n_rows();
+    tracing::info!(
+        read = dataset.read,
+        valid,
+        invalid = dataset.invalid,
+        "Loaded data."
+    );
+    let max_invalid = pipeline.config.data.max_invalid_fraction;
+    if dataset.invalid as f64 > max_invalid * dataset.read as f64 {
+        return Err(RunError::TooManyInvalid {
+            invalid: dataset.invalid,
+            read: dataset.read,
+            limit: max_invalid,
+            dead_letter: dataset.dead_letter.clone().unwrap_or(default_dead_letter),
+        });
+    }
+    if valid < 4 {
+        return Err(RunError::NotEnoughRows(format!(
+            "{valid} valid rows, at least 4 are needed"
+        )));
+    }
+
+    let split = split_rows(pipeline, &dataset);
+    if split.test.is_empty() || split.train.len() < 2 {
+        return Err(RunError::NotEnoughRows(format!(
+            "the split leaves {} training and {} test rows",
+            split.train.len(),
+            split.test.len()
+        )));
+    }
+    let train_frame = dataset.frame.select_rows(&split.train);
+    let test_frame = dataset.frame.select_rows(&split.test);
+    let preprocessor = pipeline
+        .config
+        .preprocessing
+        .fit(&pipeline.schema, &train_frame)?;
+    let x_train = preprocessor.transform(&train_frame)?;
+    let y_train = match pipeline.task {
+        Task::Classification => Target::Classes(EncodedLabels::encode(&pick(
+            &labels_of(&dataset.target),
+            &split.train,
+        ))),
+        Task::Regression => Target::Values(pick(&values_of(&dataset.target), &split.train)),
+    };
+    let training = TrainingSet {
+        x: x_train,
+        y: y_train,
+        seed: pipeline.config.split.seed,
+    };
+    let fitted = model::fit(&pipeline.model, &training)?;
+    tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
+
+    let config_yaml = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
+    let data_sha256 = sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
+        path: pipeline.data_path().to_owned(),
+        message: e.to_string(),
+    })?;
+    let classes = fitted.classes().map(<[ClassLabel]>::to_vec);
+    let draft = Manifest {
+        format_version: FORMAT_VERSION,
+        name: pipeline.model_name().clone(),
+        version: Version(0),
+        model_kind: fitted.kind(),
+        task: pipeline.task,
+        created_at: stamp,
+        git_sha: git_sha(&pipeline.base_dir),
+        config_sha256: String::new(),
+        data_sha256,
+        target: pipeline.config.schema.target.clone(),
+        classes: classes.clone(),
+        rows: RowCounts {
+            read: dataset.read,
+            valid,
+            invalid: dataset.invalid,
+            train: split.train.len(),
+            test: split.test.len(),
+        },
+        metrics: BTreeMap::new(),
+        library_versions: BTreeMap::from([
+            ("ferry-core".to_owned(), ferry_core::VERSION.to_owned()),
+            (
+                "smartcore".to_owned(),
+                ferry_core::SMARTCORE_VERSION.to_owned(),
+            ),
+        ]),
+        files: BTreeMap::new(),
+    };
+    let bundle = ModelBundle::new(draft, preprocessor, fitted)?;
+
+    // Evaluate exactly as serve predicts.
+    let predictions = bundle.predict(&test_frame)?;
+    let values = match pipeline.task {
+        Task::Classification => {
+            let known = classes.unwrap_or_default();
+            let truth: Vec<Option<usize>> = pick(&labels_of(&dataset.target), &split.test)
+                .iter()
+                .map(|l| known.iter().position(|k| k == l))
+                .collect();
+            metrics::compute(&pipeline.metrics, Truth::Classes(&truth), &predictions)?
+        }
+        Task::Regression => {
+            let truth = pick(&values_of(&dataset.target), &split.test);
+            metrics::compute(&pipeline.metrics, Truth::Values(&truth), &predictions)?
+        }
+    };
+    let gates = check_gates(pipeline, &values);
+    let failures: Vec<String> = gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(ToString::to_string)
+        .collect();
+    if !failures.is_empty() {
+        return Err(RunError::GateFailed { failures });
+    }
+    let mut manifest = bundle.manifest().clone();
+    manifest.metrics = values;
+    let files = ArtifactFiles {
+        model: bundle.model(),
+        preprocessor: bundle.preprocessor(),
+        config_yaml: &config_yaml,
+    };
+    let (resolved, written) = registry.publish(manifest, &files)?;
+    tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
+    Ok(RunReport {
+        model: resolved.name.to_string(),
+        version: resolved.version.0,
+        path: resolved.path,
+        kind: written.model_kind,
+        rows: written.rows,
+        dead_letter: dataset.dead_letter,
+        metrics: written
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), *v))
+            .collect(),
+        gates,
+        model_sha256: written
+            .files
+            .get(ferry_core::artifact::MODEL_FILE)
+            .cloned()
+            .unwrap_or_default(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
