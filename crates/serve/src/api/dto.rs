@@ -1,0 +1,173 @@
+//! Wire types of the HTTP API. Responses borrow from the served bundle, so answering a
+//! request copies no schema or label.
+
+use std::collections::BTreeMap;
+
+use ferry_core::artifact::{Manifest, RowCounts};
+use ferry_core::model::Task;
+use ferry_core::schema::{FeatureSpec, TargetSpec};
+use ferry_core::{ClassLabel, ModelKind};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+/// The API version in every response.
+pub const API_VERSION: &str = "v1";
+
+/// `GET /health`.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Always `ok` while the process answers.
+    pub status: &'static str,
+    /// The API version.
+    pub api_version: &'static str,
+}
+
+/// `GET /ready`.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// The API version.
+    pub api_version: &'static str,
+    /// Served models and their versions.
+    pub models: BTreeMap<String, u64>,
+    /// Expected models that are not loaded.
+    pub missing: Vec<String>,
+}
+
+/// One entry of `GET /models`.
+#[derive(Debug, Serialize)]
+pub struct ModelSummary<'a> {
+    /// Registry name.
+    pub name: &'a str,
+    /// Served version.
+    pub version: u64,
+    /// What was asked for (`iris@latest`).
+    pub reference: String,
+    /// The algorithm.
+    pub kind: ModelKind,
+    /// Classification or regression.
+    pub task: Task,
+    /// When the artifact was written.
+    pub created_at: &'a str,
+    /// Test-set metrics.
+    pub metrics: BTreeMap<&'static str, f64>,
+}
+
+/// `GET /models`.
+#[derive(Debug, Serialize)]
+pub struct ModelList<'a> {
+    /// The API version.
+    pub api_version: &'static str,
+    /// The served models, by name.
+    pub models: Vec<ModelSummary<'a>>,
+}
+
+/// `GET /models/{name}`.
+#[derive(Debug, Serialize)]
+pub struct ModelDetail<'a> {
+    /// The API version.
+    pub api_version: &'static str,
+    /// Summary fields.
+    #[serde(flatten)]
+    pub summary: ModelSummary<'a>,
+    /// The input features a request must provide.
+    pub features: &'a [FeatureSpec],
+    /// The target column the model predicts.
+    pub target: &'a TargetSpec,
+    /// Class labels in output order, for classifiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<&'a [ClassLabel]>,
+    /// Training row counts.
+    pub rows: RowCounts,
+    /// Commit of the config's repository at training time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_sha: Option<&'a str>,
+    /// sha256 of the training data.
+    pub data_sha256: &'a str,
+}
+
+impl<'a> ModelSummary<'a> {
+    /// The summary of a loaded model.
+    #[must_use]
+    pub fn new(manifest: &'a Manifest, reference: String) -> Self {
+        Self {
+            name: manifest.name.as_str(),
+            version: manifest.version.0,
+            reference,
+            kind: manifest.model_kind,
+            task: manifest.task,
+            created_at: &manifest.created_at,
+            metrics: manifest
+                .metrics
+                .iter()
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect(),
+        }
+    }
+}
+
+/// One prediction.
+#[derive(Debug)]
+pub enum Prediction<'a> {
+    /// A classifier's label and class probabilities.
+    Class {
+        /// Predicted label.
+        label: &'a ClassLabel,
+        /// Every class with its probability, in the model's class order.
+        classes: &'a [ClassLabel],
+        /// The probabilities.
+        probabilities: &'a [f64],
+    },
+    /// A regressor's value.
+    Value(f64),
+}
+
+struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
+
+impl Serialize for Probabilities<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (label, p) in self.0.iter().zip(self.1) {
+            map.serialize_entry(&label.to_string(), p)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Prediction<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Prediction::Class {
+                label,
+                classes,
+                probabilities,
+            } => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("label", label)?;
+                map.serialize_entry("probabilities", &Probabilities(classes, probabilities))?;
+                map.end()
+            }
+            Prediction::Value(v) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("value", v)?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// `POST /models/{name}/predict`.
+#[derive(Debug, Serialize)]
+pub struct PredictResponse<'a> {
+    /// The request id (from `X-Request-Id`, or generated).
+    pub request_id: &'a str,
+    /// Model name.
+    pub model: &'a str,
+    /// Model version.
+    pub model_version: u64,
+    /// The API version.
+    pub api_version: &'static str,
+    /// One prediction per record, in request order.
+    pub predictions: Vec<Prediction<'a>>,
+}

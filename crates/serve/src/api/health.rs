@@ -1,0 +1,42 @@
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use super::dto::{API_VERSION, Health, Readiness};
+use crate::state::AppState;
+
+/// `GET /health`: the process is alive.
+pub(super) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        api_version: API_VERSION,
+    })
+}
+
+/// `GET /ready`: 200 when at least one model is loaded and every expected model is,
+/// else 503 naming the missing ones.
+pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let missing = state.missing();
+    let models: std::collections::BTreeMap<String, u64> = state
+        .models
+        .load()
+        .iter()
+        .map(|(name, m)| (name.clone(), m.resolved.version.0))
+        .collect();
+    if missing.is_empty() && !models.is_empty() {
+        HttpResponse::Ok().json(Readiness {
+            status: "ready",
+            api_version: API_VERSION,
+            models,
+            missing,
+        })
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "30"))
+            .json(Readiness {
+                status: "not_ready",
+                api_version: API_VERSION,
+                models,
+                missing,
+            })
+    }
+}

@@ -1,0 +1,272 @@
+//! One table from errors to HTTP: [`ErrorCode`] names every failure a client can see,
+//! [`ApiError`] carries it, and [`ApiError::code`] maps every variant with an exhaustive
+//! match (no `_ =>`), so a new error cannot silently become a 500.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use ferry_core::model::PredictError;
+use ferry_core::preprocess::PreprocessError;
+use ferry_core::schema::RowErrors;
+use serde::Serialize;
+
+/// Every error a client can receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The body is not valid JSON.
+    InvalidJson,
+    /// The content type is not `application/json`.
+    UnsupportedMediaType,
+    /// The body exceeds the size limit.
+    PayloadTooLarge,
+    /// Valid JSON of the wrong shape.
+    InvalidRequest,
+    /// Records that fail the model's feature schema.
+    InvalidFeatures,
+    /// A category the model's one-hot step rejects.
+    UnknownCategory,
+    /// No model of that name is being served.
+    ModelNotFound,
+    /// No such route.
+    RouteNotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// The model is configured but failed to load.
+    ModelNotLoaded,
+    /// Something broke on the server.
+    Internal,
+}
+
+/// The broad class of an error, the `type` field of every error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is at fault.
+    InvalidRequest,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// Try again later.
+    Unavailable,
+    /// The server is at fault.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The snake_case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The table: snake_case name, HTTP status, kind.
+    #[must_use]
+    pub fn info(self) -> (&'static str, StatusCode, ErrorKind) {
+        use ErrorKind as K;
+        use StatusCode as S;
+        match self {
+            ErrorCode::InvalidJson => ("invalid_json", S::BAD_REQUEST, K::InvalidRequest),
+            ErrorCode::UnsupportedMediaType => (
+                "unsupported_media_type",
+                S::UNSUPPORTED_MEDIA_TYPE,
+                K::InvalidRequest,
+            ),
+            ErrorCode::PayloadTooLarge => {
+                ("payload_too_large", S::PAYLOAD_TOO_LARGE, K::InvalidRequest)
+            }
+            ErrorCode::InvalidRequest => (
+                "invalid_request",
+                S::UNPROCESSABLE_ENTITY,
+                K::InvalidRequest,
+            ),
+            ErrorCode::InvalidFeatures => (
+                "invalid_features",
+                S::UNPROCESSABLE_ENTITY,
+                K::InvalidRequest,
+            ),
+            ErrorCode::UnknownCategory => (
+                "unknown_category",
+                S::UNPROCESSABLE_ENTITY,
+                K::InvalidRequest,
+            ),
+            ErrorCode::ModelNotFound => ("model_not_found", S::NOT_FOUND, K::NotFound),
+            ErrorCode::RouteNotFound => ("route_not_found", S::NOT_FOUND, K::NotFound),
+            ErrorCode::MethodNotAllowed => (
+                "method_not_allowed",
+                S::METHOD_NOT_ALLOWED,
+                K::InvalidRequest,
+            ),
+            ErrorCode::ModelNotLoaded => {
+                ("model_not_loaded", S::SERVICE_UNAVAILABLE, K::Unavailable)
+            }
+            ErrorCode::Internal => ("internal", S::INTERNAL_SERVER_ERROR, K::Internal),
+        }
+    }
+
+    /// The snake_case name, the `code` field of the error body.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        self.info().0
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(self) -> StatusCode {
+        self.info().1
+    }
+
+    /// The broad class.
+    #[must_use]
+    pub fn kind(self) -> ErrorKind {
+        self.info().2
+    }
+}
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not valid JSON.
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// Wrong content type.
+    #[error("expected content-type application/json, found {0}")]
+    UnsupportedMediaType(String),
+    /// Body over the limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Valid JSON of the wrong shape.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Records that fail the schema.
+    #[error("{}", describe_rows(.0))]
+    InvalidFeatures(Vec<RowErrors>),
+    /// Prediction failed.
+    #[error(transparent)]
+    Predict(#[from] PredictError),
+    /// Unknown model.
+    #[error("model '{0}' is not served here")]
+    ModelNotFound(String),
+    /// Configured model that failed to load.
+    #[error("model '{0}' failed to load and is not available")]
+    ModelNotLoaded(String),
+    /// Unknown route.
+    #[error("no route for {method} {path}")]
+    RouteNotFound {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// Wrong method.
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    /// Internal failure with its detail (logged, never sent).
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn describe_rows(rows: &[RowErrors]) -> String {
+    const SHOWN: usize = 5;
+    let mut parts: Vec<String> = rows
+        .iter()
+        .take(SHOWN)
+        .map(|r| format!("record {}: {r}", r.row))
+        .collect();
+    if rows.len() > SHOWN {
+        parts.push(format!("and {} more invalid records", rows.len() - SHOWN));
+    }
+    parts.join("; ")
+}
+
+impl ApiError {
+    /// The error's code: the one mapping from errors to statuses.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            ApiError::InvalidFeatures(_) => ErrorCode::InvalidFeatures,
+            ApiError::Predict(PredictError::Preprocess(e)) => match e {
+                PreprocessError::UnknownCategory { .. } => ErrorCode::UnknownCategory,
+                PreprocessError::MissingValue { .. } => ErrorCode::InvalidFeatures,
+                PreprocessError::Invalid(_)
+                | PreprocessError::NoValues { .. }
+                | PreprocessError::FrameMismatch { .. } => ErrorCode::Internal,
+            },
+            ApiError::Predict(PredictError::WidthMismatch { .. } | PredictError::Library(_)) => {
+                ErrorCode::Internal
+            }
+            ApiError::ModelNotFound(_) => ErrorCode::ModelNotFound,
+            ApiError::ModelNotLoaded(_) => ErrorCode::ModelNotLoaded,
+            ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [RowErrors]>,
+}
+
+/// Fixed message of every 5xx: details stay in the server log.
+pub const INTERNAL_MESSAGE: &str = "internal error; the server log has the details";
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = self.code();
+        let message = match code.kind() {
+            ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
+            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
+                self.to_string()
+            }
+        };
+        let errors = match self {
+            ApiError::InvalidFeatures(rows) => Some(rows.as_slice()),
+            ApiError::InvalidJson(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::InvalidRequest(_)
+            | ApiError::Predict(_)
+            | ApiError::ModelNotFound(_)
+            | ApiError::ModelNotLoaded(_)
+            | ApiError::RouteNotFound { .. }
+            | ApiError::MethodNotAllowed(_)
+            | ApiError::Internal(_) => None,
+        };
+        let body = ErrorBody {
+            code: code.as_str(),
+            message,
+            kind: code.kind().as_str(),
+            errors,
+        };
+        let mut response = HttpResponse::build(code.status()).json(body);
+        if code == ErrorCode::ModelNotLoaded {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        response
+    }
+}
