@@ -1,0 +1,157 @@
+use std::path::{Path, PathBuf};
+
+use ferry_core::artifact::ArtifactError;
+use ferry_core::registry::RegistryError;
+use ferry_core::{LocalRegistry, ModelBundle, ModelRef, Predictions, Version};
+use serde_json::{Map, Value, json};
+
+fn fixture_registry() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/registry")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs_err::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn rows() -> Vec<Map<String, Value>> {
+    [
+        json!({"pclass": 1, "sex": "female", "age": 29.0, "embarked": "S"}),
+        json!({"pclass": 3, "sex": "male", "age": null, "embarked": null}),
+        json!({"pclass": 2, "sex": "male", "age": 4, "embarked": "C"}),
+    ]
+    .into_iter()
+    .map(|v| v.as_object().cloned().unwrap())
+    .collect()
+}
+
+#[test]
+fn golden_predictions_of_the_committed_artifact() {
+    let registry = LocalRegistry::new(fixture_registry());
+    let (resolved, bundle) = registry.load(&"tiny@latest".parse::<ModelRef>().unwrap()).unwrap();
+    assert_eq!(resolved.version, Version(1));
+    let frame = bundle.schema().validate_rows(&rows()).unwrap();
+    let Predictions::Classes { labels, probabilities, n_classes } = bundle.predict(&frame).unwrap() else {
+        panic!("a classifier")
+    };
+    assert_eq!(n_classes, 2);
+    let rendered: Vec<String> = labels
+        .iter()
+        .zip(probabilities.chunks(2))
+        .map(|(l, p)| format!("{l} {:.12} {:.12}", p[0], p[1]))
+        .collect();
+    insta::assert_snapshot!(rendered.join("\n"), @r"
+    1 0.073008718853 0.926991281147
+    0 0.767669744245 0.232330255755
+    1 0.416951452603 0.583048547397
+    ");
+}
+
+fn damaged(edit: impl FnOnce(&Path)) -> ArtifactError {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_registry(), dir.path());
+    let version = dir.path().join("tiny/1");
+    edit(&version);
+    ModelBundle::load(&version).unwrap_err()
+}
+
+#[test]
+fn a_modified_file_fails_its_checksum() {
+    let err = damaged(|v| {
+        let path = v.join("model.json");
+        let text = fs_err::read_to_string(&path).unwrap().replace("0.6487", "0.6488");
+        fs_err::write(path, text).unwrap();
+    });
+    assert!(matches!(err, ArtifactError::ChecksumMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("model.json"), "{err}");
+}
+
+#[test]
+fn a_newer_format_is_refused() {
+    let err = damaged(|v| {
+        let path = v.join("manifest.json");
+        let text = fs_err::read_to_string(&path).unwrap().replace("\"format_version\": 1", "\"format_version\": 99");
+        fs_err::write(path, text).unwrap();
+    });
+    assert!(matches!(err, ArtifactError::UnsupportedFormat { found: 99, supported: 1, .. }), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_refused() {
+    let err = damaged(|v| fs_err::remove_file(v.join("preprocessor.json")).unwrap());
+    assert!(matches!(err, ArtifactError::Io(_)), "{err}");
+    assert!(err.to_string().contains("preprocessor.json"), "{err}");
+}
+
+#[test]
+fn a_manifest_without_a_required_file_is_refused() {
+    let err = damaged(|v| {
+        let path = v.join("manifest.json");
+        let mut m: Value = serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+        m["files"].as_object_mut().unwrap().remove("schema.json");
+        fs_err::write(path, serde_json::to_string(&m).unwrap()).unwrap();
+    });
+    assert!(matches!(err, ArtifactError::MissingFile { ref file, .. } if file == "schema.json"), "{err}");
+}
+
+#[test]
+fn a_path_in_the_manifest_is_refused() {
+    let err = damaged(|v| {
+        let path = v.join("manifest.json");
+        let mut m: Value = serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+        m["files"]["../../etc/passwd"] = json!("00");
+        fs_err::write(path, serde_json::to_string(&m).unwrap()).unwrap();
+    });
+    assert!(matches!(err, ArtifactError::BadFileName { .. }), "{err}");
+}
+
+#[test]
+fn registry_resolves_aliases_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_registry(), dir.path());
+    let registry = LocalRegistry::new(dir.path());
+    assert_eq!(registry.models().unwrap().iter().map(ToString::to_string).collect::<Vec<_>>(), ["tiny"]);
+    let name = "tiny".parse().unwrap();
+    registry.set_alias(&name, "production", Version(1)).unwrap();
+    assert_eq!(registry.resolve(&"tiny@production".parse().unwrap()).unwrap().version, Version(1));
+    assert_eq!(registry.resolve(&"tiny/1".parse().unwrap()).unwrap().version, Version(1));
+    assert!(matches!(registry.resolve(&"tiny/2".parse().unwrap()), Err(RegistryError::VersionNotFound { .. })));
+    assert!(matches!(registry.resolve(&"tiny@staging".parse().unwrap()), Err(RegistryError::AliasNotFound { .. })));
+    assert!(matches!(registry.set_alias(&name, "x", Version(5)), Err(RegistryError::VersionNotFound { .. })));
+}
+
+#[test]
+fn publish_never_reuses_a_version_and_moves_latest_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_registry(), dir.path());
+    let registry = LocalRegistry::new(dir.path());
+    let bundle = ModelBundle::load(&dir.path().join("tiny/1")).unwrap();
+    let config = fs_err::read_to_string(dir.path().join("tiny/1/config.yaml")).unwrap();
+    let files = ferry_core::artifact::ArtifactFiles {
+        model: bundle.model(),
+        preprocessor: bundle.preprocessor(),
+        config_yaml: &config,
+    };
+    let versions: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| registry.publish(bundle.manifest().clone(), &files).unwrap().0.version.0))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = versions.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [2, 3, 4, 5]);
+    assert_eq!(registry.aliases(&"tiny".parse().unwrap()).unwrap()["latest"], Version(5));
+    // Every published version loads and verifies.
+    for v in 2..=5 {
+        ModelBundle::load(&dir.path().join(format!("tiny/{v}"))).unwrap();
+    }
+}
