@@ -36,10 +36,17 @@ fn rows() -> Vec<Map<String, Value>> {
 #[test]
 fn golden_predictions_of_the_committed_artifact() {
     let registry = LocalRegistry::new(fixture_registry());
-    let (resolved, bundle) = registry.load(&"tiny@latest".parse::<ModelRef>().unwrap()).unwrap();
+    let (resolved, bundle) = registry
+        .load(&"tiny@latest".parse::<ModelRef>().unwrap())
+        .unwrap();
     assert_eq!(resolved.version, Version(1));
     let frame = bundle.schema().validate_rows(&rows()).unwrap();
-    let Predictions::Classes { labels, probabilities, n_classes } = bundle.predict(&frame).unwrap() else {
+    let Predictions::Classes {
+        labels,
+        probabilities,
+        n_classes,
+    } = bundle.predict(&frame).unwrap()
+    else {
         panic!("a classifier")
     };
     assert_eq!(n_classes, 2);
@@ -67,10 +74,15 @@ fn damaged(edit: impl FnOnce(&Path)) -> ArtifactError {
 fn a_modified_file_fails_its_checksum() {
     let err = damaged(|v| {
         let path = v.join("model.json");
-        let text = fs_err::read_to_string(&path).unwrap().replace("0.6487", "0.6488");
+        let text = fs_err::read_to_string(&path)
+            .unwrap()
+            .replace("0.6487", "0.6488");
         fs_err::write(path, text).unwrap();
     });
-    assert!(matches!(err, ArtifactError::ChecksumMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, ArtifactError::ChecksumMismatch { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("model.json"), "{err}");
 }
 
@@ -78,10 +90,22 @@ fn a_modified_file_fails_its_checksum() {
 fn a_newer_format_is_refused() {
     let err = damaged(|v| {
         let path = v.join("manifest.json");
-        let text = fs_err::read_to_string(&path).unwrap().replace("\"format_version\": 1", "\"format_version\": 99");
+        let text = fs_err::read_to_string(&path)
+            .unwrap()
+            .replace("\"format_version\": 1", "\"format_version\": 99");
         fs_err::write(path, text).unwrap();
     });
-    assert!(matches!(err, ArtifactError::UnsupportedFormat { found: 99, supported: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ArtifactError::UnsupportedFormat {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -99,7 +123,10 @@ fn a_manifest_without_a_required_file_is_refused() {
         m["files"].as_object_mut().unwrap().remove("schema.json");
         fs_err::write(path, serde_json::to_string(&m).unwrap()).unwrap();
     });
-    assert!(matches!(err, ArtifactError::MissingFile { ref file, .. } if file == "schema.json"), "{err}");
+    assert!(
+        matches!(err, ArtifactError::MissingFile { ref file, .. } if file == "schema.json"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -118,14 +145,43 @@ fn registry_resolves_aliases_and_versions() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture_registry(), dir.path());
     let registry = LocalRegistry::new(dir.path());
-    assert_eq!(registry.models().unwrap().iter().map(ToString::to_string).collect::<Vec<_>>(), ["tiny"]);
+    assert_eq!(
+        registry
+            .models()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["tiny"]
+    );
     let name = "tiny".parse().unwrap();
     registry.set_alias(&name, "production", Version(1)).unwrap();
-    assert_eq!(registry.resolve(&"tiny@production".parse().unwrap()).unwrap().version, Version(1));
-    assert_eq!(registry.resolve(&"tiny/1".parse().unwrap()).unwrap().version, Version(1));
-    assert!(matches!(registry.resolve(&"tiny/2".parse().unwrap()), Err(RegistryError::VersionNotFound { .. })));
-    assert!(matches!(registry.resolve(&"tiny@staging".parse().unwrap()), Err(RegistryError::AliasNotFound { .. })));
-    assert!(matches!(registry.set_alias(&name, "x", Version(5)), Err(RegistryError::VersionNotFound { .. })));
+    assert_eq!(
+        registry
+            .resolve(&"tiny@production".parse().unwrap())
+            .unwrap()
+            .version,
+        Version(1)
+    );
+    assert_eq!(
+        registry
+            .resolve(&"tiny/1".parse().unwrap())
+            .unwrap()
+            .version,
+        Version(1)
+    );
+    assert!(matches!(
+        registry.resolve(&"tiny/2".parse().unwrap()),
+        Err(RegistryError::VersionNotFound { .. })
+    ));
+    assert!(matches!(
+        registry.resolve(&"tiny@staging".parse().unwrap()),
+        Err(RegistryError::AliasNotFound { .. })
+    ));
+    assert!(matches!(
+        registry.set_alias(&name, "x", Version(5)),
+        Err(RegistryError::VersionNotFound { .. })
+    ));
 }
 
 #[test]
@@ -142,14 +198,26 @@ fn publish_never_reuses_a_version_and_moves_latest_forward() {
     };
     let versions: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| registry.publish(bundle.manifest().clone(), &files).unwrap().0.version.0))
+            .map(|_| {
+                s.spawn(|| {
+                    registry
+                        .publish(bundle.manifest().clone(), &files)
+                        .unwrap()
+                        .0
+                        .version
+                        .0
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let mut sorted = versions.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, [2, 3, 4, 5]);
-    assert_eq!(registry.aliases(&"tiny".parse().unwrap()).unwrap()["latest"], Version(5));
+    assert_eq!(
+        registry.aliases(&"tiny".parse().unwrap()).unwrap()["latest"],
+        Version(5)
+    );
     // Every published version loads and verifies.
     for v in 2..=5 {
         ModelBundle::load(&dir.path().join(format!("tiny/{v}"))).unwrap();

@@ -1,0 +1,228 @@
+use actix_web::http::StatusCode;
+use actix_web::test;
+use serde_json::{Value, json};
+use serve::Limits;
+
+use crate::{state, state_with};
+
+async fn call(req: test::TestRequest) -> (StatusCode, Value) {
+    let app = test::init_service(serve::app(state_with(
+        Limits {
+            max_body_bytes: 4096,
+            max_batch_records: 3,
+        },
+        &["ghost"],
+    )))
+    .await;
+    let res = test::call_service(&app, req.to_request()).await;
+    let status = res.status();
+    assert_eq!(res.headers().get("x-ferry-api-version").unwrap(), "v1");
+    let body: Value = test::read_body_json(res).await;
+    (status, body)
+}
+
+fn predict(body: &str) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body.to_owned())
+}
+
+#[actix_web::test]
+async fn unparsable_json_is_400() {
+    let (status, body) = call(predict(r#"{"pclass": 1,"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    insta::assert_json_snapshot!(body, @r#"
+    {
+      "code": "invalid_json",
+      "message": "request body is not valid JSON: EOF while parsing a value at line 1 column 13",
+      "type": "invalid_request"
+    }
+    "#);
+}
+
+#[actix_web::test]
+async fn wrong_content_type_is_415() {
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .insert_header(("content-type", "text/csv"))
+        .set_payload("a,b");
+    let (status, body) = call(req).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    insta::assert_json_snapshot!(body, @r#"
+    {
+      "code": "unsupported_media_type",
+      "message": "expected content-type application/json, found 'text/csv'",
+      "type": "invalid_request"
+    }
+    "#);
+}
+
+#[actix_web::test]
+async fn huge_body_is_413() {
+    let big = format!(r#"{{"sex": "{}"}}"#, "x".repeat(10_000));
+    let (status, body) = call(predict(&big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    insta::assert_json_snapshot!(body, @r#"
+    {
+      "code": "payload_too_large",
+      "message": "request body is larger than the limit of 4096 bytes",
+      "type": "invalid_request"
+    }
+    "#);
+}
+
+#[actix_web::test]
+async fn schema_violations_are_422_naming_each_field() {
+    let (status, body) = call(predict(
+        r#"{"records": [{"pclass": "first", "sex": "male", "age": 200}, {"pclass": 1, "sex": "male", "embarked": "S", "cabin": "C85"}]}"#,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    insta::assert_json_snapshot!(body, @r#"
+    {
+      "code": "invalid_features",
+      "errors": [
+        {
+          "errors": [
+            {
+              "error": "wrong_type",
+              "expected": "a whole number",
+              "found": "string \"first\"",
+              "name": "pclass"
+            },
+            {
+              "error": "out_of_range",
+              "expected": "between 0 and 120",
+              "found": 200.0,
+              "name": "age"
+            }
+          ],
+          "row": 0
+        },
+        {
+          "errors": [
+            {
+              "error": "unknown_feature",
+              "name": "cabin"
+            }
+          ],
+          "row": 1
+        }
+      ],
+      "message": "record 0: feature 'pclass': expected a whole number, found string \"first\"; feature 'age': expected a value between 0 and 120, found 200; record 1: unknown feature 'cabin'",
+      "type": "invalid_request"
+    }
+    "#);
+}
+
+#[actix_web::test]
+async fn missing_feature_is_422() {
+    let (status, body) = call(predict(r#"{"pclass": 1, "age": 3}"#)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["message"], "record 0: missing feature 'sex'");
+    assert_eq!(
+        body["errors"][0]["errors"][0],
+        json!({"error": "missing_feature", "name": "sex"})
+    );
+}
+
+#[actix_web::test]
+async fn unknown_category_with_policy_error_is_422() {
+    let (status, body) = call(predict(
+        r#"{"pclass": 1, "sex": "male", "age": 3, "embarked": "X"}"#,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    insta::assert_json_snapshot!(body, @r#"
+    {
+      "code": "unknown_category",
+      "message": "row 0: feature 'embarked': unknown category \"X\", expected one of [\"C\", \"Q\", \"S\"]",
+      "type": "invalid_request"
+    }
+    "#);
+}
+
+#[actix_web::test]
+async fn wrong_shapes_are_422() {
+    for (body, message) in [
+        (
+            "[1, 2]",
+            "expected a JSON object (one record) or {\"records\": [...]}, found an array",
+        ),
+        (
+            r#"{"records": {}}"#,
+            "'records' must be an array of objects, found an object",
+        ),
+        (
+            r#"{"records": []}"#,
+            "'records' is empty: send at least one record",
+        ),
+        (
+            r#"{"records": [1]}"#,
+            "records[0] must be an object of features, found a number",
+        ),
+        (
+            r#"{"records": [{}, {}, {}, {}]}"#,
+            "'records' has 4 records, the limit is 3 per request",
+        ),
+    ] {
+        let (status, got) = call(predict(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(got["code"], "invalid_request", "{body}");
+        assert_eq!(got["message"], message, "{body}");
+    }
+}
+
+#[actix_web::test]
+async fn unknown_model_route_and_method() {
+    let (status, body) = call(predict("{}").uri("/models/nope/predict")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    insta::assert_json_snapshot!(body, @r#"
+    {
+      "code": "model_not_found",
+      "message": "model 'nope' is not served here",
+      "type": "not_found"
+    }
+    "#);
+    let (status, body) = call(test::TestRequest::get().uri("/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "route_not_found");
+    let (status, body) = call(test::TestRequest::get().uri("/models/tiny/predict")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], "method_not_allowed");
+}
+
+#[actix_web::test]
+async fn expected_but_unloaded_model_is_503() {
+    let app = test::init_service(serve::app(state_with(Limits::default(), &["ghost"]))).await;
+    let res = test::call_service(
+        &app,
+        predict("{}").uri("/models/ghost/predict").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers().get("retry-after").unwrap(), "30");
+    let body: Value = test::read_body_json(res).await;
+    assert_eq!(body["code"], "model_not_loaded");
+}
+
+#[actix_web::test]
+async fn the_server_keeps_serving_after_bad_requests() {
+    let app = test::init_service(serve::app(state())).await;
+    for bad in ["{", "[]", r#"{"sex": 1}"#] {
+        let req = predict(bad).to_request();
+        assert!(
+            test::call_service(&app, req)
+                .await
+                .status()
+                .is_client_error()
+        );
+    }
+    let good = json!({"pclass": 2, "sex": "female", "age": 30, "embarked": "C"});
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .set_json(good)
+        .to_request();
+    assert_eq!(test::call_service(&app, req).await.status(), StatusCode::OK);
+}

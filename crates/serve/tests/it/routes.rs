@@ -1,0 +1,94 @@
+use actix_web::http::StatusCode;
+use actix_web::test;
+use serde_json::{Value, json};
+
+use crate::{state, state_with};
+
+#[actix_web::test]
+async fn health_ready_and_models() {
+    let app = test::init_service(serve::app(state())).await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("x-ferry-api-version").unwrap(), "v1");
+    assert!(res.headers().contains_key("x-request-id"));
+
+    let body: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/ready").to_request())
+            .await;
+    assert_eq!(
+        body,
+        json!({"status": "ready", "api_version": "v1", "models": {"tiny": 1}, "missing": []})
+    );
+
+    let body: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/models").to_request())
+            .await;
+    let models = body["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0]["name"], "tiny");
+    assert_eq!(models[0]["version"], 1);
+    assert_eq!(models[0]["kind"], "logistic_regression");
+    assert_eq!(models[0]["reference"], "tiny@latest");
+
+    let body: Value = test::call_and_read_body_json(
+        &app,
+        test::TestRequest::get().uri("/models/tiny").to_request(),
+    )
+    .await;
+    assert_eq!(body["classes"], json!([0, 1]));
+    assert_eq!(
+        body["target"],
+        json!({"name": "survived", "dtype": "integer"})
+    );
+    let names: Vec<&str> = body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pclass", "sex", "age", "embarked"]);
+    assert!(body["metrics"]["accuracy"].as_f64().unwrap() > 0.5);
+}
+
+#[actix_web::test]
+async fn ready_is_503_while_an_expected_model_is_missing() {
+    let app = test::init_service(serve::app(state_with(Default::default(), &["ghost"]))).await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/ready").to_request()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers().get("retry-after").unwrap(), "30");
+    let body: Value = test::read_body_json(res).await;
+    assert_eq!(body["missing"], json!(["ghost"]));
+}
+
+#[actix_web::test]
+async fn single_and_batch_predictions_agree() {
+    let app = test::init_service(serve::app(state())).await;
+    let record = json!({"pclass": 1, "sex": "female", "age": 29.0, "embarked": "S"});
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .insert_header(("x-request-id", "abc-123"))
+        .set_json(&record)
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "abc-123");
+    assert_eq!(res.headers().get("x-model-version").unwrap(), "1");
+    let single: Value = test::read_body_json(res).await;
+    assert_eq!(single["request_id"], "abc-123");
+    assert_eq!(single["model"], "tiny");
+    assert_eq!(single["model_version"], 1);
+    assert_eq!(single["api_version"], "v1");
+    assert_eq!(single["predictions"][0]["label"], 1);
+    let p = &single["predictions"][0]["probabilities"];
+    assert!((p["0"].as_f64().unwrap() + p["1"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+
+    let other = json!({"pclass": 3, "sex": "male", "age": null, "embarked": null});
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .set_json(json!({"records": [record, other]}))
+        .to_request();
+    let batch: Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(batch["predictions"][0], single["predictions"][0]);
+    assert_eq!(batch["predictions"][1]["label"], 0);
+    assert_ne!(batch["request_id"], "abc-123");
+}
