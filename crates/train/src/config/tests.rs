@@ -1,1 +1,83 @@
+use std::path::{Path, PathBuf};
 
+use super::*;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_config_validates() {
+    let mut files = yaml_files(&workspace().join("configs"));
+    files.extend(yaml_files(&workspace().join("tests/fixtures/pipelines")));
+    assert!(files.len() >= 4, "{files:?}");
+    let mut kinds = Vec::new();
+    for file in files {
+        let pipeline = Pipeline::from_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        kinds.push(pipeline.config().model.kind());
+    }
+    // The issue's three examples: logistic regression, a random forest, a regression.
+    for kind in [ModelKind::LogisticRegression, ModelKind::RandomForestClassifier, ModelKind::LinearRegression] {
+        assert!(kinds.contains(&kind), "no example config for {kind}");
+    }
+}
+
+fn iris_with(edit: impl FnOnce(String) -> String) -> Result<Pipeline, RunError> {
+    let text = fs_err::read_to_string(workspace().join("configs/iris.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iris.yaml");
+    let data = workspace().join("data/iris.csv");
+    let text = edit(text.replace("../data/iris.csv", data.to_str().unwrap()));
+    fs_err::write(&path, text).unwrap();
+    Pipeline::from_file(&path)
+}
+
+#[test]
+fn a_misspelled_key_names_the_key_its_path_and_line() {
+    let err = iris_with(|t| t.replace("  test_fraction: 0.2", "  test_fracton: 0.2")).unwrap_err();
+    let RunError::Yaml { source, .. } = &err else { panic!("{err}") };
+    assert_eq!(source.path, "split");
+    assert!(source.message.starts_with("unknown field `test_fracton`, expected one of"), "{}", source.message);
+    assert_eq!(source.location.map(|l| l.0), Some(19));
+}
+
+#[test]
+fn a_misspelled_hyperparameter_is_rejected() {
+    let err = iris_with(|t| t.replace("  alpha: 1.0", "  alpah: 1.0")).unwrap_err();
+    assert!(err.to_string().contains("unknown field `alpah`"), "{err}");
+}
+
+#[test]
+fn every_invalid_value_is_reported_at_once_with_its_path() {
+    let err = iris_with(|t| {
+        t.replace("model_name: iris", "model_name: Iris!")
+            .replace("test_fraction: 0.2", "test_fraction: 1.5")
+            .replace("columns: [sepal_length, sepal_width, petal_length, petal_width]", "columns: [sepal_length, petal]")
+            .replace("alpha: 1.0", "alpha: -2")
+            .replace("metrics: [accuracy,", "metrics: [rmse, accuracy,")
+            .replace("target: {name: species, dtype: categorical}", "target: {name: species, dtype: numeric}")
+            .replace("{metric: accuracy, min: 0.85}", "{metric: accuracy, min: 0.85, max: 0.8}")
+    })
+    .unwrap_err();
+    let RunError::Config { errors, .. } = err else { panic!("{err}") };
+    insta::assert_snapshot!(errors.to_string(), @r#"
+    7 configuration errors
+      - output.model_name: invalid model name "Iris!": expected 1 to 64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit
+      - schema.target.dtype: logistic_regression needs a categorical, integer or boolean target, found numeric
+      - preprocessing.steps[0].columns[1]: unknown feature 'petal'
+      - model.alpha: expected a finite number >= 0, found -2
+      - split.test_fraction: expected a number strictly between 0 and 1, found 1.5
+      - evaluation.metrics[0]: rmse does not apply to logistic_regression
+      - evaluation.gates[0]: min 0.85 is greater than max 0.8
+    "#);
+}

@@ -1,0 +1,41 @@
+//! train's integration tests: the real binary on the shipped configs and data.
+
+mod cli;
+mod data;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub(crate) fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub(crate) fn train(args: &[&str], registry: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(args)
+        .env("FERRY_REGISTRY", registry)
+        .env_remove("RUST_LOG")
+        .current_dir(workspace())
+        .output()
+        .expect("the train binary runs")
+}
+
+pub(crate) fn report(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "train failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints the report")
+}
+
+/// Writes `text` as a config in `dir`, with `DATA` replaced by the absolute path of the
+/// workspace's data directory.
+pub(crate) fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    let data = workspace().join("data");
+    fs_err::write(&path, text.replace("DATA", data.to_str().unwrap())).unwrap();
+    path
+}
