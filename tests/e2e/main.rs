@@ -1,1 +1,8 @@
+//! End-to-end tests: the real `train` binary writes artifacts into a temporary registry,
+//! the real `serve` binary serves them on an ephemeral loopback port, and a real HTTP
+//! client checks that served predictions equal in-process ones and that bad requests get
+//! their 4xx while the server keeps serving.
 
+mod errors;
+mod harness;
+mod parity;

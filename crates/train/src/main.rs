@@ -87,7 +87,9 @@ fn main() -> ExitCode {
         (None, Some(config)) => run(&cli, config, &mut out),
         (None, None) => {
             let usage = <Cli as clap::CommandFactory>::command().render_usage();
-            eprintln!("error: nothing to do: pass --config FILE, or a command (see --help)\n\n{usage}");
+            eprintln!(
+                "error: nothing to do: pass --config FILE, or a command (see --help)\n\n{usage}"
+            );
             return ExitCode::from(2);
         }
     };

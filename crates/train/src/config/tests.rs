@@ -23,11 +23,16 @@ fn every_shipped_config_validates() {
     assert!(files.len() >= 4, "{files:?}");
     let mut kinds = Vec::new();
     for file in files {
-        let pipeline = Pipeline::from_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let pipeline =
+            Pipeline::from_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         kinds.push(pipeline.config().model.kind());
     }
     // The issue's three examples: logistic regression, a random forest, a regression.
-    for kind in [ModelKind::LogisticRegression, ModelKind::RandomForestClassifier, ModelKind::LinearRegression] {
+    for kind in [
+        ModelKind::LogisticRegression,
+        ModelKind::RandomForestClassifier,
+        ModelKind::LinearRegression,
+    ] {
         assert!(kinds.contains(&kind), "no example config for {kind}");
     }
 }
@@ -45,9 +50,17 @@ fn iris_with(edit: impl FnOnce(String) -> String) -> Result<Pipeline, RunError> 
 #[test]
 fn a_misspelled_key_names_the_key_its_path_and_line() {
     let err = iris_with(|t| t.replace("  test_fraction: 0.2", "  test_fracton: 0.2")).unwrap_err();
-    let RunError::Yaml { source, .. } = &err else { panic!("{err}") };
+    let RunError::Yaml { source, .. } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(source.path, "split");
-    assert!(source.message.starts_with("unknown field `test_fracton`, expected one of"), "{}", source.message);
+    assert!(
+        source
+            .message
+            .starts_with("unknown field `test_fracton`, expected one of"),
+        "{}",
+        source.message
+    );
     assert_eq!(source.location.map(|l| l.0), Some(19));
 }
 
@@ -62,14 +75,25 @@ fn every_invalid_value_is_reported_at_once_with_its_path() {
     let err = iris_with(|t| {
         t.replace("model_name: iris", "model_name: Iris!")
             .replace("test_fraction: 0.2", "test_fraction: 1.5")
-            .replace("columns: [sepal_length, sepal_width, petal_length, petal_width]", "columns: [sepal_length, petal]")
+            .replace(
+                "columns: [sepal_length, sepal_width, petal_length, petal_width]",
+                "columns: [sepal_length, petal]",
+            )
             .replace("alpha: 1.0", "alpha: -2")
             .replace("metrics: [accuracy,", "metrics: [rmse, accuracy,")
-            .replace("target: {name: species, dtype: categorical}", "target: {name: species, dtype: numeric}")
-            .replace("{metric: accuracy, min: 0.85}", "{metric: accuracy, min: 0.85, max: 0.8}")
+            .replace(
+                "target: {name: species, dtype: categorical}",
+                "target: {name: species, dtype: numeric}",
+            )
+            .replace(
+                "{metric: accuracy, min: 0.85}",
+                "{metric: accuracy, min: 0.85, max: 0.8}",
+            )
     })
     .unwrap_err();
-    let RunError::Config { errors, .. } = err else { panic!("{err}") };
+    let RunError::Config { errors, .. } = err else {
+        panic!("{err}")
+    };
     insta::assert_snapshot!(errors.to_string(), @r#"
     7 configuration errors
       - output.model_name: invalid model name "Iris!": expected 1 to 64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit

@@ -5,8 +5,14 @@ use crate::{report, train, workspace, write_config};
 #[test]
 fn titanic_twice_gives_versions_1_and_2_with_identical_model_bytes() {
     let registry = tempfile::tempdir().unwrap();
-    let first = report(&train(&["--config", "configs/titanic.yaml", "--json"], registry.path()));
-    let second = report(&train(&["--config", "configs/titanic.yaml", "--json"], registry.path()));
+    let first = report(&train(
+        &["--config", "configs/titanic.yaml", "--json"],
+        registry.path(),
+    ));
+    let second = report(&train(
+        &["--config", "configs/titanic.yaml", "--json"],
+        registry.path(),
+    ));
     assert_eq!(first["version"], 1);
     assert_eq!(second["version"], 2);
     assert_eq!(first["model_sha256"], second["model_sha256"]);
@@ -16,7 +22,10 @@ fn titanic_twice_gives_versions_1_and_2_with_identical_model_bytes() {
     let a = fs_err::read(registry.path().join("titanic/1/model.json")).unwrap();
     let b = fs_err::read(registry.path().join("titanic/2/model.json")).unwrap();
     assert!(a == b, "model.json differs between identical runs");
-    assert!(first["metrics"]["accuracy"].as_f64().unwrap() > 0.75, "{first}");
+    assert!(
+        first["metrics"]["accuracy"].as_f64().unwrap() > 0.75,
+        "{first}"
+    );
 }
 
 #[test]
@@ -32,8 +41,14 @@ fn concurrent_runs_get_different_versions() {
             .unwrap()
     };
     let children: Vec<_> = (0..3).map(|_| spawn()).collect();
-    let mut versions: Vec<u64> =
-        children.into_iter().map(|c| report(&c.wait_with_output().unwrap())["version"].as_u64().unwrap()).collect();
+    let mut versions: Vec<u64> = children
+        .into_iter()
+        .map(|c| {
+            report(&c.wait_with_output().unwrap())["version"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
     versions.sort_unstable();
     assert_eq!(versions, [1, 2, 3]);
     let latest = fs_err::read_to_string(registry.path().join("iris/aliases/latest")).unwrap();
@@ -43,9 +58,11 @@ fn concurrent_runs_get_different_versions() {
 #[test]
 fn every_example_config_trains() {
     let registry = tempfile::tempdir().unwrap();
-    for (config, metric, floor) in
-        [("configs/iris.yaml", "accuracy", 0.9), ("configs/titanic.yaml", "roc_auc", 0.8), ("configs/diabetes.yaml", "r2", 0.4)]
-    {
+    for (config, metric, floor) in [
+        ("configs/iris.yaml", "accuracy", 0.9),
+        ("configs/titanic.yaml", "roc_auc", 0.8),
+        ("configs/diabetes.yaml", "r2", 0.4),
+    ] {
         let r = report(&train(&["--config", config, "--json"], registry.path()));
         let value = r["metrics"][metric].as_f64().unwrap();
         assert!(value > floor, "{config}: {metric} = {value}");
@@ -55,8 +72,14 @@ fn every_example_config_trains() {
 #[test]
 fn a_misspelled_key_exits_2_naming_the_key_and_its_path() {
     let dir = tempfile::tempdir().unwrap();
-    let text = fs_err::read_to_string(workspace().join("configs/iris.yaml")).unwrap().replace("../data/", "DATA/");
-    let config = write_config(dir.path(), "bad.yaml", &text.replace("  seed: 42", "  sead: 42"));
+    let text = fs_err::read_to_string(workspace().join("configs/iris.yaml"))
+        .unwrap()
+        .replace("../data/", "DATA/");
+    let config = write_config(
+        dir.path(),
+        "bad.yaml",
+        &text.replace("  seed: 42", "  sead: 42"),
+    );
     let out = train(&["--config", config.to_str().unwrap()], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -72,7 +95,12 @@ fn a_misspelled_key_exits_2_naming_the_key_and_its_path() {
 fn validate_accepts_the_examples_and_trains_nothing() {
     let registry = tempfile::tempdir().unwrap();
     let out = train(&["validate", "configs/titanic.yaml"], registry.path());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "configs/titanic.yaml: valid (random_forest_classifier model 'titanic')\n"
@@ -86,14 +114,20 @@ fn a_failed_gate_exits_1_and_registers_nothing() {
     let text = fs_err::read_to_string(workspace().join("configs/iris.yaml"))
         .unwrap()
         .replace("../data/", "DATA/")
-        .replace("{metric: accuracy, min: 0.85}", "{metric: accuracy, min: 0.999}");
+        .replace(
+            "{metric: accuracy, min: 0.85}",
+            "{metric: accuracy, min: 0.999}",
+        );
     let config = write_config(dir.path(), "strict.yaml", &text);
     let registry = dir.path().join("registry");
     let out = train(&["--config", config.to_str().unwrap()], &registry);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("quality gates failed"), "{stderr}");
-    assert!(stderr.contains("accuracy = 0.9667, min 0.999: FAILED"), "{stderr}");
+    assert!(
+        stderr.contains("accuracy = 0.9667, min 0.999: FAILED"),
+        "{stderr}"
+    );
     assert!(!registry.join("iris/1").exists());
 }
 

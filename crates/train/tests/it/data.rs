@@ -36,9 +36,18 @@ fn bad_rows_go_to_the_dead_letter_file_with_their_reason() {
     fs_err::write(&data, csv).unwrap();
     let dead = dir.path().join("rejected.csv");
     let text = pipeline(data.to_str().unwrap(), "0.05") + &format!("\n# dead letter\n");
-    let text = text.replace("  max_invalid_fraction: 0.05", &format!("  max_invalid_fraction: 0.05\n  dead_letter: {}", dead.display()));
+    let text = text.replace(
+        "  max_invalid_fraction: 0.05",
+        &format!(
+            "  max_invalid_fraction: 0.05\n  dead_letter: {}",
+            dead.display()
+        ),
+    );
     let config = write_config(dir.path(), "dirty.yaml", &text);
-    let r = report(&train(&["--config", config.to_str().unwrap(), "--json"], &dir.path().join("reg")));
+    let r = report(&train(
+        &["--config", config.to_str().unwrap(), "--json"],
+        &dir.path().join("reg"),
+    ));
     assert_eq!(r["rows"]["read"], 153);
     assert_eq!(r["rows"]["valid"], 150);
     assert_eq!(r["rows"]["invalid"], 3);
@@ -60,11 +69,21 @@ fn too_many_bad_rows_exit_2() {
     }
     let data = dir.path().join("bad.csv");
     fs_err::write(&data, csv).unwrap();
-    let config = write_config(dir.path(), "bad.yaml", &pipeline(data.to_str().unwrap(), "0.1"));
-    let out = train(&["--config", config.to_str().unwrap()], &dir.path().join("reg"));
+    let config = write_config(
+        dir.path(),
+        "bad.yaml",
+        &pipeline(data.to_str().unwrap(), "0.1"),
+    );
+    let out = train(
+        &["--config", config.to_str().unwrap()],
+        &dir.path().join("reg"),
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("20 of 170 rows are invalid (11.8%, the limit is 10.0%)"), "{stderr}");
+    assert!(
+        stderr.contains("20 of 170 rows are invalid (11.8%, the limit is 10.0%)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("dead-letter"), "{stderr}");
 }
 
@@ -74,9 +93,17 @@ fn a_missing_column_exits_2_naming_it() {
     let config = write_config(
         dir.path(),
         "c.yaml",
-        &pipeline("DATA/iris.csv", "0.1").replace("name: petal_width, dtype: numeric, nullable: true", "name: petal_wide, dtype: numeric, nullable: true").replace("columns: [petal_width]", "columns: [petal_wide]"),
+        &pipeline("DATA/iris.csv", "0.1")
+            .replace(
+                "name: petal_width, dtype: numeric, nullable: true",
+                "name: petal_wide, dtype: numeric, nullable: true",
+            )
+            .replace("columns: [petal_width]", "columns: [petal_wide]"),
     );
-    let out = train(&["--config", config.to_str().unwrap()], &dir.path().join("reg"));
+    let out = train(
+        &["--config", config.to_str().unwrap()],
+        &dir.path().join("reg"),
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("has no column 'petal_wide' (columns: sepal_length, sepal_width, petal_length, petal_width, species)"), "{stderr}");
@@ -93,13 +120,31 @@ fn parquet_and_csv_give_the_same_model() {
         .finish()
         .unwrap();
     let parquet = dir.path().join("iris.parquet");
-    ParquetWriter::new(fs_err::File::create(&parquet).unwrap().into_file()).finish(&mut df).unwrap();
+    ParquetWriter::new(fs_err::File::create(&parquet).unwrap().into_file())
+        .finish(&mut df)
+        .unwrap();
     let from_csv = report(&train(
-        &["--config", write_config(dir.path(), "a.yaml", &pipeline("DATA/iris.csv", "0.1")).to_str().unwrap(), "--json"],
+        &[
+            "--config",
+            write_config(dir.path(), "a.yaml", &pipeline("DATA/iris.csv", "0.1"))
+                .to_str()
+                .unwrap(),
+            "--json",
+        ],
         &dir.path().join("reg"),
     ));
     let from_parquet = report(&train(
-        &["--config", write_config(dir.path(), "b.yaml", &pipeline(parquet.to_str().unwrap(), "0.1")).to_str().unwrap(), "--json"],
+        &[
+            "--config",
+            write_config(
+                dir.path(),
+                "b.yaml",
+                &pipeline(parquet.to_str().unwrap(), "0.1"),
+            )
+            .to_str()
+            .unwrap(),
+            "--json",
+        ],
         &dir.path().join("reg"),
     ));
     assert_eq!(from_parquet["version"], 2);

@@ -1,0 +1,115 @@
+use serde_json::json;
+
+use crate::harness::{Server, train};
+
+const GOOD: &str = r#"{"pclass": 3, "sex": "male", "age": 22, "sibsp": 1, "parch": 0, "fare": 7.25, "embarked": "S"}"#;
+
+#[test]
+fn bad_requests_get_their_4xx_and_the_server_keeps_serving() {
+    let registry = tempfile::tempdir().unwrap();
+    train("configs/titanic.yaml", registry.path());
+    let server = Server::start(registry.path(), &["--max-body-bytes", "65536"]);
+    let huge = format!(r#"{{"records": [{}]}}"#, vec![GOOD; 4000].join(","));
+    assert!(huge.len() > 65536);
+    let cases: Vec<(&str, &str, String, u16, &str, &str)> = vec![
+        (
+            "not JSON",
+            "application/json",
+            r#"{"pclass": 3,"#.to_owned(),
+            400,
+            "invalid_json",
+            "not valid JSON",
+        ),
+        (
+            "wrong content type",
+            "text/plain",
+            GOOD.to_owned(),
+            415,
+            "unsupported_media_type",
+            "text/plain",
+        ),
+        (
+            "missing feature",
+            "application/json",
+            GOOD.replace(r#""sex": "male", "#, ""),
+            422,
+            "invalid_features",
+            "missing feature 'sex'",
+        ),
+        (
+            "string for a number",
+            "application/json",
+            GOOD.replace(r#""fare": 7.25"#, r#""fare": "cheap""#),
+            422,
+            "invalid_features",
+            "feature 'fare': expected a number, found string \"cheap\"",
+        ),
+        (
+            "unknown category, policy error",
+            "application/json",
+            GOOD.replace(r#""embarked": "S""#, r#""embarked": "X""#),
+            422,
+            "unknown_category",
+            "feature 'embarked': unknown category \"X\"",
+        ),
+        (
+            "huge body",
+            "application/json",
+            huge,
+            413,
+            "payload_too_large",
+            "limit of 65536 bytes",
+        ),
+    ];
+    for (what, content_type, body, status, code, needle) in cases {
+        let (got, error) = server.post("/models/titanic/predict", content_type, body.as_bytes());
+        assert_eq!(got, status, "{what}: {error}");
+        assert_eq!(error["code"], code, "{what}: {error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(needle),
+            "{what}: {message:?} does not contain {needle:?}"
+        );
+        // The server is still serving.
+        let (ok, body) = server.post(
+            "/models/titanic/predict",
+            "application/json",
+            GOOD.as_bytes(),
+        );
+        assert_eq!(ok, 200, "after {what}: {body}");
+    }
+    let (status, error) = server.predict("nope", &json!({}));
+    assert_eq!(status, 404);
+    assert_eq!(error["code"], "model_not_found");
+    assert_eq!(error["message"], "model 'nope' is not served here");
+}
+
+#[test]
+fn a_corrupt_artifact_is_refused_while_the_good_one_serves() {
+    let registry = tempfile::tempdir().unwrap();
+    train("configs/iris.yaml", registry.path());
+    train("configs/titanic.yaml", registry.path());
+    let model = registry.path().join("titanic/1/model.json");
+    let mut bytes = fs_err::read(&model).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'1' { b'2' } else { b'1' };
+    fs_err::write(&model, bytes).unwrap();
+
+    let server = Server::start(registry.path(), &[]);
+    let (status, ready) = server.get("/ready");
+    assert_eq!(status, 503);
+    assert_eq!(ready["missing"], json!(["titanic"]));
+    let (status, error) = server.post(
+        "/models/titanic/predict",
+        "application/json",
+        GOOD.as_bytes(),
+    );
+    assert_eq!(status, 503);
+    assert_eq!(error["code"], "model_not_loaded");
+    let (status, body) = server.predict(
+        "iris",
+        &json!({"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["predictions"][0]["label"], "virginica");
+}

@@ -1,0 +1,142 @@
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A binary of this workspace, built by `cargo nextest run --workspace` (or `cargo build`)
+/// next to this test's own directory.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Trains `config` (relative to the workspace) into `registry`, returning the JSON report.
+pub fn train(config: &str, registry: &Path) -> Value {
+    let out = Command::new(bin("train"))
+        .args(["--config", config, "--json", "--registry"])
+        .arg(registry)
+        .current_dir(workspace())
+        .output()
+        .expect("train runs");
+    assert!(
+        out.status.success(),
+        "train {config} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
+
+/// A running `serve` process on 127.0.0.1 with an ephemeral port, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    pub fn start(registry: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(bin("serve"))
+            .args(["--bind", "127.0.0.1:0", "--workers", "2", "--registry"])
+            .arg(registry)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("serve prints its address");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let server = Server { child, base, agent };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.get("/health").0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "serve did not answer /health within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        match self.agent.get(format!("{}{path}", self.base)).call() {
+            Ok(mut res) => (
+                res.status().as_u16(),
+                res.body_mut().read_json().unwrap_or(Value::Null),
+            ),
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    /// POSTs `body` with `content_type`; returns the status, the JSON body and the
+    /// response headers that matter here.
+    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let mut res = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .content_type(content_type)
+            .send(body)
+            .unwrap_or_else(|e| panic!("POST {path} failed: {e}"));
+        let status = res.status().as_u16();
+        assert_eq!(
+            res.headers()
+                .get("x-ferry-api-version")
+                .map(|v| v.to_str().unwrap()),
+            Some("v1")
+        );
+        (
+            status,
+            res.body_mut()
+                .with_config()
+                .limit(64 << 20)
+                .read_json()
+                .unwrap_or(Value::Null),
+        )
+    }
+
+    pub fn predict(&self, model: &str, body: &Value) -> (u16, Value) {
+        self.post(
+            &format!("/models/{model}/predict"),
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

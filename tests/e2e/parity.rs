@@ -1,0 +1,165 @@
+use ferry_core::model::Task;
+use ferry_core::schema::{DType, TargetValue};
+use ferry_core::{Column, Frame, ModelBundle, Predictions};
+use serde_json::{Map, Value, json};
+use train::Pipeline;
+
+use crate::harness::{Server, train, workspace};
+
+/// The test-set rows of `config` as JSON records, their in-process predictions and their
+/// true targets, rebuilt with train's own loader and split.
+fn test_set(config: &str, bundle: &ModelBundle) -> (Vec<Value>, Predictions, Vec<TargetValue>) {
+    let pipeline = Pipeline::from_file(&workspace().join(config)).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dataset = train::data::load(&pipeline, &scratch.path().join("dead.csv")).unwrap();
+    let split = train::runner::split_rows(&pipeline, &dataset);
+    let frame = dataset.frame.select_rows(&split.test);
+    let records = to_json(&frame, pipeline.schema());
+    let truth = split
+        .test
+        .iter()
+        .map(|&i| dataset.target[i].clone())
+        .collect();
+    (records, bundle.predict(&frame).unwrap(), truth)
+}
+
+fn to_json(frame: &Frame, schema: &ferry_core::FeatureSchema) -> Vec<Value> {
+    (0..frame.n_rows())
+        .map(|r| {
+            let mut record = Map::new();
+            for (spec, column) in schema.features().iter().zip(frame.columns()) {
+                let value = match column {
+                    Column::Numeric(v) if v[r].is_nan() => Value::Null,
+                    Column::Numeric(v) => match spec.dtype {
+                        DType::Integer => json!(v[r] as i64),
+                        DType::Boolean => json!(v[r] == 1.0),
+                        DType::Numeric | DType::Categorical => json!(v[r]),
+                    },
+                    Column::Categorical(v) => v[r].clone().map_or(Value::Null, Value::String),
+                };
+                record.insert(spec.name.clone(), value);
+            }
+            Value::Object(record)
+        })
+        .collect()
+}
+
+/// The served prediction of one record equals the in-process one exactly.
+fn assert_same(served: &Value, predictions: &Predictions, bundle: &ModelBundle, r: usize) {
+    match predictions {
+        Predictions::Classes {
+            labels,
+            probabilities,
+            n_classes,
+        } => {
+            let classes = bundle.classes().unwrap();
+            assert_eq!(
+                served["label"],
+                serde_json::to_value(&classes[labels[r]]).unwrap(),
+                "row {r}"
+            );
+            for (c, label) in classes.iter().enumerate() {
+                let got = served["probabilities"][label.to_string()].as_f64().unwrap();
+                assert_eq!(
+                    got,
+                    probabilities[r * n_classes + c],
+                    "row {r}, class {label}"
+                );
+            }
+        }
+        Predictions::Values(values) => {
+            assert_eq!(served["value"].as_f64().unwrap(), values[r], "row {r}")
+        }
+    }
+}
+
+fn check_parity(server: &Server, registry: &std::path::Path, config: &str, name: &str) {
+    let bundle = ModelBundle::load(&registry.join(name).join("1")).unwrap();
+    let (records, predictions, truth) = test_set(config, &bundle);
+    assert!(!records.is_empty());
+    // One request per test row.
+    let mut served_labels = Vec::new();
+    for (r, record) in records.iter().enumerate() {
+        let (status, body) = server.predict(name, record);
+        assert_eq!(status, 200, "row {r}: {body}");
+        assert_eq!(body["model"], name);
+        assert_eq!(body["model_version"], 1);
+        assert_eq!(body["api_version"], "v1");
+        assert!(!body["request_id"].as_str().unwrap().is_empty());
+        let served = &body["predictions"][0];
+        assert_same(served, &predictions, &bundle, r);
+        served_labels.push(served["label"].clone());
+    }
+    // And all of them in one batch.
+    let (status, body) = server.predict(name, &json!({ "records": records }));
+    assert_eq!(status, 200, "{body}");
+    let batch = body["predictions"].as_array().unwrap();
+    assert_eq!(batch.len(), records.len());
+    for (r, served) in batch.iter().enumerate() {
+        assert_same(served, &predictions, &bundle, r);
+    }
+    // The served labels reproduce the accuracy training recorded.
+    if bundle.manifest().task == Task::Classification {
+        let correct = served_labels
+            .iter()
+            .zip(&truth)
+            .filter(|(s, t)| match t {
+                TargetValue::Label(l) => **s == serde_json::to_value(l).unwrap(),
+                TargetValue::Number(_) => false,
+            })
+            .count();
+        let accuracy = correct as f64 / truth.len() as f64;
+        let recorded = bundle.manifest().metrics[&ferry_core::metrics::Metric::Accuracy];
+        assert_eq!(accuracy, recorded, "{name}");
+    }
+}
+
+#[test]
+fn served_predictions_equal_in_process_predictions() {
+    let registry = tempfile::tempdir().unwrap();
+    for config in [
+        "configs/iris.yaml",
+        "configs/titanic.yaml",
+        "configs/diabetes.yaml",
+    ] {
+        train(config, registry.path());
+    }
+    let server = Server::start(registry.path(), &[]);
+    let (status, body) = server.get("/models");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["diabetes", "iris", "titanic"]);
+    assert_eq!(server.get("/ready").0, 200);
+    check_parity(&server, registry.path(), "configs/iris.yaml", "iris");
+    check_parity(&server, registry.path(), "configs/titanic.yaml", "titanic");
+    check_parity(
+        &server,
+        registry.path(),
+        "configs/diabetes.yaml",
+        "diabetes",
+    );
+}
+
+#[test]
+fn the_quick_start_request_is_answered() {
+    let registry = tempfile::tempdir().unwrap();
+    train("configs/iris.yaml", registry.path());
+    let server = Server::start(registry.path(), &[]);
+    let (status, body) = server.predict(
+        "iris",
+        &json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body["predictions"][0]["label"], "setosa");
+    assert!(
+        body["predictions"][0]["probabilities"]["setosa"]
+            .as_f64()
+            .unwrap()
+            > 0.9
+    );
+}
