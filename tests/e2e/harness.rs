@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// A binary of this workspace, built by `cargo nextest run --workspace` (or `cargo build`)
 /// next to this test's own directory.
-pub fn bin(name: &str) -> PathBuf {
+pub(crate) fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
     let dir = exe
@@ -23,12 +23,12 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Trains `config` (relative to the workspace) into `registry`, returning the JSON report.
-pub fn train(config: &str, registry: &Path) -> Value {
+pub(crate) fn train(config: &str, registry: &Path) -> Value {
     let out = Command::new(bin("train"))
         .args(["--config", config, "--json", "--registry"])
         .arg(registry)
@@ -44,14 +44,14 @@ pub fn train(config: &str, registry: &Path) -> Value {
 }
 
 /// A running `serve` process on 127.0.0.1 with an ephemeral port, killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
-    pub base: String,
+    pub(crate) base: String,
     agent: ureq::Agent,
 }
 
 impl Server {
-    pub fn start(registry: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(registry: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(bin("serve"))
             .args(["--bind", "127.0.0.1:0", "--workers", "2", "--registry"])
             .arg(registry)
@@ -89,7 +89,7 @@ impl Server {
         server
     }
 
-    pub fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) fn get(&self, path: &str) -> (u16, Value) {
         match self.agent.get(format!("{}{path}", self.base)).call() {
             Ok(mut res) => (
                 res.status().as_u16(),
@@ -101,7 +101,7 @@ impl Server {
 
     /// POSTs `body` with `content_type`; returns the status, the JSON body and the
     /// response headers that matter here.
-    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    pub(crate) fn post(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
         let mut res = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -125,7 +125,7 @@ impl Server {
         )
     }
 
-    pub fn predict(&self, model: &str, body: &Value) -> (u16, Value) {
+    pub(crate) fn predict(&self, model: &str, body: &Value) -> (u16, Value) {
         self.post(
             &format!("/models/{model}/predict"),
             "application/json",

@@ -34,6 +34,8 @@
 //! );
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod artifact;
 pub mod bundle;
 pub mod config;

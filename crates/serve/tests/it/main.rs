@@ -1,6 +1,9 @@
 //! serve integration tests: the app in-process (no socket) on the committed fixture
 //! registry, every route and every error body pinned.
 
+// Test helpers outside #[test] functions may panic: a failed helper is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod errors;
 mod routes;
 

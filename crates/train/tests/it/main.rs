@@ -1,5 +1,8 @@
 //! train's integration tests: the real binary on the shipped configs and data.
 
+// Test helpers outside #[test] functions may panic: a failed helper is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod cli;
 mod data;
 
