@@ -1,0 +1,64 @@
+# Ferry's entry points. `just --list` shows them by group.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Check formatting.
+[group('check')]
+fmt:
+    cargo fmt --all --check
+
+# Lint every target; warnings are errors.
+[group('check')]
+lint:
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Build the API docs; warnings are errors.
+[group('check')]
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# License, advisory and dependency-direction checks (needs cargo-deny).
+[group('check')]
+deny:
+    cargo deny check
+
+# Everything CI runs, cheapest first.
+[group('check')]
+ci:
+    bash .ci/run
+
+# Run the tests (nextest), then the doctests nextest skips.
+[group('test')]
+test:
+    cargo nextest run --workspace
+    cargo test --doc --workspace
+
+# Only the end-to-end tests (train -> artifact -> serve over HTTP).
+[group('test')]
+e2e:
+    cargo build --workspace
+    cargo nextest run -p ferry-tests
+
+# Review changed insta snapshots (needs cargo-insta).
+[group('test')]
+snap:
+    cargo insta review
+
+# Train the pipeline CONFIG into the registry.
+[group('run')]
+train CONFIG="configs/iris.yaml":
+    cargo run --release -p train -- --config {{CONFIG}}
+
+# Check the pipeline CONFIG without training.
+[group('run')]
+validate CONFIG:
+    cargo run --release -p train -- validate {{CONFIG}}
+
+# Serve every model of the registry on 127.0.0.1:8080.
+[group('run')]
+serve *ARGS:
+    cargo run --release -p serve -- {{ARGS}}
