@@ -43,6 +43,11 @@ e2e:
     cargo build --workspace
     cargo nextest run -p ferry-tests
 
+# Load-test the release server on loopback (needs wrk).
+[group('test')]
+bench:
+    bash bench/load.sh
+
 # Review changed insta snapshots (needs cargo-insta).
 [group('test')]
 snap:

@@ -1,7 +1,7 @@
 //! Request ids and the per-request middleware: every request gets an id (the client's
 //! `X-Request-Id` when it is sane, else a new UUID), every response carries it and the
-//! API version, and every request is logged once with its route template and status;
-//! the detail of a 5xx is logged there, once.
+//! API version, and every request is logged once with its route template and status (at
+//! `debug`; a 5xx at `error`, with its detail, once).
 
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -88,7 +88,7 @@ pub async fn middleware(
             .unwrap_or_default();
         tracing::error!(request_id = id.as_str(), %method, route, status = status.as_u16(), micros, error = detail, "Request failed.");
     } else {
-        tracing::info!(request_id = id.as_str(), %method, route, status = status.as_u16(), micros, "Handled request.");
+        tracing::debug!(request_id = id.as_str(), %method, route, status = status.as_u16(), micros, "Handled request.");
     }
     Ok(res)
 }

@@ -23,35 +23,24 @@ async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     })
 }
 
+/// One path with its one route; any other method gets a JSON 405.
+fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(method_not_allowed))
+}
+
 /// Registers every route and the JSON extractor's error mapping.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
-    let limit = state.limits.max_body_bytes;
     cfg.app_data(web::Data::new(state.clone()))
-        .app_data(crate::json_config(limit))
-        .service(
-            web::resource("/health")
-                .route(web::get().to(health::health))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/ready")
-                .route(web::get().to(health::ready))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/models")
-                .route(web::get().to(models::list))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/models/{name}")
-                .route(web::get().to(models::detail))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/models/{name}/predict")
-                .route(web::post().to(predict::predict))
-                .default_service(web::to(method_not_allowed)),
-        )
+        .app_data(crate::json_config(state.limits.max_body_bytes))
+        .service(resource("/health", web::get().to(health::health)))
+        .service(resource("/ready", web::get().to(health::ready)))
+        .service(resource("/models", web::get().to(models::list)))
+        .service(resource("/models/{name}", web::get().to(models::detail)))
+        .service(resource(
+            "/models/{name}/predict",
+            web::post().to(predict::predict),
+        ))
         .default_service(web::to(route_not_found));
 }
