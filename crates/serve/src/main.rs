@@ -1,5 +1,6 @@
 //! `serve`: serve the models of a registry over HTTP.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,6 +66,7 @@ fn init_tracing(format: LogFormat) {
     match format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()

@@ -4,6 +4,7 @@
 // Test helpers outside #[test] functions may panic: a failed helper is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
 mod errors;
 mod routes;
 
