@@ -8,6 +8,7 @@
 //! both use it.
 
 pub mod api;
+pub mod config;
 pub mod error;
 pub mod request_id;
 pub mod state;
@@ -19,6 +20,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 
+pub use config::ServeConfig;
 pub use error::{ApiError, ErrorCode};
 pub use state::{AppState, Limits};
 

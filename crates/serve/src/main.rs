@@ -9,31 +9,28 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use ferry_core::{LocalRegistry, ModelRef};
 use serve::state::load_models;
-use serve::{AppState, Limits};
+use serve::{AppState, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Serve every model of a Ferry registry (or the ones named) over HTTP.
+///
+/// Settings come from, in order of precedence: flags, environment variables, the config
+/// file, built-in defaults.
 #[derive(Debug, Parser)]
 #[command(name = "serve", version)]
 struct Cli {
-    /// Registry directory.
-    #[arg(
-        long,
-        env = "FERRY_REGISTRY",
-        default_value = "artifacts",
-        value_name = "DIR"
-    )]
-    registry: PathBuf,
-    /// Address to listen on; port 0 picks a free port (printed at startup).
-    #[arg(
-        long,
-        env = "FERRY_BIND",
-        default_value = "127.0.0.1:8080",
-        value_name = "ADDR"
-    )]
-    bind: String,
+    /// Serve config file (YAML: registry, bind, models, limits, workers).
+    #[arg(long, env = "FERRY_SERVE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Registry directory [default: artifacts].
+    #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+    registry: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port, printed at startup
+    /// [default: 127.0.0.1:8080].
+    #[arg(long, env = "FERRY_BIND", value_name = "ADDR")]
+    bind: Option<String>,
     /// Models to serve: `name` (its latest), `name@alias` or `name/VERSION`; repeat the
-    /// flag or separate with commas. Default: the latest of every model in the registry.
+    /// flag or separate with commas [default: the latest of every model in the registry].
     #[arg(
         long = "model",
         env = "FERRY_MODELS",
@@ -41,18 +38,48 @@ struct Cli {
         value_name = "REF"
     )]
     models: Vec<ModelRef>,
-    /// Largest accepted request body, in bytes.
-    #[arg(long, env = "FERRY_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes, value_name = "BYTES")]
-    max_body_bytes: usize,
-    /// Most records in one batch request.
-    #[arg(long, env = "FERRY_MAX_BATCH", default_value_t = Limits::default().max_batch_records, value_name = "N")]
-    max_batch: usize,
-    /// HTTP worker threads (default: one per core).
+    /// Largest accepted request body, in bytes [default: 1048576].
+    #[arg(long, env = "FERRY_MAX_BODY_BYTES", value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Most records in one batch request [default: 10000].
+    #[arg(long, env = "FERRY_MAX_BATCH", value_name = "N")]
+    max_batch: Option<usize>,
+    /// HTTP worker threads [default: one per core].
     #[arg(long, env = "FERRY_WORKERS", value_name = "N")]
     workers: Option<usize>,
     /// Log format: `text` on stderr or `json` on stdout. Filter with RUST_LOG.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+impl Cli {
+    /// The config file (or the defaults) with every given flag applied on top.
+    fn resolve(self) -> anyhow::Result<ServeConfig> {
+        let mut config = match &self.config {
+            Some(path) => ServeConfig::from_file(path)?,
+            None => ServeConfig::default(),
+        };
+        if let Some(r) = self.registry {
+            config.registry = r;
+        }
+        if let Some(b) = self.bind {
+            config.bind = b;
+        }
+        if !self.models.is_empty() {
+            config.models = self.models;
+        }
+        if let Some(n) = self.max_body_bytes {
+            config.limits.max_body_bytes = n;
+        }
+        if let Some(n) = self.max_batch {
+            config.limits.max_batch_records = n;
+        }
+        if self.workers.is_some() {
+            config.workers = self.workers;
+        }
+        config.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -80,7 +107,7 @@ fn init_tracing(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    match run(cli) {
+    match cli.resolve().and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -89,10 +116,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let registry = LocalRegistry::new(&cli.registry);
-    let (models, expected, failures) = load_models(&registry, &cli.models)
-        .with_context(|| format!("cannot list registry {}", cli.registry.display()))?;
+fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let registry = LocalRegistry::new(&config.registry);
+    let (models, expected, failures) = load_models(&registry, &config.models)
+        .with_context(|| format!("cannot list registry {}", config.registry.display()))?;
     for failure in &failures {
         tracing::error!(model = %failure.reference, error = %failure.error, "Model refused; it is not served.");
     }
@@ -100,23 +127,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::info!(model = name, version = %m.resolved.version, kind = %m.bundle.manifest().model_kind, "Model loaded.");
     }
     if models.is_empty() {
-        tracing::warn!(registry = %cli.registry.display(), "No model is loaded; /ready answers 503 until one is.");
+        tracing::warn!(registry = %config.registry.display(), "No model is loaded; /ready answers 503 until one is.");
     }
-    let limits = Limits {
-        max_body_bytes: cli.max_body_bytes,
-        max_batch_records: cli.max_batch,
-    };
-    let state = AppState::new(models, expected, limits);
+    let state = AppState::new(models, expected, config.limits.into());
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app_state = state.clone();
         let mut server = HttpServer::new(move || serve::app(app_state.clone()));
-        if let Some(w) = cli.workers {
+        if let Some(w) = config.workers {
             server = server.workers(w);
         }
         let server = server
-            .bind(&cli.bind)
-            .with_context(|| format!("cannot listen on {}", cli.bind))?;
+            .bind(&config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
         for addr in server.addrs() {
             // The first stdout line names the address, so scripts and tests using port 0
             // can find it.

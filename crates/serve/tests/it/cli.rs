@@ -20,22 +20,7 @@ fn serve(args: &[&str]) -> std::process::Output {
 fn help_documents_every_option() {
     let out = serve(&["--help"]);
     assert!(out.status.success());
-    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r"
-    Serve every model of a Ferry registry (or the ones named) over HTTP
-
-    Usage: serve [OPTIONS]
-
-    Options:
-          --registry <DIR>           Registry directory [env: FERRY_REGISTRY=] [default: artifacts]
-          --bind <ADDR>              Address to listen on; port 0 picks a free port (printed at startup) [env: FERRY_BIND=] [default: 127.0.0.1:8080]
-          --model <REF>              Models to serve: `name` (its latest), `name@alias` or `name/VERSION`; repeat the flag or separate with commas. Default: the latest of every model in the registry [env: FERRY_MODELS=]
-          --max-body-bytes <BYTES>   Largest accepted request body, in bytes [env: FERRY_MAX_BODY_BYTES=] [default: 1048576]
-          --max-batch <N>            Most records in one batch request [env: FERRY_MAX_BATCH=] [default: 10000]
-          --workers <N>              HTTP worker threads (default: one per core) [env: FERRY_WORKERS=]
-          --log-format <LOG_FORMAT>  Log format: `text` on stderr or `json` on stdout. Filter with RUST_LOG [env: FERRY_LOG_FORMAT=] [default: text] [possible values: text, json]
-      -h, --help                     Print help
-      -V, --version                  Print version
-    ");
+    insta::assert_snapshot!("serve_help", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
@@ -61,4 +46,43 @@ fn a_port_in_use_is_an_error_naming_the_address() {
         stderr.contains(&format!("cannot listen on {addr}")),
         "{stderr}"
     );
+}
+
+#[test]
+fn flags_override_the_config_file() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.yaml");
+    let registry = crate::fixture_registry();
+    // Port 1 is privileged: if the file's bind were used, startup would fail.
+    let text = format!(
+        "registry: {}\nbind: 127.0.0.1:1\nmodels: [tiny/1]\n",
+        registry.display()
+    );
+    fs_err::write(&config, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env_remove("FERRY_BIND")
+        .env_remove("FERRY_REGISTRY")
+        .env_remove("FERRY_MODELS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:"),
+        "{line:?}"
+    );
+    assert!(!line.trim().ends_with(":1"), "{line:?}");
 }

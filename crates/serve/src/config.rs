@@ -1,0 +1,207 @@
+//! The server's configuration: [`ServeConfig`] mirrors `configs/serve.yaml`; command-line
+//! flags and environment variables override it field by field, and [`Default`] holds
+//! every default in one place.
+
+use std::path::{Path, PathBuf};
+
+use ferry_core::ModelRef;
+use ferry_core::config::{YamlError, from_yaml_str};
+use serde::{Deserialize, Serialize};
+
+use crate::state::Limits;
+
+/// `serve --config FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Registry directory; relative paths are resolved against the config file.
+    pub registry: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// Models to serve (`name`, `name@alias`, `name/3`); empty serves the latest of
+    /// every model in the registry.
+    #[serde(with = "refs")]
+    pub models: Vec<ModelRef>,
+    /// Request limits.
+    pub limits: LimitsConfig,
+    /// HTTP worker threads; one per core when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+}
+
+/// `limits:` of [`ServeConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most records in one batch request.
+    pub max_batch_records: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
+            max_batch_records: 10_000,
+        }
+    }
+}
+
+impl From<LimitsConfig> for Limits {
+    fn from(l: LimitsConfig) -> Self {
+        Limits {
+            max_body_bytes: l.max_body_bytes,
+            max_batch_records: l.max_batch_records,
+        }
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            registry: PathBuf::from("artifacts"),
+            bind: "127.0.0.1:8080".to_owned(),
+            models: Vec::new(),
+            limits: LimitsConfig::default(),
+            workers: None,
+        }
+    }
+}
+
+/// Why a serve config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeConfigError {
+    /// The file cannot be read.
+    #[error("cannot read serve config: {0}")]
+    Read(#[from] std::io::Error),
+    /// The YAML does not fit [`ServeConfig`].
+    #[error("{}: {source}", path.display())]
+    Yaml {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's error, with key path and line.
+        source: YamlError,
+    },
+    /// A value is out of range.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ServeConfig {
+    /// Reads `path`, resolving a relative `registry` against the file's directory.
+    ///
+    /// # Errors
+    /// [`ServeConfigError`] naming the file, the key and the problem.
+    pub fn from_file(path: &Path) -> Result<Self, ServeConfigError> {
+        let text = fs_err::read_to_string(path)?;
+        let mut config: ServeConfig =
+            from_yaml_str(&text).map_err(|source| ServeConfigError::Yaml {
+                path: path.to_owned(),
+                source,
+            })?;
+        if config.registry.is_relative() {
+            config.registry = path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(&config.registry);
+        }
+        config
+            .validate()
+            .map_err(|message| ServeConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Checks the limits and the worker count.
+    ///
+    /// # Errors
+    /// A message naming the key and the value.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.limits.max_body_bytes == 0 {
+            return Err("limits.max_body_bytes: expected at least 1".to_owned());
+        }
+        if self.limits.max_batch_records == 0 {
+            return Err("limits.max_batch_records: expected at least 1".to_owned());
+        }
+        if self.workers == Some(0) {
+            return Err("workers: expected at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Model references as strings in YAML.
+mod refs {
+    use ferry_core::ModelRef;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(refs: &[ModelRef], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(refs.iter().map(ToString::to_string))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ModelRef>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| s.parse().map_err(D::Error::custom))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    #[test]
+    fn the_shipped_serve_config_parses() {
+        let path = workspace().join("configs/serve.yaml");
+        let config = ServeConfig::from_file(&path).unwrap();
+        assert_eq!(config.registry, workspace().join("configs/../artifacts"));
+        assert_eq!(config.bind, "127.0.0.1:8080");
+        let names: Vec<String> = config.models.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["iris@latest", "titanic@latest", "diabetes@latest"]);
+        assert_eq!(config.limits, LimitsConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.yaml");
+        fs_err::write(&path, "limits:\n  max_body: 10\n").unwrap();
+        let err = ServeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("limits: unknown field `max_body`"), "{err}");
+        fs_err::write(&path, "models: [Iris]\n").unwrap();
+        let err = ServeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("invalid model name \"Iris\""), "{err}");
+        fs_err::write(&path, "workers: 0\n").unwrap();
+        let err = ServeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(err.ends_with("workers: expected at least 1"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.yaml");
+        fs_err::write(&path, "{}\n").unwrap();
+        let config = ServeConfig::from_file(&path).unwrap();
+        assert_eq!(
+            config,
+            ServeConfig {
+                registry: dir.path().join("artifacts"),
+                ..ServeConfig::default()
+            }
+        );
+    }
+}
