@@ -44,6 +44,9 @@ pub struct RunReport {
     pub model: String,
     /// The new version.
     pub version: u64,
+    /// The version `latest` points to after the run (higher than `version` when a
+    /// concurrent run registered a newer one).
+    pub latest: u64,
     /// The version directory.
     pub path: PathBuf,
     /// The algorithm.

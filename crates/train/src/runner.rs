@@ -246,9 +246,14 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
     };
     let (resolved, written) = registry.publish(manifest, &files)?;
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
+    let latest = registry
+        .aliases(&resolved.name)?
+        .get(ferry_core::registry::LATEST)
+        .map_or(resolved.version.0, |v| v.0);
     Ok(RunReport {
         model: resolved.name.to_string(),
         version: resolved.version.0,
+        latest,
         path: resolved.path,
         kind: written.model_kind,
         rows: written.rows,
