@@ -113,3 +113,18 @@ fn a_corrupt_artifact_is_refused_while_the_good_one_serves() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["predictions"][0]["label"], "virginica");
 }
+
+#[test]
+fn values_too_large_for_the_model_are_422_not_500() {
+    let registry = tempfile::tempdir().unwrap();
+    train("configs/diabetes.yaml", registry.path());
+    let server = Server::start(registry.path(), &[]);
+    let record = json!({"age": 59, "sex": 2, "bmi": 1e308, "bp": 101, "s1": 157, "s2": 93.2, "s3": 38, "s4": 4, "s5": 4.8598, "s6": 87});
+    let (status, error) = server.predict("diabetes", &record);
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["code"], "invalid_features");
+    assert!(
+        error["message"].as_str().unwrap().contains("too large"),
+        "{error}"
+    );
+}

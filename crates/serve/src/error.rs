@@ -198,11 +198,14 @@ impl ApiError {
             ApiError::InvalidFeatures(_) => ErrorCode::InvalidFeatures,
             ApiError::Predict(PredictError::Preprocess(e)) => match e {
                 PreprocessError::UnknownCategory { .. } => ErrorCode::UnknownCategory,
-                PreprocessError::MissingValue { .. } => ErrorCode::InvalidFeatures,
+                PreprocessError::MissingValue { .. } | PreprocessError::NonFinite { .. } => {
+                    ErrorCode::InvalidFeatures
+                }
                 PreprocessError::Invalid(_)
                 | PreprocessError::NoValues { .. }
                 | PreprocessError::FrameMismatch { .. } => ErrorCode::Internal,
             },
+            ApiError::Predict(PredictError::NonFinite { .. }) => ErrorCode::InvalidFeatures,
             ApiError::Predict(PredictError::WidthMismatch { .. } | PredictError::Library(_)) => {
                 ErrorCode::Internal
             }

@@ -59,6 +59,12 @@ pub enum PredictError {
     /// smartcore reported a failure (internal fault).
     #[error("prediction failed: {0}")]
     Library(String),
+    /// The model's output overflowed for this input (caller's fault: extreme values).
+    #[error("row {row}: the input values are too large for the model")]
+    NonFinite {
+        /// Zero-based row in the batch.
+        row: usize,
+    },
 }
 
 impl PredictError {
@@ -67,6 +73,7 @@ impl PredictError {
     pub fn is_caller_error(&self) -> bool {
         match self {
             PredictError::Preprocess(e) => e.is_caller_error(),
+            PredictError::NonFinite { .. } => true,
             PredictError::WidthMismatch { .. } | PredictError::Library(_) => false,
         }
     }

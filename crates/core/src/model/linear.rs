@@ -121,14 +121,21 @@ impl Model for LinearRegressionModel {
         check_width(x, self.coefficients.len())?;
         let values = x
             .rows()
-            .map(|row| {
-                row.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let y = row
+                    .iter()
                     .zip(&self.coefficients)
                     .map(|(a, b)| a * b)
                     .sum::<f64>()
-                    + self.intercept
+                    + self.intercept;
+                if y.is_finite() {
+                    Ok(y)
+                } else {
+                    Err(PredictError::NonFinite { row: i })
+                }
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(Predictions::Values(values))
     }
 }

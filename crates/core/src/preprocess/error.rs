@@ -35,6 +35,16 @@ pub enum PreprocessError {
         /// The column.
         column: String,
     },
+    /// Scaling a value overflowed: it is too large for the model (caller's fault).
+    #[error("row {row}: feature '{column}': {value} is too large to scale")]
+    NonFinite {
+        /// Zero-based row in the batch.
+        row: usize,
+        /// The column.
+        column: String,
+        /// The value.
+        value: f64,
+    },
     /// The frame's columns do not match the preprocessor's input schema (internal fault).
     #[error("frame column {index} does not match the preprocessor's input schema")]
     FrameMismatch {
@@ -51,7 +61,8 @@ impl PreprocessError {
             PreprocessError::Invalid(_)
             | PreprocessError::NoValues { .. }
             | PreprocessError::UnknownCategory { .. }
-            | PreprocessError::MissingValue { .. } => true,
+            | PreprocessError::MissingValue { .. }
+            | PreprocessError::NonFinite { .. } => true,
             PreprocessError::FrameMismatch { .. } => false,
         }
     }

@@ -318,7 +318,15 @@ impl FittedPreprocessor {
                         } else {
                             x
                         };
-                        values[r * width + col_offset] = (x - offset) / scale;
+                        let y = (x - offset) / scale;
+                        if !y.is_finite() {
+                            return Err(PreprocessError::NonFinite {
+                                row: r,
+                                column: name(),
+                                value: x,
+                            });
+                        }
+                        values[r * width + col_offset] = y;
                     }
                     col_offset += 1;
                 }

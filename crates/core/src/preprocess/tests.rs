@@ -230,3 +230,19 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn a_value_that_overflows_scaling_is_a_caller_error() {
+    let schema = FeatureSchema::new(vec![feature("x", DType::Numeric, false)]).unwrap();
+    let train = Frame::new(vec![Column::Numeric(vec![0.0, 0.1, 0.2])]).unwrap();
+    let spec: PreprocessSpec =
+        from_yaml_str("steps:\n  - op: standard_scale\n    columns: [x]\n").unwrap();
+    let fitted = spec.fit(&schema, &train).unwrap();
+    let huge = Frame::new(vec![Column::Numeric(vec![1.0, f64::MAX])]).unwrap();
+    let err = fitted.transform(&huge).unwrap_err();
+    assert!(
+        matches!(err, PreprocessError::NonFinite { row: 1, .. }),
+        "{err}"
+    );
+    assert!(err.is_caller_error());
+}
