@@ -8,8 +8,6 @@ use ferry_core::ModelRef;
 use ferry_core::config::{YamlError, from_yaml_str};
 use serde::{Deserialize, Serialize};
 
-use crate::state::Limits;
-
 /// `serve --config FILE`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,36 +21,27 @@ pub struct ServeConfig {
     #[serde(with = "refs")]
     pub models: Vec<ModelRef>,
     /// Request limits.
-    pub limits: LimitsConfig,
+    pub limits: Limits,
     /// HTTP worker threads; one per core when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
 }
 
-/// `limits:` of [`ServeConfig`].
+/// Request limits: `limits:` of [`ServeConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
+pub struct Limits {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Most records in one batch request.
     pub max_batch_records: usize,
 }
 
-impl Default for LimitsConfig {
+impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1 << 20,
             max_batch_records: 10_000,
-        }
-    }
-}
-
-impl From<LimitsConfig> for Limits {
-    fn from(l: LimitsConfig) -> Self {
-        Limits {
-            max_body_bytes: l.max_body_bytes,
-            max_batch_records: l.max_batch_records,
         }
     }
 }
@@ -63,7 +52,7 @@ impl Default for ServeConfig {
             registry: PathBuf::from("artifacts"),
             bind: "127.0.0.1:8080".to_owned(),
             models: Vec::new(),
-            limits: LimitsConfig::default(),
+            limits: Limits::default(),
             workers: None,
         }
     }
@@ -180,7 +169,7 @@ mod tests {
         assert_eq!(config.bind, "127.0.0.1:8080");
         let names: Vec<String> = config.models.iter().map(ToString::to_string).collect();
         assert_eq!(names, ["iris@latest", "titanic@latest", "diabetes@latest"]);
-        assert_eq!(config.limits, LimitsConfig::default());
+        assert_eq!(config.limits, Limits::default());
     }
 
     #[test]

@@ -20,9 +20,9 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 
-pub use config::ServeConfig;
+pub use config::{Limits, ServeConfig};
 pub use error::{ApiError, ErrorCode};
-pub use state::{AppState, Limits};
+pub use state::AppState;
 
 /// The header carrying the served model version on prediction responses.
 pub static MODEL_VERSION_HEADER: HeaderName = HeaderName::from_static("x-model-version");

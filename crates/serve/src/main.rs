@@ -129,7 +129,7 @@ fn run(config: ServeConfig) -> anyhow::Result<()> {
     if models.is_empty() {
         tracing::warn!(registry = %config.registry.display(), "No model is loaded; /ready answers 503 until one is.");
     }
-    let state = AppState::new(models, expected, config.limits.into());
+    let state = AppState::new(models, expected, config.limits);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let app_state = state.clone();

@@ -8,6 +8,8 @@ use arc_swap::ArcSwap;
 use ferry_core::registry::{RegistryError, Resolved};
 use ferry_core::{LocalRegistry, ModelBundle, ModelName, ModelRef};
 
+use crate::config::Limits;
+
 /// A model being served.
 #[derive(Debug)]
 pub struct LoadedModel {
@@ -21,24 +23,6 @@ pub struct LoadedModel {
 
 /// The served models by name.
 pub type ModelSet = BTreeMap<String, Arc<LoadedModel>>;
-
-/// Request limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest accepted request body, in bytes.
-    pub max_body_bytes: usize,
-    /// Most records in one batch request.
-    pub max_batch_records: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 1 << 20,
-            max_batch_records: 10_000,
-        }
-    }
-}
 
 /// What the handlers share.
 #[derive(Debug, Clone)]

@@ -33,8 +33,12 @@ pub fn registry_dir(pipeline: &Pipeline, cli: Option<&Path>) -> PathBuf {
 pub fn split_rows(pipeline: &Pipeline, dataset: &Dataset) -> Split {
     let split = &pipeline.config.split;
     let strata = if pipeline.stratify {
-        let labels: Vec<ClassLabel> = labels_of(&dataset.target);
-        Some(EncodedLabels::encode(&labels).codes().to_vec())
+        let all: Vec<usize> = (0..dataset.target.len()).collect();
+        Some(
+            EncodedLabels::encode(&labels_at(&dataset.target, &all))
+                .codes()
+                .to_vec(),
+        )
     } else {
         None
     };
@@ -46,28 +50,24 @@ pub fn split_rows(pipeline: &Pipeline, dataset: &Dataset) -> Split {
     )
 }
 
-fn labels_of(target: &[TargetValue]) -> Vec<ClassLabel> {
-    target
-        .iter()
-        .filter_map(|t| match t {
-            TargetValue::Label(l) => Some(l.clone()),
-            TargetValue::Number(_) => None,
+/// The class labels of `rows` (a classification target holds only labels).
+fn labels_at(target: &[TargetValue], rows: &[usize]) -> Vec<ClassLabel> {
+    rows.iter()
+        .filter_map(|&r| match target.get(r) {
+            Some(TargetValue::Label(l)) => Some(l.clone()),
+            Some(TargetValue::Number(_)) | None => None,
         })
         .collect()
 }
 
-fn values_of(target: &[TargetValue]) -> Vec<f64> {
-    target
-        .iter()
-        .filter_map(|t| match t {
-            TargetValue::Number(v) => Some(*v),
-            TargetValue::Label(_) => None,
+/// The values of `rows` (a regression target holds only numbers).
+fn values_at(target: &[TargetValue], rows: &[usize]) -> Vec<f64> {
+    rows.iter()
+        .filter_map(|&r| match target.get(r) {
+            Some(TargetValue::Number(v)) => Some(*v),
+            Some(TargetValue::Label(_)) | None => None,
         })
         .collect()
-}
-
-fn pick<T: Clone>(items: &[T], rows: &[usize]) -> Vec<T> {
-    rows.iter().filter_map(|&r| items.get(r).cloned()).collect()
 }
 
 fn git_sha(dir: &Path) -> Option<String> {
@@ -161,11 +161,11 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
         .fit(&pipeline.schema, &train_frame)?;
     let x_train = preprocessor.transform(&train_frame)?;
     let y_train = match pipeline.task {
-        Task::Classification => Target::Classes(EncodedLabels::encode(&pick(
-            &labels_of(&dataset.target),
+        Task::Classification => Target::Classes(EncodedLabels::encode(&labels_at(
+            &dataset.target,
             &split.train,
         ))),
-        Task::Regression => Target::Values(pick(&values_of(&dataset.target), &split.train)),
+        Task::Regression => Target::Values(values_at(&dataset.target, &split.train)),
     };
     let training = TrainingSet {
         x: x_train,
@@ -217,14 +217,14 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
     let values = match pipeline.task {
         Task::Classification => {
             let known = classes.unwrap_or_default();
-            let truth: Vec<Option<usize>> = pick(&labels_of(&dataset.target), &split.test)
+            let truth: Vec<Option<usize>> = labels_at(&dataset.target, &split.test)
                 .iter()
                 .map(|l| known.iter().position(|k| k == l))
                 .collect();
             metrics::compute(&pipeline.metrics, Truth::Classes(&truth), &predictions)?
         }
         Task::Regression => {
-            let truth = pick(&values_of(&dataset.target), &split.test);
+            let truth = values_at(&dataset.target, &split.test);
             metrics::compute(&pipeline.metrics, Truth::Values(&truth), &predictions)?
         }
     };
