@@ -5,8 +5,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A binary of this workspace, built by `cargo nextest run --workspace` (or `cargo build`)
-/// next to this test's own directory.
+/// Builds the `train` and `serve` binaries once per test process: this package does not
+/// depend on them, so without this `cargo nextest run -p ferry-tests` could run stale ones.
+fn build_binaries(profile_dir: &Path) {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "train", "-p", "serve"])
+            .current_dir(workspace());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "cargo build -p train -p serve failed");
+    });
+}
+
+/// A binary of this workspace, (re)built for this test run, from the target directory
+/// this test runs from.
 pub(crate) fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
@@ -14,6 +31,7 @@ pub(crate) fn bin(name: &str) -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
+    build_binaries(dir);
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
