@@ -7,6 +7,8 @@ use serde_json::Value;
 
 /// Builds the `train` and `serve` binaries once per test process: this package does not
 /// depend on them, so without this `cargo nextest run -p ferry-tests` could run stale ones.
+/// It builds exactly what `cargo nextest run --workspace` builds (the same targets, hence
+/// the same feature unification), so after a workspace run it has nothing to do.
 fn build_binaries(profile_dir: &Path) {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
@@ -18,7 +20,7 @@ fn build_binaries(profile_dir: &Path) {
             cmd.arg("--release");
         }
         let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "cargo build -p train -p serve failed");
+        assert!(status.success(), "cargo test --no-run --workspace failed");
     });
 }
 
