@@ -116,12 +116,16 @@ fn check_parity(server: &Server, registry: &std::path::Path, config: &str, name:
 
 #[test]
 fn served_predictions_equal_in_process_predictions() {
+    // One example per algorithm.
+    let examples = [
+        ("configs/iris.yaml", "iris"),
+        ("configs/titanic.yaml", "titanic"),
+        ("configs/diabetes.yaml", "diabetes"),
+        ("configs/diabetes_forest.yaml", "diabetes-forest"),
+        ("configs/wine.yaml", "wine"),
+    ];
     let registry = tempfile::tempdir().unwrap();
-    for config in [
-        "configs/iris.yaml",
-        "configs/titanic.yaml",
-        "configs/diabetes.yaml",
-    ] {
+    for (config, _) in examples {
         train(config, registry.path());
     }
     let server = Server::start(registry.path(), &[]);
@@ -133,16 +137,14 @@ fn served_predictions_equal_in_process_predictions() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["diabetes", "iris", "titanic"]);
-    assert_eq!(server.get("/ready").0, 200);
-    check_parity(&server, registry.path(), "configs/iris.yaml", "iris");
-    check_parity(&server, registry.path(), "configs/titanic.yaml", "titanic");
-    check_parity(
-        &server,
-        registry.path(),
-        "configs/diabetes.yaml",
-        "diabetes",
+    assert_eq!(
+        names,
+        ["diabetes", "diabetes-forest", "iris", "titanic", "wine"]
     );
+    assert_eq!(server.get("/ready").0, 200);
+    for (config, name) in examples {
+        check_parity(&server, registry.path(), config, name);
+    }
 }
 
 #[test]

@@ -62,6 +62,8 @@ fn every_example_config_trains() {
         ("configs/iris.yaml", "accuracy", 0.9),
         ("configs/titanic.yaml", "roc_auc", 0.8),
         ("configs/diabetes.yaml", "r2", 0.4),
+        ("configs/diabetes_forest.yaml", "r2", 0.4),
+        ("configs/wine.yaml", "accuracy", 0.85),
     ] {
         let r = report(&train(&["--config", config, "--json"], registry.path()));
         let value = r["metrics"][metric].as_f64().unwrap();
