@@ -5,27 +5,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Builds the `train` and `serve` binaries once per test process: this package does not
-/// depend on them, so without this `cargo nextest run -p ferry-tests` could run stale ones.
-/// It builds exactly what `cargo nextest run --workspace` builds (the same targets, hence
-/// the same feature unification), so after a workspace run it has nothing to do.
-fn build_binaries(profile_dir: &Path) {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "train", "-p", "serve"])
-            .current_dir(workspace());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "cargo test --no-run --workspace failed");
-    });
+/// The newest modification time among the sources cargo recorded for `binary` in its
+/// dep-info file (`<binary>.d`, which lists every local source the binary was built from).
+fn newest_source(binary: &Path) -> std::time::SystemTime {
+    let dep_info = binary.with_extension("d");
+    let text = fs_err::read_to_string(&dep_info).unwrap_or_default();
+    let sources = text.split_once(": ").map_or("", |(_, deps)| deps);
+    sources
+        .replace("\\ ", "\u{0}")
+        .split_whitespace()
+        .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
+        .filter_map(|p| fs_err::metadata(p).and_then(|m| m.modified()).ok())
+        .max()
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
 }
 
-/// A binary of this workspace, (re)built for this test run, from the target directory
-/// this test runs from.
+/// A binary of this workspace from the target directory this test runs from. This package
+/// does not depend on the binaries, so `cargo nextest run --workspace` (the documented
+/// command) builds them but `-p ferry-tests` alone does not: a binary older than its
+/// sources fails the test instead of silently testing stale code.
 pub(crate) fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
@@ -33,11 +31,18 @@ pub(crate) fn bin(name: &str) -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    build_binaries(dir);
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let built = fs_err::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is not built: run `cargo nextest run --workspace`",
+                path.display()
+            )
+        });
     assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --workspace` first",
+        built >= newest_source(&path),
+        "{} is older than its sources: run `cargo nextest run --workspace` (or `cargo build --workspace`)",
         path.display()
     );
     path
