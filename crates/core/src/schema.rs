@@ -443,20 +443,7 @@ impl<'s> FrameBuilder<'s> {
     /// # Errors
     /// Every [`SchemaError`] of the row; the row is then not added.
     pub fn push<R: Row + ?Sized>(&mut self, row: &R) -> Result<(), Vec<SchemaError>> {
-        let mut errors = Vec::new();
-        let mut parsed = Vec::with_capacity(self.schema.features.len());
-        for (i, spec) in self.schema.features.iter().enumerate() {
-            match parse_cell(spec, row.cell(i, &spec.name)) {
-                Ok(p) => parsed.push(p),
-                Err(e) => errors.push(e),
-            }
-        }
-        for name in row.unknown_keys(self.schema) {
-            errors.push(SchemaError::UnknownFeature { name });
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let parsed = self.parse_row(row)?;
         for (column, value) in self.columns.iter_mut().zip(parsed) {
             match (column, value) {
                 (Column::Numeric(v), Parsed::Num(x)) => v.push(x),
@@ -470,6 +457,37 @@ impl<'s> FrameBuilder<'s> {
             }
         }
         Ok(())
+    }
+
+    /// Validates `row` without adding it (for a row rejected for another reason, whose
+    /// feature errors should still be reported).
+    ///
+    /// # Errors
+    /// Every [`SchemaError`] of the row.
+    pub fn check<R: Row + ?Sized>(&self, row: &R) -> Result<(), Vec<SchemaError>> {
+        self.parse_row(row).map(drop)
+    }
+
+    fn parse_row<'r, R: Row + ?Sized>(
+        &self,
+        row: &'r R,
+    ) -> Result<Vec<Parsed<'r>>, Vec<SchemaError>> {
+        let mut errors = Vec::new();
+        let mut parsed = Vec::with_capacity(self.schema.features.len());
+        for (i, spec) in self.schema.features.iter().enumerate() {
+            match parse_cell(spec, row.cell(i, &spec.name)) {
+                Ok(p) => parsed.push(p),
+                Err(e) => errors.push(e),
+            }
+        }
+        for name in row.unknown_keys(self.schema) {
+            errors.push(SchemaError::UnknownFeature { name });
+        }
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Number of rows added so far.

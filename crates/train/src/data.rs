@@ -214,7 +214,6 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
             .flatten()
             .filter(|s| !null_values.iter().any(|n| n == s));
         let parsed_target = target_spec.parse(raw_target);
-        // Validate the features before the target so every problem of the row is reported.
         let row = TextRow {
             fields: &fields,
             feature_columns: &feature_columns,
@@ -224,12 +223,11 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
         if let Err(t) = &parsed_target {
             reasons.push(t.to_string());
         }
+        // A row with a bad target is rejected whole, but its feature errors are reported too.
         let pushed = if reasons.is_empty() {
             builder.push(&row)
         } else {
-            // Validate without adding the row: a row with a bad target is rejected whole.
-            let mut probe = FrameBuilder::new(&pipeline.schema, 1);
-            probe.push(&row)
+            builder.check(&row)
         };
         if let Err(errors) = pushed {
             reasons.extend(errors.iter().map(ToString::to_string));

@@ -104,6 +104,9 @@ fn raw_csv_fields_are_parsed_by_type() {
         err[0].to_string(),
         "feature 'sibsp': expected a whole number, found \"x\""
     );
+    let err = b.check(&Csv(vec!["1", "x", "male", "no"])).unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert!(b.check(&Csv(vec!["1", "2", "male", "no"])).is_ok());
     let err = b.push(&Csv(vec!["1", "", "male", "no"])).unwrap_err();
     assert_eq!(
         err,
