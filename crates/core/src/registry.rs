@@ -189,6 +189,18 @@ pub struct Resolved {
     pub path: PathBuf,
 }
 
+/// What [`LocalRegistry::publish`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The new version and its directory.
+    pub resolved: Resolved,
+    /// The manifest as written, with the version and checksums filled in.
+    pub manifest: Manifest,
+    /// Where `latest` points now: the new version, or a newer one a concurrent publish
+    /// registered first.
+    pub latest: Version,
+}
+
 /// A registry rooted at a local directory (`artifacts/` by default).
 #[derive(Debug, Clone)]
 pub struct LocalRegistry {
@@ -424,7 +436,7 @@ impl LocalRegistry {
         &self,
         mut manifest: Manifest,
         files: &ArtifactFiles<'_>,
-    ) -> Result<(Resolved, Manifest), RegistryError> {
+    ) -> Result<Published, RegistryError> {
         let name = manifest.name.clone();
         let version = self.claim(&name)?;
         manifest.version = version;
@@ -444,21 +456,25 @@ impl LocalRegistry {
         let path = model_dir.join(version.to_string());
         fs_err::rename(&tmp, &path)?;
         fs_err::File::open(&model_dir)?.sync_all()?;
-        {
+        let latest = {
             let _lock = self.lock(&name)?;
-            let current = read_alias(&model_dir.join(ALIASES_DIR).join(LATEST))?;
-            if current.is_none_or(|c| c < version) {
-                self.write_alias(&name, LATEST, version)?;
+            match read_alias(&model_dir.join(ALIASES_DIR).join(LATEST))? {
+                Some(newer) if newer > version => newer,
+                Some(_) | None => {
+                    self.write_alias(&name, LATEST, version)?;
+                    version
+                }
             }
-        }
-        Ok((
-            Resolved {
+        };
+        Ok(Published {
+            resolved: Resolved {
                 name,
                 version,
                 path,
             },
-            written,
-        ))
+            manifest: written,
+            latest,
+        })
     }
 }
 

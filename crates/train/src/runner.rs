@@ -244,16 +244,13 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
         preprocessor: bundle.preprocessor(),
         config_yaml: &config_yaml,
     };
-    let (resolved, written) = registry.publish(manifest, &files)?;
+    let published = registry.publish(manifest, &files)?;
+    let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
-    let latest = registry
-        .aliases(&resolved.name)?
-        .get(ferry_core::registry::LATEST)
-        .map_or(resolved.version.0, |v| v.0);
     Ok(RunReport {
         model: resolved.name.to_string(),
         version: resolved.version.0,
-        latest,
+        latest: published.latest.0,
         path: resolved.path,
         kind: written.model_kind,
         rows: written.rows,

@@ -200,12 +200,10 @@ fn publish_never_reuses_a_version_and_moves_latest_forward() {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 s.spawn(|| {
-                    registry
-                        .publish(bundle.manifest().clone(), &files)
-                        .unwrap()
-                        .0
-                        .version
-                        .0
+                    let published = registry.publish(bundle.manifest().clone(), &files).unwrap();
+                    // latest never points below the version just published.
+                    assert!(published.latest >= published.resolved.version);
+                    published.resolved.version.0
                 })
             })
             .collect();
