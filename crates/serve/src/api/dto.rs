@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ferry_core::artifact::{Manifest, RowCounts};
 use ferry_core::model::Task;
 use ferry_core::schema::{FeatureSpec, TargetSpec};
-use ferry_core::{ClassLabel, ModelKind};
+use ferry_core::{ClassLabel, ModelKind, Predictions};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
@@ -121,6 +121,50 @@ pub enum Prediction<'a> {
     },
     /// A regressor's value.
     Value(f64),
+}
+
+impl<'a> Prediction<'a> {
+    /// One prediction per row of `predictions`, labelled with the model's `classes`.
+    ///
+    /// # Errors
+    /// A message when the predictions do not match the model's task or classes (a bug).
+    pub fn batch(
+        predictions: &'a Predictions,
+        classes: Option<&'a [ClassLabel]>,
+    ) -> Result<Vec<Prediction<'a>>, String> {
+        match (predictions, classes) {
+            (
+                Predictions::Classes {
+                    labels,
+                    probabilities,
+                    n_classes,
+                },
+                Some(classes),
+            ) => labels
+                .iter()
+                .enumerate()
+                .map(|(r, &c)| {
+                    let label = classes
+                        .get(c)
+                        .ok_or_else(|| format!("class index {c} out of range"))?;
+                    let probabilities = probabilities
+                        .get(r * n_classes..(r + 1) * n_classes)
+                        .ok_or("probabilities shorter than the batch")?;
+                    Ok(Prediction::Class {
+                        label,
+                        classes,
+                        probabilities,
+                    })
+                })
+                .collect(),
+            (Predictions::Values(values), None) => {
+                Ok(values.iter().map(|v| Prediction::Value(*v)).collect())
+            }
+            (Predictions::Classes { .. }, None) | (Predictions::Values(_), Some(_)) => {
+                Err("model output does not match its task".to_owned())
+            }
+        }
+    }
 }
 
 struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);

@@ -1,6 +1,5 @@
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, web};
-use ferry_core::Predictions;
 use serde_json::{Map, Value};
 
 use super::dto::{API_VERSION, PredictResponse, Prediction};
@@ -79,42 +78,7 @@ pub(super) async fn predict(
         .validate_rows(&rows)
         .map_err(ApiError::InvalidFeatures)?;
     let predictions = bundle.predict(&frame)?;
-    let out: Vec<Prediction<'_>> = match (&predictions, bundle.classes()) {
-        (
-            Predictions::Classes {
-                labels,
-                probabilities,
-                n_classes,
-            },
-            Some(classes),
-        ) => labels
-            .iter()
-            .enumerate()
-            .map(|(r, &c)| {
-                let label = classes
-                    .get(c)
-                    .ok_or_else(|| ApiError::Internal(format!("class index {c} out of range")))?;
-                let probabilities = probabilities
-                    .get(r * n_classes..(r + 1) * n_classes)
-                    .ok_or_else(|| {
-                        ApiError::Internal("probabilities shorter than the batch".to_owned())
-                    })?;
-                Ok(Prediction::Class {
-                    label,
-                    classes,
-                    probabilities,
-                })
-            })
-            .collect::<Result<_, ApiError>>()?,
-        (Predictions::Values(values), None) => {
-            values.iter().map(|v| Prediction::Value(*v)).collect()
-        }
-        (Predictions::Classes { .. }, None) | (Predictions::Values(_), Some(_)) => {
-            return Err(ApiError::Internal(
-                "model output does not match its task".to_owned(),
-            ));
-        }
-    };
+    let out = Prediction::batch(&predictions, bundle.classes()).map_err(ApiError::Internal)?;
     let manifest = bundle.manifest();
     let mut response = HttpResponse::Ok().json(PredictResponse {
         request_id: request_id.as_str(),
