@@ -203,7 +203,8 @@ impl ApiError {
                 }
                 PreprocessError::Invalid(_)
                 | PreprocessError::NoValues { .. }
-                | PreprocessError::FrameMismatch { .. } => ErrorCode::Internal,
+                | PreprocessError::FrameMismatch { .. }
+                | PreprocessError::Internal(_) => ErrorCode::Internal,
             },
             ApiError::Predict(PredictError::NonFinite { .. }) => ErrorCode::InvalidFeatures,
             ApiError::Predict(PredictError::WidthMismatch { .. } | PredictError::Library(_)) => {

@@ -45,6 +45,9 @@ pub enum PreprocessError {
         /// The value.
         value: f64,
     },
+    /// A state validation rules out was reached (internal fault: a bug).
+    #[error("internal preprocessing error: {0}")]
+    Internal(String),
     /// The frame's columns do not match the preprocessor's input schema (internal fault).
     #[error("frame column {index} does not match the preprocessor's input schema")]
     FrameMismatch {
@@ -63,7 +66,7 @@ impl PreprocessError {
             | PreprocessError::UnknownCategory { .. }
             | PreprocessError::MissingValue { .. }
             | PreprocessError::NonFinite { .. } => true,
-            PreprocessError::FrameMismatch { .. } => false,
+            PreprocessError::FrameMismatch { .. } | PreprocessError::Internal(_) => false,
         }
     }
 }

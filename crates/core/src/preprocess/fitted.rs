@@ -374,8 +374,9 @@ impl FittedPreprocessor {
                 }
             }
         }
-        FeatureMatrix::from_row_major(values, n_rows, width)
-            .ok_or(PreprocessError::FrameMismatch { index: 0 })
+        FeatureMatrix::from_row_major(values, n_rows, width).ok_or_else(|| {
+            PreprocessError::Internal("output matrix does not match its shape".to_owned())
+        })
     }
 }
 
@@ -402,7 +403,9 @@ impl PreprocessSpec {
         for step in &self.steps {
             for name in step.columns() {
                 let Some(fi) = schema.position(name) else {
-                    return Err(PreprocessError::FrameMismatch { index: 0 });
+                    return Err(PreprocessError::Internal(format!(
+                        "validated step names unknown feature '{name}'"
+                    )));
                 };
                 let declared = schema.features().get(fi).and_then(|f| f.categories.clone());
                 let Some(column) = work.get_mut(fi) else {
@@ -412,9 +415,16 @@ impl PreprocessSpec {
                 fitted.push(f);
             }
         }
-        FittedPreprocessor::from_steps(schema.clone(), fitted)
-            .map_err(|_| PreprocessError::FrameMismatch { index: 0 })
+        FittedPreprocessor::from_steps(schema.clone(), fitted).map_err(PreprocessError::Internal)
     }
+}
+
+/// A step applied to a column of a type `validate()` would have rejected.
+fn mismatch(step: &StepSpec, column: &str) -> PreprocessError {
+    PreprocessError::Internal(format!(
+        "{} reached column '{column}' of the wrong type",
+        step.op()
+    ))
 }
 
 fn no_values(op: &'static str, column: &str) -> PreprocessError {
@@ -453,7 +463,7 @@ fn fit_step(
                 }
                 ImputeStrategy::Constant(ConstantValue::Number(v)) => *v,
                 ImputeStrategy::Constant(ConstantValue::Text(_)) => {
-                    return Err(PreprocessError::FrameMismatch { index: 0 });
+                    return Err(mismatch(step, name));
                 }
             };
             for x in xs.iter_mut().filter(|x| x.is_nan()) {
@@ -483,7 +493,7 @@ fn fit_step(
                 ImputeStrategy::Mean
                 | ImputeStrategy::Median
                 | ImputeStrategy::Constant(ConstantValue::Number(_)) => {
-                    return Err(PreprocessError::FrameMismatch { index: 0 });
+                    return Err(mismatch(step, name));
                 }
             };
             for x in xs.iter_mut().filter(|x| x.is_none()) {
@@ -548,9 +558,7 @@ fn fit_step(
         }
         // validate() rejects these pairings before fitting starts.
         (StepSpec::StandardScale(_) | StepSpec::MinMaxScale(_), Column::Categorical(_))
-        | (StepSpec::OneHot(_), Column::Numeric(_)) => {
-            Err(PreprocessError::FrameMismatch { index: 0 })
-        }
+        | (StepSpec::OneHot(_), Column::Numeric(_)) => Err(mismatch(step, name)),
     }
 }
 
