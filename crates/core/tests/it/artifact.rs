@@ -70,15 +70,24 @@ fn damaged(edit: impl FnOnce(&Path)) -> ArtifactError {
     ModelBundle::load(&version).unwrap_err()
 }
 
+/// Replaces `from` with `to` in the file at `path`, checking that `from` occurs.
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = fs_err::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    fs_err::write(path, text.replace(from, to)).unwrap();
+}
+
+/// Rewrites the manifest of version directory `v` through `edit`.
+fn edit_manifest(v: &Path, edit: impl FnOnce(&mut Value)) {
+    let path = v.join("manifest.json");
+    let mut m: Value = serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut m);
+    fs_err::write(path, serde_json::to_string(&m).unwrap()).unwrap();
+}
+
 #[test]
 fn a_modified_file_fails_its_checksum() {
-    let err = damaged(|v| {
-        let path = v.join("model.json");
-        let text = fs_err::read_to_string(&path)
-            .unwrap()
-            .replace("0.6487", "0.6488");
-        fs_err::write(path, text).unwrap();
-    });
+    let err = damaged(|v| replace_in(&v.join("model.json"), "0.6487", "0.6488"));
     assert!(
         matches!(err, ArtifactError::ChecksumMismatch { .. }),
         "{err}"
@@ -89,11 +98,11 @@ fn a_modified_file_fails_its_checksum() {
 #[test]
 fn a_newer_format_is_refused() {
     let err = damaged(|v| {
-        let path = v.join("manifest.json");
-        let text = fs_err::read_to_string(&path)
-            .unwrap()
-            .replace("\"format_version\": 1", "\"format_version\": 99");
-        fs_err::write(path, text).unwrap();
+        replace_in(
+            &v.join("manifest.json"),
+            "\"format_version\": 1",
+            "\"format_version\": 99",
+        );
     });
     assert!(
         matches!(
@@ -118,10 +127,9 @@ fn a_missing_file_is_refused() {
 #[test]
 fn a_manifest_without_a_required_file_is_refused() {
     let err = damaged(|v| {
-        let path = v.join("manifest.json");
-        let mut m: Value = serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
-        m["files"].as_object_mut().unwrap().remove("schema.json");
-        fs_err::write(path, serde_json::to_string(&m).unwrap()).unwrap();
+        edit_manifest(v, |m| {
+            m["files"].as_object_mut().unwrap().remove("schema.json");
+        });
     });
     assert!(
         matches!(err, ArtifactError::MissingFile { ref file, .. } if file == "schema.json"),
@@ -131,12 +139,7 @@ fn a_manifest_without_a_required_file_is_refused() {
 
 #[test]
 fn a_path_in_the_manifest_is_refused() {
-    let err = damaged(|v| {
-        let path = v.join("manifest.json");
-        let mut m: Value = serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
-        m["files"]["../../etc/passwd"] = json!("00");
-        fs_err::write(path, serde_json::to_string(&m).unwrap()).unwrap();
-    });
+    let err = damaged(|v| edit_manifest(v, |m| m["files"]["../../etc/passwd"] = json!("00")));
     assert!(matches!(err, ArtifactError::BadFileName { .. }), "{err}");
 }
 
