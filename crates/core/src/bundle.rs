@@ -212,6 +212,23 @@ impl ModelBundle {
     /// other [`PredictError`] variants for internal failures.
     pub fn predict(&self, rows: &Frame) -> Result<Predictions, PredictError> {
         let x = self.preprocessor.transform(rows)?;
-        self.model.predict(&x)
+        let predictions = self.model.predict(&x)?;
+        // Finite inputs can still overflow a model's arithmetic (huge values times
+        // weights); such an output is refused for every model kind here, not returned as
+        // NaN or infinity.
+        let bad_row = match &predictions {
+            Predictions::Classes {
+                probabilities,
+                n_classes,
+                ..
+            } => probabilities
+                .chunks(*n_classes.max(&1))
+                .position(|p| p.iter().any(|v| !v.is_finite())),
+            Predictions::Values(values) => values.iter().position(|v| !v.is_finite()),
+        };
+        match bad_row {
+            Some(row) => Err(PredictError::NonFinite { row }),
+            None => Ok(predictions),
+        }
     }
 }

@@ -121,21 +121,14 @@ impl Model for LinearRegressionModel {
         check_width(x, self.coefficients.len())?;
         let values = x
             .rows()
-            .enumerate()
-            .map(|(i, row)| {
-                let y = row
-                    .iter()
+            .map(|row| {
+                row.iter()
                     .zip(&self.coefficients)
                     .map(|(a, b)| a * b)
                     .sum::<f64>()
-                    + self.intercept;
-                if y.is_finite() {
-                    Ok(y)
-                } else {
-                    Err(PredictError::NonFinite { row: i })
-                }
+                    + self.intercept
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         Ok(Predictions::Values(values))
     }
 }

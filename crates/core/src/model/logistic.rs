@@ -158,14 +158,10 @@ impl Model for LogisticRegressionModel {
             row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()
                 + self.intercepts.as_slice().get(r).copied().unwrap_or(0.0)
         };
-        for (i, row) in x.rows().enumerate() {
+        for row in x.rows() {
             if self.intercepts.len() == 1 {
                 // Binary: smartcore predicts the second class when sigmoid(z) > 0.5.
-                let z = logit(row, 0);
-                if !z.is_finite() {
-                    return Err(PredictError::NonFinite { row: i });
-                }
-                let p1 = sigmoid(z);
+                let p1 = sigmoid(logit(row, 0));
                 probabilities.push(1.0 - p1);
                 probabilities.push(p1);
                 labels.push(usize::from(p1 > 0.5));
@@ -174,9 +170,6 @@ impl Model for LogisticRegressionModel {
                 let mut max = f64::NEG_INFINITY;
                 for r in 0..k {
                     let z = logit(row, r);
-                    if !z.is_finite() {
-                        return Err(PredictError::NonFinite { row: i });
-                    }
                     max = max.max(z);
                     probabilities.push(z);
                 }

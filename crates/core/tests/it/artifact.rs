@@ -224,3 +224,48 @@ fn publish_never_reuses_a_version_and_moves_latest_forward() {
         ModelBundle::load(&dir.path().join(format!("tiny/{v}"))).unwrap();
     }
 }
+
+#[test]
+fn an_overflowing_prediction_is_refused_for_any_model_kind() {
+    use ferry_core::frame::{Column, Frame};
+    use ferry_core::model::{ModelKind, Task, TrainingSet, fit};
+    use ferry_core::schema::{DType, FeatureSchema, FeatureSpec};
+    use ferry_core::{FeatureMatrix, PreprocessSpec};
+
+    let schema = FeatureSchema::new(vec![FeatureSpec {
+        name: "x".into(),
+        dtype: DType::Numeric,
+        nullable: false,
+        range: None,
+        categories: None,
+    }])
+    .unwrap();
+    let train = Frame::new(vec![Column::Numeric(vec![1.0, 2.0, 3.0, 4.0])]).unwrap();
+    let preprocessor = PreprocessSpec::default().fit(&schema, &train).unwrap();
+    let data = TrainingSet {
+        x: FeatureMatrix::from_row_major(vec![1.0, 2.0, 3.0, 4.0], 4, 1).unwrap(),
+        y: ferry_core::model::Target::Values(vec![10.0, 20.0, 30.0, 40.0]),
+        seed: 0,
+    };
+    let spec = ferry_core::ModelSpec::LinearRegression(Default::default())
+        .validate()
+        .unwrap();
+    let model = fit(&spec, &data).unwrap();
+    let mut manifest = ModelBundle::load(&fixture_registry().join("tiny/1"))
+        .unwrap()
+        .manifest()
+        .clone();
+    manifest.model_kind = ModelKind::LinearRegression;
+    manifest.task = Task::Regression;
+    manifest.classes = None;
+    let bundle = ModelBundle::new(manifest, preprocessor, model).unwrap();
+
+    let ok = Frame::new(vec![Column::Numeric(vec![5.0])]).unwrap();
+    assert!(
+        matches!(bundle.predict(&ok).unwrap(), Predictions::Values(v) if (v[0] - 50.0).abs() < 1e-9)
+    );
+    let huge = Frame::new(vec![Column::Numeric(vec![5.0, f64::MAX])]).unwrap();
+    let err = bundle.predict(&huge).unwrap_err();
+    assert_eq!(err, ferry_core::model::PredictError::NonFinite { row: 1 });
+    assert!(err.is_caller_error());
+}
