@@ -111,14 +111,7 @@ pub struct YamlError {
 /// Returns [`YamlError`] with the path of the failing key and its line, e.g. for an
 /// unknown key rejected by `deny_unknown_fields`.
 pub fn from_yaml_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    let de = serde_yaml::Deserializer::from_str(text);
-    serde_path_to_error_like(de)
-}
-
-fn serde_path_to_error_like<T: DeserializeOwned>(
-    de: serde_yaml::Deserializer<'_>,
-) -> Result<T, YamlError> {
-    T::deserialize(de).map_err(|err| {
+    T::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|err| {
         let location = err.location().map(|l| (l.line(), l.column()));
         // serde_yaml renders errors as "<path>: <message> at line L column C"; split the
         // path out so callers can report it like any other config issue.
