@@ -89,7 +89,7 @@ fn a_corrupt_artifact_is_refused_while_the_good_one_serves() {
     let registry = tempfile::tempdir().unwrap();
     train("configs/iris.yaml", registry.path());
     train("configs/titanic.yaml", registry.path());
-    let model = registry.path().join("titanic/1/model.json");
+    let model = registry.path().join("titanic/1/model.bin");
     let mut bytes = fs_err::read(&model).unwrap();
     let last = bytes.len() - 2;
     bytes[last] = if bytes[last] == b'1' { b'2' } else { b'1' };

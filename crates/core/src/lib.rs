@@ -5,10 +5,15 @@
 //!
 //! - [`schema`]: [`FeatureSchema`] and row validation into a columnar [`Frame`];
 //! - [`preprocess`]: [`PreprocessSpec`] (config) fitted into a [`FittedPreprocessor`];
-//! - [`model`]: [`ModelSpec`] (config) fitted into a [`TrainedModel`];
-//! - [`bundle`]: [`ModelBundle`], the unit that is saved, loaded and asked to predict;
-//! - [`artifact`] and [`registry`]: the checksummed on-disk format and the versioned
-//!   local registry with aliases;
+//! - [`model`]: [`ModelSpec`] (config) fitted into a [`TrainedModel`]; trees and forests
+//!   in Ferry's own flat layout;
+//! - [`predictor`]: [`Predictor`], preprocessing plus model, the one `predict` that
+//!   training's evaluation and every serving protocol call;
+//! - [`bundle`]: [`ModelBundle`], a manifest around a predictor: the unit that is saved
+//!   and loaded;
+//! - [`ids`]: [`ModelName`], [`Version`], [`AliasName`] and [`ModelRef`];
+//! - [`artifact`] and [`registry`]: the checksummed on-disk format and the [`Registry`]
+//!   trait with its local-directory implementation;
 //! - [`metrics`], [`split`]: evaluation and seeded splits.
 //!
 //! ferry-core knows nothing of HTTP, the command line, async runtimes or dataframes:
@@ -40,9 +45,11 @@ pub mod artifact;
 pub mod bundle;
 pub mod config;
 pub mod frame;
+pub mod ids;
 pub mod label;
 pub mod metrics;
 pub mod model;
+pub mod predictor;
 pub mod preprocess;
 pub mod registry;
 pub mod schema;
@@ -50,10 +57,12 @@ pub mod split;
 
 pub use bundle::ModelBundle;
 pub use frame::{Column, FeatureMatrix, Frame};
+pub use ids::{AliasName, ModelName, ModelRef, Version};
 pub use label::ClassLabel;
 pub use model::{Model, ModelKind, ModelSpec, Predictions, TrainedModel};
+pub use predictor::Predictor;
 pub use preprocess::{FittedPreprocessor, PreprocessSpec};
-pub use registry::{LocalRegistry, ModelName, ModelRef, Version};
+pub use registry::{LocalRegistry, Registry, RegistryLocation};
 pub use schema::FeatureSchema;
 
 /// The version of ferry-core, recorded in every manifest.
@@ -72,6 +81,8 @@ mod autotraits {
         assert_shareable::<crate::TrainedModel>();
         assert_shareable::<crate::FittedPreprocessor>();
         assert_shareable::<crate::ModelBundle>();
+        assert_shareable::<crate::Predictor>();
+        assert_shareable::<std::sync::Arc<dyn crate::Registry>>();
         assert_shareable::<crate::FeatureSchema>();
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Predictions, Task};
+use crate::model::{ModelKind, Predictions, Task};
 
 /// An evaluation metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,19 +75,55 @@ impl Metric {
         }
     }
 
-    /// The metrics computed when a pipeline lists none.
+    /// True for metrics computed from class probabilities (`roc_auc`, `log_loss`).
     #[must_use]
-    pub fn defaults(task: Task) -> Vec<Metric> {
-        match task {
-            Task::Classification => vec![
+    pub fn needs_probabilities(self) -> bool {
+        match self {
+            Metric::RocAuc | Metric::LogLoss => true,
+            Metric::Accuracy
+            | Metric::PrecisionMacro
+            | Metric::RecallMacro
+            | Metric::F1Macro
+            | Metric::Rmse
+            | Metric::Mae
+            | Metric::R2 => false,
+        }
+    }
+
+    /// Why the metric cannot evaluate a `kind` model, if it cannot: it belongs to the
+    /// other task, or needs probabilities the model does not give.
+    #[must_use]
+    pub fn unsuited_to(self, kind: ModelKind) -> Option<String> {
+        if self.task() != kind.task() {
+            Some(format!("{self} does not apply to {kind}"))
+        } else if self.needs_probabilities() && !kind.gives_probabilities() {
+            Some(format!(
+                "{self} needs class probabilities, which {kind} does not give"
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// The metrics computed when a pipeline lists none: every one that suits `kind`
+    /// except `roc_auc` (binary targets only).
+    #[must_use]
+    pub fn defaults(kind: ModelKind) -> Vec<Metric> {
+        let candidates: &[Metric] = match kind.task() {
+            Task::Classification => &[
                 Metric::Accuracy,
                 Metric::PrecisionMacro,
                 Metric::RecallMacro,
                 Metric::F1Macro,
                 Metric::LogLoss,
             ],
-            Task::Regression => vec![Metric::Rmse, Metric::Mae, Metric::R2],
-        }
+            Task::Regression => &[Metric::Rmse, Metric::Mae, Metric::R2],
+        };
+        candidates
+            .iter()
+            .copied()
+            .filter(|m| m.unsuited_to(kind).is_none())
+            .collect()
     }
 }
 
@@ -121,6 +157,10 @@ pub enum MetricError {
     /// roc_auc on a target that does not have exactly two classes (caller's fault).
     #[error("roc_auc needs exactly two classes, the model has {0}")]
     NotBinary(usize),
+    /// A probability metric for a model that gives no probabilities (caller's fault:
+    /// config).
+    #[error("metric {0} needs class probabilities, which the model does not give")]
+    NoProbabilities(Metric),
     /// No rows to evaluate (caller's fault: the split left the test set empty).
     #[error("the evaluation set is empty")]
     Empty,
@@ -166,7 +206,11 @@ pub fn compute(
                     probabilities,
                     n_classes,
                 },
-            ) => classification(metric, t, labels, probabilities, *n_classes)?,
+            ) => match (probabilities.as_deref(), metric.needs_probabilities()) {
+                (Some(p), _) => classification(metric, t, labels, p, *n_classes)?,
+                (None, false) => classification(metric, t, labels, &[], *n_classes)?,
+                (None, true) => return Err(MetricError::NoProbabilities(metric)),
+            },
             (Truth::Values(t), Predictions::Values(p)) => regression(metric, t, p)?,
             (Truth::Classes(_), Predictions::Values(_)) => {
                 return Err(MetricError::WrongTask {
@@ -357,7 +401,7 @@ mod tests {
     fn classes(labels: Vec<usize>, probabilities: Vec<f64>, n_classes: usize) -> Predictions {
         Predictions::Classes {
             labels,
-            probabilities,
+            probabilities: Some(probabilities),
             n_classes,
         }
     }

@@ -1,13 +1,17 @@
 //! One table from errors to HTTP: [`ErrorCode`] names every failure a client can see,
 //! [`ApiError`] carries it, and [`ApiError::code`] maps every variant with an exhaustive
-//! match (no `_ =>`), so a new error cannot silently become a 500.
+//! match (no `_ =>`), so a new error cannot silently become a 500. Each protocol renders
+//! the body in its own shape from the code and the error; [`ApiError`]'s own
+//! `ResponseError` renders Ferry's native body (`{"code", "message", "type",
+//! "errors"}`), which every route outside a protocol uses too.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use ferry_core::Version;
 use ferry_core::model::PredictError;
 use ferry_core::preprocess::PreprocessError;
-use ferry_core::schema::RowErrors;
+use ferry_core::schema::{RowErrors, SchemaError, describe_rows};
 use serde::Serialize;
 
 /// Every error a client can receive.
@@ -27,6 +31,8 @@ pub enum ErrorCode {
     UnknownCategory,
     /// No model of that name is being served.
     ModelNotFound,
+    /// The model is served, but not at that version.
+    VersionNotFound,
     /// No such route.
     RouteNotFound,
     /// The route exists but not for this method.
@@ -95,6 +101,7 @@ impl ErrorCode {
                 K::InvalidRequest,
             ),
             ErrorCode::ModelNotFound => ("model_not_found", S::NOT_FOUND, K::NotFound),
+            ErrorCode::VersionNotFound => ("version_not_found", S::NOT_FOUND, K::NotFound),
             ErrorCode::RouteNotFound => ("route_not_found", S::NOT_FOUND, K::NotFound),
             ErrorCode::MethodNotAllowed => (
                 "method_not_allowed",
@@ -154,6 +161,14 @@ pub enum ApiError {
     /// Unknown model.
     #[error("model '{0}' is not served here")]
     ModelNotFound(String),
+    /// Known model, unknown version.
+    #[error("model '{name}' is not served at version {version}")]
+    VersionNotFound {
+        /// The model.
+        name: String,
+        /// The version asked for.
+        version: Version,
+    },
     /// Configured model that failed to load.
     #[error("model '{0}' failed to load and is not available")]
     ModelNotLoaded(String),
@@ -173,19 +188,6 @@ pub enum ApiError {
     Internal(String),
 }
 
-fn describe_rows(rows: &[RowErrors]) -> String {
-    const SHOWN: usize = 5;
-    let mut parts: Vec<String> = rows
-        .iter()
-        .take(SHOWN)
-        .map(|r| format!("record {}: {r}", r.row))
-        .collect();
-    if rows.len() > SHOWN {
-        parts.push(format!("and {} more invalid records", rows.len() - SHOWN));
-    }
-    parts.join("; ")
-}
-
 impl ApiError {
     /// The error's code: the one mapping from errors to statuses.
     #[must_use]
@@ -196,21 +198,36 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
             ApiError::InvalidFeatures(_) => ErrorCode::InvalidFeatures,
-            ApiError::Predict(PredictError::Preprocess(e)) => match e {
-                PreprocessError::UnknownCategory { .. } => ErrorCode::UnknownCategory,
-                PreprocessError::MissingValue { .. } | PreprocessError::NonFinite { .. } => {
+            ApiError::Predict(PredictError::InvalidValues(rows)) => {
+                let only_categories = rows.iter().flat_map(|r| &r.errors).all(|e| match e {
+                    SchemaError::UnseenCategory { .. } => true,
+                    SchemaError::UnknownCategory { .. }
+                    | SchemaError::MissingFeature { .. }
+                    | SchemaError::UnknownFeature { .. }
+                    | SchemaError::NullNotAllowed { .. }
+                    | SchemaError::WrongType { .. }
+                    | SchemaError::OutOfRange { .. }
+                    | SchemaError::TooLarge { .. } => false,
+                });
+                if only_categories {
+                    ErrorCode::UnknownCategory
+                } else {
                     ErrorCode::InvalidFeatures
                 }
-                PreprocessError::Invalid(_)
+            }
+            ApiError::Predict(PredictError::Preprocess(e)) => match e {
+                PreprocessError::MissingValue { .. } => ErrorCode::InvalidFeatures,
+                PreprocessError::InvalidValues(_)
+                | PreprocessError::Invalid(_)
                 | PreprocessError::NoValues { .. }
                 | PreprocessError::FrameMismatch { .. }
                 | PreprocessError::Internal(_) => ErrorCode::Internal,
             },
-            ApiError::Predict(PredictError::NonFinite { .. }) => ErrorCode::InvalidFeatures,
             ApiError::Predict(PredictError::WidthMismatch { .. } | PredictError::Library(_)) => {
                 ErrorCode::Internal
             }
             ApiError::ModelNotFound(_) => ErrorCode::ModelNotFound,
+            ApiError::VersionNotFound { .. } => ErrorCode::VersionNotFound,
             ApiError::ModelNotLoaded(_) => ErrorCode::ModelNotLoaded,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
@@ -247,13 +264,19 @@ impl ResponseError for ApiError {
             }
         };
         let errors = match self {
-            ApiError::InvalidFeatures(rows) => Some(rows.as_slice()),
+            ApiError::InvalidFeatures(rows)
+            | ApiError::Predict(PredictError::InvalidValues(rows)) => Some(rows.as_slice()),
             ApiError::InvalidJson(_)
             | ApiError::UnsupportedMediaType(_)
             | ApiError::PayloadTooLarge { .. }
             | ApiError::InvalidRequest(_)
-            | ApiError::Predict(_)
+            | ApiError::Predict(
+                PredictError::Preprocess(_)
+                | PredictError::WidthMismatch { .. }
+                | PredictError::Library(_),
+            )
             | ApiError::ModelNotFound(_)
+            | ApiError::VersionNotFound { .. }
             | ApiError::ModelNotLoaded(_)
             | ApiError::RouteNotFound { .. }
             | ApiError::MethodNotAllowed(_)

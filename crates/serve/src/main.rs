@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use actix_web::HttpServer;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use ferry_core::{LocalRegistry, ModelRef};
+use ferry_core::artifact::ReadLimits;
+use ferry_core::{ModelRef, RegistryLocation};
 use serve::state::load_models;
 use serve::{AppState, ServeConfig};
 use tracing_subscriber::EnvFilter;
@@ -117,14 +118,14 @@ fn main() -> ExitCode {
 }
 
 fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let registry = LocalRegistry::new(&config.registry);
-    let (models, expected, failures) = load_models(&registry, &config.models)
+    let registry = RegistryLocation::Local(config.registry.clone()).open(ReadLimits::default());
+    let (models, expected, failures) = load_models(registry.as_ref(), &config.models)
         .with_context(|| format!("cannot list registry {}", config.registry.display()))?;
     for failure in &failures {
         tracing::error!(model = %failure.reference, error = %failure.error, "Model refused; it is not served.");
     }
-    for (name, m) in &models {
-        tracing::info!(model = name, version = %m.resolved.version, kind = %m.bundle.manifest().model_kind, "Model loaded.");
+    for m in models.defaults() {
+        tracing::info!(model = %m.resolved.name, version = %m.resolved.version, kind = %m.bundle.manifest().model_kind, "Model loaded.");
     }
     if models.is_empty() {
         tracing::warn!(registry = %config.registry.display(), "No model is loaded; /ready answers 503 until one is.");

@@ -77,7 +77,7 @@ pub async fn middleware(
     }
     headers.insert(
         API_VERSION_HEADER.clone(),
-        HeaderValue::from_static(crate::api::API_VERSION),
+        HeaderValue::from_static(crate::API_VERSION),
     );
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if status.is_server_error() {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use ferry_core::registry::{RegistryError, Resolved};
-use ferry_core::{LocalRegistry, ModelBundle, ModelName, ModelRef};
+use ferry_core::{ModelBundle, ModelName, ModelRef, Registry, Version};
 
 use crate::config::Limits;
+use crate::error::ApiError;
 
-/// A model being served.
+/// A model version being served.
 #[derive(Debug)]
 pub struct LoadedModel {
     /// What was asked for (`iris`, `iris@production`, `iris/3`).
@@ -21,8 +22,96 @@ pub struct LoadedModel {
     pub bundle: ModelBundle,
 }
 
-/// The served models by name.
-pub type ModelSet = BTreeMap<String, Arc<LoadedModel>>;
+/// The served versions of one model and the one a request without a version gets.
+#[derive(Debug, Clone)]
+pub struct ServedVersions {
+    default: Version,
+    versions: BTreeMap<Version, Arc<LoadedModel>>,
+}
+
+impl ServedVersions {
+    /// The version a request that names no version gets.
+    #[must_use]
+    pub fn default_model(&self) -> Option<&Arc<LoadedModel>> {
+        self.versions.get(&self.default)
+    }
+
+    /// Every served version, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.versions.values()
+    }
+}
+
+/// The served models, keyed by name and version: several versions of a model can be
+/// served at once, one of them the default for requests that name no version.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSet {
+    models: BTreeMap<ModelName, ServedVersions>,
+}
+
+impl ModelSet {
+    /// An empty set.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `model` under its name and resolved version; the first version added for a
+    /// name, or one added with `default`, becomes the name's default. Replaces a version
+    /// already present.
+    pub fn insert(&mut self, model: LoadedModel, default: bool) {
+        let name = model.resolved.name.clone();
+        let version = model.resolved.version;
+        let entry = self.models.entry(name).or_insert_with(|| ServedVersions {
+            default: version,
+            versions: BTreeMap::new(),
+        });
+        if default {
+            entry.default = version;
+        }
+        entry.versions.insert(version, Arc::new(model));
+    }
+
+    /// The model `name` at `version`, or at its default version.
+    #[must_use]
+    pub fn get(&self, name: &str, version: Option<Version>) -> Option<&Arc<LoadedModel>> {
+        let served = self.models.get(name)?;
+        match version {
+            Some(v) => served.versions.get(&v),
+            None => served.default_model(),
+        }
+    }
+
+    /// True when some version of `name` is served.
+    #[must_use]
+    pub fn contains(&self, name: &str) -> bool {
+        self.models.contains_key(name)
+    }
+
+    /// The served models by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&ModelName, &ServedVersions)> {
+        self.models.iter()
+    }
+
+    /// The default version of every served model, by name.
+    pub fn defaults(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.models
+            .values()
+            .filter_map(ServedVersions::default_model)
+    }
+
+    /// Number of served models (names).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.models.len()
+    }
+
+    /// True when nothing is served.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+}
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -52,9 +141,35 @@ impl AppState {
         let models = self.models.load();
         self.expected
             .iter()
-            .filter(|n| !models.contains_key(n.as_str()))
+            .filter(|n| !models.contains(n.as_str()))
             .map(ToString::to_string)
             .collect()
+    }
+
+    /// The served model `name` at `version` (its default when `None`), or why there is
+    /// none: not served at all (404), or expected but refused at load (503).
+    ///
+    /// # Errors
+    /// [`ApiError::ModelNotFound`], [`ApiError::VersionNotFound`] or
+    /// [`ApiError::ModelNotLoaded`].
+    pub fn find(&self, name: &str, version: Option<Version>) -> Result<Arc<LoadedModel>, ApiError> {
+        let models = self.models.load();
+        if let Some(m) = models.get(name, version) {
+            return Ok(Arc::clone(m));
+        }
+        match version {
+            Some(v) if models.contains(name) => Err(ApiError::VersionNotFound {
+                name: name.to_owned(),
+                version: v,
+            }),
+            Some(_) | None => {
+                if self.expected.iter().any(|n| n.as_str() == name) {
+                    Err(ApiError::ModelNotLoaded(name.to_owned()))
+                } else {
+                    Err(ApiError::ModelNotFound(name.to_owned()))
+                }
+            }
+        }
     }
 }
 
@@ -74,14 +189,14 @@ pub struct LoadFailure {
 /// # Errors
 /// [`RegistryError`] only when the registry itself cannot be listed.
 pub fn load_models(
-    registry: &LocalRegistry,
+    registry: &dyn Registry,
     references: &[ModelRef],
 ) -> Result<(ModelSet, Vec<ModelName>, Vec<LoadFailure>), RegistryError> {
     let references: Vec<ModelRef> = if references.is_empty() {
         registry
             .models()?
             .into_iter()
-            .map(|n| ModelRef::Alias(n, ferry_core::registry::LATEST.to_owned()))
+            .map(ModelRef::latest)
             .collect()
     } else {
         references.to_vec()
@@ -91,16 +206,14 @@ pub fn load_models(
     let expected = references.iter().map(|r| r.name().clone()).collect();
     for reference in references {
         match registry.load(&reference) {
-            Ok((resolved, bundle)) => {
-                models.insert(
-                    reference.name().to_string(),
-                    Arc::new(LoadedModel {
-                        reference,
-                        resolved,
-                        bundle,
-                    }),
-                );
-            }
+            Ok((resolved, bundle)) => models.insert(
+                LoadedModel {
+                    reference,
+                    resolved,
+                    bundle,
+                },
+                true,
+            ),
             Err(error) => failures.push(LoadFailure { reference, error }),
         }
     }

@@ -213,7 +213,7 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
             .copied()
             .flatten()
             .filter(|s| !null_values.iter().any(|n| n == s));
-        let parsed_target = target_spec.parse(raw_target);
+        let parsed_target = target_spec.parse(raw_target, pipeline.task);
         let row = TextRow {
             fields: &fields,
             feature_columns: &feature_columns,

@@ -130,7 +130,10 @@ impl RunError {
             RunError::Preprocess(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Train(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Metric(
-                MetricError::NotBinary(_) | MetricError::WrongTask { .. } | MetricError::Empty,
+                MetricError::NotBinary(_)
+                | MetricError::WrongTask { .. }
+                | MetricError::NoProbabilities(_)
+                | MetricError::Empty,
             ) => ExitKind::Usage,
             RunError::Preprocess(_)
             | RunError::Train(_)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_core::{LocalRegistry, ModelKind};
+use ferry_core::{ModelKind, RegistryLocation};
 use tracing_subscriber::EnvFilter;
 use train::{ExitKind, Pipeline, RunError};
 
@@ -24,9 +24,9 @@ struct Cli {
     /// Pipeline config to run.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Registry directory; overrides the config's output.registry.
+    /// Registry (a directory, or a file:// URL); overrides the config's output.registry.
     #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
-    registry: Option<PathBuf>,
+    registry: Option<RegistryLocation>,
     /// Print the run report as JSON instead of a summary.
     #[arg(long)]
     json: bool,
@@ -116,11 +116,8 @@ fn run(cli: &Cli, config: &std::path::Path, out: &mut impl Write) -> Result<(), 
             .build_global();
     }
     let pipeline = Pipeline::from_file(config)?;
-    let registry = LocalRegistry::new(train::runner::registry_dir(
-        &pipeline,
-        cli.registry.as_deref(),
-    ));
-    let report = train::run(&pipeline, &registry)?;
+    let location = train::runner::registry_location(&pipeline, cli.registry.as_ref());
+    let report = train::run(&pipeline, &location)?;
     if cli.json {
         let _ = writeln!(
             out,

@@ -1,17 +1,20 @@
 //! The pipeline runner: load -> validate -> split -> fit preprocessing -> fit model ->
-//! evaluate through [`ModelBundle::predict`] (the call serve makes) -> gates -> publish.
+//! evaluate through [`Predictor::predict`] (the call serve makes) -> gates -> manifest ->
+//! publish into the configured [`Registry`](ferry_core::Registry).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use ferry_core::artifact::{ArtifactFiles, FORMAT_VERSION, Manifest, RowCounts, sha256_file};
+use ferry_core::artifact::{
+    ArtifactFiles, FORMAT_VERSION, Manifest, ReadLimits, RowCounts, sha256_file,
+};
 use ferry_core::config::to_yaml_string;
 use ferry_core::metrics::{self, Metric, Truth};
 use ferry_core::model::{self, EncodedLabels, Target, Task, TrainingSet};
 use ferry_core::schema::TargetValue;
 use ferry_core::split::{Split, train_test_split};
-use ferry_core::{ClassLabel, LocalRegistry, Model, ModelBundle, Version};
+use ferry_core::{ClassLabel, Model, Predictor, RegistryLocation, Version};
 
 use crate::config::Pipeline;
 use crate::data::{self, Dataset};
@@ -21,10 +24,22 @@ use crate::report::{GateResult, RunReport};
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
 #[must_use]
-pub fn registry_dir(pipeline: &Pipeline, cli: Option<&Path>) -> PathBuf {
-    cli.map(Path::to_path_buf)
-        .or_else(|| pipeline.registry().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("artifacts"))
+pub fn registry_location(pipeline: &Pipeline, cli: Option<&RegistryLocation>) -> RegistryLocation {
+    cli.cloned()
+        .or_else(|| pipeline.registry().map(RegistryLocation::from))
+        .unwrap_or_else(|| RegistryLocation::Local(PathBuf::from("artifacts")))
+}
+
+/// Where rejected rows go when the config names no dead-letter file:
+/// `<registry>/<model>/dead-letter/<time>-<pid>.csv` for a local registry.
+fn default_dead_letter(pipeline: &Pipeline, location: &RegistryLocation, stamp: &str) -> PathBuf {
+    let file = format!("{}-{}.csv", stamp.replace(':', ""), std::process::id());
+    match location {
+        RegistryLocation::Local(root) => root
+            .join(pipeline.model_name().as_str())
+            .join("dead-letter")
+            .join(file),
+    }
 }
 
 /// The split of a dataset's valid rows, exactly as a run with this pipeline makes it.
@@ -106,22 +121,16 @@ fn check_gates(pipeline: &Pipeline, values: &BTreeMap<Metric, f64>) -> Vec<GateR
         .collect()
 }
 
-/// Runs `pipeline`, registering the model in `registry` when every gate passes.
+/// Runs `pipeline`, registering the model in the registry at `location` when every gate
+/// passes.
 ///
 /// # Errors
 /// Any [`RunError`]; [`RunError::GateFailed`] when a gate fails (nothing is registered).
-pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, RunError> {
+pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport, RunError> {
     let started = Instant::now();
+    let registry = location.open(ReadLimits::default());
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let default_dead_letter = registry
-        .root()
-        .join(pipeline.model_name().as_str())
-        .join("dead-letter")
-        .join(format!(
-            "{}-{}.csv",
-            stamp.replace(':', ""),
-            std::process::id()
-        ));
+    let default_dead_letter = default_dead_letter(pipeline, location, &stamp);
     let dataset = data::load(pipeline, &default_dead_letter)?;
     let valid = dataset.frame.n_rows();
     tracing::info!(
@@ -174,49 +183,14 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
     };
     let fitted = model::fit(&pipeline.model, &training)?;
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
-
-    let config_yaml = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
-    let data_sha256 = sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
-        path: pipeline.data_path().to_owned(),
-        message: e.to_string(),
-    })?;
-    let classes = fitted.classes().map(<[ClassLabel]>::to_vec);
-    let draft = Manifest {
-        format_version: FORMAT_VERSION,
-        name: pipeline.model_name().clone(),
-        version: Version(0),
-        model_kind: fitted.kind(),
-        task: pipeline.task,
-        created_at: stamp,
-        git_sha: git_sha(&pipeline.base_dir),
-        config_sha256: String::new(),
-        data_sha256,
-        target: pipeline.config.schema.target.clone(),
-        classes: classes.clone(),
-        rows: RowCounts {
-            read: dataset.read,
-            valid,
-            invalid: dataset.invalid,
-            train: split.train.len(),
-            test: split.test.len(),
-        },
-        metrics: BTreeMap::new(),
-        library_versions: BTreeMap::from([
-            ("ferry-core".to_owned(), ferry_core::VERSION.to_owned()),
-            (
-                "smartcore".to_owned(),
-                ferry_core::SMARTCORE_VERSION.to_owned(),
-            ),
-        ]),
-        files: BTreeMap::new(),
-    };
-    let bundle = ModelBundle::new(draft, preprocessor, fitted)?;
+    let predictor = Predictor::new(preprocessor, fitted)?;
 
     // Evaluate exactly as serve predicts.
-    let predictions = bundle.predict(&test_frame)?;
+    let predictions = predictor.predict(&test_frame)?;
+    let classes = predictor.classes().map(<[ClassLabel]>::to_vec);
     let values = match pipeline.task {
         Task::Classification => {
-            let known = classes.unwrap_or_default();
+            let known = classes.as_deref().unwrap_or_default();
             let truth: Vec<Option<usize>> = labels_at(&dataset.target, &split.test)
                 .iter()
                 .map(|l| known.iter().position(|k| k == l))
@@ -237,11 +211,45 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
     if !failures.is_empty() {
         return Err(RunError::GateFailed { failures });
     }
-    let mut manifest = bundle.manifest().clone();
-    manifest.metrics = values;
+    let config_yaml = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
+    let data_sha256 = sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
+        path: pipeline.data_path().to_owned(),
+        message: e.to_string(),
+    })?;
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        name: pipeline.model_name().clone(),
+        // The registry assigns the version and fills in the checksums.
+        version: Version(0),
+        model_kind: predictor.model().kind(),
+        task: pipeline.task,
+        created_at: stamp,
+        git_sha: git_sha(&pipeline.base_dir),
+        config_sha256: String::new(),
+        data_sha256,
+        target: pipeline.config.schema.target.clone(),
+        classes,
+        rows: RowCounts {
+            read: dataset.read,
+            valid,
+            invalid: dataset.invalid,
+            train: split.train.len(),
+            test: split.test.len(),
+        },
+        metrics: values,
+        library_versions: BTreeMap::from([
+            ("ferry-core".to_owned(), ferry_core::VERSION.to_owned()),
+            (
+                "smartcore".to_owned(),
+                ferry_core::SMARTCORE_VERSION.to_owned(),
+            ),
+        ]),
+        files: BTreeMap::new(),
+        manifest_sha256: String::new(),
+    };
     let files = ArtifactFiles {
-        model: bundle.model(),
-        preprocessor: bundle.preprocessor(),
+        model: predictor.model(),
+        preprocessor: predictor.preprocessor(),
         config_yaml: &config_yaml,
     };
     let published = registry.publish(manifest, &files)?;
@@ -263,7 +271,7 @@ pub fn run(pipeline: &Pipeline, registry: &LocalRegistry) -> Result<RunReport, R
         gates,
         model_sha256: written
             .files
-            .get(ferry_core::artifact::MODEL_FILE)
+            .get(written.model_kind.model_file())
             .cloned()
             .unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64(),

@@ -25,6 +25,20 @@ pub enum ArtifactError {
         /// The newest this build reads.
         supported: u32,
     },
+    /// The artifact was written in a layout this build no longer reads.
+    #[error(
+        "artifact {path} has format_version {found}, which this build no longer reads (it reads {oldest} to {supported}): retrain the model with this build's train"
+    )]
+    RetiredFormat {
+        /// The version directory.
+        path: PathBuf,
+        /// The artifact's format version.
+        found: u32,
+        /// The oldest this build reads.
+        oldest: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
     /// A required file is not listed in the manifest.
     #[error("artifact {path} lacks {file}")]
     MissingFile {

@@ -2,10 +2,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ModelName, Version};
 use crate::label::ClassLabel;
 use crate::metrics::Metric;
 use crate::model::{ModelKind, Task};
-use crate::registry::{ModelName, Version};
 use crate::schema::TargetSpec;
 
 /// Row counts of the training run that produced an artifact.
@@ -61,4 +61,23 @@ pub struct Manifest {
     pub library_versions: BTreeMap<String, String>,
     /// sha256 of every other file in the directory, by file name.
     pub files: BTreeMap<String, String>,
+    /// sha256 of this manifest's compact JSON with this field empty
+    /// ([`Manifest::content_sha256`]): an edited metric or checksum is refused.
+    #[serde(default)]
+    pub manifest_sha256: String,
+}
+
+impl Manifest {
+    /// The checksum of the manifest's content: sha256 of its compact JSON (fields in
+    /// declared order, maps sorted by key) with `manifest_sha256` empty.
+    ///
+    /// # Errors
+    /// A message when serialisation fails.
+    pub fn content_sha256(&self) -> Result<String, String> {
+        let mut unsealed = self.clone();
+        unsealed.manifest_sha256 = String::new();
+        serde_json::to_vec(&unsealed)
+            .map(|bytes| super::sha256_hex(&bytes))
+            .map_err(|e| e.to_string())
+    }
 }

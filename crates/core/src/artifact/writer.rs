@@ -3,10 +3,9 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{
-    ArtifactError, CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, Manifest, PREPROCESSOR_FILE,
-    SCHEMA_FILE, sha256_hex,
+    ArtifactError, CONFIG_FILE, MANIFEST_FILE, Manifest, PREPROCESSOR_FILE, SCHEMA_FILE, sha256_hex,
 };
-use crate::model::TrainedModel;
+use crate::model::{Model, TrainedModel};
 use crate::preprocess::FittedPreprocessor;
 
 /// The parts of a version directory, before serialisation.
@@ -35,8 +34,9 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
 }
 
 /// Writes every file into `dir` (which must not exist), filling `manifest.files` with
-/// their checksums and `manifest.config_sha256`, then writes the manifest last and
-/// syncs. Returns the manifest as written. The caller renames `dir` into place.
+/// their checksums, `manifest.config_sha256` and the manifest's own checksum, then
+/// writes the manifest last and syncs. Returns the manifest as written. The caller
+/// renames `dir` into place.
 ///
 /// # Errors
 /// [`ArtifactError::Io`] naming the path, or [`ArtifactError::Serialize`].
@@ -46,28 +46,36 @@ pub fn write_version_dir(
     files: &ArtifactFiles<'_>,
 ) -> Result<Manifest, ArtifactError> {
     fs_err::create_dir(dir)?;
-    let parts: [(&str, Vec<u8>); 4] = [
-        (
-            MODEL_FILE,
-            serde_json::to_vec(files.model).map_err(|e| ArtifactError::Serialize {
-                file: MODEL_FILE.to_owned(),
-                message: e.to_string(),
-            })?,
-        ),
+    let model_file = files.model.kind().model_file();
+    let model = files
+        .model
+        .encode()
+        .map_err(|message| ArtifactError::Serialize {
+            file: model_file.to_owned(),
+            message,
+        })?;
+    let mut sums = BTreeMap::new();
+    for (name, bytes) in [
+        (model_file, model),
         (
             PREPROCESSOR_FILE,
             json(PREPROCESSOR_FILE, files.preprocessor)?,
         ),
         (SCHEMA_FILE, json(SCHEMA_FILE, files.preprocessor.input())?),
         (CONFIG_FILE, files.config_yaml.as_bytes().to_vec()),
-    ];
-    let mut sums = BTreeMap::new();
-    for (name, bytes) in &parts {
-        write_synced(&dir.join(name), bytes)?;
-        sums.insert((*name).to_owned(), sha256_hex(bytes));
+    ] {
+        write_synced(&dir.join(name), &bytes)?;
+        sums.insert(name.to_owned(), sha256_hex(&bytes));
     }
     manifest.config_sha256 = sha256_hex(files.config_yaml.as_bytes());
     manifest.files = sums;
+    manifest.manifest_sha256 =
+        manifest
+            .content_sha256()
+            .map_err(|message| ArtifactError::Serialize {
+                file: MANIFEST_FILE.to_owned(),
+                message,
+            })?;
     write_synced(&dir.join(MANIFEST_FILE), &json(MANIFEST_FILE, &manifest)?)?;
     fs_err::File::open(dir)?.sync_all()?;
     Ok(manifest)

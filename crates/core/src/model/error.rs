@@ -1,5 +1,6 @@
 use crate::model::Task;
 use crate::preprocess::PreprocessError;
+use crate::schema::{RowErrors, describe_rows};
 
 /// Why a model could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,9 +45,15 @@ impl TrainError {
 /// Why a prediction failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PredictError {
-    /// Preprocessing rejected the rows (an unknown category is the caller's fault).
+    /// Values the model cannot use (caller's fault), every one of the batch by record:
+    /// categories its `one_hot` steps never saw, values too large to scale, inputs so
+    /// large the model's output overflows (attributed to the record's largest input).
+    #[error("{}", describe_rows(.0))]
+    InvalidValues(Vec<RowErrors>),
+    /// Preprocessing failed for another reason (a value no step fills is the caller's
+    /// fault; the others are internal).
     #[error(transparent)]
-    Preprocess(#[from] PreprocessError),
+    Preprocess(PreprocessError),
     /// The input matrix has the wrong number of columns (internal fault: the
     /// preprocessor and model of a bundle disagree).
     #[error("model expects {expected} input columns, got {found}")]
@@ -56,15 +63,22 @@ pub enum PredictError {
         /// Columns given.
         found: usize,
     },
-    /// smartcore reported a failure (internal fault).
+    /// The model failed (internal fault).
     #[error("prediction failed: {0}")]
     Library(String),
-    /// The model's output overflowed for this input (caller's fault: extreme values).
-    #[error("row {row}: the input values are too large for the model")]
-    NonFinite {
-        /// Zero-based row in the batch.
-        row: usize,
-    },
+}
+
+impl From<PreprocessError> for PredictError {
+    fn from(e: PreprocessError) -> Self {
+        match e {
+            PreprocessError::InvalidValues(rows) => PredictError::InvalidValues(rows),
+            other @ (PreprocessError::Invalid(_)
+            | PreprocessError::NoValues { .. }
+            | PreprocessError::MissingValue { .. }
+            | PreprocessError::Internal(_)
+            | PreprocessError::FrameMismatch { .. }) => PredictError::Preprocess(other),
+        }
+    }
 }
 
 impl PredictError {
@@ -73,7 +87,7 @@ impl PredictError {
     pub fn is_caller_error(&self) -> bool {
         match self {
             PredictError::Preprocess(e) => e.is_caller_error(),
-            PredictError::NonFinite { .. } => true,
+            PredictError::InvalidValues(_) => true,
             PredictError::WidthMismatch { .. } | PredictError::Library(_) => false,
         }
     }

@@ -2,9 +2,18 @@
 //!
 //! Each tree is a one-tree smartcore forest (bootstrap sample plus per-split feature
 //! sampling) with its own seed derived from the forest's seed, so the trees are fitted
-//! in parallel with rayon and the result does not depend on the number of threads. The
-//! forest keeps every tree, so a classifier reports real per-class probabilities: the
-//! share of trees voting for each class.
+//! in parallel with rayon and the result does not depend on the number of threads.
+//! Each fitted tree is converted into Ferry's flat layout ([`super::flat`]) at once and
+//! smartcore's copy dropped, which keeps training memory near the size of the result.
+//!
+//! A classification tree keeps, per leaf, the class counts of the bootstrap sample it
+//! was fitted on. smartcore does not expose that sample, so Ferry draws it itself with
+//! smartcore's documented algorithm and seed (per class, with replacement, from the
+//! tree's seeded `SmallRng`), and checks every leaf's total against the sample count
+//! smartcore recorded: a forest whose samples disagree fails to fit instead of giving
+//! wrong probabilities. A forest's class probabilities are the mean of its trees' leaf
+//! distributions and its label the most probable class, as scikit-learn computes them;
+//! a regression forest predicts the mean of its trees' leaf values.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,11 +25,16 @@ use smartcore::ensemble::random_forest_regressor::{
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use super::smartcore_io::{dense_for_fit, dense_for_predict, fit_failed};
-use super::tree::check_tree_limits;
+use rand::RngExt;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+use super::flat::{ClassTree, FlatTree, ScNodes, argmax};
+use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
+use super::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
 use super::{
-    Model, ModelKind, PredictError, Predictions, SplitCriterion, Target, Task, TrainError, Trainer,
-    TrainingSet, check_width,
+    Model, ModelKind, Parity, PredictError, Predictions, SplitCriterion, Target, Task, TrainError,
+    Trainer, TrainingSet, check_width,
 };
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
@@ -132,19 +146,78 @@ impl ForestClassifierParams {
     }
 }
 
-/// A fitted classification forest.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A fitted classification forest in Ferry's flat layout.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ForestClassifierModel {
     classes: Vec<ClassLabel>,
     n_features: usize,
-    trees: Vec<ScClassTree>,
+    trees: Vec<ClassTree>,
 }
 
-impl Trainer for ValidForestClassifierParams {
-    type Model = ForestClassifierModel;
+/// smartcore's node list of a one-tree classification forest.
+#[derive(serde::Deserialize)]
+struct ScClassForest {
+    trees: Option<Vec<ScNodes<usize>>>,
+}
 
-    fn fit(&self, data: &TrainingSet) -> Result<ForestClassifierModel, TrainError> {
+/// smartcore's node list of a one-tree regression forest.
+#[derive(serde::Deserialize)]
+struct ScRegForest {
+    forest_regressor: Option<ScRegTrees>,
+}
+
+#[derive(serde::Deserialize)]
+struct ScRegTrees {
+    trees: Option<Vec<ScNodes<f64>>>,
+}
+
+/// The one tree of a one-tree smartcore forest.
+fn only_tree<T>(trees: Option<Vec<T>>, algorithm: &'static str) -> Result<T, TrainError> {
+    match trees.map(Vec::into_iter).as_mut().and_then(Iterator::next) {
+        Some(t) => Ok(t),
+        None => Err(TrainError::Library {
+            algorithm,
+            message: "smartcore's forest holds no tree".to_owned(),
+        }),
+    }
+}
+
+/// The bootstrap sample smartcore's classification forest draws for a tree with
+/// `seed`: for each class in turn, as many draws with replacement among that class's
+/// rows as it has rows, from `SmallRng::seed_from_u64(seed)`.
+fn class_bootstrap(codes: &[u32], n_classes: usize, seed: u64) -> Vec<u32> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut counts = vec![0u32; codes.len()];
+    for class in 0..n_classes {
+        let rows: Vec<usize> = (0..codes.len())
+            .filter(|&i| codes.get(i).is_some_and(|&c| c as usize == class))
+            .collect();
+        let n = rows.len();
+        for _ in 0..n {
+            let pick: usize = rng.random_range(0..n);
+            if let Some(c) = rows.get(pick).and_then(|&r| counts.get_mut(r)) {
+                *c += 1;
+            }
+        }
+    }
+    counts
+}
+
+struct ClassForestFit<'a> {
+    params: &'a ValidForestClassifierParams,
+    data: &'a TrainingSet,
+    x: DenseMatrix<f64>,
+    y: Vec<u32>,
+    n_classes: usize,
+    base: RandomForestClassifierParameters,
+    seed: u64,
+}
+
+impl<'a> ClassForestFit<'a> {
+    fn new(
+        params: &'a ValidForestClassifierParams,
+        data: &'a TrainingSet,
+    ) -> Result<Self, TrainError> {
         let Target::Classes(labels) = &data.y else {
             return Err(TrainError::WrongTask {
                 algorithm: CLASSIFIER,
@@ -157,13 +230,10 @@ impl Trainer for ValidForestClassifierParams {
                 reason: "the training set has fewer than 2 classes".to_owned(),
             });
         }
-        let p = &self.0;
+        let p = &params.0;
         let n = data.x.n_cols();
         let default_m = ((n as f64).sqrt().floor() as usize).max(1);
         let m = resolve_max_features(CLASSIFIER, p.max_features, default_m, n)?;
-        let x = dense_for_fit(&data.x, CLASSIFIER)?;
-        let y = labels.codes().to_vec();
-        let seed = p.seed.unwrap_or(data.seed);
         let mut base = RandomForestClassifierParameters::default()
             .with_n_trees(1)
             .with_criterion(p.criterion.to_smartcore())
@@ -174,18 +244,130 @@ impl Trainer for ValidForestClassifierParams {
         if let Some(d) = p.max_depth {
             base = base.with_max_depth(d);
         }
-        let trees = (0..p.n_trees)
+        Ok(Self {
+            params,
+            data,
+            x: dense_for_fit(&data.x, CLASSIFIER)?,
+            y: labels.codes().to_vec(),
+            n_classes: labels.classes().len(),
+            base,
+            seed: p.seed.unwrap_or(data.seed),
+        })
+    }
+
+    /// Fits tree `i` with smartcore and converts it, returning both.
+    fn tree(&self, i: usize) -> Result<(ClassTree, ScClassTree), TrainError> {
+        let seed = tree_seed(self.seed, i);
+        let sc = ScClassTree::fit(&self.x, &self.y, self.base.clone().with_seed(seed))
+            .map_err(fit_failed(CLASSIFIER))?;
+        let nodes = only_tree(
+            mirror::<ScClassForest, _>(&sc, CLASSIFIER)?.trees,
+            CLASSIFIER,
+        )?;
+        let weights = class_bootstrap(&self.y, self.n_classes, seed);
+        let tree = convert_class_tree(
+            &nodes.nodes,
+            self.n_classes,
+            &self.data.x,
+            &self.y,
+            &weights,
+            CLASSIFIER,
+        )?;
+        Ok((tree, sc))
+    }
+
+    fn model(&self, trees: Vec<ClassTree>) -> ForestClassifierModel {
+        let classes = match &self.data.y {
+            Target::Classes(labels) => labels.classes().to_vec(),
+            Target::Values(_) => Vec::new(),
+        };
+        ForestClassifierModel {
+            classes,
+            n_features: self.data.x.n_cols(),
+            trees,
+        }
+    }
+
+    fn n_trees(&self) -> usize {
+        self.params.0.n_trees
+    }
+}
+
+impl Trainer for ValidForestClassifierParams {
+    type Model = ForestClassifierModel;
+
+    fn fit(&self, data: &TrainingSet) -> Result<ForestClassifierModel, TrainError> {
+        let fit = ClassForestFit::new(self, data)?;
+        let trees = (0..fit.n_trees())
+            .into_par_iter()
+            .map(|i| fit.tree(i).map(|(tree, _)| tree))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(fit.model(trees))
+    }
+}
+
+impl ValidForestClassifierParams {
+    /// Fits the forest and checks, tree by tree, that Ferry's layout predicts exactly
+    /// the class smartcore's tree predicts on every row of `probe`, and that the
+    /// forest's probabilities are the mean of its trees' leaf distributions.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`].
+    pub fn parity(&self, data: &TrainingSet, probe: &FeatureMatrix) -> Result<Parity, TrainError> {
+        let fit = ClassForestFit::new(self, data)?;
+        let probe_dense = dense_for_fit(probe, CLASSIFIER)?;
+        let per_tree = (0..fit.n_trees())
             .into_par_iter()
             .map(|i| {
-                ScClassTree::fit(&x, &y, base.clone().with_seed(tree_seed(seed, i)))
-                    .map_err(fit_failed(CLASSIFIER))
+                let (tree, sc) = fit.tree(i)?;
+                let theirs = sc.predict(&probe_dense).map_err(fit_failed(CLASSIFIER))?;
+                let mismatches = probe
+                    .rows()
+                    .zip(&theirs)
+                    .filter(|(row, t)| tree.proba(row).map(argmax) != Some(**t as usize))
+                    .count();
+                Ok((tree, mismatches))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ForestClassifierModel {
-            classes: labels.classes().to_vec(),
-            n_features: n,
-            trees,
-        })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        let mut parity = Parity {
+            trees: per_tree.len(),
+            ..Parity::default()
+        };
+        let mut trees = Vec::with_capacity(per_tree.len());
+        for (tree, mismatches) in per_tree {
+            parity.compared += probe.n_rows();
+            parity.mismatches += mismatches;
+            trees.push(tree);
+        }
+        let model = fit.model(trees);
+        // The forest's output against the trees' mean, computed here independently.
+        let k = fit.n_classes;
+        let Predictions::Classes {
+            probabilities: Some(forest),
+            ..
+        } = model.predict(probe).map_err(|e| TrainError::Library {
+            algorithm: CLASSIFIER,
+            message: e.to_string(),
+        })?
+        else {
+            return Err(TrainError::Library {
+                algorithm: CLASSIFIER,
+                message: "a forest without probabilities".to_owned(),
+            });
+        };
+        for (r, row) in probe.rows().enumerate() {
+            for c in 0..k {
+                let mean = model
+                    .trees
+                    .iter()
+                    .filter_map(|t| t.proba(row).and_then(|p| p.get(c)))
+                    .sum::<f64>()
+                    / model.trees.len() as f64;
+                let got = forest.get(r * k + c).copied().unwrap_or(f64::NAN);
+                parity.max_abs_diff = parity.max_abs_diff.max((got - mean).abs());
+            }
+        }
+        Ok(parity)
     }
 }
 
@@ -204,65 +386,31 @@ impl Model for ForestClassifierModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        let k = self.classes.len();
-        let n = x.n_rows();
-        let mut votes = vec![0u32; n * k];
-        if n > 0 {
-            let dm = dense_for_predict(x)?;
-            for tree in &self.trees {
-                let codes = tree
-                    .predict(&dm)
-                    .map_err(|e| PredictError::Library(e.to_string()))?;
-                for (r, c) in codes.iter().enumerate() {
-                    if let Some(v) = votes.get_mut(r * k + *c as usize) {
-                        *v += 1;
-                    }
-                }
-            }
-        }
-        let total = self.trees.len().max(1) as f64;
-        let mut labels = Vec::with_capacity(n);
-        for row in votes.chunks_exact(k.max(1)) {
-            // The first class with the most votes wins, as in smartcore's own forests.
-            let mut best = 0;
-            for (c, v) in row.iter().enumerate() {
-                if *v > row[best] {
-                    best = c;
-                }
-            }
-            labels.push(best);
-        }
-        let probabilities = votes.iter().map(|&v| f64::from(v) / total).collect();
-        Ok(Predictions::Classes {
-            labels,
-            probabilities,
-            n_classes: k,
-        })
+        predict_class_trees(&self.trees, self.classes.len(), x)
     }
 }
 
 impl ForestClassifierModel {
+    pub(super) fn from_parts(
+        classes: Vec<ClassLabel>,
+        n_features: usize,
+        trees: Vec<ClassTree>,
+    ) -> Self {
+        Self {
+            classes,
+            n_features,
+            trees,
+        }
+    }
+
+    pub(super) fn trees(&self) -> &[ClassTree] {
+        &self.trees
+    }
+
     /// Number of trees.
     #[must_use]
     pub fn n_trees(&self) -> usize {
         self.trees.len()
-    }
-
-    /// Each tree's predicted class index for every row of `x`, tree by tree: the votes
-    /// behind [`Model::predict`], exposed so the probabilities can be checked.
-    ///
-    /// # Errors
-    /// [`PredictError`] as for [`Model::predict`].
-    pub fn tree_votes(&self, x: &FeatureMatrix) -> Result<Vec<Vec<u32>>, PredictError> {
-        check_width(x, self.n_features)?;
-        let dm = dense_for_predict(x)?;
-        self.trees
-            .iter()
-            .map(|t| {
-                t.predict(&dm)
-                    .map_err(|e| PredictError::Library(e.to_string()))
-            })
-            .collect()
     }
 }
 
@@ -323,29 +471,36 @@ impl ForestRegressorParams {
     }
 }
 
-/// A fitted regression forest: the mean of its trees.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A fitted regression forest in Ferry's flat layout: the mean of its trees.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ForestRegressorModel {
     n_features: usize,
-    trees: Vec<ScRegTree>,
+    trees: Vec<FlatTree>,
 }
 
-impl Trainer for ValidForestRegressorParams {
-    type Model = ForestRegressorModel;
+struct RegForestFit<'a> {
+    params: &'a ValidForestRegressorParams,
+    x: DenseMatrix<f64>,
+    y: &'a [f64],
+    n_features: usize,
+    base: RandomForestRegressorParameters,
+    seed: u64,
+}
 
-    fn fit(&self, data: &TrainingSet) -> Result<ForestRegressorModel, TrainError> {
+impl<'a> RegForestFit<'a> {
+    fn new(
+        params: &'a ValidForestRegressorParams,
+        data: &'a TrainingSet,
+    ) -> Result<Self, TrainError> {
         let Target::Values(y) = &data.y else {
             return Err(TrainError::WrongTask {
                 algorithm: REGRESSOR,
                 expected: Task::Regression,
             });
         };
-        let p = &self.0;
+        let p = &params.0;
         let n = data.x.n_cols();
         let m = resolve_max_features(REGRESSOR, p.max_features, n, n)?;
-        let x = dense_for_fit(&data.x, REGRESSOR)?;
-        let seed = p.seed.unwrap_or(data.seed);
         let mut base = RandomForestRegressorParameters::default()
             .with_n_trees(1)
             .with_min_samples_leaf(p.min_samples_leaf)
@@ -355,17 +510,119 @@ impl Trainer for ValidForestRegressorParams {
         if let Some(d) = p.max_depth {
             base = base.with_max_depth(d);
         }
-        let trees = (0..p.n_trees)
+        Ok(Self {
+            params,
+            x: dense_for_fit(&data.x, REGRESSOR)?,
+            y,
+            n_features: n,
+            base,
+            seed: p.seed.unwrap_or(data.seed),
+        })
+    }
+
+    /// Fits tree `i` with smartcore and converts it, returning both.
+    fn tree(&self, i: usize) -> Result<(FlatTree, ScRegTree), TrainError> {
+        let sc = ScRegTree::fit(
+            &self.x,
+            &self.y.to_vec(),
+            self.base.clone().with_seed(tree_seed(self.seed, i)),
+        )
+        .map_err(fit_failed(REGRESSOR))?;
+        let forest = mirror::<ScRegForest, _>(&sc, REGRESSOR)?;
+        let nodes = only_tree(forest.forest_regressor.and_then(|f| f.trees), REGRESSOR)?;
+        let (tree, _) =
+            FlatTree::from_smartcore(&nodes.nodes, self.n_features, |v| v).map_err(|message| {
+                TrainError::Library {
+                    algorithm: REGRESSOR,
+                    message,
+                }
+            })?;
+        Ok((tree, sc))
+    }
+}
+
+impl Trainer for ValidForestRegressorParams {
+    type Model = ForestRegressorModel;
+
+    fn fit(&self, data: &TrainingSet) -> Result<ForestRegressorModel, TrainError> {
+        let fit = RegForestFit::new(self, data)?;
+        let trees = (0..self.0.n_trees)
             .into_par_iter()
-            .map(|i| {
-                ScRegTree::fit(&x, y, base.clone().with_seed(tree_seed(seed, i)))
-                    .map_err(fit_failed(REGRESSOR))
-            })
+            .map(|i| fit.tree(i).map(|(tree, _)| tree))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ForestRegressorModel {
-            n_features: n,
+            n_features: fit.n_features,
             trees,
         })
+    }
+}
+
+impl ValidForestRegressorParams {
+    /// Fits the forest and checks, tree by tree, that Ferry's layout predicts exactly
+    /// smartcore's value on every row of `probe`, and that the forest predicts the mean
+    /// of its smartcore trees (`max_abs_diff`).
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`].
+    pub fn parity(&self, data: &TrainingSet, probe: &FeatureMatrix) -> Result<Parity, TrainError> {
+        let fit = RegForestFit::new(self, data)?;
+        let probe_dense = dense_for_fit(probe, REGRESSOR)?;
+        let per_tree = (0..fit.params.0.n_trees)
+            .into_par_iter()
+            .map(|i| {
+                let (tree, sc) = fit.tree(i)?;
+                let theirs = sc.predict(&probe_dense).map_err(fit_failed(REGRESSOR))?;
+                let mismatches = probe
+                    .rows()
+                    .zip(&theirs)
+                    .filter(|(row, t)| tree.leaf(row).map(|(_, v)| v) != Some(**t))
+                    .count();
+                Ok((tree, theirs, mismatches))
+            })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        let mut parity = Parity {
+            trees: per_tree.len(),
+            ..Parity::default()
+        };
+        let mut sums = vec![0.0; probe.n_rows()];
+        let mut trees = Vec::with_capacity(per_tree.len());
+        for (tree, theirs, mismatches) in per_tree {
+            parity.compared += probe.n_rows();
+            parity.mismatches += mismatches;
+            for (s, t) in sums.iter_mut().zip(theirs) {
+                *s += t;
+            }
+            trees.push(tree);
+        }
+        let n = trees.len() as f64;
+        let model = ForestRegressorModel {
+            n_features: fit.n_features,
+            trees,
+        };
+        let Predictions::Values(ours) = model.predict(probe).map_err(|e| TrainError::Library {
+            algorithm: REGRESSOR,
+            message: e.to_string(),
+        })?
+        else {
+            return Err(TrainError::Library {
+                algorithm: REGRESSOR,
+                message: "a regressor without values".to_owned(),
+            });
+        };
+        for (o, s) in ours.iter().zip(&sums) {
+            parity.max_abs_diff = parity.max_abs_diff.max((o - s / n).abs());
+        }
+        Ok(parity)
+    }
+}
+
+impl ForestRegressorModel {
+    pub(super) fn from_parts(n_features: usize, trees: Vec<FlatTree>) -> Self {
+        Self { n_features, trees }
+    }
+
+    pub(super) fn trees(&self) -> &[FlatTree] {
+        &self.trees
     }
 }
 
@@ -384,17 +641,13 @@ impl Model for ForestRegressorModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        let n = x.n_rows();
-        let mut sums = vec![0.0; n];
-        if n > 0 {
-            let dm = dense_for_predict(x)?;
-            for tree in &self.trees {
-                let values = tree
-                    .predict(&dm)
-                    .map_err(|e| PredictError::Library(e.to_string()))?;
-                for (s, v) in sums.iter_mut().zip(values) {
-                    *s += v;
-                }
+        let mut sums = vec![0.0; x.n_rows()];
+        for tree in &self.trees {
+            for (row, s) in x.rows().zip(sums.iter_mut()) {
+                let (_, v) = tree.leaf(row).ok_or_else(|| {
+                    PredictError::Library("row narrower than the tree".to_owned())
+                })?;
+                *s += v;
             }
         }
         let total = self.trees.len().max(1) as f64;
@@ -432,10 +685,11 @@ mod tests {
     }
 
     #[test]
-    fn probabilities_are_the_share_of_tree_votes() {
+    fn probabilities_are_the_mean_leaf_distribution_and_trees_match_smartcore() {
         let data = two_moons_ish();
         let params = ForestClassifierParams {
             n_trees: 15,
+            max_depth: Some(3),
             ..Default::default()
         }
         .validate()
@@ -444,24 +698,71 @@ mod tests {
         assert_eq!(model.n_trees(), 15);
         let Predictions::Classes {
             labels,
-            probabilities,
+            probabilities: Some(probabilities),
             n_classes,
         } = model.predict(&data.x).unwrap()
         else {
             panic!()
         };
         assert_eq!(n_classes, 2);
-        // Independent computation: count each tree's vote.
-        let votes = model.tree_votes(&data.x).unwrap();
+        // Independent computation: average each tree's leaf shares by hand.
         for r in 0..data.x.n_rows() {
-            let ones = votes.iter().filter(|v| v[r] == 1).count();
-            let p1 = ones as f64 / 15.0;
-            assert_eq!(probabilities[r * 2 + 1], p1);
-            assert_eq!(probabilities[r * 2], (15 - ones) as f64 / 15.0);
-            assert_eq!(labels[r], usize::from(ones > 15 - ones));
+            let row = data.x.row(r);
+            let p1: f64 = model
+                .trees()
+                .iter()
+                .map(|t| t.proba(row).unwrap()[1])
+                .sum::<f64>()
+                / 15.0;
+            assert!((probabilities[r * 2 + 1] - p1).abs() < 1e-12);
+            assert_eq!(
+                labels[r],
+                usize::from(probabilities[r * 2 + 1] > probabilities[r * 2])
+            );
         }
-        // Some rows must get a non-degenerate probability, else this is not a forest.
-        assert!(probabilities.iter().any(|p| *p > 0.0 && *p < 1.0));
+        // Leaf distributions, not hard votes: some probabilities are not multiples of 1/15.
+        assert!(
+            probabilities
+                .iter()
+                .any(|p| ((p * 15.0) - (p * 15.0).round()).abs() > 1e-9),
+            "{probabilities:?}"
+        );
+        let parity = params.parity(&data, &data.x).unwrap();
+        assert_eq!(parity.trees, 15);
+        assert_eq!(parity.compared, 15 * 80);
+        assert_eq!(parity.mismatches, 0);
+        assert!(parity.max_abs_diff < 1e-12, "{parity:?}");
+    }
+
+    #[test]
+    fn the_bootstrap_is_the_one_smartcore_fits_on() {
+        // smartcore keeps the in-bag rows when asked: they must be exactly the rows our
+        // replica of its sampler draws at least once.
+        let data = two_moons_ish();
+        let Target::Classes(labels) = &data.y else {
+            panic!()
+        };
+        let y = labels.codes().to_vec();
+        let x = dense_for_fit(&data.x, CLASSIFIER).unwrap();
+        for seed in [0, 7, tree_seed(7, 3)] {
+            let sc = ScClassTree::fit(
+                &x,
+                &y,
+                RandomForestClassifierParameters::default()
+                    .with_n_trees(1)
+                    .with_m(1)
+                    .with_keep_samples(true)
+                    .with_seed(seed),
+            )
+            .unwrap();
+            let kept: serde_json::Value = serde_json::to_value(&sc).unwrap();
+            let in_bag: Vec<bool> = serde_json::from_value(kept["samples"][0].clone()).unwrap();
+            let ours: Vec<bool> = class_bootstrap(&y, 2, seed)
+                .iter()
+                .map(|&c| c > 0)
+                .collect();
+            assert_eq!(ours, in_bag, "seed {seed}");
+        }
     }
 
     #[test]
@@ -473,12 +774,12 @@ mod tests {
         }
         .validate()
         .unwrap();
-        let a = serde_json::to_string(&params.fit(&data).unwrap()).unwrap();
+        let a = params.fit(&data).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap();
-        let b = pool.install(|| serde_json::to_string(&params.fit(&data).unwrap()).unwrap());
+        let b = pool.install(|| params.fit(&data).unwrap());
         assert_eq!(a, b);
     }
 
@@ -496,14 +797,13 @@ mod tests {
             y: Target::Values(y),
             seed: 3,
         };
-        let model = ForestRegressorParams {
+        let params = ForestRegressorParams {
             n_trees: 10,
             ..Default::default()
         }
         .validate()
-        .unwrap()
-        .fit(&data)
         .unwrap();
+        let model = params.fit(&data).unwrap();
         let x = FeatureMatrix::from_row_major(vec![5.0, 55.0], 2, 1).unwrap();
         let Predictions::Values(v) = model.predict(&x).unwrap() else {
             panic!()
@@ -512,6 +812,12 @@ mod tests {
             (v[0] - 1.0).abs() < 1e-9 && (v[1] - 5.0).abs() < 1e-9,
             "{v:?}"
         );
+        let parity = params.parity(&data, &data.x).unwrap();
+        assert_eq!(
+            (parity.trees, parity.compared, parity.mismatches),
+            (10, 600, 0)
+        );
+        assert!(parity.max_abs_diff < 1e-9, "{parity:?}");
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl Model for LogisticRegressionModel {
         }
         Ok(Predictions::Classes {
             labels,
-            probabilities,
+            probabilities: Some(probabilities),
             n_classes: k,
         })
     }
@@ -236,7 +236,7 @@ mod tests {
             .unwrap();
         let Predictions::Classes {
             labels,
-            probabilities,
+            probabilities: Some(probabilities),
             n_classes,
         } = model.predict(&data.x).unwrap()
         else {
@@ -301,7 +301,7 @@ mod tests {
         assert_eq!(model.intercepts().len(), 1);
         let Predictions::Classes {
             labels,
-            probabilities,
+            probabilities: Some(probabilities),
             ..
         } = model.predict(&data.x).unwrap()
         else {

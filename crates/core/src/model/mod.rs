@@ -6,7 +6,9 @@
 //! type, one variant in each enum and one arm in [`fit`]. The matches are exhaustive, so
 //! the compiler lists every place a new algorithm must be handled.
 
+mod codec;
 mod error;
+mod flat;
 mod forest;
 mod linear;
 mod logistic;
@@ -44,7 +46,7 @@ pub use tree::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
-    /// A class label, with a probability per class.
+    /// A class label, with a probability per class when the model gives them.
     Classification,
     /// A number.
     Regression,
@@ -88,6 +90,30 @@ impl ModelKind {
         }
     }
 
+    /// Whether the model gives class probabilities (classifiers that do; never
+    /// regressors). Metrics and responses that need them are refused for the others.
+    #[must_use]
+    pub fn gives_probabilities(self) -> bool {
+        match self {
+            ModelKind::LogisticRegression
+            | ModelKind::DecisionTreeClassifier
+            | ModelKind::RandomForestClassifier => true,
+            ModelKind::LinearRegression | ModelKind::RandomForestRegressor => false,
+        }
+    }
+
+    /// The artifact file the fitted model is stored in: `model.json` for parametric
+    /// models, `model.bin` (the binary tree encoding) for trees and forests.
+    #[must_use]
+    pub fn model_file(self) -> &'static str {
+        match self {
+            ModelKind::LogisticRegression | ModelKind::LinearRegression => MODEL_JSON,
+            ModelKind::DecisionTreeClassifier
+            | ModelKind::RandomForestClassifier
+            | ModelKind::RandomForestRegressor => MODEL_BIN,
+        }
+    }
+
     /// Classification or regression.
     #[must_use]
     pub fn task(self) -> Task {
@@ -124,8 +150,9 @@ pub enum Predictions {
     Classes {
         /// Index (into the model's classes) of the predicted class of each row.
         labels: Vec<usize>,
-        /// Row-major `n_rows x n_classes` class probabilities.
-        probabilities: Vec<f64>,
+        /// Row-major `n_rows x n_classes` class probabilities, for models that give
+        /// them ([`ModelKind::gives_probabilities`]).
+        probabilities: Option<Vec<f64>>,
         /// Number of classes.
         n_classes: usize,
     },
@@ -260,9 +287,10 @@ impl ValidModelSpec {
     }
 }
 
-/// A fitted model of any kind, as stored in `model.json` (tagged by `type`).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// A fitted model of any kind. Parametric models are stored as JSON in `model.json`
+/// (tagged by `type`), trees and forests in Ferry's binary tree encoding in `model.bin`
+/// ([`TrainedModel::encode`], [`TrainedModel::decode`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum TrainedModel {
     /// See [`ModelKind::LogisticRegression`].
     LogisticRegression(LogisticRegressionModel),
@@ -276,7 +304,144 @@ pub enum TrainedModel {
     RandomForestRegressor(ForestRegressorModel),
 }
 
+/// The file name of a JSON-encoded model.
+pub const MODEL_JSON: &str = "model.json";
+/// The file name of a binary-encoded (tree) model.
+pub const MODEL_BIN: &str = "model.bin";
+
+/// The JSON form of parametric models, as written.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum JsonModelRef<'a> {
+    LogisticRegression(&'a LogisticRegressionModel),
+    LinearRegression(&'a LinearRegressionModel),
+}
+
+/// The JSON form of parametric models, as read.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum JsonModel {
+    LogisticRegression(LogisticRegressionModel),
+    LinearRegression(LinearRegressionModel),
+}
+
+/// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
+/// from [`parity`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Parity {
+    /// Trees compared.
+    pub trees: usize,
+    /// (tree, row) predictions compared.
+    pub compared: usize,
+    /// Predictions where Ferry's tree and smartcore's differ.
+    pub mismatches: usize,
+    /// Largest difference between the model's output and the mean of its trees'
+    /// outputs computed independently (forests; 0 for a single tree).
+    pub max_abs_diff: f64,
+}
+
+/// Fits the tree model `spec` describes (as [`fit`] does, with the same trees) and
+/// compares every tree's prediction on every row of `probe` with smartcore's own tree.
+/// `None` for models that are not trees.
+///
+/// # Errors
+/// As [`fit`].
+pub fn parity(
+    spec: &ValidModelSpec,
+    data: &TrainingSet,
+    probe: &FeatureMatrix,
+) -> Result<Option<Parity>, TrainError> {
+    Ok(match spec {
+        ValidModelSpec::LogisticRegression(_) | ValidModelSpec::LinearRegression(_) => None,
+        ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
+        ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
+        ValidModelSpec::RandomForestRegressor(p) => Some(p.parity(data, probe)?),
+    })
+}
+
 impl TrainedModel {
+    /// Encodes the model for its artifact file ([`ModelKind::model_file`]).
+    ///
+    /// # Errors
+    /// A message when serialisation fails.
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        let json = |m: JsonModelRef<'_>| serde_json::to_vec(&m).map_err(|e| e.to_string());
+        let header = |classes: Option<&[ClassLabel]>, n_trees: usize| codec::Header {
+            kind: self.kind(),
+            n_features: self.n_features(),
+            classes: classes.map(<[ClassLabel]>::to_vec),
+            n_trees,
+        };
+        match self {
+            TrainedModel::LogisticRegression(m) => json(JsonModelRef::LogisticRegression(m)),
+            TrainedModel::LinearRegression(m) => json(JsonModelRef::LinearRegression(m)),
+            TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
+                &header(m.classes(), 1),
+                m.classes().map_or(0, <[ClassLabel]>::len),
+                std::slice::from_ref(m.tree()),
+            ),
+            TrainedModel::RandomForestClassifier(m) => codec::encode_class_trees(
+                &header(m.classes(), m.n_trees()),
+                m.classes().map_or(0, <[ClassLabel]>::len),
+                m.trees(),
+            ),
+            TrainedModel::RandomForestRegressor(m) => {
+                codec::encode_value_trees(&header(None, m.trees().len()), m.trees())
+            }
+        }
+    }
+
+    /// Decodes a model from its artifact file `file` ([`MODEL_JSON`] or [`MODEL_BIN`]),
+    /// checking everything it reads.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn decode(file: &str, bytes: &[u8]) -> Result<Self, String> {
+        match file {
+            MODEL_JSON => Ok(
+                match serde_json::from_slice::<JsonModel>(bytes).map_err(|e| e.to_string())? {
+                    JsonModel::LogisticRegression(m) => TrainedModel::LogisticRegression(m),
+                    JsonModel::LinearRegression(m) => TrainedModel::LinearRegression(m),
+                },
+            ),
+            MODEL_BIN => {
+                let (header, trees) = codec::decode(bytes)?;
+                let single = |mut trees: Vec<flat::ClassTree>| match (trees.pop(), trees.is_empty())
+                {
+                    (Some(t), true) => Ok(t),
+                    (Some(_) | None, _) => Err("a decision tree holds exactly one tree".to_owned()),
+                };
+                match (header.kind, header.classes, trees) {
+                    (
+                        ModelKind::DecisionTreeClassifier,
+                        Some(classes),
+                        codec::Trees::Classes(t),
+                    ) => Ok(TrainedModel::DecisionTreeClassifier(
+                        DecisionTreeClassifierModel::from_parts(
+                            classes,
+                            header.n_features,
+                            single(t)?,
+                        ),
+                    )),
+                    (
+                        ModelKind::RandomForestClassifier,
+                        Some(classes),
+                        codec::Trees::Classes(t),
+                    ) => Ok(TrainedModel::RandomForestClassifier(
+                        ForestClassifierModel::from_parts(classes, header.n_features, t),
+                    )),
+                    (ModelKind::RandomForestRegressor, None, codec::Trees::Values(t)) => {
+                        Ok(TrainedModel::RandomForestRegressor(
+                            ForestRegressorModel::from_parts(header.n_features, t),
+                        ))
+                    }
+                    (kind, _, _) => Err(format!("model.bin cannot hold a {kind} model")),
+                }
+            }
+            other => Err(format!("unknown model file {other:?}")),
+        }
+    }
+
     fn inner(&self) -> &dyn Model {
         match self {
             TrainedModel::LogisticRegression(m) => m,

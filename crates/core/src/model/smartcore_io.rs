@@ -2,7 +2,7 @@
 
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use super::error::{PredictError, TrainError};
+use super::error::TrainError;
 use crate::frame::FeatureMatrix;
 
 /// Copies `x` into a row-major smartcore matrix.
@@ -17,10 +17,6 @@ pub(super) fn dense_for_fit(
     dense(x).map_err(|message| TrainError::Library { algorithm, message })
 }
 
-pub(super) fn dense_for_predict(x: &FeatureMatrix) -> Result<DenseMatrix<f64>, PredictError> {
-    dense(x).map_err(PredictError::Library)
-}
-
 pub(super) fn fit_failed(
     algorithm: &'static str,
 ) -> impl Fn(smartcore::error::Failed) -> TrainError {
@@ -28,4 +24,21 @@ pub(super) fn fit_failed(
         algorithm,
         message: e.to_string(),
     }
+}
+
+/// Reads the parts of a fitted smartcore model that Ferry converts (its node lists) by
+/// round-tripping it through smartcore's serde representation into `T`, a mirror that
+/// names only the fields it needs. smartcore offers no accessors for its nodes; a
+/// change of its layout makes this fail loudly at training time, and stored artifacts
+/// never depend on it.
+pub(super) fn mirror<T: serde::de::DeserializeOwned, S: serde::Serialize>(
+    model: &S,
+    algorithm: &'static str,
+) -> Result<T, TrainError> {
+    let failed = |e: serde_json::Error| TrainError::Library {
+        algorithm,
+        message: format!("cannot read smartcore's fitted model: {e}"),
+    };
+    let bytes = serde_json::to_vec(model).map_err(failed)?;
+    serde_json::from_slice(&bytes).map_err(failed)
 }

@@ -1,4 +1,7 @@
-//! `type: decision_tree_classifier`: a CART tree fitted and evaluated by smartcore.
+//! `type: decision_tree_classifier`: a CART tree fitted by smartcore, converted into
+//! Ferry's flat layout ([`super::flat`]) with each leaf's class counts, and predicted
+//! from that layout: the probability of a class is its share of the leaf's training rows,
+//! as in scikit-learn.
 
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
@@ -6,10 +9,11 @@ use smartcore::tree::decision_tree_classifier::{
     DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion as ScCriterion,
 };
 
-use super::smartcore_io::{dense_for_fit, dense_for_predict, fit_failed};
+use super::flat::{ClassTree, FlatTree, ScNodes, argmax};
+use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
 use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, Trainer, TrainingSet,
-    check_width,
+    Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
+    TrainingSet, check_width,
 };
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
@@ -113,20 +117,35 @@ impl DecisionTreeClassifierParams {
     }
 }
 
-/// A fitted classification tree. smartcore keeps no class counts in its leaves, so the
-/// probability is 1 for the predicted class and 0 for the others.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A fitted classification tree in Ferry's flat layout, with the class counts of each
+/// leaf.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DecisionTreeClassifierModel {
     classes: Vec<ClassLabel>,
     n_features: usize,
-    tree: ScTree,
+    tree: ClassTree,
 }
 
-impl Trainer for ValidDecisionTreeClassifierParams {
-    type Model = DecisionTreeClassifierModel;
+impl DecisionTreeClassifierModel {
+    pub(super) fn from_parts(classes: Vec<ClassLabel>, n_features: usize, tree: ClassTree) -> Self {
+        Self {
+            classes,
+            n_features,
+            tree,
+        }
+    }
 
-    fn fit(&self, data: &TrainingSet) -> Result<DecisionTreeClassifierModel, TrainError> {
+    pub(super) fn tree(&self) -> &ClassTree {
+        &self.tree
+    }
+}
+
+impl ValidDecisionTreeClassifierParams {
+    /// Fits smartcore's tree and converts it; returns both, so tests can compare them.
+    fn fit_pair(
+        &self,
+        data: &TrainingSet,
+    ) -> Result<(DecisionTreeClassifierModel, ScTree), TrainError> {
         let Target::Classes(labels) = &data.y else {
             return Err(TrainError::WrongTask {
                 algorithm: NAME,
@@ -143,31 +162,130 @@ impl Trainer for ValidDecisionTreeClassifierParams {
             params = params.with_max_depth(d);
         }
         params.seed = Some(data.seed);
-        let tree = ScTree::fit(&x, &labels.codes().to_vec(), params).map_err(fit_failed(NAME))?;
-        Ok(DecisionTreeClassifierModel {
-            classes: labels.classes().to_vec(),
-            n_features: data.x.n_cols(),
-            tree,
-        })
+        let codes = labels.codes();
+        let sc = ScTree::fit(&x, &codes.to_vec(), params).map_err(fit_failed(NAME))?;
+        let k = labels.classes().len();
+        let weights = vec![1; codes.len()];
+        let tree = convert_class_tree(
+            &mirror::<ScNodes<usize>, _>(&sc, NAME)?.nodes,
+            k,
+            &data.x,
+            codes,
+            &weights,
+            NAME,
+        )?;
+        Ok((
+            DecisionTreeClassifierModel {
+                classes: labels.classes().to_vec(),
+                n_features: data.x.n_cols(),
+                tree,
+            },
+            sc,
+        ))
+    }
+
+    /// Fits the tree and checks that Ferry's layout predicts exactly what smartcore's
+    /// tree predicts on every row of `probe`.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`], or a prediction failure on `probe`.
+    pub fn parity(&self, data: &TrainingSet, probe: &FeatureMatrix) -> Result<Parity, TrainError> {
+        let (model, sc) = self.fit_pair(data)?;
+        let theirs = sc
+            .predict(&dense_for_fit(probe, NAME)?)
+            .map_err(fit_failed(NAME))?;
+        let mut parity = Parity {
+            trees: 1,
+            ..Parity::default()
+        };
+        for (row, theirs) in probe.rows().zip(theirs) {
+            let ours = model.tree.proba(row).map(argmax);
+            parity.compared += 1;
+            if ours != Some(theirs as usize) {
+                parity.mismatches += 1;
+            }
+        }
+        Ok(parity)
     }
 }
 
-/// One-hot probabilities and labels from per-row class codes.
-pub(super) fn one_hot_predictions(codes: &[u32], n_classes: usize) -> Predictions {
-    let mut probabilities = vec![0.0; codes.len() * n_classes];
-    let mut labels = Vec::with_capacity(codes.len());
-    for (r, &c) in codes.iter().enumerate() {
-        let c = c as usize;
-        if let Some(p) = probabilities.get_mut(r * n_classes + c) {
-            *p = 1.0;
+/// Converts smartcore's classification nodes into a [`ClassTree`], counting each leaf's
+/// classes over the rows the tree was fitted on (`weights`: 1 each, or the bootstrap
+/// counts). The per-leaf totals must equal smartcore's own sample counts, which proves
+/// the rows (and, for a forest, the bootstrap sample) are the ones smartcore fitted on.
+pub(super) fn convert_class_tree(
+    nodes: &[super::flat::ScNode<usize>],
+    n_classes: usize,
+    x: &FeatureMatrix,
+    codes: &[u32],
+    weights: &[u32],
+    algorithm: &'static str,
+) -> Result<ClassTree, TrainError> {
+    let failed = |message: String| TrainError::Library { algorithm, message };
+    let (flat, leaves) = FlatTree::from_smartcore(nodes, x.n_cols(), |_| 0.0).map_err(failed)?;
+    let tree = ClassTree::count(flat, n_classes, x, codes, weights).map_err(failed)?;
+    let is_root_leaf = leaves.len() == 1;
+    for (leaf, ((_, samples), counts)) in leaves
+        .iter()
+        .zip(tree.counts().chunks_exact(n_classes))
+        .enumerate()
+    {
+        let ours: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+        // smartcore records the root's row count, not its sample total.
+        if !is_root_leaf && samples.is_some_and(|n| n as u64 != ours) {
+            return Err(failed(format!(
+                "leaf {leaf}: smartcore fitted {samples:?} samples, Ferry counts {ours}"
+            )));
         }
-        labels.push(c);
     }
-    Predictions::Classes {
+    Ok(tree)
+}
+
+impl Trainer for ValidDecisionTreeClassifierParams {
+    type Model = DecisionTreeClassifierModel;
+
+    fn fit(&self, data: &TrainingSet) -> Result<DecisionTreeClassifierModel, TrainError> {
+        self.fit_pair(data).map(|(model, _)| model)
+    }
+}
+
+/// Probabilities and labels of `x` from class trees: the mean of the trees' leaf
+/// distributions, and the most probable class (the first on ties).
+pub(super) fn predict_class_trees(
+    trees: &[ClassTree],
+    n_classes: usize,
+    x: &FeatureMatrix,
+) -> Result<Predictions, PredictError> {
+    let n = x.n_rows();
+    let mut probabilities = vec![0.0; n * n_classes];
+    for tree in trees {
+        for (row, out) in x
+            .rows()
+            .zip(probabilities.chunks_exact_mut(n_classes.max(1)))
+        {
+            let p = tree
+                .proba(row)
+                .ok_or_else(|| PredictError::Library("row narrower than the tree".to_owned()))?;
+            for (o, v) in out.iter_mut().zip(p) {
+                *o += v;
+            }
+        }
+    }
+    if trees.len() > 1 {
+        let scale = 1.0 / trees.len() as f64;
+        for p in &mut probabilities {
+            *p *= scale;
+        }
+    }
+    let labels = probabilities
+        .chunks_exact(n_classes.max(1))
+        .map(argmax)
+        .collect();
+    Ok(Predictions::Classes {
         labels,
-        probabilities,
+        probabilities: Some(probabilities),
         n_classes,
-    }
+    })
 }
 
 impl Model for DecisionTreeClassifierModel {
@@ -185,17 +303,69 @@ impl Model for DecisionTreeClassifierModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        if x.n_rows() == 0 {
-            return Ok(Predictions::Classes {
-                labels: vec![],
-                probabilities: vec![],
-                n_classes: self.classes.len(),
-            });
+        predict_class_trees(std::slice::from_ref(&self.tree), self.classes.len(), x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EncodedLabels;
+
+    #[test]
+    fn a_depth_limited_tree_gives_leaf_distributions_and_smartcores_labels() {
+        // Two overlapping classes on one feature: a depth-1 tree cannot separate them.
+        let xs: Vec<f64> = (0..40).map(f64::from).collect();
+        let labels: Vec<ClassLabel> = (0..40)
+            .map(|i| ClassLabel::Int(i64::from(i >= 15 && i % 5 != 0)))
+            .collect();
+        let data = TrainingSet {
+            x: FeatureMatrix::from_row_major(xs, 40, 1).unwrap(),
+            y: Target::Classes(EncodedLabels::encode(&labels)),
+            seed: 1,
+        };
+        // smartcore counts the root as level 1: max_depth 2 allows exactly one split.
+        let params = DecisionTreeClassifierParams {
+            max_depth: Some(2),
+            ..Default::default()
         }
-        let codes = self
-            .tree
-            .predict(&dense_for_predict(x)?)
-            .map_err(|e| PredictError::Library(e.to_string()))?;
-        Ok(one_hot_predictions(&codes, self.classes.len()))
+        .validate()
+        .unwrap();
+        let model = params.fit(&data).unwrap();
+        let Predictions::Classes {
+            probabilities,
+            labels: predicted,
+            ..
+        } = model.predict(&data.x).unwrap()
+        else {
+            panic!("a classifier")
+        };
+        let probabilities = probabilities.unwrap();
+        // Independent computation: the class shares of the training rows on each side
+        // of the tree's one split.
+        let Some(super::super::flat::PreorderNode::Split { threshold, .. }) =
+            model.tree().tree().preorder().next()
+        else {
+            panic!("a depth-1 tree splits once")
+        };
+        let share = |side: &dyn Fn(f64) -> bool| {
+            let rows: Vec<usize> = (0..40).filter(|&i| side(f64::from(i as u8))).collect();
+            let ones = rows
+                .iter()
+                .filter(|&&i| labels[i] == ClassLabel::Int(1))
+                .count();
+            ones as f64 / rows.len() as f64
+        };
+        let left = share(&|x| x <= threshold);
+        let right = share(&|x| x > threshold);
+        assert_eq!(probabilities[1], left);
+        assert_eq!(probabilities[2 * 39 + 1], right);
+        assert!(
+            probabilities.iter().any(|p| *p > 0.0 && *p < 1.0),
+            "{probabilities:?}"
+        );
+        assert_eq!(predicted[39], 1);
+        let parity = params.parity(&data, &data.x).unwrap();
+        assert_eq!((parity.compared, parity.mismatches), (40, 0));
     }
 }

@@ -1,4 +1,5 @@
 use crate::config::ConfigErrors;
+use crate::schema::{RowErrors, describe_rows};
 
 /// Why preprocessing could not be fitted or applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -14,18 +15,14 @@ pub enum PreprocessError {
         /// The column.
         column: String,
     },
-    /// A category not seen during training, with `handle_unknown: error` (caller's fault).
-    #[error("row {row}: feature '{column}': unknown category {found:?}, expected one of {known:?}")]
-    UnknownCategory {
-        /// Zero-based row in the batch.
-        row: usize,
-        /// The column.
-        column: String,
-        /// The value.
-        found: String,
-        /// The categories seen during training.
-        known: Vec<String>,
-    },
+    /// Values the fitted steps cannot take (caller's fault): categories not seen in
+    /// training under `handle_unknown: error`
+    /// ([`SchemaError::UnseenCategory`](crate::schema::SchemaError::UnseenCategory)),
+    /// values too large to scale
+    /// ([`SchemaError::TooLarge`](crate::schema::SchemaError::TooLarge)). Every bad value
+    /// of the batch, by record.
+    #[error("{}", describe_rows(.0))]
+    InvalidValues(Vec<RowErrors>),
     /// A value is still missing after every step (a feature that is nullable in the
     /// schema but has no impute step).
     #[error("row {row}: feature '{column}' is missing and no impute step fills it")]
@@ -34,16 +31,6 @@ pub enum PreprocessError {
         row: usize,
         /// The column.
         column: String,
-    },
-    /// Scaling a value overflowed: it is too large for the model (caller's fault).
-    #[error("row {row}: feature '{column}': {value} is too large to scale")]
-    NonFinite {
-        /// Zero-based row in the batch.
-        row: usize,
-        /// The column.
-        column: String,
-        /// The value.
-        value: f64,
     },
     /// A state validation rules out was reached (internal fault: a bug).
     #[error("internal preprocessing error: {0}")]
@@ -63,9 +50,8 @@ impl PreprocessError {
         match self {
             PreprocessError::Invalid(_)
             | PreprocessError::NoValues { .. }
-            | PreprocessError::UnknownCategory { .. }
-            | PreprocessError::MissingValue { .. }
-            | PreprocessError::NonFinite { .. } => true,
+            | PreprocessError::InvalidValues(_)
+            | PreprocessError::MissingValue { .. } => true,
             PreprocessError::FrameMismatch { .. } | PreprocessError::Internal(_) => false,
         }
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::error::PreprocessError;
 use super::spec::{ConstantValue, HandleUnknown, ImputeStrategy, PreprocessSpec, StepSpec};
 use crate::frame::{Column, FeatureMatrix, Frame};
-use crate::schema::{DType, FeatureSchema};
+use crate::schema::{DType, FeatureSchema, RowErrors, SchemaError};
 
 /// A fitted fill value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,9 +279,10 @@ impl FittedPreprocessor {
     /// Turns validated rows into the model's input matrix.
     ///
     /// # Errors
-    /// [`PreprocessError::UnknownCategory`] for an unseen category under
-    /// `handle_unknown: error`, [`PreprocessError::MissingValue`] for a value no step
-    /// fills, [`PreprocessError::FrameMismatch`] when `frame` was built for another schema.
+    /// [`PreprocessError::InvalidValues`] with every unseen category (under
+    /// `handle_unknown: error`) and every value too large to scale, by record;
+    /// [`PreprocessError::MissingValue`] for a value no step fills;
+    /// [`PreprocessError::FrameMismatch`] when `frame` was built for another schema.
     pub fn transform(&self, frame: &Frame) -> Result<FeatureMatrix, PreprocessError> {
         let n_rows = frame.n_rows();
         let width = self.output.len();
@@ -291,6 +292,8 @@ impl FittedPreprocessor {
             });
         }
         let mut values = vec![0.0; n_rows * width];
+        // (row, error) for every bad value; grouped by row at the end.
+        let mut bad: Vec<(usize, SchemaError)> = Vec::new();
         let mut col_offset = 0;
         for (fi, (plan, column)) in self.plan.iter().zip(frame.columns()).enumerate() {
             let name = || {
@@ -320,13 +323,17 @@ impl FittedPreprocessor {
                         };
                         let y = (x - offset) / scale;
                         if !y.is_finite() {
-                            return Err(PreprocessError::NonFinite {
-                                row: r,
-                                column: name(),
-                                value: x,
-                            });
+                            bad.push((
+                                r,
+                                SchemaError::TooLarge {
+                                    name: name(),
+                                    found: x,
+                                },
+                            ));
                         }
-                        values[r * width + col_offset] = y;
+                        if let Some(slot) = values.get_mut(r * width + col_offset) {
+                            *slot = y;
+                        }
                     }
                     col_offset += 1;
                 }
@@ -348,8 +355,10 @@ impl FittedPreprocessor {
                         };
                         match sorted.binary_search_by(|(c, _)| c.as_str().cmp(value)) {
                             Ok(pos) => {
-                                let j = sorted[pos].1;
-                                values[r * width + col_offset + j] = 1.0;
+                                let j = sorted.get(pos).map_or(0, |(_, j)| *j);
+                                if let Some(slot) = values.get_mut(r * width + col_offset + j) {
+                                    *slot = 1.0;
+                                }
                             }
                             Err(_) => match handle_unknown {
                                 HandleUnknown::Ignore => {}
@@ -357,12 +366,14 @@ impl FittedPreprocessor {
                                     let mut known: Vec<(usize, String)> =
                                         sorted.iter().map(|(c, i)| (*i, c.clone())).collect();
                                     known.sort();
-                                    return Err(PreprocessError::UnknownCategory {
-                                        row: r,
-                                        column: name(),
-                                        found: value.to_owned(),
-                                        known: known.into_iter().map(|(_, c)| c).collect(),
-                                    });
+                                    bad.push((
+                                        r,
+                                        SchemaError::UnseenCategory {
+                                            name: name(),
+                                            expected: known.into_iter().map(|(_, c)| c).collect(),
+                                            found: value.to_owned(),
+                                        },
+                                    ));
                                 }
                             },
                         }
@@ -374,10 +385,48 @@ impl FittedPreprocessor {
                 }
             }
         }
+        if !bad.is_empty() {
+            return Err(PreprocessError::InvalidValues(group_by_row(bad)));
+        }
         FeatureMatrix::from_row_major(values, n_rows, width).ok_or_else(|| {
             PreprocessError::Internal("output matrix does not match its shape".to_owned())
         })
     }
+
+    /// The input feature that produced output column `column` (a one-hot column maps to
+    /// its categorical feature).
+    #[must_use]
+    pub fn source_feature(&self, column: usize) -> Option<usize> {
+        let mut start = 0;
+        for (fi, plan) in self.plan.iter().enumerate() {
+            let w = match plan {
+                ColumnPlan::Numeric { .. } => 1,
+                ColumnPlan::Categorical { width, .. } => *width,
+            };
+            if column < start + w {
+                return Some(fi);
+            }
+            start += w;
+        }
+        None
+    }
+}
+
+/// Groups `(row, error)` pairs into one [`RowErrors`] per row, rows ascending and each
+/// row's errors in feature order.
+pub(crate) fn group_by_row(mut bad: Vec<(usize, SchemaError)>) -> Vec<RowErrors> {
+    bad.sort_by_key(|(r, _)| *r);
+    let mut rows: Vec<RowErrors> = Vec::new();
+    for (row, error) in bad {
+        match rows.last_mut() {
+            Some(last) if last.row == row => last.errors.push(error),
+            Some(_) | None => rows.push(RowErrors {
+                row,
+                errors: vec![error],
+            }),
+        }
+    }
+    rows
 }
 
 impl PreprocessSpec {

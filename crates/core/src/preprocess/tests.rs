@@ -113,7 +113,7 @@ fn unknown_category_policy() {
     let err = fitted_strict.transform(&new).unwrap_err();
     assert_eq!(
         err.to_string(),
-        r#"row 0: feature 'embarked': unknown category "Q", expected one of ["C", "S"]"#
+        r#"record 0: feature 'embarked': unknown category "Q", expected one of ["C", "S"]"#
     );
     assert!(err.is_caller_error());
     let x = fitted_lenient.transform(&new).unwrap();
@@ -238,11 +238,19 @@ fn a_value_that_overflows_scaling_is_a_caller_error() {
     let spec: PreprocessSpec =
         from_yaml_str("steps:\n  - op: standard_scale\n    columns: [x]\n").unwrap();
     let fitted = spec.fit(&schema, &train).unwrap();
-    let huge = Frame::new(vec![Column::Numeric(vec![1.0, f64::MAX])]).unwrap();
+    let huge = Frame::new(vec![Column::Numeric(vec![1.0, f64::MAX, -f64::MAX])]).unwrap();
     let err = fitted.transform(&huge).unwrap_err();
     assert!(
-        matches!(err, PreprocessError::NonFinite { row: 1, .. }),
+        matches!(&err, PreprocessError::InvalidValues(rows) if rows.len() == 2 && rows[0].row == 1),
         "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "record 1: feature 'x': {} is too large for the model; record 2: feature 'x': {} is too large for the model",
+            f64::MAX,
+            -f64::MAX
+        )
     );
     assert!(err.is_caller_error());
 }

@@ -2,6 +2,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::*;
+use crate::frame::Column;
+use crate::label::ClassLabel;
+use crate::model::Task;
 
 fn spec(name: &str, dtype: DType) -> FeatureSpec {
     FeatureSpec {
@@ -149,15 +152,17 @@ fn target_parsing() {
         dtype: DType::Integer,
     };
     assert_eq!(
-        t.parse(Some("1")),
+        t.parse(Some("1"), Task::Classification),
         Ok(TargetValue::Label(ClassLabel::Int(1)))
     );
     assert_eq!(
-        t.parse(Some("?")).unwrap_err().to_string(),
+        t.parse(Some("?"), Task::Classification)
+            .unwrap_err()
+            .to_string(),
         "target 'survived': expected a whole number, found \"?\""
     );
     assert_eq!(
-        t.parse(None),
+        t.parse(None, Task::Classification),
         Err(TargetError::Missing {
             name: "survived".into()
         })
@@ -166,7 +171,27 @@ fn target_parsing() {
         name: "price".into(),
         dtype: DType::Numeric,
     };
-    assert_eq!(t.parse(Some(" 326 ")), Ok(TargetValue::Number(326.0)));
+    assert_eq!(
+        t.parse(Some(" 326 "), Task::Regression),
+        Ok(TargetValue::Number(326.0))
+    );
+}
+
+#[test]
+fn an_integer_target_is_a_number_for_a_regressor_and_a_label_for_a_classifier() {
+    let t = TargetSpec {
+        name: "price".into(),
+        dtype: DType::Integer,
+    };
+    assert_eq!(
+        t.parse(Some("326"), Task::Regression),
+        Ok(TargetValue::Number(326.0))
+    );
+    assert_eq!(
+        t.parse(Some("326"), Task::Classification),
+        Ok(TargetValue::Label(ClassLabel::Int(326)))
+    );
+    assert!(t.parse(Some("326.5"), Task::Regression).is_err());
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {

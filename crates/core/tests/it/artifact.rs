@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_core::artifact::ArtifactError;
 use ferry_core::registry::RegistryError;
-use ferry_core::{LocalRegistry, ModelBundle, ModelRef, Predictions, Version};
+use ferry_core::{LocalRegistry, ModelBundle, ModelRef, Predictions, Registry, Version};
 use serde_json::{Map, Value, json};
 
 fn fixture_registry() -> PathBuf {
@@ -52,7 +52,7 @@ fn golden_predictions_of_the_committed_artifact() {
     assert_eq!(n_classes, 2);
     let rendered: Vec<String> = labels
         .iter()
-        .zip(probabilities.chunks(2))
+        .zip(probabilities.unwrap().chunks(2))
         .map(|(l, p)| format!("{l} {:.12} {:.12}", p[0], p[1]))
         .collect();
     insta::assert_snapshot!(rendered.join("\n"), @r"
@@ -100,7 +100,7 @@ fn a_newer_format_is_refused() {
     let err = damaged(|v| {
         replace_in(
             &v.join("manifest.json"),
-            "\"format_version\": 1",
+            "\"format_version\": 2",
             "\"format_version\": 99",
         );
     });
@@ -109,12 +109,95 @@ fn a_newer_format_is_refused() {
             err,
             ArtifactError::UnsupportedFormat {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
         "{err}"
     );
+}
+
+#[test]
+fn an_edited_manifest_fails_its_own_checksum() {
+    let err = damaged(|v| edit_manifest(v, |m| m["metrics"]["accuracy"] = json!(0.99)));
+    assert!(
+        matches!(err, ArtifactError::ChecksumMismatch { ref path, .. } if path.ends_with("manifest.json")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_format_1_artifact_is_refused_with_the_advice_to_retrain() {
+    let err = damaged(|v| {
+        replace_in(
+            &v.join("manifest.json"),
+            "\"format_version\": 2",
+            "\"format_version\": 1",
+        );
+    });
+    assert!(
+        matches!(
+            err,
+            ArtifactError::RetiredFormat {
+                found: 1,
+                oldest: 2,
+                supported: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("retrain the model with this build's train"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_manifest_with_two_model_files_is_refused() {
+    let err = damaged(|v| edit_manifest(v, |m| m["files"]["model.bin"] = json!("00")));
+    assert!(matches!(err, ArtifactError::Inconsistent { .. }), "{err}");
+}
+
+#[test]
+fn publishing_never_makes_visible_what_a_reader_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_registry(), dir.path());
+    let bundle = ModelBundle::load(&dir.path().join("tiny/1")).unwrap();
+    let config = fs_err::read_to_string(dir.path().join("tiny/1/config.yaml")).unwrap();
+    let files = ferry_core::artifact::ArtifactFiles {
+        model: bundle.model(),
+        preprocessor: bundle.preprocessor(),
+        config_yaml: &config,
+    };
+    // The fixture's preprocessor.json is larger than 1000 bytes: a registry whose
+    // readers stop at 1000 bytes must refuse to publish it, and keep serving version 1.
+    let strict = LocalRegistry::new(dir.path()).with_limits(ferry_core::artifact::ReadLimits {
+        max_file_bytes: 1000,
+    });
+    let err = strict
+        .publish(bundle.manifest().clone(), &files)
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::Artifact(ArtifactError::TooLarge { .. })),
+        "{err}"
+    );
+    let registry = LocalRegistry::new(dir.path());
+    assert_eq!(
+        registry.versions(&"tiny".parse().unwrap()).unwrap(),
+        [Version(1)]
+    );
+    assert_eq!(
+        registry.resolve(&"tiny".parse().unwrap()).unwrap().version,
+        Version(1)
+    );
+    let leftovers: Vec<_> = fs_err::read_dir(dir.path().join("tiny"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
@@ -158,7 +241,9 @@ fn registry_resolves_aliases_and_versions() {
         ["tiny"]
     );
     let name = "tiny".parse().unwrap();
-    registry.set_alias(&name, "production", Version(1)).unwrap();
+    registry
+        .set_alias(&name, &"production".parse().unwrap(), Version(1))
+        .unwrap();
     assert_eq!(
         registry
             .resolve(&"tiny@production".parse().unwrap())
@@ -182,7 +267,7 @@ fn registry_resolves_aliases_and_versions() {
         Err(RegistryError::AliasNotFound { .. })
     ));
     assert!(matches!(
-        registry.set_alias(&name, "x", Version(5)),
+        registry.set_alias(&name, &"x".parse().unwrap(), Version(5)),
         Err(RegistryError::VersionNotFound { .. })
     ));
 }
@@ -258,7 +343,11 @@ fn an_overflowing_prediction_is_refused_for_any_model_kind() {
     manifest.model_kind = ModelKind::LinearRegression;
     manifest.task = Task::Regression;
     manifest.classes = None;
-    let bundle = ModelBundle::new(manifest, preprocessor, model).unwrap();
+    let bundle = ModelBundle::new(
+        manifest,
+        ferry_core::Predictor::new(preprocessor, model).unwrap(),
+    )
+    .unwrap();
 
     let ok = Frame::new(vec![Column::Numeric(vec![5.0])]).unwrap();
     assert!(
@@ -266,6 +355,15 @@ fn an_overflowing_prediction_is_refused_for_any_model_kind() {
     );
     let huge = Frame::new(vec![Column::Numeric(vec![5.0, f64::MAX])]).unwrap();
     let err = bundle.predict(&huge).unwrap_err();
-    assert_eq!(err, ferry_core::model::PredictError::NonFinite { row: 1 });
+    assert_eq!(
+        err,
+        ferry_core::model::PredictError::InvalidValues(vec![ferry_core::schema::RowErrors {
+            row: 1,
+            errors: vec![ferry_core::schema::SchemaError::TooLarge {
+                name: "x".into(),
+                found: f64::MAX
+            }]
+        }])
+    );
     assert!(err.is_caller_error());
 }

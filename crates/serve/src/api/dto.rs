@@ -10,9 +10,6 @@ use ferry_core::{ClassLabel, ModelKind, Predictions};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-/// The API version in every response.
-pub const API_VERSION: &str = "v1";
-
 /// `GET /health`.
 #[derive(Debug, Serialize)]
 pub struct Health {
@@ -110,14 +107,14 @@ impl<'a> ModelSummary<'a> {
 /// One prediction.
 #[derive(Debug)]
 pub enum Prediction<'a> {
-    /// A classifier's label and class probabilities.
+    /// A classifier's label, and its class probabilities when the model gives them.
     Class {
         /// Predicted label.
         label: &'a ClassLabel,
         /// Every class with its probability, in the model's class order.
         classes: &'a [ClassLabel],
         /// The probabilities.
-        probabilities: &'a [f64],
+        probabilities: Option<&'a [f64]>,
     },
     /// A regressor's value.
     Value(f64),
@@ -147,9 +144,13 @@ impl<'a> Prediction<'a> {
                     let label = classes
                         .get(c)
                         .ok_or_else(|| format!("class index {c} out of range"))?;
-                    let probabilities = probabilities
-                        .get(r * n_classes..(r + 1) * n_classes)
-                        .ok_or("probabilities shorter than the batch")?;
+                    let probabilities = match probabilities {
+                        Some(p) => Some(
+                            p.get(r * n_classes..(r + 1) * n_classes)
+                                .ok_or("probabilities shorter than the batch")?,
+                        ),
+                        None => None,
+                    };
                     Ok(Prediction::Class {
                         label,
                         classes,
@@ -187,9 +188,11 @@ impl Serialize for Prediction<'_> {
                 classes,
                 probabilities,
             } => {
-                let mut map = s.serialize_map(Some(2))?;
+                let mut map = s.serialize_map(Some(1 + usize::from(probabilities.is_some())))?;
                 map.serialize_entry("label", label)?;
-                map.serialize_entry("probabilities", &Probabilities(classes, probabilities))?;
+                if let Some(p) = probabilities {
+                    map.serialize_entry("probabilities", &Probabilities(classes, p))?;
+                }
                 map.end()
             }
             Prediction::Value(v) => {

@@ -1,7 +1,8 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use super::dto::{API_VERSION, Health, Readiness};
+use super::dto::{Health, Readiness};
+use crate::API_VERSION;
 use crate::state::AppState;
 
 /// `GET /health`: the process is alive.
@@ -19,8 +20,8 @@ pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let models: std::collections::BTreeMap<String, u64> = state
         .models
         .load()
-        .iter()
-        .map(|(name, m)| (name.clone(), m.resolved.version.0))
+        .defaults()
+        .map(|m| (m.resolved.name.to_string(), m.resolved.version.0))
         .collect();
     if missing.is_empty() && !models.is_empty() {
         HttpResponse::Ok().json(Readiness {

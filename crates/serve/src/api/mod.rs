@@ -5,8 +5,6 @@ mod health;
 mod models;
 mod predict;
 
-pub use dto::API_VERSION;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
@@ -30,10 +28,9 @@ fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
         .default_service(web::to(method_not_allowed))
 }
 
-/// Registers every route and the JSON extractor's error mapping.
+/// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.clone()))
-        .app_data(crate::json_config(state.limits.max_body_bytes))
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))
         .service(resource("/models", web::get().to(models::list)))

@@ -1,28 +1,15 @@
-use std::sync::Arc;
-
 use actix_web::{HttpResponse, web};
 
-use super::dto::{API_VERSION, ModelDetail, ModelList, ModelSummary};
+use super::dto::{ModelDetail, ModelList, ModelSummary};
+use crate::API_VERSION;
 use crate::error::ApiError;
-use crate::state::{AppState, LoadedModel};
-
-/// The served model called `name`, or why there is none.
-pub(super) fn find(state: &AppState, name: &str) -> Result<Arc<LoadedModel>, ApiError> {
-    if let Some(m) = state.models.load().get(name) {
-        return Ok(Arc::clone(m));
-    }
-    if state.expected.iter().any(|n| n.as_str() == name) {
-        Err(ApiError::ModelNotLoaded(name.to_owned()))
-    } else {
-        Err(ApiError::ModelNotFound(name.to_owned()))
-    }
-}
+use crate::state::AppState;
 
 /// `GET /models`.
 pub(super) async fn list(state: web::Data<AppState>) -> HttpResponse {
     let models = state.models.load();
     let summaries = models
-        .values()
+        .defaults()
         .map(|m| ModelSummary::new(m.bundle.manifest(), m.reference.to_string()))
         .collect();
     HttpResponse::Ok().json(ModelList {
@@ -36,7 +23,7 @@ pub(super) async fn detail(
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let model = find(&state, &name)?;
+    let model = state.find(&name, None)?;
     let manifest = model.bundle.manifest();
     Ok(HttpResponse::Ok().json(ModelDetail {
         api_version: API_VERSION,

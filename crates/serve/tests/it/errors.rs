@@ -137,10 +137,52 @@ async fn unknown_category_with_policy_error_is_422() {
     insta::assert_json_snapshot!(body, @r#"
     {
       "code": "unknown_category",
-      "message": "row 0: feature 'embarked': unknown category \"X\", expected one of [\"C\", \"Q\", \"S\"]",
+      "errors": [
+        {
+          "errors": [
+            {
+              "error": "unknown_category",
+              "expected": [
+                "C",
+                "Q",
+                "S"
+              ],
+              "found": "X",
+              "name": "embarked"
+            }
+          ],
+          "row": 0
+        }
+      ],
+      "message": "record 0: feature 'embarked': unknown category \"X\", expected one of [\"C\", \"Q\", \"S\"]",
       "type": "invalid_request"
     }
     "#);
+}
+
+#[actix_web::test]
+async fn every_bad_value_of_a_batch_is_reported_in_one_answer() {
+    // Two unseen categories in three records: both come back in one answer.
+    let (status, body) = call(predict(
+        r#"{"records": [
+            {"pclass": 1, "sex": "male", "age": 3, "embarked": "X"},
+            {"pclass": 1, "sex": "male", "age": 3, "embarked": "S"},
+            {"pclass": 1, "sex": "male", "age": 3, "embarked": "Y"}]}"#,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "unknown_category");
+    let rows: Vec<u64> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [0, 2]);
+    assert_eq!(
+        body["message"],
+        "record 0: feature 'embarked': unknown category \"X\", expected one of [\"C\", \"Q\", \"S\"]; record 2: feature 'embarked': unknown category \"Y\", expected one of [\"C\", \"Q\", \"S\"]"
+    );
 }
 
 #[actix_web::test]

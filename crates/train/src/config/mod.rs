@@ -266,7 +266,7 @@ impl PipelineConfig {
         let model_name = match self.output.model_name.parse::<ModelName>() {
             Ok(n) => Some(n),
             Err(e) => {
-                errors.push("output.model_name", e);
+                errors.push("output.model_name", e.to_string());
                 None
             }
         };
@@ -376,24 +376,18 @@ impl PipelineConfig {
         self.split.stratify = Some(stratify);
 
         if self.evaluation.metrics.is_empty() {
-            self.evaluation.metrics = Metric::defaults(task);
+            self.evaluation.metrics = Metric::defaults(kind);
         }
         for (i, m) in self.evaluation.metrics.iter().enumerate() {
-            if m.task() != task {
-                errors.push(
-                    format!("evaluation.metrics[{i}]"),
-                    format!("{m} does not apply to {kind}"),
-                );
+            if let Some(why) = m.unsuited_to(kind) {
+                errors.push(format!("evaluation.metrics[{i}]"), why);
             }
         }
         let mut metrics = self.evaluation.metrics.clone();
         for (i, gate) in self.evaluation.gates.iter().enumerate() {
             let at = format!("evaluation.gates[{i}]");
-            if gate.metric.task() != task {
-                errors.push(
-                    format!("{at}.metric"),
-                    format!("{} does not apply to {kind}", gate.metric),
-                );
+            if let Some(why) = gate.metric.unsuited_to(kind) {
+                errors.push(format!("{at}.metric"), why);
             }
             match (gate.min, gate.max) {
                 (None, None) => errors.push(at, "set min, max or both"),

@@ -19,9 +19,9 @@ fn titanic_twice_gives_versions_1_and_2_with_identical_model_bytes() {
     assert_eq!(first["metrics"], second["metrics"]);
     let latest = fs_err::read_to_string(registry.path().join("titanic/aliases/latest")).unwrap();
     assert_eq!(latest.trim(), "2");
-    let a = fs_err::read(registry.path().join("titanic/1/model.json")).unwrap();
-    let b = fs_err::read(registry.path().join("titanic/2/model.json")).unwrap();
-    assert!(a == b, "model.json differs between identical runs");
+    let a = fs_err::read(registry.path().join("titanic/1/model.bin")).unwrap();
+    let b = fs_err::read(registry.path().join("titanic/2/model.bin")).unwrap();
+    assert!(a == b, "model.bin differs between identical runs");
     assert!(
         first["metrics"]["accuracy"].as_f64().unwrap() > 0.75,
         "{first}"

@@ -1,255 +1,13 @@
-//! The feature schema: which inputs a model takes, their types and constraints, and the
-//! row validation that turns raw records (CSV fields, JSON values) into a [`Frame`].
-//!
-//! Every validation error names the feature, the expected and the found value, so a
-//! dead-letter line or a 422 response tells the user exactly what to fix.
+//! Row validation: records from any source ([`Row`]) checked field by field against a
+//! [`FeatureSchema`] into a [`Frame`], every problem reported as a [`SchemaError`] that
+//! names the feature, the expected and the found value.
 
-use std::collections::HashMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::config::ConfigErrors;
+use super::{DType, FeatureSchema, FeatureSpec};
 use crate::frame::{Column, Frame};
-use crate::label::ClassLabel;
-
-/// The type of a feature or target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DType {
-    /// A real number.
-    Numeric,
-    /// A whole number (stored as `f64`).
-    Integer,
-    /// A string from a set of categories.
-    Categorical,
-    /// `true` or `false` (stored as 1 or 0).
-    Boolean,
-}
-
-impl DType {
-    /// The snake_case name used in configs and errors.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DType::Numeric => "numeric",
-            DType::Integer => "integer",
-            DType::Categorical => "categorical",
-            DType::Boolean => "boolean",
-        }
-    }
-
-    fn expected(self) -> &'static str {
-        match self {
-            DType::Numeric => "a number",
-            DType::Integer => "a whole number",
-            DType::Categorical => "a string",
-            DType::Boolean => "a boolean",
-        }
-    }
-}
-
-impl fmt::Display for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Inclusive bounds for a numeric or integer feature; either side may be open.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValueRange {
-    /// Smallest allowed value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Largest allowed value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-}
-
-impl ValueRange {
-    fn contains(&self, v: f64) -> bool {
-        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
-    }
-}
-
-impl fmt::Display for ValueRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.min, self.max) {
-            (Some(a), Some(b)) => write!(f, "between {a} and {b}"),
-            (Some(a), None) => write!(f, "at least {a}"),
-            (None, Some(b)) => write!(f, "at most {b}"),
-            (None, None) => f.write_str("any value"),
-        }
-    }
-}
-
-/// One input feature of a model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureSpec {
-    /// Column name in the data and key in a prediction request.
-    pub name: String,
-    /// The feature's type.
-    pub dtype: DType,
-    /// Whether a value may be missing (null, absent, or a null token in CSV).
-    #[serde(default)]
-    pub nullable: bool,
-    /// Allowed interval, for numeric and integer features.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub range: Option<ValueRange>,
-    /// Allowed categories, for categorical features; any string is accepted when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<String>>,
-}
-
-/// The target column of a training set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetSpec {
-    /// Column name in the data.
-    pub name: String,
-    /// `categorical`, `integer` or `boolean` labels for classification; `numeric` or
-    /// `integer` values for regression.
-    pub dtype: DType,
-}
-
-/// The ordered input features of a model; validated on construction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "SchemaRepr", into = "SchemaRepr")]
-pub struct FeatureSchema {
-    features: Vec<FeatureSpec>,
-    index: HashMap<String, usize>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaRepr {
-    features: Vec<FeatureSpec>,
-}
-
-impl TryFrom<SchemaRepr> for FeatureSchema {
-    type Error = ConfigErrors;
-    fn try_from(repr: SchemaRepr) -> Result<Self, ConfigErrors> {
-        FeatureSchema::new(repr.features)
-    }
-}
-
-impl From<FeatureSchema> for SchemaRepr {
-    fn from(schema: FeatureSchema) -> Self {
-        SchemaRepr {
-            features: schema.features,
-        }
-    }
-}
-
-impl FeatureSchema {
-    /// Validates and builds a schema. Paths in the errors are relative to the feature list
-    /// (`[2].range`).
-    ///
-    /// # Errors
-    /// Every problem: no features, duplicate or empty names, a range on a non-numeric
-    /// feature or with `min > max`, categories on a non-categorical feature or empty.
-    pub fn new(features: Vec<FeatureSpec>) -> Result<Self, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        if features.is_empty() {
-            errors.push("", "at least one feature is required");
-        }
-        let mut index = HashMap::with_capacity(features.len());
-        for (i, f) in features.iter().enumerate() {
-            let at = format!("[{i}]");
-            if f.name.trim().is_empty() {
-                errors.push(format!("{at}.name"), "must not be empty");
-            } else if index.insert(f.name.clone(), i).is_some() {
-                errors.push(
-                    format!("{at}.name"),
-                    format!("duplicate feature '{}'", f.name),
-                );
-            }
-            if let Some(range) = f.range {
-                if !matches!(f.dtype, DType::Numeric | DType::Integer) {
-                    errors.push(
-                        format!("{at}.range"),
-                        format!(
-                            "only numeric and integer features have a range, '{}' is {}",
-                            f.name, f.dtype
-                        ),
-                    );
-                }
-                if let (Some(a), Some(b)) = (range.min, range.max)
-                    && a > b
-                {
-                    errors.push(
-                        format!("{at}.range"),
-                        format!("min {a} is greater than max {b}"),
-                    );
-                }
-            }
-            if let Some(cats) = &f.categories {
-                if f.dtype != DType::Categorical {
-                    errors.push(
-                        format!("{at}.categories"),
-                        format!(
-                            "only categorical features have categories, '{}' is {}",
-                            f.name, f.dtype
-                        ),
-                    );
-                }
-                if cats.is_empty() {
-                    errors.push(
-                        format!("{at}.categories"),
-                        "must list at least one category",
-                    );
-                }
-            }
-        }
-        errors.into_result(Self { features, index })
-    }
-
-    /// The features, in order.
-    #[must_use]
-    pub fn features(&self) -> &[FeatureSpec] {
-        &self.features
-    }
-
-    /// Number of features.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.features.len()
-    }
-
-    /// Always false for a validated schema; present for clippy's `len_without_is_empty`.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
-    }
-
-    /// Position of the feature called `name`.
-    #[must_use]
-    pub fn position(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
-    }
-
-    /// Validates `rows` and builds a [`Frame`]; on failure returns the errors of every bad
-    /// row (a batch is accepted whole or not at all).
-    ///
-    /// # Errors
-    /// [`RowErrors`] for each row with at least one [`SchemaError`].
-    pub fn validate_rows<R: Row>(&self, rows: &[R]) -> Result<Frame, Vec<RowErrors>> {
-        let mut builder = FrameBuilder::new(self, rows.len());
-        let mut failures = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            if let Err(errors) = builder.push(row) {
-                failures.push(RowErrors { row: i, errors });
-            }
-        }
-        if failures.is_empty() {
-            Ok(builder.finish())
-        } else {
-            Err(failures)
-        }
-    }
-}
 
 /// A value as it arrives, before validation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -374,7 +132,7 @@ pub enum SchemaError {
         /// The value.
         found: f64,
     },
-    /// A category not in the feature's allowed list.
+    /// A category not in the feature's allowed list (the schema's `categories`).
     #[error("feature '{name}': expected one of {expected:?}, found {found:?}")]
     UnknownCategory {
         /// The feature.
@@ -383,6 +141,26 @@ pub enum SchemaError {
         expected: Vec<String>,
         /// The value.
         found: String,
+    },
+    /// A category the model's `one_hot` step never saw in training, under
+    /// `handle_unknown: error`. Serialised with the same `unknown_category` tag.
+    #[serde(rename = "unknown_category")]
+    #[error("feature '{name}': unknown category {found:?}, expected one of {expected:?}")]
+    UnseenCategory {
+        /// The feature.
+        name: String,
+        /// The categories seen in training.
+        expected: Vec<String>,
+        /// The value.
+        found: String,
+    },
+    /// A value so large that scaling it or the model's arithmetic overflows.
+    #[error("feature '{name}': {found} is too large for the model")]
+    TooLarge {
+        /// The feature.
+        name: String,
+        /// The value.
+        found: f64,
     },
 }
 
@@ -405,6 +183,22 @@ impl fmt::Display for RowErrors {
         }
         Ok(())
     }
+}
+
+/// "record 0: ...; record 3: ..." for the first few rows, then how many more: the one
+/// wording of every multi-record error.
+#[must_use]
+pub fn describe_rows(rows: &[RowErrors]) -> String {
+    const SHOWN: usize = 5;
+    let mut parts: Vec<String> = rows
+        .iter()
+        .take(SHOWN)
+        .map(|r| format!("record {}: {r}", r.row))
+        .collect();
+    if rows.len() > SHOWN {
+        parts.push(format!("and {} more invalid records", rows.len() - SHOWN));
+    }
+    parts.join("; ")
 }
 
 enum Parsed<'a> {
@@ -596,80 +390,10 @@ fn parse_cell<'a>(spec: &FeatureSpec, cell: Cell<'a>) -> Result<Parsed<'a>, Sche
     }
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
+pub(super) fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "t" | "y" => Some(true),
         "false" | "0" | "no" | "f" | "n" => Some(false),
         _ => None,
     }
 }
-
-/// The target value of one training row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TargetValue {
-    /// A class label (classification).
-    Label(ClassLabel),
-    /// A number (regression).
-    Number(f64),
-}
-
-/// Why a target field was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    /// The target is empty or null.
-    #[error("target '{name}' is missing")]
-    Missing {
-        /// The target column.
-        name: String,
-    },
-    /// The target does not parse as its type.
-    #[error("target '{name}': expected {expected}, found {found:?}")]
-    WrongType {
-        /// The target column.
-        name: String,
-        /// What its type accepts.
-        expected: String,
-        /// The field.
-        found: String,
-    },
-}
-
-impl TargetSpec {
-    /// Parses one target field (text, as read from a data file).
-    ///
-    /// # Errors
-    /// [`TargetError`] when the field is empty or does not parse as the target's type.
-    pub fn parse(&self, raw: Option<&str>) -> Result<TargetValue, TargetError> {
-        let Some(s) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-            return Err(TargetError::Missing {
-                name: self.name.clone(),
-            });
-        };
-        let wrong = || TargetError::WrongType {
-            name: self.name.clone(),
-            expected: self.dtype.expected().to_owned(),
-            found: s.to_owned(),
-        };
-        match self.dtype {
-            DType::Numeric => match s.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(TargetValue::Number(v)),
-                Ok(_) | Err(_) => Err(wrong()),
-            },
-            DType::Integer => match s.parse::<f64>() {
-                Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 =>
-                {
-                    #[allow(clippy::cast_possible_truncation)]
-                    Ok(TargetValue::Label(ClassLabel::Int(v as i64)))
-                }
-                Ok(_) | Err(_) => Err(wrong()),
-            },
-            DType::Boolean => parse_bool(s)
-                .map(|b| TargetValue::Label(ClassLabel::Bool(b)))
-                .ok_or_else(wrong),
-            DType::Categorical => Ok(TargetValue::Label(ClassLabel::Str(s.to_owned()))),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests;

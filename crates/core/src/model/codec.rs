@@ -1,0 +1,343 @@
+//! `model.bin`: the compact binary encoding of tree models (decision trees and forests).
+//!
+//! ```text
+//! magic      8 bytes   "FERRYTRE"
+//! encoding   u32       1
+//! header     u32 n, then n bytes of UTF-8 JSON:
+//!            {"type": "random_forest_classifier", "n_features": 10, "classes": [0, 1], "n_trees": 100}
+//!            ("classes" only for classifiers)
+//! n_trees times:
+//!   n_nodes  u32
+//!   n_nodes nodes in depth-first preorder, each:
+//!     feature u32          the split column, or 0xFFFFFFFF for a leaf
+//!     split:  threshold f64   (a row goes left when x[feature] <= threshold; the left
+//!                              subtree follows, then the right one)
+//!     leaf of a regressor:  value f64
+//!     leaf of a classifier: one u32 count per class (rows of each class in the leaf)
+//! ```
+//!
+//! Integers and floats are little-endian. The reader checks every length against the
+//! bytes that are left before allocating, every node through [`FlatTree::from_preorder`]
+//! (one complete tree, columns below `n_features`, finite numbers), every leaf's counts,
+//! and that nothing follows the last tree.
+
+use serde::{Deserialize, Serialize};
+
+use super::ModelKind;
+use super::flat::{ClassTree, FlatTree, PreorderNode};
+use crate::label::ClassLabel;
+
+const MAGIC: &[u8; 8] = b"FERRYTRE";
+const ENCODING: u32 = 1;
+const LEAF: u32 = u32::MAX;
+
+/// The JSON header of `model.bin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Header {
+    #[serde(rename = "type")]
+    pub(crate) kind: ModelKind,
+    pub(crate) n_features: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) classes: Option<Vec<ClassLabel>>,
+    pub(crate) n_trees: usize,
+}
+
+/// The trees of a decoded file.
+#[derive(Debug)]
+pub(crate) enum Trees {
+    /// Regression trees (no classes in the header).
+    Values(Vec<FlatTree>),
+    /// Classification trees with their leaf counts.
+    Classes(Vec<ClassTree>),
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn begin(header: &Header) -> Result<Vec<u8>, String> {
+    let json = serde_json::to_vec(header).map_err(|e| e.to_string())?;
+    let len = u32::try_from(json.len()).map_err(|_| "header too large".to_owned())?;
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    put_u32(&mut out, ENCODING);
+    put_u32(&mut out, len);
+    out.extend_from_slice(&json);
+    Ok(out)
+}
+
+fn put_tree(
+    out: &mut Vec<u8>,
+    tree: &FlatTree,
+    mut leaf: impl FnMut(&mut Vec<u8>, usize, f64),
+) -> Result<(), String> {
+    put_u32(
+        out,
+        u32::try_from(tree.n_nodes()).map_err(|_| "tree too large".to_owned())?,
+    );
+    let mut leaf_index = 0;
+    for node in tree.preorder() {
+        match node {
+            PreorderNode::Split { feature, threshold } => {
+                put_u32(out, feature);
+                out.extend_from_slice(&threshold.to_le_bytes());
+            }
+            PreorderNode::Leaf(value) => {
+                put_u32(out, LEAF);
+                leaf(out, leaf_index, value);
+                leaf_index += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encodes regression trees.
+pub(crate) fn encode_value_trees(header: &Header, trees: &[FlatTree]) -> Result<Vec<u8>, String> {
+    let mut out = begin(header)?;
+    for tree in trees {
+        put_tree(&mut out, tree, |out, _, value| {
+            out.extend_from_slice(&value.to_le_bytes());
+        })?;
+    }
+    Ok(out)
+}
+
+/// Encodes classification trees with their leaf counts.
+pub(crate) fn encode_class_trees(
+    header: &Header,
+    n_classes: usize,
+    trees: &[ClassTree],
+) -> Result<Vec<u8>, String> {
+    let mut out = begin(header)?;
+    for tree in trees {
+        let counts = tree.counts();
+        put_tree(&mut out, tree.tree(), |out, leaf, _| {
+            for c in counts
+                .get(leaf * n_classes..(leaf + 1) * n_classes)
+                .unwrap_or_default()
+            {
+                put_u32(out, *c);
+            }
+        })?;
+    }
+    Ok(out)
+}
+
+/// A bounds-checked reader over the file's bytes.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let Some(end) = end else {
+            return Err(format!(
+                "truncated: {what} needs {n} bytes at offset {}, {} are left",
+                self.at,
+                self.remaining()
+            ));
+        };
+        let slice = self.bytes.get(self.at..end).unwrap_or_default();
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes(
+            b.try_into().map_err(|_| what.to_owned())?,
+        ))
+    }
+
+    fn f64(&mut self, what: &str) -> Result<f64, String> {
+        let b = self.take(8, what)?;
+        Ok(f64::from_le_bytes(
+            b.try_into().map_err(|_| what.to_owned())?,
+        ))
+    }
+
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.at)
+    }
+}
+
+/// Decodes `model.bin`.
+pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), String> {
+    let mut c = Cursor { bytes, at: 0 };
+    if c.take(8, "the magic number")? != MAGIC {
+        return Err("not a Ferry tree model (bad magic number)".to_owned());
+    }
+    let encoding = c.u32("the encoding version")?;
+    if encoding != ENCODING {
+        return Err(format!(
+            "tree encoding {encoding}, this build reads encoding {ENCODING}"
+        ));
+    }
+    let header_len = c.u32("the header length")? as usize;
+    let header: Header = serde_json::from_slice(c.take(header_len, "the header")?)
+        .map_err(|e| format!("invalid header: {e}"))?;
+    let n_classes = header.classes.as_ref().map(Vec::len);
+    if n_classes == Some(0) {
+        return Err("a classifier with no classes".to_owned());
+    }
+    // Each tree takes at least 4 + 12 bytes: never allocate for more than could follow.
+    if header.n_trees == 0 || header.n_trees > c.remaining() / 16 {
+        return Err(format!(
+            "header announces {} trees in {} bytes",
+            header.n_trees,
+            c.remaining()
+        ));
+    }
+    let leaf_bytes = n_classes.map_or(8, |k| 4 * k);
+    let mut value_trees = Vec::new();
+    let mut class_trees = Vec::new();
+    for t in 0..header.n_trees {
+        let n_nodes = c.u32("a node count")? as usize;
+        if n_nodes == 0 || n_nodes > c.remaining() / 12_usize.min(4 + leaf_bytes) {
+            return Err(format!(
+                "tree {t} announces {n_nodes} nodes in {} bytes",
+                c.remaining()
+            ));
+        }
+        let mut preorder = Vec::with_capacity(n_nodes);
+        let mut counts = Vec::new();
+        for _ in 0..n_nodes {
+            let feature = c.u32("a node")?;
+            if feature != LEAF {
+                let threshold = c.f64("a threshold")?;
+                preorder.push(PreorderNode::Split { feature, threshold });
+            } else if let Some(k) = n_classes {
+                for _ in 0..k {
+                    counts.push(c.u32("a class count")?);
+                }
+                preorder.push(PreorderNode::Leaf(0.0));
+            } else {
+                preorder.push(PreorderNode::Leaf(c.f64("a leaf value")?));
+            }
+        }
+        let tree = FlatTree::from_preorder(preorder, header.n_features)
+            .map_err(|e| format!("tree {t}: {e}"))?;
+        match n_classes {
+            Some(k) => class_trees
+                .push(ClassTree::new(tree, k, counts).map_err(|e| format!("tree {t}: {e}"))?),
+            None => value_trees.push(tree),
+        }
+    }
+    if c.remaining() != 0 {
+        return Err(format!(
+            "{} unexpected bytes after the last tree",
+            c.remaining()
+        ));
+    }
+    let trees = match n_classes {
+        Some(_) => Trees::Classes(class_trees),
+        None => Trees::Values(value_trees),
+    };
+    Ok((header, trees))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stump() -> FlatTree {
+        FlatTree::from_preorder(
+            [
+                PreorderNode::Split {
+                    feature: 1,
+                    threshold: 0.5,
+                },
+                PreorderNode::Leaf(-1.5),
+                PreorderNode::Leaf(2.25),
+            ],
+            2,
+        )
+        .unwrap()
+    }
+
+    fn header(classes: Option<Vec<ClassLabel>>, n_trees: usize) -> Header {
+        Header {
+            kind: if classes.is_some() {
+                ModelKind::RandomForestClassifier
+            } else {
+                ModelKind::RandomForestRegressor
+            },
+            n_features: 2,
+            classes,
+            n_trees,
+        }
+    }
+
+    #[test]
+    fn regression_trees_round_trip_and_have_the_documented_layout() {
+        let h = header(None, 2);
+        let bytes = encode_value_trees(&h, &[stump(), stump()]).unwrap();
+        let json = serde_json::to_vec(&h).unwrap();
+        // magic + encoding + header + 2 x (count + 3 nodes of 12 bytes)
+        assert_eq!(bytes.len(), 8 + 4 + 4 + json.len() + 2 * (4 + 36));
+        assert_eq!(&bytes[..8], b"FERRYTRE");
+        let (back, trees) = decode(&bytes).unwrap();
+        assert_eq!(back, h);
+        let Trees::Values(trees) = trees else {
+            panic!("regression trees")
+        };
+        assert_eq!(trees, vec![stump(), stump()]);
+    }
+
+    #[test]
+    fn class_trees_round_trip_with_their_counts() {
+        let h = header(Some(vec![ClassLabel::Int(0), ClassLabel::Int(1)]), 1);
+        let stump = FlatTree::from_preorder(
+            [
+                PreorderNode::Split {
+                    feature: 1,
+                    threshold: 0.5,
+                },
+                PreorderNode::Leaf(0.0),
+                PreorderNode::Leaf(0.0),
+            ],
+            2,
+        )
+        .unwrap();
+        let tree = ClassTree::new(stump, 2, vec![4, 1, 0, 7]).unwrap();
+        let bytes = encode_class_trees(&h, 2, std::slice::from_ref(&tree)).unwrap();
+        let (_, trees) = decode(&bytes).unwrap();
+        let Trees::Classes(trees) = trees else {
+            panic!("class trees")
+        };
+        assert_eq!(trees, vec![tree]);
+    }
+
+    #[test]
+    fn damaged_files_are_refused_without_panicking() {
+        let h = header(None, 1);
+        let good = encode_value_trees(&h, &[stump()]).unwrap();
+        // Every truncation, and every single-byte change, is refused or decodes into a
+        // valid tree: never a panic, never an unchecked index.
+        for n in 0..good.len() {
+            assert!(decode(&good[..n]).is_err(), "truncated at {n}");
+        }
+        for i in 0..good.len() {
+            for v in [0u8, 0x7F, 0xFF] {
+                let mut bad = good.clone();
+                bad[i] = v;
+                if let Ok((_, Trees::Values(trees))) = decode(&bad) {
+                    for t in &trees {
+                        assert!(t.leaf(&[0.0, 1.0]).is_some());
+                    }
+                }
+            }
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(decode(&trailing).unwrap_err().contains("unexpected bytes"));
+        let mut huge = good;
+        let count_at = huge.len() - 40;
+        huge[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&huge).unwrap_err().contains("announces"));
+    }
+}

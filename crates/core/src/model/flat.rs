@@ -1,0 +1,409 @@
+//! Ferry's own tree layout, shared by decision trees and forests.
+//!
+//! smartcore fits a tree; [`FlatTree::from_smartcore`] converts it into flat arrays that
+//! Ferry stores and predicts with, so an artifact never depends on another crate's
+//! private struct layout:
+//!
+//! - nodes in depth-first preorder; an internal node holds its split feature, its
+//!   threshold (a row goes left when `x[feature] <= threshold`, as in smartcore and
+//!   scikit-learn) and the index of its right child (its left child is the next node);
+//! - a leaf holds its index among the leaves; a regression leaf also holds its value, a
+//!   classification leaf's class counts live beside the tree ([`ClassTree`]).
+//!
+//! Everything read from outside (a smartcore tree, an artifact) is checked when the
+//! tree is built: children point forward and inside the tree, features are below the
+//! model's width, thresholds and values are finite. Prediction then only follows
+//! indices that were checked.
+
+use serde::Deserialize;
+
+/// Marks a leaf in [`Node::feature`].
+const LEAF: u32 = u32::MAX;
+
+/// One node; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Node {
+    /// Split feature of an internal node, [`LEAF`] for a leaf.
+    feature: u32,
+    /// Right child of an internal node; leaf index of a leaf.
+    next: u32,
+    /// Threshold of an internal node; value of a regression leaf (0 for a
+    /// classification leaf).
+    value: f64,
+}
+
+/// A fitted tree in Ferry's flat layout.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FlatTree {
+    nodes: Vec<Node>,
+    n_leaves: u32,
+}
+
+/// One node as the binary encoding and the smartcore conversion describe it: a split
+/// or a leaf, in preorder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PreorderNode {
+    /// An internal node; its left subtree follows, then its right subtree.
+    Split {
+        /// Input column.
+        feature: u32,
+        /// Rows with `x[feature] <= threshold` go left.
+        threshold: f64,
+    },
+    /// A leaf with its value (regression) or 0 (classification).
+    Leaf(f64),
+}
+
+impl FlatTree {
+    /// Builds a tree from its nodes in preorder, checking that they form exactly one
+    /// complete binary tree over `n_features` input columns.
+    pub(crate) fn from_preorder(
+        preorder: impl IntoIterator<Item = PreorderNode>,
+        n_features: usize,
+    ) -> Result<Self, String> {
+        let mut nodes: Vec<Node> = Vec::new();
+        // Internal nodes whose right child is still to come.
+        let mut open: Vec<usize> = Vec::new();
+        // Subtrees still missing: 1 for the root, +1 per split, -1 per leaf.
+        let mut missing: usize = 1;
+        let mut n_leaves: u32 = 0;
+        let mut pending_right = false;
+        for node in preorder {
+            if missing == 0 {
+                return Err("nodes after the tree is complete".to_owned());
+            }
+            let index = u32::try_from(nodes.len()).map_err(|_| "too many nodes".to_owned())?;
+            if pending_right {
+                // This node is the right child of the innermost open split.
+                let parent = open.pop().ok_or("right child without a parent")?;
+                if let Some(p) = nodes.get_mut(parent) {
+                    p.next = index;
+                }
+            }
+            match node {
+                PreorderNode::Split { feature, threshold } => {
+                    if feature as usize >= n_features || feature == LEAF {
+                        return Err(format!(
+                            "node {index} splits on column {feature}, the model has {n_features}"
+                        ));
+                    }
+                    if !threshold.is_finite() {
+                        return Err(format!("node {index} has threshold {threshold}"));
+                    }
+                    open.push(nodes.len());
+                    nodes.push(Node {
+                        feature,
+                        next: 0,
+                        value: threshold,
+                    });
+                    missing += 1;
+                    pending_right = false;
+                }
+                PreorderNode::Leaf(value) => {
+                    if !value.is_finite() {
+                        return Err(format!("leaf {n_leaves} has value {value}"));
+                    }
+                    nodes.push(Node {
+                        feature: LEAF,
+                        next: n_leaves,
+                        value,
+                    });
+                    n_leaves += 1;
+                    missing -= 1;
+                    pending_right = true;
+                }
+            }
+        }
+        if missing != 0 || !open.is_empty() {
+            return Err(format!(
+                "the tree ends early: {missing} subtrees are missing"
+            ));
+        }
+        Ok(Self { nodes, n_leaves })
+    }
+
+    /// The nodes in preorder, as [`Self::from_preorder`] takes them.
+    pub(crate) fn preorder(&self) -> impl Iterator<Item = PreorderNode> + '_ {
+        self.nodes.iter().map(|n| {
+            if n.feature == LEAF {
+                PreorderNode::Leaf(n.value)
+            } else {
+                PreorderNode::Split {
+                    feature: n.feature,
+                    threshold: n.value,
+                }
+            }
+        })
+    }
+
+    /// Number of nodes.
+    pub(crate) fn n_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of leaves.
+    pub(crate) fn n_leaves(&self) -> usize {
+        self.n_leaves as usize
+    }
+
+    /// The leaf `row` falls into: its leaf index and value. `None` only when `row` is
+    /// narrower than the tree's features (callers check the width first).
+    #[inline]
+    pub(crate) fn leaf(&self, row: &[f64]) -> Option<(usize, f64)> {
+        let mut i = 0usize;
+        loop {
+            let node = self.nodes.get(i)?;
+            if node.feature == LEAF {
+                return Some((node.next as usize, node.value));
+            }
+            // Children point forward (checked when built), so this terminates.
+            i = if *row.get(node.feature as usize)? <= node.value {
+                i + 1
+            } else {
+                node.next as usize
+            };
+        }
+    }
+
+    /// Converts smartcore's node list (root first, children by index) into preorder,
+    /// returning the tree and, in leaf order, each leaf's smartcore output and sample
+    /// count (classification trees record it).
+    pub(crate) fn from_smartcore<O: Copy>(
+        nodes: &[ScNode<O>],
+        n_features: usize,
+        leaf_value: impl Fn(O) -> f64,
+    ) -> Result<(Self, Vec<ScLeaf<O>>), String> {
+        let mut preorder = Vec::with_capacity(nodes.len());
+        let mut outputs = Vec::new();
+        let mut stack = vec![0usize];
+        while let Some(i) = stack.pop() {
+            if preorder.len() > nodes.len() {
+                return Err("smartcore's tree has a cycle".to_owned());
+            }
+            let node = nodes
+                .get(i)
+                .ok_or_else(|| format!("smartcore node {i} does not exist"))?;
+            match (node.true_child, node.false_child, node.split_value) {
+                (Some(left), Some(right), Some(threshold)) => {
+                    let feature = u32::try_from(node.split_feature)
+                        .map_err(|_| format!("split feature {} too large", node.split_feature))?;
+                    preorder.push(PreorderNode::Split { feature, threshold });
+                    stack.push(right);
+                    stack.push(left);
+                }
+                (None, None, _) => {
+                    preorder.push(PreorderNode::Leaf(leaf_value(node.output)));
+                    outputs.push((node.output, node.n_node_samples));
+                }
+                _ => return Err(format!("smartcore node {i} has one child")),
+            }
+        }
+        Ok((Self::from_preorder(preorder, n_features)?, outputs))
+    }
+}
+
+/// A leaf of a converted smartcore tree: smartcore's output and, for classification
+/// trees, the sample count it recorded.
+pub(crate) type ScLeaf<O> = (O, Option<usize>);
+
+/// The fields of a smartcore tree node that the conversion reads (smartcore's serde
+/// names; the others are ignored).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ScNode<O> {
+    output: O,
+    #[serde(default)]
+    n_node_samples: Option<usize>,
+    split_feature: usize,
+    split_value: Option<f64>,
+    true_child: Option<usize>,
+    false_child: Option<usize>,
+}
+
+/// The node list of a smartcore tree.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ScNodes<O> {
+    pub(crate) nodes: Vec<ScNode<O>>,
+}
+
+/// A classification tree: the flat tree and, per leaf, the count of each class among
+/// the (bootstrap-weighted) rows it was fitted on. Probabilities are the leaf's class
+/// shares, computed once when the tree is built.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClassTree {
+    tree: FlatTree,
+    n_classes: usize,
+    counts: Vec<u32>,
+    proba: Vec<f64>,
+}
+
+impl ClassTree {
+    /// Checks that `counts` has `n_classes` entries per leaf, each leaf with at least
+    /// one row, and computes the leaf probabilities.
+    pub(crate) fn new(tree: FlatTree, n_classes: usize, counts: Vec<u32>) -> Result<Self, String> {
+        if n_classes == 0 || counts.len() != tree.n_leaves() * n_classes {
+            return Err(format!(
+                "{} class counts for {} leaves of {n_classes} classes",
+                counts.len(),
+                tree.n_leaves()
+            ));
+        }
+        let mut proba = Vec::with_capacity(counts.len());
+        for (leaf, c) in counts.chunks_exact(n_classes).enumerate() {
+            let total: u64 = c.iter().map(|&v| u64::from(v)).sum();
+            if total == 0 {
+                return Err(format!("leaf {leaf} holds no rows"));
+            }
+            proba.extend(c.iter().map(|&v| f64::from(v) / total as f64));
+        }
+        Ok(Self {
+            tree,
+            n_classes,
+            counts,
+            proba,
+        })
+    }
+
+    /// Routes the training rows (with their weights: bootstrap counts, or 1) through
+    /// `tree` and counts each leaf's classes.
+    pub(crate) fn count(
+        tree: FlatTree,
+        n_classes: usize,
+        x: &crate::frame::FeatureMatrix,
+        codes: &[u32],
+        weights: &[u32],
+    ) -> Result<Self, String> {
+        let mut counts = vec![0u32; tree.n_leaves() * n_classes];
+        for ((row, &code), &w) in x.rows().zip(codes).zip(weights) {
+            if w == 0 {
+                continue;
+            }
+            let (leaf, _) = tree.leaf(row).ok_or("row narrower than the tree")?;
+            let slot = counts
+                .get_mut(leaf * n_classes + code as usize)
+                .ok_or("class code out of range")?;
+            *slot += w;
+        }
+        Self::new(tree, n_classes, counts)
+    }
+
+    /// The flat tree.
+    pub(crate) fn tree(&self) -> &FlatTree {
+        &self.tree
+    }
+
+    /// The class counts, leaf by leaf.
+    pub(crate) fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
+    /// The class probabilities of the leaf `row` falls into.
+    #[inline]
+    pub(crate) fn proba(&self, row: &[f64]) -> Option<&[f64]> {
+        let (leaf, _) = self.tree.leaf(row)?;
+        self.proba
+            .get(leaf * self.n_classes..(leaf + 1) * self.n_classes)
+    }
+}
+
+/// Index of the largest value, the first on ties (scikit-learn's `argmax`).
+pub(crate) fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if v.get(best).is_some_and(|b| x > b) {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(feature: u32, threshold: f64) -> PreorderNode {
+        PreorderNode::Split { feature, threshold }
+    }
+
+    #[test]
+    fn preorder_builds_and_routes_left_on_less_or_equal() {
+        // x0 <= 1 ? (x1 <= 5 ? 10 : 20) : 30
+        let tree = FlatTree::from_preorder(
+            [
+                split(0, 1.0),
+                split(1, 5.0),
+                PreorderNode::Leaf(10.0),
+                PreorderNode::Leaf(20.0),
+                PreorderNode::Leaf(30.0),
+            ],
+            2,
+        )
+        .unwrap();
+        assert_eq!(tree.n_leaves(), 3);
+        assert_eq!(tree.leaf(&[1.0, 5.0]), Some((0, 10.0)));
+        assert_eq!(tree.leaf(&[0.0, 6.0]), Some((1, 20.0)));
+        assert_eq!(tree.leaf(&[1.5, 0.0]), Some((2, 30.0)));
+        assert_eq!(tree.leaf(&[f64::NAN, 0.0]), Some((2, 30.0)));
+        assert_eq!(
+            FlatTree::from_preorder(tree.preorder(), 2).unwrap(),
+            tree,
+            "preorder round trip"
+        );
+    }
+
+    #[test]
+    fn malformed_preorders_are_refused() {
+        let cases: Vec<(Vec<PreorderNode>, &str)> = vec![
+            (vec![], "ends early"),
+            (vec![split(0, 1.0), PreorderNode::Leaf(1.0)], "ends early"),
+            (
+                vec![PreorderNode::Leaf(1.0), PreorderNode::Leaf(2.0)],
+                "after the tree is complete",
+            ),
+            (
+                vec![
+                    split(3, 1.0),
+                    PreorderNode::Leaf(1.0),
+                    PreorderNode::Leaf(1.0),
+                ],
+                "splits on column 3",
+            ),
+            (
+                vec![
+                    split(0, f64::NAN),
+                    PreorderNode::Leaf(1.0),
+                    PreorderNode::Leaf(1.0),
+                ],
+                "threshold NaN",
+            ),
+            (vec![PreorderNode::Leaf(f64::INFINITY)], "value inf"),
+        ];
+        for (nodes, expected) in cases {
+            let err = FlatTree::from_preorder(nodes.clone(), 2).unwrap_err();
+            assert!(err.contains(expected), "{nodes:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn class_trees_need_rows_in_every_leaf() {
+        let tree = FlatTree::from_preorder(
+            [
+                split(0, 0.5),
+                PreorderNode::Leaf(0.0),
+                PreorderNode::Leaf(0.0),
+            ],
+            1,
+        )
+        .unwrap();
+        let t = ClassTree::new(tree.clone(), 2, vec![3, 1, 0, 2]).unwrap();
+        assert_eq!(t.proba(&[0.0]).unwrap(), &[0.75, 0.25]);
+        assert_eq!(t.proba(&[1.0]).unwrap(), &[0.0, 1.0]);
+        assert!(ClassTree::new(tree.clone(), 2, vec![3, 1, 0, 0]).is_err());
+        assert!(ClassTree::new(tree, 2, vec![3, 1]).is_err());
+    }
+
+    #[test]
+    fn ties_go_to_the_first_class() {
+        assert_eq!(argmax(&[0.5, 0.5]), 0);
+        assert_eq!(argmax(&[0.2, 0.4, 0.4]), 1);
+    }
+}

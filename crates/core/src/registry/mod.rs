@@ -1,0 +1,278 @@
+//! Model registries: where versions of a model are published, listed, resolved and
+//! loaded, and where aliases (`latest`, `production`, ...) point.
+//!
+//! [`Registry`] is the contract; train and serve hold a `Arc<dyn Registry>` chosen from
+//! configuration ([`RegistryLocation`]) and never name an implementation. The local
+//! directory ([`LocalRegistry`]) is the embedded default; other stores (MLflow's model
+//! registry) implement the same trait and must pass the same contract suite
+//! ([`contract`], compiled for tests and with the `contract-suite` feature).
+//!
+//! Every implementation keeps these rules:
+//! - versions are increasing integers per model, claimed atomically, never reused;
+//! - a version is complete and verified (read back with the same reader and limits serve
+//!   uses) before any alias points to it, so publishing cannot lose a served model;
+//! - `latest` only moves forward on publish; a bare name resolves through it.
+
+mod local;
+
+#[cfg(any(test, feature = "contract-suite"))]
+pub mod contract;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub use local::LocalRegistry;
+
+use crate::artifact::{ArtifactError, ArtifactFiles, Manifest, ReadLimits};
+use crate::bundle::ModelBundle;
+pub use crate::ids::{AliasName, LATEST, ModelName, ModelRef, Version};
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A filesystem operation failed; the message names the path.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The registry has no model of that name (caller's fault).
+    #[error("model '{0}' is not in the registry")]
+    ModelNotFound(ModelName),
+    /// The model has no such version (caller's fault).
+    #[error("model '{name}' has no version {version}")]
+    VersionNotFound {
+        /// The model.
+        name: ModelName,
+        /// The version asked for.
+        version: Version,
+    },
+    /// The model has no such alias (caller's fault).
+    #[error("model '{name}' has no alias '{alias}'")]
+    AliasNotFound {
+        /// The model.
+        name: ModelName,
+        /// The alias asked for.
+        alias: AliasName,
+    },
+    /// An alias record does not hold a version number.
+    #[error("alias file {path} does not hold a version number")]
+    CorruptAlias {
+        /// The alias file.
+        path: PathBuf,
+    },
+    /// The artifact failed to write or to load.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+}
+
+impl RegistryError {
+    /// True when the request named something that does not exist (a caller's fault),
+    /// false for storage and artifact failures.
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            RegistryError::ModelNotFound(_)
+            | RegistryError::VersionNotFound { .. }
+            | RegistryError::AliasNotFound { .. } => true,
+            RegistryError::Io(_)
+            | RegistryError::CorruptAlias { .. }
+            | RegistryError::Artifact(_) => false,
+        }
+    }
+}
+
+/// A resolved reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The model.
+    pub name: ModelName,
+    /// The version the reference points to.
+    pub version: Version,
+    /// The local directory holding the version (for a remote registry, its verified
+    /// local copy).
+    pub path: PathBuf,
+}
+
+/// What [`Registry::publish`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The new version and its directory.
+    pub resolved: Resolved,
+    /// The manifest as written, with the version and checksums filled in.
+    pub manifest: Manifest,
+    /// Where `latest` points now: the new version, or a newer one a concurrent publish
+    /// registered first.
+    pub latest: Version,
+}
+
+/// A store of versioned model artifacts with aliases.
+///
+/// Object-safe and `Send + Sync` on purpose: train and serve pick an implementation
+/// from configuration at run time and share it across threads, so they hold an
+/// `Arc<dyn Registry>` and the rules above are the trait's contract, checked for every
+/// implementation by the same suite ([`contract`]).
+pub trait Registry: Send + Sync + fmt::Debug {
+    /// Where the registry lives, for messages (`artifacts`, `/srv/models`).
+    fn location(&self) -> String;
+
+    /// The models that have at least one version, sorted by name. A registry that does
+    /// not exist yet is empty.
+    ///
+    /// # Errors
+    /// [`RegistryError::Io`] when the store cannot be listed.
+    fn models(&self) -> Result<Vec<ModelName>, RegistryError>;
+
+    /// The complete versions of `name`, ascending; empty for an unknown model.
+    ///
+    /// # Errors
+    /// [`RegistryError::Io`] when the store cannot be listed.
+    fn versions(&self, name: &ModelName) -> Result<Vec<Version>, RegistryError>;
+
+    /// The aliases of `name` and the versions they point to.
+    ///
+    /// # Errors
+    /// [`RegistryError::Io`], or [`RegistryError::CorruptAlias`] for an unreadable alias.
+    fn aliases(&self, name: &ModelName) -> Result<BTreeMap<AliasName, Version>, RegistryError>;
+
+    /// Resolves `reference` to an existing version. `name@latest` falls back to the
+    /// highest version when the alias was never written.
+    ///
+    /// # Errors
+    /// [`RegistryError::ModelNotFound`], [`RegistryError::VersionNotFound`] or
+    /// [`RegistryError::AliasNotFound`].
+    fn resolve(&self, reference: &ModelRef) -> Result<Resolved, RegistryError>;
+
+    /// Resolves and loads `reference`, verifying the artifact.
+    ///
+    /// # Errors
+    /// As [`Registry::resolve`], or [`RegistryError::Artifact`] when the artifact is refused.
+    fn load(&self, reference: &ModelRef) -> Result<(Resolved, ModelBundle), RegistryError>;
+
+    /// Publishes a new version of `manifest.name`: claims the next version number,
+    /// writes the artifact, reads it back with the reader and limits serve uses, and
+    /// only then makes it visible and moves `latest` to it (unless `latest` already
+    /// points higher). `manifest.version`, `manifest.files`, `manifest.config_sha256`
+    /// and the manifest checksum are filled in here.
+    ///
+    /// # Errors
+    /// IO or serialisation errors, or [`RegistryError::Artifact`] when the written
+    /// version would be refused by a reader; nothing becomes visible then.
+    fn publish(
+        &self,
+        manifest: Manifest,
+        files: &ArtifactFiles<'_>,
+    ) -> Result<Published, RegistryError>;
+
+    /// Points `alias` of `name` at `version`.
+    ///
+    /// # Errors
+    /// [`RegistryError::VersionNotFound`] for a version that does not exist, or IO errors.
+    fn set_alias(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+        version: Version,
+    ) -> Result<(), RegistryError>;
+
+    /// Removes `alias` of `name`.
+    ///
+    /// # Errors
+    /// [`RegistryError::AliasNotFound`] when there is no such alias, or IO errors.
+    fn delete_alias(&self, name: &ModelName, alias: &AliasName) -> Result<(), RegistryError>;
+}
+
+/// Where a registry lives, as configured (`--registry`, `FERRY_REGISTRY`, a config's
+/// `registry` key): a local directory, given as a path or a `file://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryLocation {
+    /// A directory on this machine.
+    Local(PathBuf),
+}
+
+/// A registry location that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported registry location {found:?}: expected a directory path or a file:// URL")]
+pub struct LocationError {
+    /// The refused text.
+    pub found: String,
+}
+
+impl FromStr for RegistryLocation {
+    type Err = LocationError;
+    fn from_str(s: &str) -> Result<Self, LocationError> {
+        if let Some(path) = s.strip_prefix("file://") {
+            return Ok(RegistryLocation::Local(PathBuf::from(path)));
+        }
+        // Any other `scheme://` names a store this build has no client for; a path
+        // never contains `://` in practice, so refuse it rather than create a directory
+        // called `mlflow:`.
+        if s.is_empty() || s.contains("://") {
+            return Err(LocationError {
+                found: s.to_owned(),
+            });
+        }
+        Ok(RegistryLocation::Local(PathBuf::from(s)))
+    }
+}
+
+impl From<&Path> for RegistryLocation {
+    fn from(path: &Path) -> Self {
+        RegistryLocation::Local(path.to_owned())
+    }
+}
+
+impl fmt::Display for RegistryLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryLocation::Local(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl RegistryLocation {
+    /// Opens the registry, reading artifacts with `limits`.
+    #[must_use]
+    pub fn open(&self, limits: ReadLimits) -> Arc<dyn Registry> {
+        match self {
+            RegistryLocation::Local(path) => Arc::new(LocalRegistry::new(path).with_limits(limits)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_paths_and_file_urls_and_refuse_other_schemes() {
+        assert_eq!(
+            "artifacts".parse::<RegistryLocation>().unwrap(),
+            RegistryLocation::Local("artifacts".into())
+        );
+        assert_eq!(
+            "file:///srv/models".parse::<RegistryLocation>().unwrap(),
+            RegistryLocation::Local("/srv/models".into())
+        );
+        let err = "mlflow://host:5000"
+            .parse::<RegistryLocation>()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported registry location \"mlflow://host:5000\": expected a directory path or a file:// URL"
+        );
+        assert!("".parse::<RegistryLocation>().is_err());
+    }
+
+    #[test]
+    fn the_local_registry_passes_the_contract_suite() {
+        for (name, check) in contract::CHECKS {
+            let dir = tempfile::tempdir().unwrap();
+            let registry = LocalRegistry::new(dir.path());
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check(&registry);
+            }));
+            assert!(outcome.is_ok(), "contract check '{name}' failed");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The one inference step every protocol shares: find the model by name and version,
+//! validate the decoded rows against its schema, and predict them with
+//! `Predictor::predict`, the call training evaluates with. Protocols only decode and
+//! encode; nothing here knows a wire format.
+
+use std::sync::Arc;
+
+use ferry_core::schema::Row;
+use ferry_core::{Predictions, Version};
+
+use crate::error::ApiError;
+use crate::state::{AppState, LoadedModel};
+
+/// The outcome of one inference: the model that answered and its predictions, one per
+/// row, in row order.
+#[derive(Debug)]
+pub struct Inference {
+    /// The model version that predicted.
+    pub model: Arc<LoadedModel>,
+    /// Its predictions.
+    pub predictions: Predictions,
+}
+
+/// The model `name` at `version` (its default when `None`). Protocols look the model up
+/// before decoding the body, so an unknown model is a 404 whatever the body holds.
+///
+/// # Errors
+/// [`ApiError::ModelNotFound`], [`ApiError::VersionNotFound`] or
+/// [`ApiError::ModelNotLoaded`].
+pub fn lookup(
+    state: &AppState,
+    name: &str,
+    version: Option<Version>,
+) -> Result<Arc<LoadedModel>, ApiError> {
+    state.find(name, version)
+}
+
+/// Predicts `rows` with `model`.
+///
+/// # Errors
+/// [`ApiError::InvalidFeatures`] with every schema violation of every row;
+/// [`ApiError::Predict`] with every value the model cannot use (unknown categories,
+/// overflows), or an internal failure.
+pub fn infer<R: Row>(model: Arc<LoadedModel>, rows: &[R]) -> Result<Inference, ApiError> {
+    let frame = model
+        .bundle
+        .schema()
+        .validate_rows(rows)
+        .map_err(ApiError::InvalidFeatures)?;
+    let predictions = model.bundle.predict(&frame)?;
+    Ok(Inference { model, predictions })
+}

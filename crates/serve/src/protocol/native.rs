@@ -1,0 +1,623 @@
+//! Ferry's native JSON protocol (`POST /models/{name}/predict`).
+//!
+//! A body is one record (an object of features) or `{"records": [...]}`. The decoder
+//! reads the body bytes once, straight into borrowed records: field names and strings
+//! point into the body unless they contain escapes, numbers are read as `f64`, and all
+//! records of a batch share one field array. No `serde_json::Value` tree is built.
+//! Arrays and objects inside a record are kept only as their kind, which every feature
+//! type rejects with a message naming it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{self, HeaderValue};
+use ferry_core::schema::{Cell, FeatureSchema, Row};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::api::dto::{PredictResponse, Prediction};
+use crate::error::ApiError;
+use crate::infer::Inference;
+use crate::request_id::RequestId;
+use crate::{API_VERSION, MODEL_VERSION_HEADER};
+
+/// The value of one record field.
+#[derive(Debug, Clone, PartialEq)]
+enum Value<'a> {
+    Null,
+    Bool(bool),
+    Number(f64),
+    Str(Cow<'a, str>),
+    Array,
+    Object,
+}
+
+impl Value<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Array => "an array",
+            Value::Object => "an object",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Field<'a> {
+    key: Cow<'a, str>,
+    value: Value<'a>,
+}
+
+/// The decoded records of a request, borrowing from its body.
+#[derive(Debug, Default)]
+pub struct Records<'a> {
+    fields: Vec<Field<'a>>,
+    /// End (exclusive) in `fields` of each record.
+    ends: Vec<usize>,
+}
+
+impl<'a> Records<'a> {
+    /// One view per record, in request order.
+    #[must_use]
+    pub fn rows(&self) -> Vec<Record<'_, 'a>> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let fields = self.fields.get(start..end).unwrap_or_default();
+                start = end;
+                Record { fields }
+            })
+            .collect()
+    }
+
+    /// Number of records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when there is no record.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// One record: its fields in body order.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'r, 'a> {
+    fields: &'r [Field<'a>],
+}
+
+impl Row for Record<'_, '_> {
+    fn cell(&self, _index: usize, name: &str) -> Cell<'_> {
+        // The last occurrence of a repeated key wins, as in any JSON object reader.
+        match self.fields.iter().rev().find(|f| f.key == name) {
+            None => Cell::Absent,
+            Some(f) => match &f.value {
+                Value::Null => Cell::Null,
+                Value::Bool(b) => Cell::Bool(*b),
+                Value::Number(n) => Cell::Number(*n),
+                Value::Str(s) => Cell::Text(s),
+                Value::Array => Cell::Text("<array>"),
+                Value::Object => Cell::Text("<object>"),
+            },
+        }
+    }
+
+    fn unknown_keys(&self, schema: &FeatureSchema) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|f| schema.position(&f.key).is_none())
+            .map(|f| f.key.clone().into_owned())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// Decodes a request body into its records, at most `max_records` of them.
+///
+/// # Errors
+/// [`ApiError::InvalidJson`] when the body is not JSON; [`ApiError::InvalidRequest`]
+/// when it is JSON of the wrong shape (not an object, `records` not an array of
+/// objects, empty, or over the limit).
+pub fn decode(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let shape = de
+        .deserialize_any(BodyVisitor { max_records })
+        .and_then(|shape| de.end().map(|()| shape))
+        .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    match shape {
+        Body::NotAnObject(kind) => Err(ApiError::InvalidRequest(format!(
+            "expected a JSON object (one record) or {{\"records\": [...]}}, found {kind}"
+        ))),
+        Body::Batch(batch) => batch.into_records(max_records),
+        Body::RecordsNotArray(kind) => Err(ApiError::InvalidRequest(format!(
+            "'records' must be an array of objects, found {kind}"
+        ))),
+        Body::Single(fields) => {
+            let end = fields.len();
+            Ok(Records {
+                fields,
+                ends: vec![end],
+            })
+        }
+    }
+}
+
+/// Writes the answer: request id, model, version, API version and one prediction per
+/// record, with the `X-Model-Version` header.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the predictions do not fit the model (a bug) or cannot
+/// be serialised.
+pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
+    let bundle = &inference.model.bundle;
+    let manifest = bundle.manifest();
+    let predictions =
+        Prediction::batch(&inference.predictions, bundle.classes()).map_err(ApiError::Internal)?;
+    let body = serde_json::to_vec(&PredictResponse {
+        request_id: request_id.as_str(),
+        model: manifest.name.as_str(),
+        model_version: manifest.version.0,
+        api_version: API_VERSION,
+        predictions,
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut response = HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body);
+    response.headers_mut().insert(
+        MODEL_VERSION_HEADER.clone(),
+        HeaderValue::from(manifest.version.0),
+    );
+    Ok(response)
+}
+
+/// What the body turned out to be.
+enum Body<'a> {
+    /// Any JSON but an object: its kind.
+    NotAnObject(&'static str),
+    /// `{"records": [...]}`.
+    Batch(Batch<'a>),
+    /// `{"records": x}` with `x` not an array: its kind.
+    RecordsNotArray(&'static str),
+    /// One record.
+    Single(Vec<Field<'a>>),
+}
+
+#[derive(Default)]
+struct Batch<'a> {
+    records: Records<'a>,
+    /// Elements in the array, stored or not.
+    count: usize,
+    /// The first element that is not an object, with its kind.
+    first_non_object: Option<(usize, &'static str)>,
+}
+
+impl<'a> Batch<'a> {
+    fn into_records(self, max: usize) -> Result<Records<'a>, ApiError> {
+        if self.count == 0 {
+            return Err(ApiError::InvalidRequest(
+                "'records' is empty: send at least one record".to_owned(),
+            ));
+        }
+        if self.count > max {
+            return Err(ApiError::InvalidRequest(format!(
+                "'records' has {} records, the limit is {max} per request",
+                self.count
+            )));
+        }
+        if let Some((i, kind)) = self.first_non_object {
+            return Err(ApiError::InvalidRequest(format!(
+                "records[{i}] must be an object of features, found {kind}"
+            )));
+        }
+        Ok(self.records)
+    }
+}
+
+/// A string borrowed from the body when it has no escapes.
+struct Text;
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// Any JSON value, as a field value: scalars kept, arrays and objects skipped.
+struct AnyValue;
+
+impl<'de> DeserializeSeed<'de> for AnyValue {
+    type Value = Value<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnyValue {
+    type Value = Value<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Value::Number(v as f64))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Value::Number(v as f64))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Value::Number(v))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Object)
+    }
+}
+
+/// Reads the fields of one record object into `out`.
+fn read_fields<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    out: &mut Vec<Field<'de>>,
+) -> Result<(), A::Error> {
+    while let Some(key) = map.next_key_seed(Text)? {
+        let value = map.next_value_seed(AnyValue)?;
+        out.push(Field { key, value });
+    }
+    Ok(())
+}
+
+/// The top level of a body.
+struct BodyVisitor {
+    max_records: usize,
+}
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::new();
+        let mut batch = None;
+        let mut records_kind = None;
+        while let Some(key) = map.next_key_seed(Text)? {
+            if key == "records" {
+                match map.next_value_seed(RecordsSeed {
+                    max_records: self.max_records,
+                })? {
+                    RecordsValue::Array(b) => {
+                        records_kind = Some("an array");
+                        batch = Some(b);
+                        fields.push(Field {
+                            key,
+                            value: Value::Array,
+                        });
+                    }
+                    RecordsValue::Other(value) => {
+                        records_kind = Some(value.kind());
+                        fields.push(Field { key, value });
+                    }
+                }
+            } else {
+                let value = map.next_value_seed(AnyValue)?;
+                fields.push(Field { key, value });
+            }
+        }
+        // `records` alone is a batch; with other keys the object is one record (whose
+        // `records` key is then an unknown feature).
+        Ok(match (fields.len(), batch, records_kind) {
+            (1, Some(batch), _) => Body::Batch(batch),
+            (1, None, Some(kind)) => Body::RecordsNotArray(kind),
+            _ => Body::Single(fields),
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        AnyValue.visit_seq(seq).map(|v| Body::NotAnObject(v.kind()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Body::NotAnObject("null"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Body::NotAnObject("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Body::NotAnObject("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Body::NotAnObject("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Body::NotAnObject("a number"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Body::NotAnObject("a string"))
+    }
+}
+
+enum RecordsValue<'a> {
+    Array(Batch<'a>),
+    Other(Value<'a>),
+}
+
+/// The value of `records`: an array of record objects, or anything else.
+struct RecordsSeed {
+    max_records: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed {
+    type Value = RecordsValue<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed {
+    type Value = RecordsValue<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut batch = Batch::default();
+        loop {
+            // Records past the limit are read (the body must still be valid JSON, and
+            // the error says how many there were) but not kept.
+            let keep = batch.count < self.max_records && batch.first_non_object.is_none();
+            let element = seq.next_element_seed(Element {
+                records: &mut batch.records,
+                keep,
+            })?;
+            match element {
+                None => break,
+                Some(None) => {}
+                Some(Some(kind)) => {
+                    if batch.first_non_object.is_none() {
+                        batch.first_non_object = Some((batch.count, kind));
+                    }
+                }
+            }
+            batch.count += 1;
+        }
+        Ok(RecordsValue::Array(batch))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        AnyValue.visit_map(map).map(RecordsValue::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(RecordsValue::Other(Value::Null))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(RecordsValue::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        AnyValue.visit_i64(v).map(RecordsValue::Other)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        AnyValue.visit_u64(v).map(RecordsValue::Other)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(RecordsValue::Other(Value::Number(v)))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(RecordsValue::Other(Value::Str(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(RecordsValue::Other(Value::Str(Cow::Owned(v.to_owned()))))
+    }
+}
+
+/// One element of `records`: an object is read into the shared field array (when
+/// `keep`); anything else gives its kind.
+struct Element<'b, 'de> {
+    records: &'b mut Records<'de>,
+    keep: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Element<'_, 'de> {
+    type Value = Option<&'static str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Element<'_, 'de> {
+    type Value = Option<&'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        if self.keep {
+            read_fields(&mut map, &mut self.records.fields)?;
+            self.records.ends.push(self.records.fields.len());
+        } else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        }
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        AnyValue.visit_seq(seq).map(|v| Some(v.kind()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Some("null"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Some("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Some("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Some("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Some("a number"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Some("a string"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(records: &Records<'_>, names: &[&str]) -> Vec<Vec<String>> {
+        records
+            .rows()
+            .iter()
+            .map(|r| names.iter().map(|n| r.cell(0, n).to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn one_record_and_batches_decode_into_borrowed_cells() {
+        let body = br#"{"a": 1.5, "b": "x", "c": null, "d": true, "e": [1], "f": {"g": 2}}"#;
+        let records = decode(body, 10).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            cells(&records, &["a", "b", "c", "d", "e", "f", "z"]),
+            [[
+                "number 1.5",
+                "string \"x\"",
+                "null",
+                "boolean true",
+                "string \"<array>\"",
+                "string \"<object>\"",
+                "nothing"
+            ]]
+        );
+        let Some(Field {
+            key: Cow::Borrowed(_),
+            value: Value::Str(Cow::Borrowed(_)),
+        }) = records.fields.get(1)
+        else {
+            panic!("unescaped text borrows from the body")
+        };
+
+        let body = br#"{"records": [{"a": 1}, {"a": 2, "b": "\u00e9"}, {}]}"#;
+        let records = decode(body, 3).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(
+            cells(&records, &["a", "b"]),
+            [
+                ["number 1", "nothing"],
+                ["number 2", "string \"é\""],
+                ["nothing", "nothing"]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_takes_its_last_value() {
+        let records = decode(br#"{"a": 1, "a": 2}"#, 1).unwrap();
+        assert_eq!(cells(&records, &["a"]), [["number 2"]]);
+    }
+
+    #[test]
+    fn records_beside_other_keys_is_one_record() {
+        let records = decode(br#"{"records": [], "a": 1}"#, 1).unwrap();
+        assert_eq!(records.len(), 1);
+        let schema = FeatureSchema::new(vec![ferry_core::schema::FeatureSpec {
+            name: "a".into(),
+            dtype: ferry_core::schema::DType::Numeric,
+            nullable: false,
+            range: None,
+            categories: None,
+        }])
+        .unwrap();
+        assert_eq!(records.rows()[0].unknown_keys(&schema), ["records"]);
+    }
+
+    #[test]
+    fn shapes_and_syntax_errors_are_told_apart() {
+        let message = |body: &[u8]| match decode(body, 2) {
+            Err(ApiError::InvalidRequest(m)) => format!("422 {m}"),
+            Err(ApiError::InvalidJson(m)) => format!("400 {m}"),
+            Err(other) => format!("other {other}"),
+            Ok(r) => format!("ok {}", r.len()),
+        };
+        assert_eq!(
+            message(b"[1, 2]"),
+            "422 expected a JSON object (one record) or {\"records\": [...]}, found an array"
+        );
+        assert_eq!(
+            message(b"[1, 2"),
+            "400 EOF while parsing a list at line 1 column 5"
+        );
+        assert_eq!(
+            message(b"{} x"),
+            "400 trailing characters at line 1 column 4"
+        );
+        assert_eq!(
+            message(br#"{"records": [{}, 3]}"#),
+            "422 records[1] must be an object of features, found a number"
+        );
+        assert_eq!(
+            message(br#"{"records": [{}, {}, {}, "#),
+            "400 EOF while parsing a value at line 1 column 25"
+        );
+        assert_eq!(
+            message(br#"{"records": [1, {}, {}]}"#),
+            "422 'records' has 3 records, the limit is 2 per request"
+        );
+        assert_eq!(
+            message(br#"{"records": "x"}"#),
+            "422 'records' must be an array of objects, found a string"
+        );
+    }
+}
