@@ -14,7 +14,9 @@ use ferry_core::metrics::{self, Metric, Truth};
 use ferry_core::model::{self, EncodedLabels, Target, Task, TrainingSet};
 use ferry_core::schema::TargetValue;
 use ferry_core::split::{Split, train_test_split};
-use ferry_core::{ClassLabel, Model, Predictor, RegistryLocation, Version};
+use ferry_core::{
+    ClassLabel, FittedPreprocessor, Frame, Model, Predictor, RegistryLocation, Version,
+};
 
 use crate::config::Pipeline;
 use crate::data::{self, Dataset};
@@ -121,6 +123,62 @@ fn check_gates(pipeline: &Pipeline, values: &BTreeMap<Metric, f64>) -> Vec<GateR
         .collect()
 }
 
+/// A split dataset with its preprocessing fitted: what the model is fitted on and
+/// evaluated with.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Row indices of the training and test sets.
+    pub split: Split,
+    /// The preprocessing fitted on the training rows.
+    pub preprocessor: FittedPreprocessor,
+    /// The preprocessed training rows and their target.
+    pub training: TrainingSet,
+    /// The test rows, validated but not preprocessed (the predictor preprocesses them).
+    pub test_frame: Frame,
+}
+
+/// Splits `dataset` as `pipeline` says and fits its preprocessing on the training rows,
+/// exactly as a run does. Exposed so tests can refit a run's model.
+///
+/// # Errors
+/// [`RunError::NotEnoughRows`] when the split leaves a side empty, or a
+/// preprocessing error.
+pub fn prepare(pipeline: &Pipeline, dataset: &Dataset) -> Result<Prepared, RunError> {
+    let split = split_rows(pipeline, dataset);
+    if split.test.is_empty() || split.train.len() < 2 {
+        return Err(RunError::NotEnoughRows(format!(
+            "the split leaves {} training and {} test rows",
+            split.train.len(),
+            split.test.len()
+        )));
+    }
+    let train_frame = dataset.frame.select_rows(&split.train);
+    let test_frame = dataset.frame.select_rows(&split.test);
+    let preprocessor = pipeline
+        .config
+        .preprocessing
+        .fit(&pipeline.schema, &train_frame)?;
+    let x_train = preprocessor.transform(&train_frame)?;
+    let y_train = match pipeline.task {
+        Task::Classification => Target::Classes(EncodedLabels::encode(&labels_at(
+            &dataset.target,
+            &split.train,
+        ))),
+        Task::Regression => Target::Values(values_at(&dataset.target, &split.train)),
+    };
+    let training = TrainingSet {
+        x: x_train,
+        y: y_train,
+        seed: pipeline.config.split.seed,
+    };
+    Ok(Prepared {
+        split,
+        preprocessor,
+        training,
+        test_frame,
+    })
+}
+
 /// Runs `pipeline`, registering the model in the registry at `location` when every gate
 /// passes.
 ///
@@ -154,33 +212,12 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         )));
     }
 
-    let split = split_rows(pipeline, &dataset);
-    if split.test.is_empty() || split.train.len() < 2 {
-        return Err(RunError::NotEnoughRows(format!(
-            "the split leaves {} training and {} test rows",
-            split.train.len(),
-            split.test.len()
-        )));
-    }
-    let train_frame = dataset.frame.select_rows(&split.train);
-    let test_frame = dataset.frame.select_rows(&split.test);
-    let preprocessor = pipeline
-        .config
-        .preprocessing
-        .fit(&pipeline.schema, &train_frame)?;
-    let x_train = preprocessor.transform(&train_frame)?;
-    let y_train = match pipeline.task {
-        Task::Classification => Target::Classes(EncodedLabels::encode(&labels_at(
-            &dataset.target,
-            &split.train,
-        ))),
-        Task::Regression => Target::Values(values_at(&dataset.target, &split.train)),
-    };
-    let training = TrainingSet {
-        x: x_train,
-        y: y_train,
-        seed: pipeline.config.split.seed,
-    };
+    let Prepared {
+        split,
+        preprocessor,
+        training,
+        test_frame,
+    } = prepare(pipeline, &dataset)?;
     let fitted = model::fit(&pipeline.model, &training)?;
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;

@@ -235,6 +235,12 @@ impl Pipeline {
     pub fn task(&self) -> Task {
         self.task
     }
+
+    /// The validated model section.
+    #[must_use]
+    pub fn model(&self) -> &ValidModelSpec {
+        &self.model
+    }
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {

@@ -5,6 +5,7 @@
 
 mod cli;
 mod data;
+mod trees;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
