@@ -39,6 +39,12 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The model is configured but failed to load.
     ModelNotLoaded,
+    /// The bytes are not an HTTP/1 request (answered by the HTTP layer).
+    MalformedRequest,
+    /// The request line and headers exceed the HTTP layer's buffer.
+    HeadersTooLarge,
+    /// The request head did not arrive in time.
+    RequestTimeout,
     /// Something broke on the server.
     Internal,
 }
@@ -111,6 +117,13 @@ impl ErrorCode {
             ErrorCode::ModelNotLoaded => {
                 ("model_not_loaded", S::SERVICE_UNAVAILABLE, K::Unavailable)
             }
+            ErrorCode::MalformedRequest => ("malformed_request", S::BAD_REQUEST, K::InvalidRequest),
+            ErrorCode::HeadersTooLarge => (
+                "headers_too_large",
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                K::InvalidRequest,
+            ),
+            ErrorCode::RequestTimeout => ("request_timeout", S::REQUEST_TIMEOUT, K::InvalidRequest),
             ErrorCode::Internal => ("internal", S::INTERNAL_SERVER_ERROR, K::Internal),
         }
     }
@@ -186,6 +199,32 @@ pub enum ApiError {
     /// Internal failure with its detail (logged, never sent).
     #[error("{0}")]
     Internal(String),
+    /// An error the HTTP layer answers before any route runs
+    /// ([`crate::server::JsonErrors`]).
+    #[error("{}", protocol_message(*.0))]
+    Protocol(ErrorCode),
+}
+
+fn protocol_message(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::HeadersTooLarge => "the request line and headers are larger than 128 KiB",
+        ErrorCode::RequestTimeout => "the request head did not arrive within 5 seconds",
+        ErrorCode::MalformedRequest
+        | ErrorCode::InvalidJson
+        | ErrorCode::UnsupportedMediaType
+        | ErrorCode::PayloadTooLarge
+        | ErrorCode::InvalidRequest
+        | ErrorCode::InvalidFeatures
+        | ErrorCode::UnknownCategory
+        | ErrorCode::ModelNotFound
+        | ErrorCode::VersionNotFound
+        | ErrorCode::RouteNotFound
+        | ErrorCode::MethodNotAllowed
+        | ErrorCode::ModelNotLoaded
+        | ErrorCode::Internal => {
+            "the request is not valid HTTP/1.1: a URL is at most 65,534 bytes, headers must be well formed, and an HTTP/1.1 request needs a Host header"
+        }
+    }
 }
 
 impl ApiError {
@@ -232,6 +271,7 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::Protocol(code) => *code,
         }
     }
 }
@@ -250,6 +290,50 @@ struct ErrorBody<'a> {
 /// Fixed message of every 5xx: details stay in the server log.
 pub const INTERNAL_MESSAGE: &str = "internal error; the server log has the details";
 
+/// Ferry's native error body for `error`, from the [`ErrorCode`] table: `code`, a
+/// message (a fixed one for 5xx: the details stay in the log), `type`, and `errors` with
+/// every bad field of every record when there are some.
+#[must_use]
+pub fn native_body(error: &ApiError) -> Vec<u8> {
+    let code = error.code();
+    let message = match code.kind() {
+        ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
+        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
+            error.to_string()
+        }
+    };
+    let errors = match error {
+        ApiError::InvalidFeatures(rows) | ApiError::Predict(PredictError::InvalidValues(rows)) => {
+            Some(rows.as_slice())
+        }
+        ApiError::InvalidJson(_)
+        | ApiError::UnsupportedMediaType(_)
+        | ApiError::PayloadTooLarge { .. }
+        | ApiError::InvalidRequest(_)
+        | ApiError::Predict(
+            PredictError::Preprocess(_)
+            | PredictError::WidthMismatch { .. }
+            | PredictError::Library(_),
+        )
+        | ApiError::ModelNotFound(_)
+        | ApiError::VersionNotFound { .. }
+        | ApiError::ModelNotLoaded(_)
+        | ApiError::RouteNotFound { .. }
+        | ApiError::MethodNotAllowed(_)
+        | ApiError::Internal(_)
+        | ApiError::Protocol(_) => None,
+    };
+    let body = ErrorBody {
+        code: code.as_str(),
+        message,
+        kind: code.kind().as_str(),
+        errors,
+    };
+    // Serialising plain strings and numbers cannot fail; an empty body would still
+    // carry the status.
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.code().status()
@@ -257,38 +341,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let code = self.code();
-        let message = match code.kind() {
-            ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
-            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
-                self.to_string()
-            }
-        };
-        let errors = match self {
-            ApiError::InvalidFeatures(rows)
-            | ApiError::Predict(PredictError::InvalidValues(rows)) => Some(rows.as_slice()),
-            ApiError::InvalidJson(_)
-            | ApiError::UnsupportedMediaType(_)
-            | ApiError::PayloadTooLarge { .. }
-            | ApiError::InvalidRequest(_)
-            | ApiError::Predict(
-                PredictError::Preprocess(_)
-                | PredictError::WidthMismatch { .. }
-                | PredictError::Library(_),
-            )
-            | ApiError::ModelNotFound(_)
-            | ApiError::VersionNotFound { .. }
-            | ApiError::ModelNotLoaded(_)
-            | ApiError::RouteNotFound { .. }
-            | ApiError::MethodNotAllowed(_)
-            | ApiError::Internal(_) => None,
-        };
-        let body = ErrorBody {
-            code: code.as_str(),
-            message,
-            kind: code.kind().as_str(),
-            errors,
-        };
-        let mut response = HttpResponse::build(code.status()).json(body);
+        let mut response = HttpResponse::build(code.status())
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(native_body(self));
         if code == ErrorCode::ModelNotLoaded {
             response
                 .headers_mut()

@@ -18,6 +18,7 @@ pub mod error;
 pub mod infer;
 pub mod protocol;
 pub mod request_id;
+pub mod server;
 pub mod state;
 
 use actix_web::App;

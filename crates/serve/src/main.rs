@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use actix_web::HttpServer;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use ferry_core::artifact::ReadLimits;
@@ -118,9 +117,16 @@ fn main() -> ExitCode {
 }
 
 fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let registry = RegistryLocation::Local(config.registry.clone()).open(ReadLimits::default());
-    let (models, expected, failures) = load_models(registry.as_ref(), &config.models)
-        .with_context(|| format!("cannot list registry {}", config.registry.display()))?;
+    let ServeConfig {
+        registry: root,
+        bind,
+        models: references,
+        limits,
+        workers,
+    } = config;
+    let registry = RegistryLocation::Local(root.clone()).open(ReadLimits::default());
+    let (models, expected, failures) = load_models(registry.as_ref(), &references)
+        .with_context(|| format!("cannot list registry {}", root.display()))?;
     for failure in &failures {
         tracing::error!(model = %failure.reference, error = %failure.error, "Model refused; it is not served.");
     }
@@ -128,25 +134,22 @@ fn run(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(model = %m.resolved.name, version = %m.resolved.version, kind = %m.bundle.manifest().model_kind, "Model loaded.");
     }
     if models.is_empty() {
-        tracing::warn!(registry = %config.registry.display(), "No model is loaded; /ready answers 503 until one is.");
+        tracing::warn!(registry = %root.display(), "No model is loaded; /ready answers 503 until one is.");
     }
-    let state = AppState::new(models, expected, config.limits);
+    let state = AppState::new(models, expected, limits);
+    let listener =
+        std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let app_state = state.clone();
-        let mut server = HttpServer::new(move || serve::app(app_state.clone()));
-        if let Some(w) = config.workers {
-            server = server.workers(w);
-        }
-        let server = server
-            .bind(&config.bind)
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
-        for addr in server.addrs() {
-            // The first stdout line names the address, so scripts and tests using port 0
-            // can find it.
-            println!("listening on http://{addr}");
-            tracing::info!(%addr, "Listening.");
-        }
-        server.run().await.context("server failed")
+        let server = serve::server::run(listener, workers, state)
+            .with_context(|| format!("cannot serve on {addr}"))?;
+        // The first stdout line names the address, so scripts and tests using port 0 can
+        // find it.
+        println!("listening on http://{addr}");
+        tracing::info!(%addr, "Listening.");
+        server.await.context("server failed")
     })
 }
