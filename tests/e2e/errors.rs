@@ -127,6 +127,15 @@ fn values_too_large_for_the_model_are_422_not_500() {
         error["message"].as_str().unwrap().contains("too large"),
         "{error}"
     );
+    // Like every other 422: the record, the field and the value.
+    assert_eq!(
+        error["errors"],
+        json!([{"row": 0, "errors": [{"error": "too_large", "name": "bmi", "found": 1e308}]}])
+    );
+    assert_eq!(
+        error["message"],
+        "record 0: feature 'bmi': 1e308 is too large for the model"
+    );
 }
 
 /// Sends `request` as raw bytes and reads the answer (the server closes the connection

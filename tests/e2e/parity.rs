@@ -169,3 +169,27 @@ fn the_quick_start_request_is_answered() {
             > 0.9
     );
 }
+
+#[test]
+fn a_regressor_with_an_integer_target_trains_and_serves() {
+    // diamonds' price is `dtype: integer`: a regressor reads it as a number.
+    let registry = tempfile::tempdir().unwrap();
+    let report = train("configs/diamonds_linear.yaml", registry.path());
+    assert!(report["metrics"]["r2"].as_f64().unwrap() > 0.9, "{report}");
+    let server = Server::start(registry.path(), &[]);
+    let bundle = ModelBundle::load(&registry.path().join("diamonds_linear/1")).unwrap();
+    let (records, predictions, truth) = test_set("configs/diamonds_linear.yaml", &bundle);
+    assert!(matches!(truth[0], TargetValue::Number(_)));
+    // The first 200 test rows, one request each, then as one batch.
+    let records = &records[..200];
+    for (r, record) in records.iter().enumerate() {
+        let (status, body) = server.predict("diamonds_linear", record);
+        assert_eq!(status, 200, "row {r}: {body}");
+        assert_same(&body["predictions"][0], &predictions, &bundle, r);
+    }
+    let (status, body) = server.predict("diamonds_linear", &json!({ "records": records }));
+    assert_eq!(status, 200, "{body}");
+    for (r, served) in body["predictions"].as_array().unwrap().iter().enumerate() {
+        assert_same(served, &predictions, &bundle, r);
+    }
+}

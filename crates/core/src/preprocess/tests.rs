@@ -247,7 +247,7 @@ fn a_value_that_overflows_scaling_is_a_caller_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "record 1: feature 'x': {} is too large for the model; record 2: feature 'x': {} is too large for the model",
+            "record 1: feature 'x': {:e} is too large for the model; record 2: feature 'x': {:e} is too large for the model",
             f64::MAX,
             -f64::MAX
         )

@@ -155,7 +155,7 @@ pub enum SchemaError {
         found: String,
     },
     /// A value so large that scaling it or the model's arithmetic overflows.
-    #[error("feature '{name}': {found} is too large for the model")]
+    #[error("feature '{name}': {found:e} is too large for the model")]
     TooLarge {
         /// The feature.
         name: String,
