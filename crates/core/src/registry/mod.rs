@@ -5,7 +5,7 @@
 //! configuration ([`RegistryLocation`]) and never name an implementation. The local
 //! directory ([`LocalRegistry`]) is the embedded default; other stores (MLflow's model
 //! registry) implement the same trait and must pass the same contract suite
-//! ([`contract`], compiled for tests and with the `contract-suite` feature).
+//! (`registry::contract`, compiled for tests and with the `contract-suite` feature).
 //!
 //! Every implementation keeps these rules:
 //! - versions are increasing integers per model, claimed atomically, never reused;
@@ -111,7 +111,7 @@ pub struct Published {
 /// Object-safe and `Send + Sync` on purpose: train and serve pick an implementation
 /// from configuration at run time and share it across threads, so they hold an
 /// `Arc<dyn Registry>` and the rules above are the trait's contract, checked for every
-/// implementation by the same suite ([`contract`]).
+/// implementation by the same suite (`registry::contract`).
 pub trait Registry: Send + Sync + fmt::Debug {
     /// Where the registry lives, for messages (`artifacts`, `/srv/models`).
     fn location(&self) -> String;

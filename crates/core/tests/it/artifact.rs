@@ -22,6 +22,16 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A writable copy of the fixture registry, its version 1 loaded, and that version's
+/// config: what a test needs to publish more versions.
+fn fixture_copy() -> (tempfile::TempDir, ModelBundle, String) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_registry(), dir.path());
+    let bundle = ModelBundle::load(&dir.path().join("tiny/1")).unwrap();
+    let config = fs_err::read_to_string(dir.path().join("tiny/1/config.yaml")).unwrap();
+    (dir, bundle, config)
+}
+
 fn rows() -> Vec<Map<String, Value>> {
     [
         json!({"pclass": 1, "sex": "female", "age": 29.0, "embarked": "S"}),
@@ -162,10 +172,7 @@ fn a_manifest_with_two_model_files_is_refused() {
 
 #[test]
 fn publishing_never_makes_visible_what_a_reader_would_refuse() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_registry(), dir.path());
-    let bundle = ModelBundle::load(&dir.path().join("tiny/1")).unwrap();
-    let config = fs_err::read_to_string(dir.path().join("tiny/1/config.yaml")).unwrap();
+    let (dir, bundle, config) = fixture_copy();
     let files = ferry_core::artifact::ArtifactFiles {
         model: bundle.model(),
         preprocessor: bundle.preprocessor(),
@@ -274,11 +281,8 @@ fn registry_resolves_aliases_and_versions() {
 
 #[test]
 fn publish_never_reuses_a_version_and_moves_latest_forward() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_registry(), dir.path());
+    let (dir, bundle, config) = fixture_copy();
     let registry = LocalRegistry::new(dir.path());
-    let bundle = ModelBundle::load(&dir.path().join("tiny/1")).unwrap();
-    let config = fs_err::read_to_string(dir.path().join("tiny/1/config.yaml")).unwrap();
     let files = ferry_core::artifact::ArtifactFiles {
         model: bundle.model(),
         preprocessor: bundle.preprocessor(),
