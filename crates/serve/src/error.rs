@@ -12,7 +12,6 @@ use ferry_core::Version;
 use ferry_core::model::PredictError;
 use ferry_core::preprocess::PreprocessError;
 use ferry_core::schema::{RowErrors, SchemaError, describe_rows};
-use serde::Serialize;
 
 /// Every error a client can receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,63 +275,8 @@ impl ApiError {
     }
 }
 
-/// The JSON body of every error.
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
-    code: &'static str,
-    message: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [RowErrors]>,
-}
-
 /// Fixed message of every 5xx: details stay in the server log.
 pub const INTERNAL_MESSAGE: &str = "internal error; the server log has the details";
-
-/// Ferry's native error body for `error`, from the [`ErrorCode`] table: `code`, a
-/// message (a fixed one for 5xx: the details stay in the log), `type`, and `errors` with
-/// every bad field of every record when there are some.
-#[must_use]
-pub fn native_body(error: &ApiError) -> Vec<u8> {
-    let code = error.code();
-    let message = match code.kind() {
-        ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
-        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
-            error.to_string()
-        }
-    };
-    let errors = match error {
-        ApiError::InvalidFeatures(rows) | ApiError::Predict(PredictError::InvalidValues(rows)) => {
-            Some(rows.as_slice())
-        }
-        ApiError::InvalidJson(_)
-        | ApiError::UnsupportedMediaType(_)
-        | ApiError::PayloadTooLarge { .. }
-        | ApiError::InvalidRequest(_)
-        | ApiError::Predict(
-            PredictError::Preprocess(_)
-            | PredictError::WidthMismatch { .. }
-            | PredictError::Library(_),
-        )
-        | ApiError::ModelNotFound(_)
-        | ApiError::VersionNotFound { .. }
-        | ApiError::ModelNotLoaded(_)
-        | ApiError::RouteNotFound { .. }
-        | ApiError::MethodNotAllowed(_)
-        | ApiError::Internal(_)
-        | ApiError::Protocol(_) => None,
-    };
-    let body = ErrorBody {
-        code: code.as_str(),
-        message,
-        kind: code.kind().as_str(),
-        errors,
-    };
-    // Serialising plain strings and numbers cannot fail; an empty body would still
-    // carry the status.
-    serde_json::to_vec(&body).unwrap_or_default()
-}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -343,7 +287,7 @@ impl ResponseError for ApiError {
         let code = self.code();
         let mut response = HttpResponse::build(code.status())
             .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(native_body(self));
+            .body(crate::protocol::native::error_body(self));
         if code == ErrorCode::ModelNotLoaded {
             response
                 .headers_mut()

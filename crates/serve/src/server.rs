@@ -21,7 +21,8 @@ use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_confi
 use actix_web::dev::AppConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::error::{ApiError, ErrorCode, native_body};
+use crate::error::{ApiError, ErrorCode};
+use crate::protocol::native::error_body;
 use crate::state::AppState;
 
 /// Runs the application for `state` on `listener` with `workers` worker threads (one per
@@ -80,7 +81,7 @@ fn protocol_error(buf: &[u8]) -> Option<(ErrorCode, usize)> {
 /// The full response replacing a body-less protocol error.
 fn json_response(code: ErrorCode) -> Vec<u8> {
     let error = ApiError::Protocol(code);
-    let body = native_body(&error);
+    let body = error_body(&error);
     let status = code.status();
     let mut out = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-request-id: {}\r\n{}: {}\r\n\r\n",

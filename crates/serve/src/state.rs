@@ -219,3 +219,48 @@ pub fn load_models(
     }
     Ok((models, expected, failures))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_core::registry::contract;
+
+    #[test]
+    fn several_versions_of_a_model_are_served_with_one_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ferry_core::LocalRegistry::new(dir.path());
+        contract::CHECKS
+            .iter()
+            .find(|(name, _)| name.starts_with("publish numbers"))
+            .map(|(_, check)| check(&registry))
+            .unwrap();
+        let load = |v: u64| {
+            let reference = ModelRef::Version("m".parse().unwrap(), Version(v));
+            let (resolved, bundle) = registry.load(&reference).unwrap();
+            LoadedModel {
+                reference,
+                resolved,
+                bundle,
+            }
+        };
+        let mut set = ModelSet::new();
+        set.insert(load(3), true);
+        set.insert(load(1), false);
+        let state = AppState::new(set, vec!["m".parse().unwrap()], Limits::default());
+        assert_eq!(state.find("m", None).unwrap().resolved.version, Version(3));
+        assert_eq!(
+            state.find("m", Some(Version(1))).unwrap().resolved.version,
+            Version(1)
+        );
+        assert!(matches!(
+            state.find("m", Some(Version(2))),
+            Err(ApiError::VersionNotFound { .. })
+        ));
+        assert!(matches!(
+            state.find("other", None),
+            Err(ApiError::ModelNotFound(_))
+        ));
+        assert_eq!(state.models.load().defaults().count(), 1);
+        assert!(state.missing().is_empty());
+    }
+}

@@ -12,11 +12,13 @@ use std::fmt;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
-use ferry_core::schema::{Cell, FeatureSchema, Row};
+use ferry_core::model::PredictError;
+use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
+use serde::Serialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::api::dto::{PredictResponse, Prediction};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 use crate::request_id::RequestId;
 use crate::{API_VERSION, MODEL_VERSION_HEADER};
@@ -179,6 +181,61 @@ pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpRespo
         HeaderValue::from(manifest.version.0),
     );
     Ok(response)
+}
+
+/// The native JSON body of every error.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [RowErrors]>,
+}
+
+/// The native error body for `error`, from the [`ErrorCode`](crate::ErrorCode) table: `code`, a
+/// message (a fixed one for 5xx: the details stay in the log), `type`, and `errors` with
+/// every bad field of every record when there are some.
+#[must_use]
+pub fn error_body(error: &ApiError) -> Vec<u8> {
+    let code = error.code();
+    let message = match code.kind() {
+        ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
+        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
+            error.to_string()
+        }
+    };
+    let errors = match error {
+        ApiError::InvalidFeatures(rows) | ApiError::Predict(PredictError::InvalidValues(rows)) => {
+            Some(rows.as_slice())
+        }
+        ApiError::InvalidJson(_)
+        | ApiError::UnsupportedMediaType(_)
+        | ApiError::PayloadTooLarge { .. }
+        | ApiError::InvalidRequest(_)
+        | ApiError::Predict(
+            PredictError::Preprocess(_)
+            | PredictError::WidthMismatch { .. }
+            | PredictError::Library(_),
+        )
+        | ApiError::ModelNotFound(_)
+        | ApiError::VersionNotFound { .. }
+        | ApiError::ModelNotLoaded(_)
+        | ApiError::RouteNotFound { .. }
+        | ApiError::MethodNotAllowed(_)
+        | ApiError::Internal(_)
+        | ApiError::Protocol(_) => None,
+    };
+    let body = ErrorBody {
+        code: code.as_str(),
+        message,
+        kind: code.kind().as_str(),
+        errors,
+    };
+    // Serialising plain strings and numbers cannot fail; an empty body would still
+    // carry the status.
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// What the body turned out to be.
