@@ -49,6 +49,24 @@ e2e:
 bench:
     bash bench/load.sh
 
+# Serving benchmark against a bare actix-web handler and FastAPI + scikit-learn, same run
+# (needs wrk and python3; `--quick`, `--no-python`, `--mlflow`).
+[group('test')]
+bench-serve *ARGS:
+    bash bench/serve.sh {{ARGS}}
+
+# Criterion benches of decode + validate + preprocess + predict and of bundle loading.
+[group('test')]
+bench-predict:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release --locked -p train
+    rm -rf target/bench/registry
+    for c in iris titanic diamonds_forest; do
+      ./target/release/train --config "configs/$c.yaml" --registry target/bench/registry > /dev/null
+    done
+    FERRY_BENCH_REGISTRY="$PWD/target/bench/registry" cargo bench --locked -p serve --bench inference
+
 # Review changed insta snapshots (needs cargo-insta).
 [group('test')]
 snap:

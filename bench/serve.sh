@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Serving benchmark: Ferry against its ceiling and against the Python stack, in one run.
+#
+#   bash bench/serve.sh [--quick] [--no-python] [--mlflow]
+#
+# Builds the release binaries, trains iris, titanic and diamonds_linear into a temporary
+# registry, and starts, each on an ephemeral 127.0.0.1 port:
+#   ferry    target/release/serve with the three models
+#   bare     bench/bare: a bare actix-web handler doing the same parse, softmax and
+#            serialisation for iris (the ceiling)
+#   fastapi  bench/reference/app.py: FastAPI + uvicorn (1 worker) + scikit-learn, the same
+#            models fitted on the same data, in a virtual environment this script creates
+#            (bench/.venv); skipped with --no-python
+#   mlflow   with --mlflow: `mlflow models serve` of the same scikit-learn iris model
+# Then drives each with wrk (2 threads, timeout 10 s) for single-record and 100-record
+# bodies at concurrency 1, 16 and 64, DURATION seconds per cell (10; 3 with --quick), and
+# writes target/bench/serve.json and target/bench/serve.md: throughput (requests and
+# rows per second), p50/p99/p99.9 latency, errors, each server's RSS after its load, and
+# Ferry's spawn-to-ready time. Ratios to the ceiling and to FastAPI are printed last.
+# Every request goes to 127.0.0.1; every load is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+duration=${DURATION:-10}
+python=1
+mlflow=0
+for arg in "$@"; do
+  case $arg in
+    --quick) duration=${DURATION:-3} ;;
+    --no-python) python=0 ;;
+    --mlflow) mlflow=1 ;;
+    *) echo "usage: bench/serve.sh [--quick] [--no-python] [--mlflow]" >&2; exit 2 ;;
+  esac
+done
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+cargo build --release --locked -p train -p serve -p ferry-bench-bare
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+for c in iris titanic diamonds_linear; do
+  ./target/release/train --config "configs/$c.yaml" --registry "$tmp/registry" > /dev/null
+done
+
+# Waits (at most 60 s) for a line "... http://ADDR..." in $1 and prints the base URL.
+base_url() {
+  for _ in $(seq 600); do
+    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -1 || true)
+    [ -n "$url" ] && { echo "$url"; return; }
+    sleep 0.1
+  done
+  echo "no server address in $1" >&2
+  cat "$1" >&2
+  exit 1
+}
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# Ferry, timed from spawn to /ready = 200.
+start=$(date +%s%N)
+./target/release/serve --registry "$tmp/registry" --bind 127.0.0.1:0 > "$tmp/ferry.out" 2> /dev/null &
+pids+=($!); ferry_pid=$!
+ferry=$(base_url "$tmp/ferry.out")
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$ferry/ready")" = 200 ]; do sleep 0.002; done
+ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+./target/release/bare-handler --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
+pids+=($!); bare_pid=$!
+bare=$(base_url "$tmp/bare.out")
+
+fastapi=; fastapi_pid=; mlflow_url=; mlflow_pid=
+if [ $python = 1 ] || [ $mlflow = 1 ]; then
+  venv=bench/.venv
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
+  fi
+fi
+if [ $python = 1 ]; then
+  (cd bench/reference && FERRY_DATA="$root/data" exec "$root/$venv/bin/uvicorn" app:app \
+    --host 127.0.0.1 --port 0 --workers 1 --log-level warning > "$tmp/fastapi.out" 2>&1) &
+  pids+=($!); fastapi_pid=$!
+  # uvicorn logs its address only at info level: find the port it listens on instead.
+  for _ in $(seq 600); do
+    port=$(ss -ltnpH 2>/dev/null | grep "pid=$fastapi_pid," | grep -o '127\.0\.0\.1:[0-9]*' | head -1 || true)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "uvicorn did not start" >&2; cat "$tmp/fastapi.out" >&2; exit 1; }
+  fastapi="http://$port"
+fi
+if [ $mlflow = 1 ]; then
+  "$venv/bin/pip" show mlflow > /dev/null 2>&1 || "$venv/bin/pip" install --quiet 'mlflow>=2.10'
+  FERRY_DATA="$root/data" "$venv/bin/python" - "$tmp/mlflow-iris" <<'EOF'
+import sys, os
+sys.path.insert(0, "bench/reference")
+import mlflow.sklearn
+from app import iris_model
+mlflow.sklearn.save_model(iris_model, sys.argv[1])
+EOF
+  mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$venv/bin/mlflow" models serve -m "$tmp/mlflow-iris" --env-manager local -h 127.0.0.1 -p "$mport" \
+    > "$tmp/mlflow.out" 2>&1 &
+  pids+=($!); mlflow_pid=$!
+  mlflow_url="http://127.0.0.1:$mport"
+  for _ in $(seq 600); do curl -s -o /dev/null "$mlflow_url/ping" && break; sleep 0.1; done
+fi
+
+# wrk script for a body; its done() prints one JSON line with the figures.
+lua() { # name body
+  cat > "$tmp/$1.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[$2]==]
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"seconds":%.3f,"errors":%d,"p50_ms":%.3f,"p99_ms":%.3f,"p999_ms":%.3f}\n',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1e3, latency:percentile(99) / 1e3, latency:percentile(99.9) / 1e3))
+end
+EOF
+}
+iris_record='{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
+titanic_record='{"pclass":3,"sex":"male","age":22,"sibsp":1,"parch":0,"fare":7.25,"embarked":"S"}'
+batch() { # record n
+  printf '{"records":['; for i in $(seq "$2"); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$1"; done; printf ']}'
+}
+lua iris-1 "$iris_record"
+lua iris-100 "$(batch "$iris_record" 100)"
+lua titanic-1 "$titanic_record"
+lua titanic-100 "$(batch "$titanic_record" 100)"
+lua mlflow-1 "{\"dataframe_records\":[[5.1,3.5,1.4,0.2]]}"
+lua mlflow-100 "{\"dataframe_records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '[5.1,3.5,1.4,0.2]'; done)]}"
+
+results="$tmp/results.jsonl"
+: > "$results"
+run() { # server url model rows concurrency script
+  local out
+  out=$(wrk -t"$(( $5 < 2 ? 1 : 2 ))" -c"$5" -d"${duration}s" --timeout 10s -s "$tmp/$6.lua" "$2" | tail -1)
+  echo "{\"server\":\"$1\",\"model\":\"$3\",\"rows\":$4,\"concurrency\":$5,\"wrk\":$out}" >> "$results"
+  echo "$1 $3 rows=$4 c=$5 $out"
+}
+declare -A rss
+for rows in 1 100; do
+  for c in 1 16 64; do
+    run ferry "$ferry/models/iris/predict" iris "$rows" "$c" "iris-$rows"
+    run bare "$bare/models/iris/predict" iris "$rows" "$c" "iris-$rows"
+    run ferry "$ferry/models/titanic/predict" titanic "$rows" "$c" "titanic-$rows"
+    if [ -n "$fastapi" ]; then
+      run fastapi "$fastapi/models/iris/predict" iris "$rows" "$c" "iris-$rows"
+      run fastapi "$fastapi/models/titanic/predict" titanic "$rows" "$c" "titanic-$rows"
+    fi
+    if [ -n "$mlflow_url" ]; then
+      run mlflow "$mlflow_url/invocations" iris "$rows" "$c" "mlflow-$rows"
+    fi
+  done
+done
+rss[ferry]=$(rss_kb "$ferry_pid")
+rss[bare]=$(rss_kb "$bare_pid")
+[ -n "$fastapi_pid" ] && rss[fastapi]=$(( $(ps -o rss= --ppid "$fastapi_pid" | awk '{s+=$1} END {print s+0}') + $(rss_kb "$fastapi_pid") ))
+[ -n "$mlflow_pid" ] && rss[mlflow]=$(( $(ps -o rss= --ppid "$mlflow_pid" | awk '{s+=$1} END {print s+0}') + $(rss_kb "$mlflow_pid") ))
+rss_json=$(for k in "${!rss[@]}"; do printf '"%s":%s,' "$k" "${rss[$k]}"; done)
+
+mkdir -p target/bench
+python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" <<'EOF'
+import json, sys, platform, os, datetime
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ready_ms, rss, duration = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+for r in rows:
+    w = r["wrk"]
+    r["req_per_s"] = w["requests"] / w["seconds"]
+    r["rows_per_s"] = r["req_per_s"] * r["rows"]
+machine = f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
+report = {
+    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "machine": machine, "seconds_per_cell": duration, "ferry_spawn_to_ready_ms": ready_ms,
+    "rss_kib_after_load": rss, "cells": rows,
+}
+json.dump(report, open("target/bench/serve.json", "w"), indent=1)
+def cell(server, model, n, c):
+    return next((r for r in rows if (r["server"], r["model"], r["rows"], r["concurrency"]) == (server, model, n, c)), None)
+lines = [f"Serving benchmark, {report['date']}, {machine}; wrk -t2, {duration} s per cell; load generator and servers share the machine.", "",
+         "| server | model | rows/request | concurrency | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | errors |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+for r in rows:
+    w = r["wrk"]
+    lines.append(f"| {r['server']} | {r['model']} | {r['rows']} | {r['concurrency']} | {r['req_per_s']:,.0f} | {r['rows_per_s']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['p999_ms']:.2f} | {w['errors']} |")
+lines += ["", f"Ferry spawn to /ready: {ready_ms} ms. RSS after the load (KiB): " + ", ".join(f"{k} {v:,}" for k, v in sorted(rss.items())), ""]
+ratios = []
+for model, n, c in [("iris", 1, 64), ("iris", 1, 16), ("iris", 100, 64)]:
+    f, b = cell("ferry", model, n, c), cell("bare", model, n, c)
+    if f and b:
+        ratios.append(f"ferry / bare handler, {model}, {n} row(s), c={c}: throughput {f['req_per_s'] / b['req_per_s']:.2f}, p99 {f['wrk']['p99_ms'] / max(b['wrk']['p99_ms'], 1e-9):.2f}")
+for model, n, c in [("iris", 1, 64), ("titanic", 1, 64), ("iris", 100, 64), ("titanic", 100, 64)]:
+    f, p = cell("ferry", model, n, c), cell("fastapi", model, n, c)
+    if f and p and p["rows_per_s"] > 0:
+        ratios.append(f"ferry / fastapi, {model}, {n} row(s), c={c}: rows/s {f['rows_per_s'] / p['rows_per_s']:.0f}x")
+    m = cell("mlflow", model, n, c)
+    if f and m and m["rows_per_s"] > 0:
+        ratios.append(f"ferry / mlflow models serve, {model}, {n} row(s), c={c}: rows/s {f['rows_per_s'] / m['rows_per_s']:.0f}x")
+lines += ["Ratios, same run:", ""] + [f"- {r}" for r in ratios]
+open("target/bench/serve.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
+echo "wrote target/bench/serve.json and target/bench/serve.md"

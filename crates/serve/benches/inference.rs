@@ -1,0 +1,138 @@
+//! Criterion benches of the serving path, below HTTP:
+//!
+//! - `predict/<model>/<rows>`: a native JSON body of 1, 100 or 10,000 records decoded,
+//!   validated against the schema, preprocessed and predicted (`protocol::native::decode`
+//!   then `infer::infer`), for iris (logistic regression), titanic (100-tree forest) and
+//!   diamonds (100-tree forest, fully grown);
+//! - `load/<model>`: `ModelBundle::load` of a small model and of the diamonds forest.
+//!
+//! The models come from a registry trained by the release `train` binary:
+//! `just bench-predict` trains configs/{iris,titanic,diamonds_forest}.yaml into
+//! target/bench/registry and runs this with `FERRY_BENCH_REGISTRY` pointing there. The
+//! records are the first rows of each model's data file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ferry_core::schema::DType;
+use ferry_core::{ModelBundle, ModelRef, Registry};
+use serde_json::{Map, Value};
+use serve::infer::infer;
+use serve::protocol::native;
+use serve::state::{LoadedModel, ModelSet};
+
+fn registry() -> PathBuf {
+    match std::env::var_os("FERRY_BENCH_REGISTRY") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            eprintln!(
+                "set FERRY_BENCH_REGISTRY to a registry with iris, titanic and diamonds_forest (`just bench-predict` does)"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data")
+        .join(file)
+}
+
+fn load(name: &str) -> Arc<LoadedModel> {
+    let registry = ferry_core::LocalRegistry::new(registry());
+    let reference: ModelRef = name.parse().unwrap();
+    let (resolved, bundle) = registry.load(&reference).unwrap();
+    let mut set = ModelSet::new();
+    set.insert(
+        LoadedModel {
+            reference,
+            resolved,
+            bundle,
+        },
+        true,
+    );
+    Arc::clone(set.get(name, None).unwrap())
+}
+
+/// A native body of `n` records: the first rows of `file` (repeated when it has fewer),
+/// typed by the model's schema, `?` and empty fields as null.
+fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
+    let mut reader = csv::Reader::from_path(data(file)).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            let row = &rows[i % rows.len()];
+            let mut record = Map::new();
+            for spec in bundle.schema().features() {
+                let at = headers.iter().position(|h| h == spec.name).unwrap();
+                let raw = &row[at];
+                let value = if raw.is_empty() || raw == "?" {
+                    Value::Null
+                } else {
+                    match spec.dtype {
+                        DType::Numeric | DType::Integer => {
+                            serde_json::from_str(raw).unwrap_or(Value::Null)
+                        }
+                        DType::Boolean => Value::Bool(raw == "1" || raw == "true"),
+                        DType::Categorical => Value::String(raw.to_owned()),
+                    }
+                };
+                record.insert(spec.name.clone(), value);
+            }
+            Value::Object(record)
+        })
+        .collect();
+    let body = if n == 1 {
+        records.into_iter().next().unwrap()
+    } else {
+        serde_json::json!({ "records": records })
+    };
+    serde_json::to_vec(&body).unwrap()
+}
+
+fn predict(c: &mut Criterion) {
+    let mut group = c.benchmark_group("predict");
+    for (name, file) in [
+        ("iris", "iris.csv"),
+        ("titanic", "titanic.csv"),
+        ("diamonds_forest", "diamonds.csv"),
+    ] {
+        let model = load(name);
+        for n in [1, 100, 10_000] {
+            let bytes = body(&model.bundle, file, n);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new(name, n), &bytes, |b, bytes| {
+                b.iter(|| {
+                    let records = native::decode(black_box(bytes), 10_000).unwrap();
+                    black_box(infer(Arc::clone(&model), &records.rows()).unwrap())
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+fn load_bundle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    for name in ["iris", "diamonds_forest"] {
+        let dir = registry().join(name).join("1");
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || dir.clone(),
+                |dir| black_box(ModelBundle::load(&dir).unwrap()),
+                BatchSize::PerIteration,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, predict, load_bundle);
+criterion_main!(benches);
