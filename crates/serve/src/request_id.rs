@@ -66,10 +66,6 @@ pub async fn middleware(
     req.extensions_mut().insert(id.clone());
     let method = req.method().clone();
     let mut res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "<unmatched>".to_owned());
     let status = res.status();
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(id.as_str()) {
@@ -80,15 +76,21 @@ pub async fn middleware(
         HeaderValue::from_static(crate::API_VERSION),
     );
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    // The route template is rebuilt on demand: only when the line is logged.
+    let route = || {
+        res.request()
+            .match_pattern()
+            .unwrap_or_else(|| "<unmatched>".to_owned())
+    };
     if status.is_server_error() {
         let detail = res
             .response()
             .error()
             .map(ToString::to_string)
             .unwrap_or_default();
-        tracing::error!(request_id = id.as_str(), %method, route, status = status.as_u16(), micros, error = detail, "Request failed.");
-    } else {
-        tracing::debug!(request_id = id.as_str(), %method, route, status = status.as_u16(), micros, "Handled request.");
+        tracing::error!(request_id = id.as_str(), %method, route = route(), status = status.as_u16(), micros, error = detail, "Request failed.");
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(request_id = id.as_str(), %method, route = route(), status = status.as_u16(), micros, "Handled request.");
     }
     Ok(res)
 }

@@ -64,6 +64,10 @@ pub fn run(
 /// The error code of a body-less response head that actix-http wrote itself, if `buf`
 /// starts with one, and the length of that head.
 fn protocol_error(buf: &[u8]) -> Option<(ErrorCode, usize)> {
+    // Most writes are 2xx heads or bodies: one byte tells them apart.
+    if buf.get(9) != Some(&b'4') {
+        return None;
+    }
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = buf.get(..head_end)?;
     let status_line = head.split(|&b| b == b'\r').next()?;

@@ -30,14 +30,15 @@ fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    // Resources are tried in order: the hot route first.
     cfg.app_data(web::Data::new(state.clone()))
-        .service(resource("/health", web::get().to(health::health)))
-        .service(resource("/ready", web::get().to(health::ready)))
-        .service(resource("/models", web::get().to(models::list)))
-        .service(resource("/models/{name}", web::get().to(models::detail)))
         .service(resource(
             "/models/{name}/predict",
             web::post().to(predict::predict),
         ))
+        .service(resource("/health", web::get().to(health::health)))
+        .service(resource("/ready", web::get().to(health::ready)))
+        .service(resource("/models", web::get().to(models::list)))
+        .service(resource("/models/{name}", web::get().to(models::detail)))
         .default_service(web::to(route_not_found));
 }
