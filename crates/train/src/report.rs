@@ -37,6 +37,21 @@ impl fmt::Display for GateResult {
     }
 }
 
+/// Wall time of each stage of a run, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Stages {
+    /// Reading the data file and validating every row.
+    pub load: f64,
+    /// Splitting and fitting the preprocessing.
+    pub prepare: f64,
+    /// Fitting the model.
+    pub fit: f64,
+    /// Predicting the test rows and computing the metrics and gates.
+    pub evaluate: f64,
+    /// Writing, verifying and registering the artifact.
+    pub publish: f64,
+}
+
 /// What a successful run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -59,10 +74,12 @@ pub struct RunReport {
     pub metrics: BTreeMap<String, f64>,
     /// Gate outcomes.
     pub gates: Vec<GateResult>,
-    /// sha256 of `model.json`.
+    /// sha256 of the model file (`model.json` or `model.bin`).
     pub model_sha256: String,
     /// Wall time of the run.
     pub seconds: f64,
+    /// Wall time of each stage.
+    pub stages: Stages,
 }
 
 impl fmt::Display for RunReport {
@@ -91,6 +108,12 @@ impl fmt::Display for RunReport {
             writeln!(f, "  gate     {g}")?;
         }
         writeln!(f, "  model    sha256 {}", self.model_sha256)?;
+        let s = &self.stages;
+        writeln!(
+            f,
+            "  time     load {:.2}s, prepare {:.2}s, fit {:.2}s, evaluate {:.2}s, publish {:.2}s",
+            s.load, s.prepare, s.fit, s.evaluate, s.publish
+        )?;
         write!(
             f,
             "Registered {} version {} at {} (latest)",

@@ -21,7 +21,7 @@ use ferry_core::{
 use crate::config::Pipeline;
 use crate::data::{self, Dataset};
 use crate::error::RunError;
-use crate::report::{GateResult, RunReport};
+use crate::report::{GateResult, RunReport, Stages};
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
@@ -189,7 +189,14 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
     let registry = location.open(ReadLimits::default());
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let default_dead_letter = default_dead_letter(pipeline, location, &stamp);
+    let mut stages = Stages::default();
+    let mut lap = Instant::now();
+    let mut clock = |slot: &mut f64| {
+        *slot = lap.elapsed().as_secs_f64();
+        lap = Instant::now();
+    };
     let dataset = data::load(pipeline, &default_dead_letter)?;
+    clock(&mut stages.load);
     let valid = dataset.frame.n_rows();
     tracing::info!(
         read = dataset.read,
@@ -218,9 +225,11 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         training,
         test_frame,
     } = prepare(pipeline, &dataset)?;
+    clock(&mut stages.prepare);
     let fitted = model::fit(&pipeline.model, &training)?;
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;
+    clock(&mut stages.fit);
 
     // Evaluate exactly as serve predicts.
     let predictions = predictor.predict(&test_frame)?;
@@ -289,7 +298,9 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         preprocessor: predictor.preprocessor(),
         config_yaml: &config_yaml,
     };
+    clock(&mut stages.evaluate);
     let published = registry.publish(manifest, &files)?;
+    clock(&mut stages.publish);
     let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
     Ok(RunReport {
@@ -312,5 +323,6 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
             .cloned()
             .unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64(),
+        stages,
     })
 }

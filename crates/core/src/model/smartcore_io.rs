@@ -27,18 +27,18 @@ pub(super) fn fit_failed(
 }
 
 /// Reads the parts of a fitted smartcore model that Ferry converts (its node lists) by
-/// round-tripping it through smartcore's serde representation into `T`, a mirror that
-/// names only the fields it needs. smartcore offers no accessors for its nodes; a
-/// change of its layout makes this fail loudly at training time, and stored artifacts
-/// never depend on it.
+/// round-tripping it through smartcore's serde representation, in MessagePack with field
+/// names, into `T`, a mirror that names only the fields it needs. smartcore offers no
+/// accessors for its nodes; a change of its layout makes this fail loudly at training
+/// time, and stored artifacts never depend on it.
 pub(super) fn mirror<T: serde::de::DeserializeOwned, S: serde::Serialize>(
     model: &S,
     algorithm: &'static str,
 ) -> Result<T, TrainError> {
-    let failed = |e: serde_json::Error| TrainError::Library {
+    let failed = |message: String| TrainError::Library {
         algorithm,
-        message: format!("cannot read smartcore's fitted model: {e}"),
+        message: format!("cannot read smartcore's fitted model: {message}"),
     };
-    let bytes = serde_json::to_vec(model).map_err(failed)?;
-    serde_json::from_slice(&bytes).map_err(failed)
+    let bytes = rmp_serde::to_vec_named(model).map_err(|e| failed(e.to_string()))?;
+    rmp_serde::from_slice(&bytes).map_err(|e| failed(e.to_string()))
 }
