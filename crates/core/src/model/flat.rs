@@ -305,6 +305,58 @@ impl ClassTree {
     }
 }
 
+/// Below this many (row, tree) visits a batch is predicted on the calling thread.
+const PARALLEL_MIN_VISITS: usize = 1 << 18;
+
+/// Trees whose outputs are summed together before the groups' sums are added.
+const TREES_PER_GROUP: usize = 8;
+
+/// The sum over `trees` of `visit(tree, out)`, where `visit` adds one tree's output for
+/// every row of the batch into `out` (`len` values). Trees are summed in fixed groups of
+/// eight, one group at a time over all rows (a tree's upper nodes stay in cache while
+/// the rows stream past), and the groups' sums are added in order; large batches sum
+/// their groups on rayon's pool. The grouping never depends on the batch or the thread
+/// count, so a row gets the same bits whether it is predicted alone or in a batch, on
+/// one thread or many.
+pub(crate) fn sum_trees<T, F>(
+    trees: &[T],
+    n_rows: usize,
+    len: usize,
+    visit: F,
+) -> Result<Vec<f64>, super::PredictError>
+where
+    T: Sync,
+    F: Fn(&T, &mut [f64]) -> Result<(), super::PredictError> + Sync,
+{
+    use rayon::prelude::*;
+    let group_sum = |group: &[T]| -> Result<Vec<f64>, super::PredictError> {
+        let mut out = vec![0.0; len];
+        for tree in group {
+            visit(tree, &mut out)?;
+        }
+        Ok(out)
+    };
+    let partials: Vec<Vec<f64>> = if n_rows.saturating_mul(trees.len()) < PARALLEL_MIN_VISITS {
+        trees
+            .chunks(TREES_PER_GROUP)
+            .map(group_sum)
+            .collect::<Result<_, _>>()?
+    } else {
+        trees
+            .par_chunks(TREES_PER_GROUP)
+            .map(group_sum)
+            .collect::<Result<_, _>>()?
+    };
+    let mut partials = partials.into_iter();
+    let mut total = partials.next().unwrap_or_else(|| vec![0.0; len]);
+    for partial in partials {
+        for (t, p) in total.iter_mut().zip(partial) {
+            *t += p;
+        }
+    }
+    Ok(total)
+}
+
 /// Index of the largest value, the first on ties (scikit-learn's `argmax`).
 pub(crate) fn argmax(v: &[f64]) -> usize {
     let mut best = 0;

@@ -29,7 +29,7 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use super::flat::{ClassTree, FlatTree, ScNodes, argmax};
+use super::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
 use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
 use super::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
 use super::{
@@ -641,15 +641,15 @@ impl Model for ForestRegressorModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        let mut sums = vec![0.0; x.n_rows()];
-        for tree in &self.trees {
+        let sums = sum_trees(&self.trees, x.n_rows(), x.n_rows(), |tree, sums| {
             for (row, s) in x.rows().zip(sums.iter_mut()) {
                 let (_, v) = tree.leaf(row).ok_or_else(|| {
                     PredictError::Library("row narrower than the tree".to_owned())
                 })?;
                 *s += v;
             }
-        }
+            Ok(())
+        })?;
         let total = self.trees.len().max(1) as f64;
         Ok(Predictions::Values(
             sums.into_iter().map(|s| s / total).collect(),
@@ -818,6 +818,56 @@ mod tests {
             (10, 600, 0)
         );
         assert!(parity.max_abs_diff < 1e-9, "{parity:?}");
+    }
+
+    #[test]
+    fn a_row_gets_the_same_bits_alone_in_a_batch_and_on_any_thread_count() {
+        let mut values = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..200 {
+            let x = f64::from(i) * 0.37;
+            values.extend([x, (x * 1.3).sin()]);
+            y.push(x.sin() * 10.0 + f64::from(i % 7));
+        }
+        let data = TrainingSet {
+            x: FeatureMatrix::from_row_major(values, 200, 2).unwrap(),
+            y: Target::Values(y),
+            seed: 5,
+        };
+        let model = ForestRegressorParams {
+            n_trees: 20,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+        // 14,000 rows x 20 trees: large enough to be summed in parallel.
+        let big: Vec<f64> = (0..14_000)
+            .flat_map(|i| {
+                let x = f64::from(i) * 0.0051;
+                [x, x.cos()]
+            })
+            .collect();
+        let big = FeatureMatrix::from_row_major(big, 14_000, 2).unwrap();
+        let Predictions::Values(batch) = model.predict(&big).unwrap() else {
+            panic!()
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let Predictions::Values(one_thread) = pool.install(|| model.predict(&big).unwrap()) else {
+            panic!()
+        };
+        assert_eq!(batch, one_thread);
+        for r in (0..14_000).step_by(997) {
+            let row = FeatureMatrix::from_row_major(big.row(r).to_vec(), 1, 2).unwrap();
+            let Predictions::Values(alone) = model.predict(&row).unwrap() else {
+                panic!()
+            };
+            assert_eq!(alone[0].to_bits(), batch[r].to_bits(), "row {r}");
+        }
     }
 
     #[test]

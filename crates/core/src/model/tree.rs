@@ -9,7 +9,7 @@ use smartcore::tree::decision_tree_classifier::{
     DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion as ScCriterion,
 };
 
-use super::flat::{ClassTree, FlatTree, ScNodes, argmax};
+use super::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
 use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
 use super::{
     Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
@@ -257,12 +257,8 @@ pub(super) fn predict_class_trees(
     x: &FeatureMatrix,
 ) -> Result<Predictions, PredictError> {
     let n = x.n_rows();
-    let mut probabilities = vec![0.0; n * n_classes];
-    for tree in trees {
-        for (row, out) in x
-            .rows()
-            .zip(probabilities.chunks_exact_mut(n_classes.max(1)))
-        {
+    let mut probabilities = sum_trees(trees, n, n * n_classes, |tree, out| {
+        for (row, out) in x.rows().zip(out.chunks_exact_mut(n_classes.max(1))) {
             let p = tree
                 .proba(row)
                 .ok_or_else(|| PredictError::Library("row narrower than the tree".to_owned()))?;
@@ -270,7 +266,8 @@ pub(super) fn predict_class_trees(
                 *o += v;
             }
         }
-    }
+        Ok(())
+    })?;
     if trees.len() > 1 {
         let scale = 1.0 / trees.len() as f64;
         for p in &mut probabilities {
