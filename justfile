@@ -55,6 +55,11 @@ bench:
 bench-serve *ARGS:
     bash bench/serve.sh {{ARGS}}
 
+# Training benchmark on diamonds against scikit-learn, same run (needs python3).
+[group('test')]
+bench-train *ARGS:
+    bash bench/train.sh {{ARGS}}
+
 # Criterion benches of decode + validate + preprocess + predict and of bundle loading.
 [group('test')]
 bench-predict:
