@@ -105,11 +105,13 @@ from app import iris_model
 mlflow.sklearn.save_model(iris_model, sys.argv[1])
 EOF
   mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$venv/bin/mlflow" models serve -m "$tmp/mlflow-iris" --env-manager local -h 127.0.0.1 -p "$mport" \
-    > "$tmp/mlflow.out" 2>&1 &
+  # mlflow starts its scoring server with the `uvicorn` it finds on PATH.
+  PATH="$root/$venv/bin:$PATH" "$venv/bin/mlflow" models serve -m "$tmp/mlflow-iris" \
+    --env-manager local -h 127.0.0.1 -p "$mport" > "$tmp/mlflow.out" 2>&1 &
   pids+=($!); mlflow_pid=$!
   mlflow_url="http://127.0.0.1:$mport"
   for _ in $(seq 600); do curl -s -o /dev/null "$mlflow_url/ping" && break; sleep 0.1; done
+  curl -s -o /dev/null "$mlflow_url/ping" || { echo "mlflow models serve did not start" >&2; cat "$tmp/mlflow.out" >&2; exit 1; }
 fi
 
 # wrk script for a body; its done() prints one JSON line with the figures.
