@@ -1,15 +1,15 @@
-//! The one inference step every protocol shares: find the model by name and version,
-//! validate the decoded rows against its schema, and predict them with
-//! `Predictor::predict`, the call training evaluates with. Protocols only decode and
-//! encode; nothing here knows a wire format.
+//! The one inference step every protocol shares, after the model was found by name and
+//! version ([`AppState::find`](crate::state::AppState::find)): validate the decoded rows
+//! against its schema and predict them with `Predictor::predict`, the call training
+//! evaluates with. Protocols only decode and encode; nothing here knows a wire format.
 
 use std::sync::Arc;
 
+use ferry_core::Predictions;
 use ferry_core::schema::Row;
-use ferry_core::{Predictions, Version};
 
 use crate::error::ApiError;
-use crate::state::{AppState, LoadedModel};
+use crate::state::LoadedModel;
 
 /// The outcome of one inference: the model that answered and its predictions, one per
 /// row, in row order.
@@ -19,20 +19,6 @@ pub struct Inference {
     pub model: Arc<LoadedModel>,
     /// Its predictions.
     pub predictions: Predictions,
-}
-
-/// The model `name` at `version` (its default when `None`). Protocols look the model up
-/// before decoding the body, so an unknown model is a 404 whatever the body holds.
-///
-/// # Errors
-/// [`ApiError::ModelNotFound`], [`ApiError::VersionNotFound`] or
-/// [`ApiError::ModelNotLoaded`].
-pub fn lookup(
-    state: &AppState,
-    name: &str,
-    version: Option<Version>,
-) -> Result<Arc<LoadedModel>, ApiError> {
-    state.find(name, version)
 }
 
 /// Predicts `rows` with `model`.

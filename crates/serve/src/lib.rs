@@ -5,7 +5,7 @@
 //!
 //! A prediction goes through one seam: a protocol module decodes the request bytes into
 //! rows ([`protocol::native`] for Ferry's own JSON), the one inference step
-//! ([`infer::infer`]) finds the model by name and version and calls
+//! (`AppState::find` by name and version, then [`infer::infer`]) calls
 //! `Predictor::predict` (the same call training evaluates with), and the protocol
 //! encodes the answer, or renders the error from the shared table.
 //!

@@ -35,11 +35,6 @@ impl ServedVersions {
     pub fn default_model(&self) -> Option<&Arc<LoadedModel>> {
         self.versions.get(&self.default)
     }
-
-    /// Every served version, ascending.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
-        self.versions.values()
-    }
 }
 
 /// The served models, keyed by name and version: several versions of a model can be
@@ -88,22 +83,11 @@ impl ModelSet {
         self.models.contains_key(name)
     }
 
-    /// The served models by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&ModelName, &ServedVersions)> {
-        self.models.iter()
-    }
-
     /// The default version of every served model, by name.
     pub fn defaults(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
         self.models
             .values()
             .filter_map(ServedVersions::default_model)
-    }
-
-    /// Number of served models (names).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.models.len()
     }
 
     /// True when nothing is served.

@@ -1,7 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
-use crate::infer::{infer, lookup};
+use crate::infer::infer;
 use crate::protocol::{native, read_json_body};
 use crate::request_id::RequestId;
 use crate::state::AppState;
@@ -21,7 +21,7 @@ pub(super) async fn predict(
     if let Err(e @ ApiError::InvalidJson(_)) = records {
         return Err(e);
     }
-    let model = lookup(&state, &name, None)?;
+    let model = state.find(&name, None)?;
     let records = records?;
     let inference = infer(model, &records.rows())?;
     native::encode(&inference, &request_id)
