@@ -3,7 +3,7 @@
 #
 #   bash bench/train.sh [--no-python]
 #
-# For configs/diamonds_linear.yaml and configs/diamonds_forest.yaml: the whole release
+# For configs/diamonds_{linear,ridge,forest}.yaml: the whole release
 # `train` process (wall time and peak RSS from /usr/bin/time, stage times and R² from its
 # JSON report), then bench/reference/train.py fitting the same model with scikit-learn
 # on the same columns (in bench/.venv, created as bench/serve.sh does). Writes
@@ -21,7 +21,7 @@ if [ $python = 1 ] && [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
 fi
 : > "$tmp/results.jsonl"
-for kind in linear forest; do
+for kind in linear ridge forest; do
   /usr/bin/time -f '%e %M' -o "$tmp/time" \
     ./target/release/train --config "configs/diamonds_$kind.yaml" --registry "$tmp/registry" --json > "$tmp/report"
   read -r wall kb < "$tmp/time"
@@ -56,7 +56,7 @@ for r in rows:
     stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
     lines.append(f"| {r['tool']} | {r['model']} | {r['wall_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['r2']:.4f} | {stages} |")
 lines += ["", "Ratios, same run (Ferry / scikit-learn):", ""]
-for model in ("linear", "forest"):
+for model in ("linear", "ridge", "forest"):
     f = next((r for r in rows if r["tool"] == "ferry" and r["model"] == model), None)
     s = next((r for r in rows if r["tool"] == "scikit-learn" and r["model"] == model), None)
     if f and s:

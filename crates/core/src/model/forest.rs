@@ -1,10 +1,13 @@
 //! `type: random_forest_classifier` and `type: random_forest_regressor`.
 //!
-//! Each tree is a one-tree smartcore forest (bootstrap sample plus per-split feature
-//! sampling) with its own seed derived from the forest's seed, so the trees are fitted
+//! Each tree has its own seed derived from the forest's seed, so the trees are fitted
 //! in parallel with rayon and the result does not depend on the number of threads.
-//! Each fitted tree is converted into Ferry's flat layout ([`super::flat`]) at once and
-//! smartcore's copy dropped, which keeps training memory near the size of the result.
+//! A classification tree is a one-tree smartcore forest (bootstrap sample plus
+//! per-split feature sampling), converted into Ferry's flat layout
+//! ([`super::flat`]) at once and smartcore's copy dropped, which keeps training memory
+//! near the size of the result. A regression tree is grown by Ferry's own CART
+//! ([`super::cart`]) from columns sorted once per forest: the tree smartcore would fit
+//! with the same seed, several times faster; `parity` checks it against smartcore's.
 //!
 //! A classification tree keeps, per leaf, the class counts of the bootstrap sample it
 //! was fitted on. smartcore does not expose that sample, so Ferry draws it itself with
@@ -29,6 +32,7 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use super::cart::{SortedColumns, TreeLimits, bootstrap_counts, fit_regression_tree};
 use super::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
 use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
 use super::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
@@ -158,17 +162,6 @@ pub struct ForestClassifierModel {
 #[derive(serde::Deserialize)]
 struct ScClassForest {
     trees: Option<Vec<ScNodes<usize>>>,
-}
-
-/// smartcore's node list of a one-tree regression forest.
-#[derive(serde::Deserialize)]
-struct ScRegForest {
-    forest_regressor: Option<ScRegTrees>,
-}
-
-#[derive(serde::Deserialize)]
-struct ScRegTrees {
-    trees: Option<Vec<ScNodes<f64>>>,
 }
 
 /// The one tree of a one-tree smartcore forest.
@@ -480,10 +473,10 @@ pub struct ForestRegressorModel {
 
 struct RegForestFit<'a> {
     params: &'a ValidForestRegressorParams,
-    x: DenseMatrix<f64>,
+    data: &'a TrainingSet,
+    sorted: SortedColumns,
     y: &'a [f64],
-    n_features: usize,
-    base: RandomForestRegressorParameters,
+    limits: TreeLimits,
     seed: u64,
 }
 
@@ -500,44 +493,68 @@ impl<'a> RegForestFit<'a> {
         };
         let p = &params.0;
         let n = data.x.n_cols();
-        let m = resolve_max_features(REGRESSOR, p.max_features, n, n)?;
-        let mut base = RandomForestRegressorParameters::default()
-            .with_n_trees(1)
-            .with_min_samples_leaf(p.min_samples_leaf)
-            .with_min_samples_split(p.min_samples_split)
-            .with_m(m)
-            .with_keep_samples(false);
-        if let Some(d) = p.max_depth {
-            base = base.with_max_depth(d);
+        if data.x.n_rows() == 0 || n == 0 {
+            return Err(TrainError::NotEnoughData {
+                algorithm: REGRESSOR,
+                reason: "the training set has no rows or no input columns".to_owned(),
+            });
         }
+        let mtry = resolve_max_features(REGRESSOR, p.max_features, n, n)?;
+        let sorted = SortedColumns::new(&data.x).map_err(|message| TrainError::Library {
+            algorithm: REGRESSOR,
+            message,
+        })?;
         Ok(Self {
             params,
-            x: dense_for_fit(&data.x, REGRESSOR)?,
+            data,
+            sorted,
             y,
-            n_features: n,
-            base,
+            limits: TreeLimits {
+                max_depth: p.max_depth.unwrap_or(u16::MAX),
+                min_samples_leaf: p.min_samples_leaf,
+                min_samples_split: p.min_samples_split,
+                mtry,
+            },
             seed: p.seed.unwrap_or(data.seed),
         })
     }
 
-    /// Fits tree `i` with smartcore and converts it, returning both.
-    fn tree(&self, i: usize) -> Result<(FlatTree, ScRegTree), TrainError> {
-        let sc = ScRegTree::fit(
-            &self.x,
-            &self.y.to_vec(),
-            self.base.clone().with_seed(tree_seed(self.seed, i)),
-        )
-        .map_err(fit_failed(REGRESSOR))?;
-        let forest = mirror::<ScRegForest, _>(&sc, REGRESSOR)?;
-        let nodes = only_tree(forest.forest_regressor.and_then(|f| f.trees), REGRESSOR)?;
-        let (tree, _) =
-            FlatTree::from_smartcore(&nodes.nodes, self.n_features, |v| v).map_err(|message| {
-                TrainError::Library {
-                    algorithm: REGRESSOR,
-                    message,
-                }
-            })?;
-        Ok((tree, sc))
+    fn n_trees(&self) -> usize {
+        self.params.0.n_trees
+    }
+
+    fn n_features(&self) -> usize {
+        self.data.x.n_cols()
+    }
+
+    /// Fits tree `i` with Ferry's CART on the bootstrap sample and seed smartcore's
+    /// forest would use for it.
+    fn tree(&self, i: usize) -> Result<FlatTree, TrainError> {
+        let seed = tree_seed(self.seed, i);
+        let counts = bootstrap_counts(self.y.len(), seed);
+        fit_regression_tree(&self.sorted, self.y, &counts, self.limits, seed).map_err(|message| {
+            TrainError::Library {
+                algorithm: REGRESSOR,
+                message,
+            }
+        })
+    }
+
+    /// smartcore's one-tree forest for tree `i`: the reference [`Self::tree`] is
+    /// checked against.
+    fn smartcore_tree(&self, x: &DenseMatrix<f64>, i: usize) -> Result<ScRegTree, TrainError> {
+        let p = &self.params.0;
+        let mut base = RandomForestRegressorParameters::default()
+            .with_n_trees(1)
+            .with_min_samples_leaf(p.min_samples_leaf)
+            .with_min_samples_split(p.min_samples_split)
+            .with_m(self.limits.mtry)
+            .with_keep_samples(false)
+            .with_seed(tree_seed(self.seed, i));
+        if let Some(d) = p.max_depth {
+            base = base.with_max_depth(d);
+        }
+        ScRegTree::fit(x, &self.y.to_vec(), base).map_err(fit_failed(REGRESSOR))
     }
 }
 
@@ -546,31 +563,34 @@ impl Trainer for ValidForestRegressorParams {
 
     fn fit(&self, data: &TrainingSet) -> Result<ForestRegressorModel, TrainError> {
         let fit = RegForestFit::new(self, data)?;
-        let trees = (0..self.0.n_trees)
+        let trees = (0..fit.n_trees())
             .into_par_iter()
-            .map(|i| fit.tree(i).map(|(tree, _)| tree))
+            .map(|i| fit.tree(i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ForestRegressorModel {
-            n_features: fit.n_features,
+            n_features: fit.n_features(),
             trees,
         })
     }
 }
 
 impl ValidForestRegressorParams {
-    /// Fits the forest and checks, tree by tree, that Ferry's layout predicts exactly
-    /// smartcore's value on every row of `probe`, and that the forest predicts the mean
-    /// of its smartcore trees (`max_abs_diff`).
+    /// Fits the forest and checks, tree by tree, that the tree Ferry's CART grows
+    /// predicts exactly the value smartcore's tree, fitted with the same seed, predicts
+    /// on every row of `probe`, and that the forest predicts the mean of smartcore's
+    /// trees (`max_abs_diff`).
     ///
     /// # Errors
     /// As [`Trainer::fit`].
     pub fn parity(&self, data: &TrainingSet, probe: &FeatureMatrix) -> Result<Parity, TrainError> {
         let fit = RegForestFit::new(self, data)?;
+        let x = dense_for_fit(&data.x, REGRESSOR)?;
         let probe_dense = dense_for_fit(probe, REGRESSOR)?;
-        let per_tree = (0..fit.params.0.n_trees)
+        let per_tree = (0..fit.n_trees())
             .into_par_iter()
             .map(|i| {
-                let (tree, sc) = fit.tree(i)?;
+                let tree = fit.tree(i)?;
+                let sc = fit.smartcore_tree(&x, i)?;
                 let theirs = sc.predict(&probe_dense).map_err(fit_failed(REGRESSOR))?;
                 let mismatches = probe
                     .rows()
@@ -596,7 +616,7 @@ impl ValidForestRegressorParams {
         }
         let n = trees.len() as f64;
         let model = ForestRegressorModel {
-            n_features: fit.n_features,
+            n_features: fit.n_features(),
             trees,
         };
         let Predictions::Values(ours) = model.predict(probe).map_err(|e| TrainError::Library {

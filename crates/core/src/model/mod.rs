@@ -6,6 +6,7 @@
 //! type, one variant in each enum and one arm in [`fit`]. The matches are exhaustive, so
 //! the compiler lists every place a new algorithm must be handled.
 
+mod cart;
 mod codec;
 mod error;
 mod flat;
@@ -31,7 +32,8 @@ pub use forest::{
     ValidForestClassifierParams, ValidForestRegressorParams,
 };
 pub use linear::{
-    LinearRegressionModel, LinearRegressionParams, LinearSolver, ValidLinearRegressionParams,
+    LinearRegressionModel, LinearRegressionParams, LinearSolver, RidgeRegressionModel,
+    RidgeRegressionParams, RidgeSolver, ValidLinearRegressionParams, ValidRidgeRegressionParams,
 };
 pub use logistic::{
     LogisticRegressionModel, LogisticRegressionParams, ValidLogisticRegressionParams,
@@ -60,6 +62,8 @@ pub enum ModelKind {
     LogisticRegression,
     /// Ordinary least squares.
     LinearRegression,
+    /// Least squares with an L2 penalty on the coefficients.
+    RidgeRegression,
     /// A CART classification tree.
     DecisionTreeClassifier,
     /// A bagged forest of CART classification trees with per-split feature sampling.
@@ -73,6 +77,7 @@ impl ModelKind {
     pub const ALL: &'static [ModelKind] = &[
         ModelKind::LogisticRegression,
         ModelKind::LinearRegression,
+        ModelKind::RidgeRegression,
         ModelKind::DecisionTreeClassifier,
         ModelKind::RandomForestClassifier,
         ModelKind::RandomForestRegressor,
@@ -84,6 +89,7 @@ impl ModelKind {
         match self {
             ModelKind::LogisticRegression => "logistic_regression",
             ModelKind::LinearRegression => "linear_regression",
+            ModelKind::RidgeRegression => "ridge_regression",
             ModelKind::DecisionTreeClassifier => "decision_tree_classifier",
             ModelKind::RandomForestClassifier => "random_forest_classifier",
             ModelKind::RandomForestRegressor => "random_forest_regressor",
@@ -98,7 +104,9 @@ impl ModelKind {
             ModelKind::LogisticRegression
             | ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier => true,
-            ModelKind::LinearRegression | ModelKind::RandomForestRegressor => false,
+            ModelKind::LinearRegression
+            | ModelKind::RidgeRegression
+            | ModelKind::RandomForestRegressor => false,
         }
     }
 
@@ -107,7 +115,9 @@ impl ModelKind {
     #[must_use]
     pub fn model_file(self) -> &'static str {
         match self {
-            ModelKind::LogisticRegression | ModelKind::LinearRegression => MODEL_JSON,
+            ModelKind::LogisticRegression
+            | ModelKind::LinearRegression
+            | ModelKind::RidgeRegression => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier
             | ModelKind::RandomForestRegressor => MODEL_BIN,
@@ -121,7 +131,9 @@ impl ModelKind {
             ModelKind::LogisticRegression
             | ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier => Task::Classification,
-            ModelKind::LinearRegression | ModelKind::RandomForestRegressor => Task::Regression,
+            ModelKind::LinearRegression
+            | ModelKind::RidgeRegression
+            | ModelKind::RandomForestRegressor => Task::Regression,
         }
     }
 }
@@ -216,6 +228,8 @@ pub enum ModelSpec {
     LogisticRegression(LogisticRegressionParams),
     /// `type: linear_regression`.
     LinearRegression(LinearRegressionParams),
+    /// `type: ridge_regression`.
+    RidgeRegression(RidgeRegressionParams),
     /// `type: decision_tree_classifier`.
     DecisionTreeClassifier(DecisionTreeClassifierParams),
     /// `type: random_forest_classifier`.
@@ -231,6 +245,8 @@ pub enum ValidModelSpec {
     LogisticRegression(ValidLogisticRegressionParams),
     /// See [`ModelSpec::LinearRegression`].
     LinearRegression(ValidLinearRegressionParams),
+    /// See [`ModelSpec::RidgeRegression`].
+    RidgeRegression(ValidRidgeRegressionParams),
     /// See [`ModelSpec::DecisionTreeClassifier`].
     DecisionTreeClassifier(ValidDecisionTreeClassifierParams),
     /// See [`ModelSpec::RandomForestClassifier`].
@@ -246,6 +262,7 @@ impl ModelSpec {
         match self {
             ModelSpec::LogisticRegression(_) => ModelKind::LogisticRegression,
             ModelSpec::LinearRegression(_) => ModelKind::LinearRegression,
+            ModelSpec::RidgeRegression(_) => ModelKind::RidgeRegression,
             ModelSpec::DecisionTreeClassifier(_) => ModelKind::DecisionTreeClassifier,
             ModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
@@ -260,6 +277,7 @@ impl ModelSpec {
         Ok(match self {
             ModelSpec::LogisticRegression(p) => ValidModelSpec::LogisticRegression(p.validate()?),
             ModelSpec::LinearRegression(p) => ValidModelSpec::LinearRegression(p.validate()?),
+            ModelSpec::RidgeRegression(p) => ValidModelSpec::RidgeRegression(p.validate()?),
             ModelSpec::DecisionTreeClassifier(p) => {
                 ValidModelSpec::DecisionTreeClassifier(p.validate()?)
             }
@@ -280,6 +298,7 @@ impl ValidModelSpec {
         match self {
             ValidModelSpec::LogisticRegression(_) => ModelKind::LogisticRegression,
             ValidModelSpec::LinearRegression(_) => ModelKind::LinearRegression,
+            ValidModelSpec::RidgeRegression(_) => ModelKind::RidgeRegression,
             ValidModelSpec::DecisionTreeClassifier(_) => ModelKind::DecisionTreeClassifier,
             ValidModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ValidModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
@@ -296,6 +315,8 @@ pub enum TrainedModel {
     LogisticRegression(LogisticRegressionModel),
     /// See [`ModelKind::LinearRegression`].
     LinearRegression(LinearRegressionModel),
+    /// See [`ModelKind::RidgeRegression`].
+    RidgeRegression(RidgeRegressionModel),
     /// See [`ModelKind::DecisionTreeClassifier`].
     DecisionTreeClassifier(DecisionTreeClassifierModel),
     /// See [`ModelKind::RandomForestClassifier`].
@@ -312,17 +333,27 @@ pub const MODEL_BIN: &str = "model.bin";
 /// The JSON form of parametric models, as written.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the variants are the `type` tags, named after the algorithms"
+)]
 enum JsonModelRef<'a> {
     LogisticRegression(&'a LogisticRegressionModel),
     LinearRegression(&'a LinearRegressionModel),
+    RidgeRegression(&'a RidgeRegressionModel),
 }
 
 /// The JSON form of parametric models, as read.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the variants are the `type` tags, named after the algorithms"
+)]
 enum JsonModel {
     LogisticRegression(LogisticRegressionModel),
     LinearRegression(LinearRegressionModel),
+    RidgeRegression(RidgeRegressionModel),
 }
 
 /// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
@@ -352,7 +383,9 @@ pub fn parity(
     probe: &FeatureMatrix,
 ) -> Result<Option<Parity>, TrainError> {
     Ok(match spec {
-        ValidModelSpec::LogisticRegression(_) | ValidModelSpec::LinearRegression(_) => None,
+        ValidModelSpec::LogisticRegression(_)
+        | ValidModelSpec::LinearRegression(_)
+        | ValidModelSpec::RidgeRegression(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestRegressor(p) => Some(p.parity(data, probe)?),
@@ -375,6 +408,7 @@ impl TrainedModel {
         match self {
             TrainedModel::LogisticRegression(m) => json(JsonModelRef::LogisticRegression(m)),
             TrainedModel::LinearRegression(m) => json(JsonModelRef::LinearRegression(m)),
+            TrainedModel::RidgeRegression(m) => json(JsonModelRef::RidgeRegression(m)),
             TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
                 &header(m.classes(), 1),
                 m.classes().map_or(0, <[ClassLabel]>::len),
@@ -402,6 +436,7 @@ impl TrainedModel {
                 match serde_json::from_slice::<JsonModel>(bytes).map_err(|e| e.to_string())? {
                     JsonModel::LogisticRegression(m) => TrainedModel::LogisticRegression(m),
                     JsonModel::LinearRegression(m) => TrainedModel::LinearRegression(m),
+                    JsonModel::RidgeRegression(m) => TrainedModel::RidgeRegression(m),
                 },
             ),
             MODEL_BIN => {
@@ -446,6 +481,7 @@ impl TrainedModel {
         match self {
             TrainedModel::LogisticRegression(m) => m,
             TrainedModel::LinearRegression(m) => m,
+            TrainedModel::RidgeRegression(m) => m,
             TrainedModel::DecisionTreeClassifier(m) => m,
             TrainedModel::RandomForestClassifier(m) => m,
             TrainedModel::RandomForestRegressor(m) => m,
@@ -476,6 +512,7 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
     Ok(match spec {
         ValidModelSpec::LogisticRegression(p) => TrainedModel::LogisticRegression(p.fit(data)?),
         ValidModelSpec::LinearRegression(p) => TrainedModel::LinearRegression(p.fit(data)?),
+        ValidModelSpec::RidgeRegression(p) => TrainedModel::RidgeRegression(p.fit(data)?),
         ValidModelSpec::DecisionTreeClassifier(p) => {
             TrainedModel::DecisionTreeClassifier(p.fit(data)?)
         }

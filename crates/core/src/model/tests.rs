@@ -24,6 +24,7 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     insta::assert_snapshot!(names.join("\n"), @r"
     logistic_regression
     linear_regression
+    ridge_regression
     decision_tree_classifier
     random_forest_classifier
     random_forest_regressor

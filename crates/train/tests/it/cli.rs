@@ -65,6 +65,7 @@ fn every_example_config_trains() {
         ("configs/diabetes_forest.yaml", "r2", 0.4),
         ("configs/wine.yaml", "accuracy", 0.85),
         ("configs/diamonds_linear.yaml", "r2", 0.9),
+        ("configs/diamonds_ridge.yaml", "r2", 0.9),
     ] {
         let r = report(&train(&["--config", config, "--json"], registry.path()));
         let value = r["metrics"][metric].as_f64().unwrap();
@@ -163,6 +164,7 @@ fn models_lists_every_kind() {
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r"
     logistic_regression        classification
     linear_regression          regression
+    ridge_regression           regression
     decision_tree_classifier   classification
     random_forest_classifier   classification
     random_forest_regressor    regression
