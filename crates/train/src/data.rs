@@ -28,6 +28,53 @@ pub struct Dataset {
     pub dead_letter: Option<PathBuf>,
 }
 
+/// When the file's header does not contain `separator` but does contain another
+/// common one, the advice to set `data.csv.separator` to it.
+fn separator_hint(path: &Path, separator: char) -> Option<String> {
+    use std::io::{BufRead, BufReader, Read};
+    let file = fs_err::File::open(path).ok()?;
+    let mut header = String::new();
+    BufReader::new(file.take(64 * 1024))
+        .read_line(&mut header)
+        .ok()?;
+    if header.contains(separator) {
+        return None;
+    }
+    [';', '\t', '|', ',']
+        .into_iter()
+        .filter(|&c| c != separator)
+        .map(|c| (header.matches(c).count(), c))
+        .filter(|&(n, _)| n > 0)
+        .max_by_key(|&(n, _)| n)
+        .map(|(_, c)| {
+            let shown = if c == '\t' {
+                "\"\\t\"".to_owned()
+            } else {
+                format!("\"{c}\"")
+            };
+            format!(
+                "the header has no {separator:?} but {c:?}: set `data.csv.separator: {shown}` \
+                 in the config"
+            )
+        })
+}
+
+/// polars' message for a CSV it cannot read, with its advice about options Ferry does
+/// not have replaced by Ferry's own.
+fn csv_error_message(e: &polars::error::PolarsError, path: &Path, separator: char) -> String {
+    let text = e.to_string();
+    let text = match text.split_once("\n\nConsider setting 'truncate_ragged_lines") {
+        Some((what, _)) => {
+            format!("{what}: a row has more fields than the header (separated by {separator:?})")
+        }
+        None => text,
+    };
+    match separator_hint(path, separator) {
+        Some(hint) => format!("{text}; {hint}"),
+        None => text,
+    }
+}
+
 fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
     let path = pipeline.data_path();
     let err = |e: polars::error::PolarsError| RunError::ReadData {
@@ -48,7 +95,10 @@ fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
                 .with_parse_options(parse)
                 .try_into_reader_with_file_path(Some(path.to_owned()))
                 .and_then(polars::prelude::SerReader::finish)
-                .map_err(err)
+                .map_err(|e| RunError::ReadData {
+                    path: path.to_owned(),
+                    message: csv_error_message(&e, path, csv.separator),
+                })
         }
         DataFormat::Parquet => {
             let file = fs_err::File::open(path).map_err(|e| RunError::ReadData {
@@ -168,6 +218,12 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
                 path: path.to_owned(),
                 column: name.to_owned(),
                 available: names.join(", "),
+                hint: match pipeline.format {
+                    DataFormat::Csv => separator_hint(path, pipeline.config.data.csv.separator)
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default(),
+                    DataFormat::Parquet => String::new(),
+                },
             })
     };
     let feature_columns = pipeline

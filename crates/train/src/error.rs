@@ -40,7 +40,7 @@ pub enum RunError {
         message: String,
     },
     /// A column the schema needs is not in the data.
-    #[error("data {} has no column '{column}' (columns: {available})", path.display())]
+    #[error("data {} has no column '{column}' (columns: {available}){hint}", path.display())]
     MissingColumn {
         /// The data file.
         path: PathBuf,
@@ -48,6 +48,9 @@ pub enum RunError {
         column: String,
         /// The columns the file has.
         available: String,
+        /// Advice when the header looks separated by another character, starting with
+        /// "; "; empty otherwise.
+        hint: String,
     },
     /// Too many rows failed validation.
     #[error(
@@ -94,6 +97,10 @@ pub enum RunError {
     GateFailed {
         /// Each failed gate, described.
         failures: Vec<String>,
+        /// Every gate's outcome.
+        gates: Vec<crate::report::GateResult>,
+        /// The test-set metrics.
+        metrics: std::collections::BTreeMap<String, f64>,
     },
     /// The artifact could not be assembled.
     #[error(transparent)]

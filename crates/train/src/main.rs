@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_core::{ModelKind, RegistryLocation};
 use tracing_subscriber::EnvFilter;
+use train::report::{FailedRun, RunStatus};
 use train::{ExitKind, Pipeline, RunError};
 
 /// Train a model from a YAML pipeline config and register it.
@@ -48,10 +49,31 @@ enum Command {
     Models,
 }
 
-fn exit_code(err: &RunError) -> ExitCode {
+fn exit_status(err: &RunError) -> u8 {
     match err.exit_kind() {
-        ExitKind::Usage => ExitCode::from(2),
-        ExitKind::Failure => ExitCode::from(1),
+        ExitKind::Usage => 2,
+        ExitKind::Failure => 1,
+    }
+}
+
+fn exit_code(err: &RunError) -> ExitCode {
+    ExitCode::from(exit_status(err))
+}
+
+/// The `--json` report of a run that registered nothing.
+fn failed_run(model: Option<String>, err: &RunError) -> FailedRun {
+    let (status, metrics, gates) = if let RunError::GateFailed { metrics, gates, .. } = err {
+        (RunStatus::GatesFailed, metrics.clone(), gates.clone())
+    } else {
+        (RunStatus::Failed, Default::default(), Vec::new())
+    };
+    FailedRun {
+        status,
+        reason: err.to_string(),
+        exit_code: exit_status(err),
+        model,
+        metrics,
+        gates,
     }
 }
 
@@ -97,10 +119,16 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            let mut shown = err.to_string();
+            eprintln!("error: {shown}");
+            // Print each cause once: many errors already embed their cause's message.
             let mut source = std::error::Error::source(&err);
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown.push_str(&text);
+                }
                 source = s.source();
             }
             exit_code(&err)
@@ -115,9 +143,30 @@ fn run(cli: &Cli, config: &std::path::Path, out: &mut impl Write) -> Result<(), 
             .num_threads(n)
             .build_global();
     }
-    let pipeline = Pipeline::from_file(config)?;
-    let location = train::runner::registry_location(&pipeline, cli.registry.as_ref());
-    let report = train::run(&pipeline, &location)?;
+    let (model, result) = match Pipeline::from_file(config) {
+        Ok(pipeline) => {
+            let location = train::runner::registry_location(&pipeline, cli.registry.as_ref());
+            (
+                Some(pipeline.model_name().to_string()),
+                train::run(&pipeline, &location),
+            )
+        }
+        Err(err) => (None, Err(err)),
+    };
+    let report = match result {
+        Ok(report) => report,
+        Err(err) => {
+            if cli.json {
+                let failed = failed_run(model, &err);
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&failed).unwrap_or_default()
+                );
+            }
+            return Err(err);
+        }
+    };
     if cli.json {
         let _ = writeln!(
             out,

@@ -52,9 +52,44 @@ pub struct Stages {
     pub publish: f64,
 }
 
+/// How a run ended, as `--json` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The model passed its gates and was registered.
+    Registered,
+    /// The model was evaluated and a quality gate failed; nothing was registered.
+    GatesFailed,
+    /// The run stopped on an error (config, data, fitting, registry).
+    Failed,
+}
+
+/// What a run that did not register a model reports with `--json`: its status, the
+/// reason, the exit code, and the metrics and gates when it got as far as evaluating.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedRun {
+    /// [`RunStatus::GatesFailed`] or [`RunStatus::Failed`].
+    pub status: RunStatus,
+    /// The error, as printed on stderr.
+    pub reason: String,
+    /// The process exit code (1 or 2).
+    pub exit_code: u8,
+    /// The model name, when the config was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Test-set metrics, when the run evaluated the model.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+    /// Gate outcomes, when the run evaluated the model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateResult>,
+}
+
 /// What a successful run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// Always [`RunStatus::Registered`].
+    pub status: RunStatus,
     /// Registry name.
     pub model: String,
     /// The new version.

@@ -21,7 +21,7 @@ use ferry_core::{
 use crate::config::Pipeline;
 use crate::data::{self, Dataset};
 use crate::error::RunError;
-use crate::report::{GateResult, RunReport, Stages};
+use crate::report::{GateResult, RunReport, RunStatus, Stages};
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
@@ -255,7 +255,14 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         .map(ToString::to_string)
         .collect();
     if !failures.is_empty() {
-        return Err(RunError::GateFailed { failures });
+        return Err(RunError::GateFailed {
+            failures,
+            gates,
+            metrics: values
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), *v))
+                .collect(),
+        });
     }
     let config_yaml = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
     let data_sha256 = sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
@@ -304,6 +311,7 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
     let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
     Ok(RunReport {
+        status: RunStatus::Registered,
         model: resolved.name.to_string(),
         version: resolved.version.0,
         latest: published.latest.0,

@@ -221,7 +221,12 @@ pub trait Trainer {
 }
 
 /// The `model` section of a pipeline, chosen by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Read with `type` first (as every example writes it), the hyperparameters are read
+/// straight from the YAML, so an unknown or mistyped one is reported at its own path
+/// (`model.alpah`) and line. With `type` later in the section the section is read whole
+/// first and errors carry the path only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ModelSpec {
     /// `type: logistic_regression`.
@@ -236,6 +241,74 @@ pub enum ModelSpec {
     RandomForestClassifier(ForestClassifierParams),
     /// `type: random_forest_regressor`.
     RandomForestRegressor(ForestRegressorParams),
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ModelSpecVisitor)
+    }
+}
+
+struct ModelSpecVisitor;
+
+impl ModelSpecVisitor {
+    /// The params of `kind` from the rest of the section.
+    fn params<'de, D: serde::Deserializer<'de>>(
+        kind: ModelKind,
+        rest: D,
+    ) -> Result<ModelSpec, D::Error> {
+        Ok(match kind {
+            ModelKind::LogisticRegression => {
+                ModelSpec::LogisticRegression(LogisticRegressionParams::deserialize(rest)?)
+            }
+            ModelKind::LinearRegression => {
+                ModelSpec::LinearRegression(LinearRegressionParams::deserialize(rest)?)
+            }
+            ModelKind::RidgeRegression => {
+                ModelSpec::RidgeRegression(RidgeRegressionParams::deserialize(rest)?)
+            }
+            ModelKind::DecisionTreeClassifier => {
+                ModelSpec::DecisionTreeClassifier(DecisionTreeClassifierParams::deserialize(rest)?)
+            }
+            ModelKind::RandomForestClassifier => {
+                ModelSpec::RandomForestClassifier(ForestClassifierParams::deserialize(rest)?)
+            }
+            ModelKind::RandomForestRegressor => {
+                ModelSpec::RandomForestRegressor(ForestRegressorParams::deserialize(rest)?)
+            }
+        })
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ModelSpecVisitor {
+    type Value = ModelSpec;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a model section: `type` and its hyperparameters")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ModelSpec, A::Error> {
+        use serde::de::Error as _;
+        use serde::de::value::MapAccessDeserializer;
+        let Some(first) = map.next_key::<String>()? else {
+            return Err(A::Error::missing_field("type"));
+        };
+        if first == "type" {
+            let kind: ModelKind = map.next_value()?;
+            return Self::params(kind, MapAccessDeserializer::new(map));
+        }
+        // `type` comes later: read the section whole, then pick the params.
+        let mut rest = serde_yaml::Mapping::new();
+        rest.insert(first.into(), map.next_value::<serde_yaml::Value>()?);
+        while let Some((key, value)) = map.next_entry::<String, serde_yaml::Value>()? {
+            rest.insert(key.into(), value);
+        }
+        let kind = rest
+            .remove("type")
+            .ok_or_else(|| A::Error::missing_field("type"))?;
+        let kind = ModelKind::deserialize(kind).map_err(A::Error::custom)?;
+        Self::params(kind, serde_yaml::Value::Mapping(rest)).map_err(A::Error::custom)
+    }
 }
 
 /// A [`ModelSpec`] whose hyperparameters passed validation.

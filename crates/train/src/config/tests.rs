@@ -67,9 +67,40 @@ fn a_misspelled_key_names_the_key_its_path_and_line() {
 }
 
 #[test]
-fn a_misspelled_hyperparameter_is_rejected() {
+fn a_misspelled_hyperparameter_names_its_section_and_its_own_line() {
     let err = iris_with(|t| t.replace("  alpha: 1.0", "  alpah: 1.0")).unwrap_err();
-    assert!(err.to_string().contains("unknown field `alpah`"), "{err}");
+    let RunError::Yaml { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(source.path, "model");
+    assert_eq!(
+        source.message, "unknown field `alpah`, expected `alpha`",
+        "{source:?}"
+    );
+    let line = fs_err::read_to_string(workspace().join("configs/iris.yaml"))
+        .unwrap()
+        .lines()
+        .position(|l| l == "  alpha: 1.0")
+        .unwrap()
+        + 1;
+    assert_eq!(source.location.map(|l| l.0), Some(line));
+}
+
+#[test]
+fn a_hyperparameter_of_the_wrong_type_names_its_path_with_type_written_last() {
+    let err = iris_with(|t| {
+        t.replace(
+            "  type: logistic_regression\n  alpha: 1.0",
+            "  alpha: lots\n  type: logistic_regression",
+        )
+    })
+    .unwrap_err();
+    let RunError::Yaml { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(source.path.starts_with("model"), "{source:?}");
+    assert!(source.message.contains("invalid type"), "{source:?}");
+    assert!(source.message.contains("lots"), "{source:?}");
 }
 
 #[test]

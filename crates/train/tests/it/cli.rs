@@ -111,6 +111,12 @@ fn a_misspelled_key_exits_2_naming_the_key_and_its_path() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("split: unknown field `sead`"), "{stderr}");
     assert!(stderr.contains("line 20"), "{stderr}");
+    // Said once, not again as its own cause.
+    assert_eq!(
+        stderr.matches("unknown field `sead`").count(),
+        1,
+        "{stderr}"
+    );
     // validate says the same, with the same code.
     let out = train(&["validate", config.to_str().unwrap()], dir.path());
     assert_eq!(out.status.code(), Some(2));
@@ -155,6 +161,51 @@ fn a_failed_gate_exits_1_and_registers_nothing() {
         "{stderr}"
     );
     assert!(!registry.join("iris/1").exists());
+
+    // --json reports the failed run too: status, reason, metrics and gates.
+    let out = train(&["--config", config.to_str().unwrap(), "--json"], &registry);
+    assert_eq!(out.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status"], "gates_failed", "{r}");
+    assert_eq!(r["exit_code"], 1);
+    assert_eq!(r["model"], "iris");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("accuracy = 0.9667, min 0.999: FAILED"),
+        "{r}"
+    );
+    assert!((r["metrics"]["accuracy"].as_f64().unwrap() - 0.9667).abs() < 1e-4);
+    assert_eq!(r["gates"][0]["passed"], false);
+    assert!(!registry.join("iris/1").exists());
+}
+
+#[test]
+fn json_reports_every_run_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    // A run that registers.
+    let ok = report(&train(
+        &["--config", "configs/iris.yaml", "--json"],
+        &dir.path().join("registry"),
+    ));
+    assert_eq!(ok["status"], "registered");
+    assert_eq!(ok["version"], 1);
+    // A run that stops on bad config: status failed, exit code 2, no model name.
+    let config = write_config(dir.path(), "bad.yaml", "data: {path: nowhere.csv}\n");
+    let out = train(
+        &["--config", config.to_str().unwrap(), "--json"],
+        &dir.path().join("registry"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["exit_code"], 2);
+    assert!(
+        r["reason"].as_str().unwrap().contains("missing field"),
+        "{r}"
+    );
+    assert!(r.get("model").is_none(), "{r}");
 }
 
 #[test]

@@ -109,6 +109,70 @@ fn a_missing_column_exits_2_naming_it() {
     assert!(stderr.contains("has no column 'petal_wide' (columns: sepal_length, sepal_width, petal_length, petal_width, species)"), "{stderr}");
 }
 
+/// iris rewritten with `;` between fields and, when `decimal_comma`, `,` in numbers.
+fn semicolon_iris(dir: &std::path::Path, decimal_comma: bool) -> std::path::PathBuf {
+    let text = fs_err::read_to_string(workspace().join("data/iris.csv")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = line.replace(',', ";");
+        let line = if decimal_comma {
+            line.replace('.', ",")
+        } else {
+            line
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let path = dir.join("iris_semicolon.csv");
+    fs_err::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn a_semicolon_file_read_with_commas_suggests_the_separator() {
+    let hint = "the header has no ',' but ';': set `data.csv.separator: \";\"` in the config";
+    for decimal_comma in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = semicolon_iris(dir.path(), decimal_comma);
+        let config = write_config(
+            dir.path(),
+            "c.yaml",
+            &pipeline(data.to_str().unwrap(), "0.1"),
+        );
+        let out = train(
+            &["--config", config.to_str().unwrap()],
+            &dir.path().join("reg"),
+        );
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(hint), "{stderr}");
+        // Not polars' advice about an option Ferry does not have.
+        assert!(!stderr.contains("truncate_ragged_lines"), "{stderr}");
+        // With the separator set, the same file trains (decimal commas are bad numbers,
+        // so only the plain one).
+        if !decimal_comma {
+            let fixed = write_config(
+                dir.path(),
+                "fixed.yaml",
+                &pipeline(data.to_str().unwrap(), "0.1").replace(
+                    "  null_values: ['?']",
+                    "  null_values: ['?']\n  csv: {separator: ';'}",
+                ),
+            );
+            let out = train(
+                &["--config", fixed.to_str().unwrap()],
+                &dir.path().join("reg"),
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
 #[test]
 fn parquet_and_csv_give_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
