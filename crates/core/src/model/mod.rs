@@ -16,6 +16,7 @@ mod logistic;
 mod smartcore_io;
 mod target;
 mod tree;
+mod tree_regressor;
 
 use std::fmt;
 use std::str::FromStr;
@@ -43,6 +44,9 @@ pub use tree::{
     DecisionTreeClassifierModel, DecisionTreeClassifierParams, SplitCriterion,
     ValidDecisionTreeClassifierParams,
 };
+pub use tree_regressor::{
+    DecisionTreeRegressorModel, DecisionTreeRegressorParams, ValidDecisionTreeRegressorParams,
+};
 
 /// What a model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,8 @@ pub enum ModelKind {
     RidgeRegression,
     /// A CART classification tree.
     DecisionTreeClassifier,
+    /// A CART regression tree.
+    DecisionTreeRegressor,
     /// A bagged forest of CART classification trees with per-split feature sampling.
     RandomForestClassifier,
     /// A bagged forest of CART regression trees with per-split feature sampling.
@@ -79,6 +85,7 @@ impl ModelKind {
         ModelKind::LinearRegression,
         ModelKind::RidgeRegression,
         ModelKind::DecisionTreeClassifier,
+        ModelKind::DecisionTreeRegressor,
         ModelKind::RandomForestClassifier,
         ModelKind::RandomForestRegressor,
     ];
@@ -91,6 +98,7 @@ impl ModelKind {
             ModelKind::LinearRegression => "linear_regression",
             ModelKind::RidgeRegression => "ridge_regression",
             ModelKind::DecisionTreeClassifier => "decision_tree_classifier",
+            ModelKind::DecisionTreeRegressor => "decision_tree_regressor",
             ModelKind::RandomForestClassifier => "random_forest_classifier",
             ModelKind::RandomForestRegressor => "random_forest_regressor",
         }
@@ -106,6 +114,7 @@ impl ModelKind {
             | ModelKind::RandomForestClassifier => true,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
+            | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor => false,
         }
     }
@@ -119,6 +128,7 @@ impl ModelKind {
             | ModelKind::LinearRegression
             | ModelKind::RidgeRegression => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
+            | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
             | ModelKind::RandomForestRegressor => MODEL_BIN,
         }
@@ -133,6 +143,7 @@ impl ModelKind {
             | ModelKind::RandomForestClassifier => Task::Classification,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
+            | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor => Task::Regression,
         }
     }
@@ -237,6 +248,8 @@ pub enum ModelSpec {
     RidgeRegression(RidgeRegressionParams),
     /// `type: decision_tree_classifier`.
     DecisionTreeClassifier(DecisionTreeClassifierParams),
+    /// `type: decision_tree_regressor`.
+    DecisionTreeRegressor(DecisionTreeRegressorParams),
     /// `type: random_forest_classifier`.
     RandomForestClassifier(ForestClassifierParams),
     /// `type: random_forest_regressor`.
@@ -269,6 +282,9 @@ impl ModelSpecVisitor {
             }
             ModelKind::DecisionTreeClassifier => {
                 ModelSpec::DecisionTreeClassifier(DecisionTreeClassifierParams::deserialize(rest)?)
+            }
+            ModelKind::DecisionTreeRegressor => {
+                ModelSpec::DecisionTreeRegressor(DecisionTreeRegressorParams::deserialize(rest)?)
             }
             ModelKind::RandomForestClassifier => {
                 ModelSpec::RandomForestClassifier(ForestClassifierParams::deserialize(rest)?)
@@ -322,6 +338,8 @@ pub enum ValidModelSpec {
     RidgeRegression(ValidRidgeRegressionParams),
     /// See [`ModelSpec::DecisionTreeClassifier`].
     DecisionTreeClassifier(ValidDecisionTreeClassifierParams),
+    /// See [`ModelSpec::DecisionTreeRegressor`].
+    DecisionTreeRegressor(ValidDecisionTreeRegressorParams),
     /// See [`ModelSpec::RandomForestClassifier`].
     RandomForestClassifier(ValidForestClassifierParams),
     /// See [`ModelSpec::RandomForestRegressor`].
@@ -337,6 +355,7 @@ impl ModelSpec {
             ModelSpec::LinearRegression(_) => ModelKind::LinearRegression,
             ModelSpec::RidgeRegression(_) => ModelKind::RidgeRegression,
             ModelSpec::DecisionTreeClassifier(_) => ModelKind::DecisionTreeClassifier,
+            ModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
         }
@@ -353,6 +372,9 @@ impl ModelSpec {
             ModelSpec::RidgeRegression(p) => ValidModelSpec::RidgeRegression(p.validate()?),
             ModelSpec::DecisionTreeClassifier(p) => {
                 ValidModelSpec::DecisionTreeClassifier(p.validate()?)
+            }
+            ModelSpec::DecisionTreeRegressor(p) => {
+                ValidModelSpec::DecisionTreeRegressor(p.validate()?)
             }
             ModelSpec::RandomForestClassifier(p) => {
                 ValidModelSpec::RandomForestClassifier(p.validate()?)
@@ -373,6 +395,7 @@ impl ValidModelSpec {
             ValidModelSpec::LinearRegression(_) => ModelKind::LinearRegression,
             ValidModelSpec::RidgeRegression(_) => ModelKind::RidgeRegression,
             ValidModelSpec::DecisionTreeClassifier(_) => ModelKind::DecisionTreeClassifier,
+            ValidModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ValidModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ValidModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
         }
@@ -392,6 +415,8 @@ pub enum TrainedModel {
     RidgeRegression(RidgeRegressionModel),
     /// See [`ModelKind::DecisionTreeClassifier`].
     DecisionTreeClassifier(DecisionTreeClassifierModel),
+    /// See [`ModelKind::DecisionTreeRegressor`].
+    DecisionTreeRegressor(DecisionTreeRegressorModel),
     /// See [`ModelKind::RandomForestClassifier`].
     RandomForestClassifier(ForestClassifierModel),
     /// See [`ModelKind::RandomForestRegressor`].
@@ -460,6 +485,7 @@ pub fn parity(
         | ValidModelSpec::LinearRegression(_)
         | ValidModelSpec::RidgeRegression(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
+        ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestRegressor(p) => Some(p.parity(data, probe)?),
     })
@@ -492,6 +518,9 @@ impl TrainedModel {
                 m.classes().map_or(0, <[ClassLabel]>::len),
                 m.trees(),
             ),
+            TrainedModel::DecisionTreeRegressor(m) => {
+                codec::encode_value_trees(&header(None, 1), std::slice::from_ref(m.tree()))
+            }
             TrainedModel::RandomForestRegressor(m) => {
                 codec::encode_value_trees(&header(None, m.trees().len()), m.trees())
             }
@@ -538,6 +567,16 @@ impl TrainedModel {
                     ) => Ok(TrainedModel::RandomForestClassifier(
                         ForestClassifierModel::from_parts(classes, header.n_features, t),
                     )),
+                    (ModelKind::DecisionTreeRegressor, None, codec::Trees::Values(mut t)) => {
+                        match (t.pop(), t.is_empty()) {
+                            (Some(tree), true) => Ok(TrainedModel::DecisionTreeRegressor(
+                                DecisionTreeRegressorModel::from_parts(header.n_features, tree),
+                            )),
+                            (Some(_) | None, _) => {
+                                Err("a decision tree holds exactly one tree".to_owned())
+                            }
+                        }
+                    }
                     (ModelKind::RandomForestRegressor, None, codec::Trees::Values(t)) => {
                         Ok(TrainedModel::RandomForestRegressor(
                             ForestRegressorModel::from_parts(header.n_features, t),
@@ -556,6 +595,7 @@ impl TrainedModel {
             TrainedModel::LinearRegression(m) => m,
             TrainedModel::RidgeRegression(m) => m,
             TrainedModel::DecisionTreeClassifier(m) => m,
+            TrainedModel::DecisionTreeRegressor(m) => m,
             TrainedModel::RandomForestClassifier(m) => m,
             TrainedModel::RandomForestRegressor(m) => m,
         }
@@ -588,6 +628,9 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         ValidModelSpec::RidgeRegression(p) => TrainedModel::RidgeRegression(p.fit(data)?),
         ValidModelSpec::DecisionTreeClassifier(p) => {
             TrainedModel::DecisionTreeClassifier(p.fit(data)?)
+        }
+        ValidModelSpec::DecisionTreeRegressor(p) => {
+            TrainedModel::DecisionTreeRegressor(p.fit(data)?)
         }
         ValidModelSpec::RandomForestClassifier(p) => {
             TrainedModel::RandomForestClassifier(p.fit(data)?)

@@ -26,6 +26,7 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     linear_regression
     ridge_regression
     decision_tree_classifier
+    decision_tree_regressor
     random_forest_classifier
     random_forest_regressor
     ");

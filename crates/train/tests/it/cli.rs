@@ -63,6 +63,7 @@ fn every_example_config_trains() {
         ("configs/titanic.yaml", "roc_auc", 0.8),
         ("configs/diabetes.yaml", "r2", 0.4),
         ("configs/diabetes_forest.yaml", "r2", 0.4),
+        ("configs/diabetes_tree.yaml", "r2", 0.2),
         ("configs/wine.yaml", "accuracy", 0.85),
         ("configs/diamonds_linear.yaml", "r2", 0.9),
         ("configs/diamonds_ridge.yaml", "r2", 0.9),
@@ -217,6 +218,7 @@ fn models_lists_every_kind() {
     linear_regression          regression
     ridge_regression           regression
     decision_tree_classifier   classification
+    decision_tree_regressor    regression
     random_forest_classifier   classification
     random_forest_regressor    regression
     ");
