@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_core::{ModelKind, RegistryLocation};
+use ferry_core::artifact::ReadLimits;
+use ferry_core::{ModelKind, ModelRef, RegistryLocation};
+use serde::Serialize;
 use tracing_subscriber::EnvFilter;
+use train::registry_cmd;
 use train::report::{FailedRun, RunStatus};
 use train::{ExitKind, Pipeline, RunError};
 
@@ -47,6 +50,100 @@ enum Command {
     },
     /// List the model types a config can name.
     Models,
+    /// Read and tidy a registry: list, show, verify, gc.
+    Registry {
+        /// Registry (a directory, or a file:// URL); default `artifacts`.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR", global = true)]
+        registry: Option<RegistryLocation>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        verb: RegistryVerb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistryVerb {
+    /// Every model with its versions and aliases.
+    List,
+    /// A version's manifest: metrics, rows, lineage (config, data, git, libraries).
+    Show {
+        /// `name` (its latest), `name/version` or `name@alias`.
+        reference: ModelRef,
+    },
+    /// Read back every version (or one) with every check serve makes; exit 1 when any is
+    /// damaged, naming each.
+    Verify {
+        /// `name`, `name/version` or `name@alias`; every version when absent.
+        reference: Option<ModelRef>,
+    },
+    /// Remove what killed runs left behind (half-written versions and aliases).
+    Gc {
+        /// Report without removing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// A verb's result: printed as text or JSON.
+trait ShowAndSerialize {
+    fn write(&self, out: &mut dyn Write, json: bool);
+}
+
+impl<T: Serialize + std::fmt::Display> ShowAndSerialize for T {
+    fn write(&self, out: &mut dyn Write, json: bool) {
+        let _ = if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(self).unwrap_or_default()
+            )
+        } else {
+            writeln!(out, "{self}")
+        };
+    }
+}
+
+/// Runs a `train registry` verb; the exit code.
+fn registry_command(
+    location: Option<&RegistryLocation>,
+    json: bool,
+    verb: &RegistryVerb,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let location = location
+        .cloned()
+        .unwrap_or_else(|| RegistryLocation::Local(PathBuf::from("artifacts")));
+    let registry = location.open(ReadLimits::default());
+    let registry = registry.as_ref();
+    let mut printed = |v: &dyn ShowAndSerialize| {
+        v.write(out, json);
+        ExitCode::SUCCESS
+    };
+    let result = match verb {
+        RegistryVerb::List => registry_cmd::list(registry).map(|v| printed(&v)),
+        RegistryVerb::Show { reference } => {
+            registry_cmd::show(registry, reference).map(|v| printed(&v))
+        }
+        RegistryVerb::Verify { reference } => registry_cmd::verify(registry, reference.as_ref())
+            .map(|v| {
+                printed(&v);
+                if v.damaged().next().is_some() {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }),
+        RegistryVerb::Gc { dry_run } => registry_cmd::gc(registry, *dry_run).map(|v| printed(&v)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: registry {location}: {err}");
+            ExitCode::from(if err.is_not_found() { 2 } else { 1 })
+        }
+    }
 }
 
 fn exit_status(err: &RunError) -> u8 {
@@ -107,6 +204,14 @@ fn main() -> ExitCode {
                 p.model_name()
             );
         }),
+        (
+            Some(Command::Registry {
+                registry,
+                json,
+                verb,
+            }),
+            _,
+        ) => return registry_command(registry.as_ref(), *json, verb, &mut out),
         (None, Some(config)) => run(&cli, config, &mut out),
         (None, None) => {
             let usage = <Cli as clap::CommandFactory>::command().render_usage();

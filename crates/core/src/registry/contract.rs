@@ -55,6 +55,10 @@ pub const CHECKS: &[Check] = &[
         "a loaded version predicts as published",
         loaded_version_predicts_as_published,
     ),
+    (
+        "a healthy registry has no garbage to collect",
+        healthy_registry_has_no_garbage,
+    ),
 ];
 
 /// A small linear model `y = 2x + 1` with its manifest draft, ready to publish as
@@ -109,7 +113,8 @@ fn sample(name: &str) -> (Manifest, Predictor, String) {
     )
 }
 
-fn publish(registry: &dyn Registry, name: &str) -> Published {
+/// Publishes the sample model as `name`.
+pub(crate) fn publish(registry: &dyn Registry, name: &str) -> Published {
     let (manifest, predictor, config) = sample(name);
     let files = ArtifactFiles {
         model: predictor.model(),
@@ -117,6 +122,20 @@ fn publish(registry: &dyn Registry, name: &str) -> Published {
         config_yaml: &config,
     };
     registry.publish(manifest, &files).unwrap()
+}
+
+fn healthy_registry_has_no_garbage(registry: &dyn Registry) {
+    assert!(registry.collect_garbage(true).unwrap().is_empty());
+    publish(registry, "gc");
+    publish(registry, "gc");
+    registry
+        .set_alias(&name("gc"), &alias("production"), Version(1))
+        .unwrap();
+    assert_eq!(registry.collect_garbage(false).unwrap(), []);
+    assert_eq!(
+        registry.versions(&name("gc")).unwrap(),
+        [Version(1), Version(2)]
+    );
 }
 
 fn name(s: &str) -> ModelName {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::{
-    AliasName, ModelName, ModelRef, Published, Registry, RegistryError, Resolved, Version,
+    AliasName, Leftover, ModelName, ModelRef, Published, Registry, RegistryError, Resolved, Version,
 };
 use crate::artifact::{ArtifactFiles, Manifest, ReadLimits, write_version_dir};
 use crate::bundle::ModelBundle;
@@ -23,6 +23,82 @@ use crate::bundle::ModelBundle;
 const CLAIMS_DIR: &str = ".claims";
 const ALIASES_DIR: &str = "aliases";
 const LOCK_FILE: &str = ".lock";
+
+/// The process that wrote a temporary entry: `.tmp-<version>-<pid>` (a version being
+/// published) or `.<alias>.<pid>.tmp` (an alias being rewritten).
+fn leftover_pid(file_name: &str) -> Option<u32> {
+    if let Some(rest) = file_name.strip_prefix(".tmp-") {
+        return rest.rsplit_once('-').and_then(|(_, pid)| pid.parse().ok());
+    }
+    let rest = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    rest.rsplit_once('.').and_then(|(_, pid)| pid.parse().ok())
+}
+
+/// Whether process `pid` is gone. Where `/proc` is not available, an entry counts as
+/// gone only when nothing has touched it for a day.
+fn writer_gone(pid: u32, path: &Path) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    if Path::new("/proc/self").exists() {
+        return !Path::new("/proc").join(pid.to_string()).exists();
+    }
+    fs_err::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 24 * 3600)
+}
+
+/// Bytes under `path` (a file or a directory tree).
+fn disk_size(path: &Path) -> u64 {
+    let Ok(meta) = fs_err::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs_err::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| disk_size(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The leftovers of dead writers directly in `dir`, removed unless `dry_run`.
+fn collect_in(dir: &Path, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {
+    let Some(entries) = read_dir_or_empty(dir)? else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let Some(pid) = entry.file_name().to_str().and_then(leftover_pid) else {
+            continue;
+        };
+        if !writer_gone(pid, &path) {
+            continue;
+        }
+        let bytes = disk_size(&path);
+        if !dry_run {
+            if path.is_dir() {
+                fs_err::remove_dir_all(&path)?;
+            } else {
+                fs_err::remove_file(&path)?;
+            }
+        }
+        found.push(Leftover {
+            location: path.display().to_string(),
+            pid,
+            bytes,
+        });
+    }
+    Ok(found)
+}
 
 /// A registry rooted at a local directory (`artifacts/` by default).
 #[derive(Debug, Clone)]
@@ -246,6 +322,8 @@ impl Registry for LocalRegistry {
         let version = self.claim(&name)?;
         manifest.version = version;
         let model_dir = self.model_dir(&name);
+        // Best effort: what killed runs left behind here goes before this run adds more.
+        let _ = collect_in(&model_dir, false);
         let tmp = model_dir.join(format!(".tmp-{version}-{}", std::process::id()));
         if tmp.exists() {
             fs_err::remove_dir_all(&tmp)?;
@@ -316,11 +394,112 @@ impl Registry for LocalRegistry {
             Err(e) => Err(e.into()),
         }
     }
+
+    fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {
+        let mut found = Vec::new();
+        let Some(entries) = read_dir_or_empty(&self.root)? else {
+            return Ok(found);
+        };
+        // Every model directory, also one whose first publish was killed (no versions).
+        for entry in entries {
+            let entry = entry?;
+            let is_model = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| ModelName::from_str(n).is_ok());
+            if is_model && entry.file_type()?.is_dir() {
+                let dir = entry.path();
+                found.extend(collect_in(&dir, dry_run)?);
+                found.extend(collect_in(&dir.join(ALIASES_DIR), dry_run)?);
+            }
+        }
+        found.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Above Linux's largest possible pid (2^22): never a live process.
+    const DEAD_PID: u32 = 4_194_399;
+
+    #[test]
+    fn garbage_of_dead_writers_is_found_and_removed_and_live_work_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = LocalRegistry::new(dir.path());
+        let dead_version = dir.path().join(format!("iris/.tmp-3-{DEAD_PID}"));
+        fs_err::create_dir_all(&dead_version).unwrap();
+        fs_err::write(dead_version.join("model.bin"), vec![0u8; 1000]).unwrap();
+        let dead_alias = dir
+            .path()
+            .join(format!("iris/aliases/.production.{DEAD_PID}.tmp"));
+        fs_err::create_dir_all(dead_alias.parent().unwrap()).unwrap();
+        fs_err::write(&dead_alias, "2\n").unwrap();
+        let live = dir
+            .path()
+            .join(format!("iris/.tmp-4-{}", std::process::id()));
+        fs_err::create_dir_all(&live).unwrap();
+        let unrelated = dir.path().join("iris/.claims");
+        fs_err::create_dir_all(&unrelated).unwrap();
+
+        let found = reg.collect_garbage(true).unwrap();
+        let names: Vec<(&str, u32, u64)> = found
+            .iter()
+            .map(|l| {
+                let name = Path::new(&l.location)
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap();
+                (name, l.pid, l.bytes)
+            })
+            .collect();
+        let dead_version_name = format!(".tmp-3-{DEAD_PID}");
+        let dead_alias_name = format!(".production.{DEAD_PID}.tmp");
+        assert_eq!(
+            names,
+            [
+                (dead_version_name.as_str(), DEAD_PID, 1000),
+                (dead_alias_name.as_str(), DEAD_PID, 2)
+            ]
+        );
+        assert!(
+            dead_version.exists() && dead_alias.exists(),
+            "a dry run removes nothing"
+        );
+
+        assert_eq!(reg.collect_garbage(false).unwrap(), found);
+        assert!(!dead_version.exists() && !dead_alias.exists());
+        assert!(live.exists() && unrelated.exists());
+        assert!(reg.collect_garbage(false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn publishing_removes_what_killed_publishes_left_in_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = LocalRegistry::new(dir.path());
+        let dead = dir.path().join(format!("lin/.tmp-9-{DEAD_PID}"));
+        fs_err::create_dir_all(&dead).unwrap();
+        let other_model = dir.path().join(format!("other/.tmp-1-{DEAD_PID}"));
+        fs_err::create_dir_all(&other_model).unwrap();
+        super::super::contract::publish(&reg, "lin");
+        assert!(!dead.exists());
+        // Only the model being published is swept; gc does the rest.
+        assert!(other_model.exists());
+    }
+
+    #[test]
+    fn leftover_names_give_their_writer() {
+        assert_eq!(leftover_pid(".tmp-12-345"), Some(345));
+        assert_eq!(leftover_pid(".production.77.tmp"), Some(77));
+        assert_eq!(leftover_pid(".my-alias.77.tmp"), Some(77));
+        assert_eq!(leftover_pid(".claims"), None);
+        assert_eq!(leftover_pid(".lock"), None);
+        assert_eq!(leftover_pid("3"), None);
+        assert_eq!(leftover_pid(".tmp-12-x"), None);
+    }
 
     #[test]
     fn empty_or_missing_registry_lists_nothing() {

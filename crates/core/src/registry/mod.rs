@@ -180,6 +180,26 @@ pub trait Registry: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`RegistryError::AliasNotFound`] when there is no such alias, or IO errors.
     fn delete_alias(&self, name: &ModelName, alias: &AliasName) -> Result<(), RegistryError>;
+
+    /// Finds the leftovers of publishes and alias writes whose process is gone (killed
+    /// mid-way), and removes them unless `dry_run`. Work in progress of a live process
+    /// is never touched.
+    ///
+    /// # Errors
+    /// IO errors while listing or removing.
+    fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError>;
+}
+
+/// A leftover of an interrupted publish or alias write, from
+/// [`Registry::collect_garbage`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Leftover {
+    /// Where it is (a path or URL).
+    pub location: String,
+    /// The process that left it.
+    pub pid: u32,
+    /// Its size on disk.
+    pub bytes: u64,
 }
 
 /// Where a registry lives, as configured (`--registry`, `FERRY_REGISTRY`, a config's

@@ -5,6 +5,7 @@
 
 mod cli;
 mod data;
+mod registry;
 mod trees;
 
 use std::path::{Path, PathBuf};
