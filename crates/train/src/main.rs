@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ferry_core::artifact::ReadLimits;
-use ferry_core::{ModelKind, ModelRef, RegistryLocation};
+use ferry_core::{AliasName, ModelKind, ModelName, ModelRef, RegistryLocation, Version};
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
 use train::registry_cmd;
@@ -84,6 +84,58 @@ enum RegistryVerb {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Set or delete an alias.
+    Alias {
+        #[command(subcommand)]
+        op: AliasOp,
+    },
+    /// Point an alias (default `production`) at the version REF names.
+    Promote {
+        /// `name/version`, `name@alias` or `name` (its latest).
+        reference: ModelRef,
+        /// The alias to move.
+        #[arg(long, default_value = "production")]
+        alias: AliasName,
+    },
+    /// Move an alias back to where it pointed before its last change.
+    Rollback {
+        /// The model.
+        name: ModelName,
+        /// The alias.
+        alias: AliasName,
+    },
+    /// Delete a version (refused while an alias other than latest points to it).
+    Delete {
+        /// `name/version`.
+        reference: ModelRef,
+    },
+    /// Two versions' hyperparameters, metrics and row counts side by side.
+    Diff {
+        /// The first version.
+        left: ModelRef,
+        /// The second version.
+        right: ModelRef,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AliasOp {
+    /// Point ALIAS of NAME at VERSION.
+    Set {
+        /// The model.
+        name: ModelName,
+        /// The alias.
+        alias: AliasName,
+        /// The version number.
+        version: u64,
+    },
+    /// Remove ALIAS of NAME.
+    Delete {
+        /// The model.
+        name: ModelName,
+        /// The alias.
+        alias: AliasName,
+    },
 }
 
 /// A verb's result: printed as text or JSON.
@@ -136,12 +188,41 @@ fn registry_command(
                 }
             }),
         RegistryVerb::Gc { dry_run } => registry_cmd::gc(registry, *dry_run).map(|v| printed(&v)),
+        RegistryVerb::Alias {
+            op:
+                AliasOp::Set {
+                    name,
+                    alias,
+                    version,
+                },
+        } => registry_cmd::alias_set(registry, name, alias, Version(*version)).map(|v| printed(&v)),
+        RegistryVerb::Alias {
+            op: AliasOp::Delete { name, alias },
+        } => registry_cmd::alias_delete(registry, name, alias).map(|v| printed(&v)),
+        RegistryVerb::Promote { reference, alias } => {
+            registry_cmd::promote(registry, reference, alias).map(|v| printed(&v))
+        }
+        RegistryVerb::Rollback { name, alias } => {
+            registry_cmd::rollback(registry, name, alias).map(|v| printed(&v))
+        }
+        RegistryVerb::Delete { reference } => match reference {
+            ModelRef::Version(name, version) => {
+                registry_cmd::delete(registry, name, *version).map(|v| printed(&v))
+            }
+            ModelRef::Alias(..) => {
+                eprintln!("error: delete takes NAME/VERSION, found {reference}");
+                return ExitCode::from(2);
+            }
+        },
+        RegistryVerb::Diff { left, right } => {
+            registry_cmd::diff(registry, left, right).map(|v| printed(&v))
+        }
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: registry {location}: {err}");
-            ExitCode::from(if err.is_not_found() { 2 } else { 1 })
+            ExitCode::from(if err.is_caller_error() { 2 } else { 1 })
         }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use ferry_core::artifact::Manifest;
 use ferry_core::registry::{Leftover, Registry, RegistryError};
-use ferry_core::{ModelRef, Version};
+use ferry_core::{AliasName, ModelName, ModelRef, Version};
 use serde::Serialize;
 
 /// One model in `train registry list`.
@@ -253,5 +253,233 @@ pub fn gc(registry: &dyn Registry, dry_run: bool) -> Result<Collected, RegistryE
     Ok(Collected {
         removed: !dry_run,
         leftovers: registry.collect_garbage(dry_run)?,
+    })
+}
+
+/// What a verb that moves an alias or deletes a version did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Changed {
+    /// The model.
+    pub model: String,
+    /// The alias moved, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The version the alias points to now (`None`: removed), or the version deleted.
+    pub version: Option<u64>,
+    /// What was done, in words.
+    pub message: String,
+}
+
+impl fmt::Display for Changed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Points `alias` of `name` at `version`.
+///
+/// # Errors
+/// The registry's errors.
+pub fn alias_set(
+    registry: &dyn Registry,
+    name: &ModelName,
+    alias: &AliasName,
+    version: Version,
+) -> Result<Changed, RegistryError> {
+    registry.set_alias(name, alias, version)?;
+    Ok(Changed {
+        model: name.to_string(),
+        alias: Some(alias.to_string()),
+        version: Some(version.0),
+        message: format!("{name}@{alias} -> {version}"),
+    })
+}
+
+/// Removes `alias` of `name`.
+///
+/// # Errors
+/// The registry's errors.
+pub fn alias_delete(
+    registry: &dyn Registry,
+    name: &ModelName,
+    alias: &AliasName,
+) -> Result<Changed, RegistryError> {
+    registry.delete_alias(name, alias)?;
+    Ok(Changed {
+        model: name.to_string(),
+        alias: Some(alias.to_string()),
+        version: None,
+        message: format!("{name}@{alias} removed"),
+    })
+}
+
+/// Points `alias` at the version `reference` resolves to.
+///
+/// # Errors
+/// The registry's errors.
+pub fn promote(
+    registry: &dyn Registry,
+    reference: &ModelRef,
+    alias: &AliasName,
+) -> Result<Changed, RegistryError> {
+    let resolved = registry.resolve(reference)?;
+    let before = registry.aliases(&resolved.name)?.get(alias).copied();
+    let mut changed = alias_set(registry, &resolved.name, alias, resolved.version)?;
+    changed.message = match before {
+        Some(v) => format!("{} (was {v})", changed.message),
+        None => format!("{} (new alias)", changed.message),
+    };
+    Ok(changed)
+}
+
+/// Moves `alias` back to where it pointed before its last change.
+///
+/// # Errors
+/// The registry's errors; [`RegistryError::NoEarlierVersion`] without history.
+pub fn rollback(
+    registry: &dyn Registry,
+    name: &ModelName,
+    alias: &AliasName,
+) -> Result<Changed, RegistryError> {
+    let now = registry.rollback_alias(name, alias)?;
+    Ok(Changed {
+        model: name.to_string(),
+        alias: Some(alias.to_string()),
+        version: now.map(|v| v.0),
+        message: match now {
+            Some(v) => format!("{name}@{alias} rolled back to {v}"),
+            None => format!("{name}@{alias} rolled back to before it existed: removed"),
+        },
+    })
+}
+
+/// Deletes one version.
+///
+/// # Errors
+/// The registry's errors; [`RegistryError::VersionInUse`] while an alias points to it.
+pub fn delete(
+    registry: &dyn Registry,
+    name: &ModelName,
+    version: Version,
+) -> Result<Changed, RegistryError> {
+    registry.delete_version(name, version)?;
+    Ok(Changed {
+        model: name.to_string(),
+        alias: None,
+        version: Some(version.0),
+        message: format!("deleted {name}/{version}"),
+    })
+}
+
+/// One row of `train registry diff`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffRow {
+    /// `model.<param>`, `metric.<name>` or `rows.<count>`.
+    pub key: String,
+    /// The first version's value, as text (`-` when absent).
+    pub left: String,
+    /// The second version's value.
+    pub right: String,
+    /// Whether they differ.
+    pub differs: bool,
+}
+
+/// `train registry diff A B`: the two versions' hyperparameters, metrics and row counts
+/// side by side.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    /// The first version, `name/version`.
+    pub left: String,
+    /// The second.
+    pub right: String,
+    /// Every key either has.
+    pub rows: Vec<DiffRow>,
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.key.len())
+            .max()
+            .unwrap_or(0)
+            .max(3);
+        writeln!(f, "  {:<width$}  {:<20} {}", "key", self.left, self.right)?;
+        for (i, r) in self.rows.iter().enumerate() {
+            let mark = if r.differs { '*' } else { ' ' };
+            write!(f, "{mark} {:<width$}  {:<20} {}", r.key, r.left, r.right)?;
+            if i + 1 < self.rows.len() {
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The hyperparameters (`model` section of the stored config, defaults filled in),
+/// metrics and row counts of a version, as flat text keys.
+fn facts(
+    registry: &dyn Registry,
+    reference: &ModelRef,
+) -> Result<(String, BTreeMap<String, String>), RegistryError> {
+    let (resolved, bundle) = registry.load(reference)?;
+    let m = bundle.manifest();
+    let mut out = BTreeMap::new();
+    let config = fs_err::read_to_string(resolved.path.join("config.yaml"))?;
+    let config: serde_yaml::Value = serde_yaml::from_str(&config).unwrap_or_default();
+    if let Some(model) = config.get("model").and_then(serde_yaml::Value::as_mapping) {
+        for (k, v) in model {
+            let key = k.as_str().unwrap_or_default();
+            let value = if let serde_yaml::Value::String(s) = v {
+                s.clone()
+            } else {
+                serde_yaml::to_string(v)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            out.insert(format!("model.{key}"), value);
+        }
+    }
+    for (k, v) in &m.metrics {
+        out.insert(format!("metric.{k}"), format!("{v:.6}"));
+    }
+    let r = &m.rows;
+    for (k, v) in [("train", r.train), ("test", r.test), ("invalid", r.invalid)] {
+        out.insert(format!("rows.{k}"), v.to_string());
+    }
+    Ok((format!("{}/{}", resolved.name, resolved.version), out))
+}
+
+/// Compares two versions.
+///
+/// # Errors
+/// The registry's errors.
+pub fn diff(
+    registry: &dyn Registry,
+    left: &ModelRef,
+    right: &ModelRef,
+) -> Result<Diff, RegistryError> {
+    let (l_name, l) = facts(registry, left)?;
+    let (r_name, r) = facts(registry, right)?;
+    let keys: std::collections::BTreeSet<&String> = l.keys().chain(r.keys()).collect();
+    let rows = keys
+        .into_iter()
+        .map(|k| {
+            let a = l.get(k).cloned().unwrap_or_else(|| "-".to_owned());
+            let b = r.get(k).cloned().unwrap_or_else(|| "-".to_owned());
+            DiffRow {
+                key: k.clone(),
+                differs: a != b,
+                left: a,
+                right: b,
+            }
+        })
+        .collect();
+    Ok(Diff {
+        left: l_name,
+        right: r_name,
+        rows,
     })
 }

@@ -59,6 +59,14 @@ pub const CHECKS: &[Check] = &[
         "a healthy registry has no garbage to collect",
         healthy_registry_has_no_garbage,
     ),
+    (
+        "rollback walks an alias back through its history",
+        rollback_walks_back,
+    ),
+    (
+        "a version is deleted only when no alias but latest points to it",
+        delete_version_respects_aliases,
+    ),
 ];
 
 /// A small linear model `y = 2x + 1` with its manifest draft, ready to publish as
@@ -136,6 +144,75 @@ fn healthy_registry_has_no_garbage(registry: &dyn Registry) {
         registry.versions(&name("gc")).unwrap(),
         [Version(1), Version(2)]
     );
+}
+
+fn rollback_walks_back(registry: &dyn Registry) {
+    let (m, prod) = (name("rb"), alias("production"));
+    for _ in 0..3 {
+        publish(registry, "rb");
+    }
+    let rollback_err = registry.rollback_alias(&m, &prod).unwrap_err();
+    assert!(
+        matches!(rollback_err, RegistryError::NoEarlierVersion { .. }),
+        "{rollback_err}"
+    );
+    registry.set_alias(&m, &prod, Version(1)).unwrap();
+    registry.set_alias(&m, &prod, Version(3)).unwrap();
+    registry.set_alias(&m, &prod, Version(2)).unwrap();
+    assert_eq!(
+        registry.alias_history(&m, &prod).unwrap(),
+        [None, Some(Version(1)), Some(Version(3)), Some(Version(2))]
+    );
+    assert_eq!(
+        registry.rollback_alias(&m, &prod).unwrap(),
+        Some(Version(3))
+    );
+    assert_eq!(registry.aliases(&m).unwrap().get(&prod), Some(&Version(3)));
+    assert_eq!(
+        registry.rollback_alias(&m, &prod).unwrap(),
+        Some(Version(1))
+    );
+    // Back before the alias existed: it is gone.
+    assert_eq!(registry.rollback_alias(&m, &prod).unwrap(), None);
+    assert!(!registry.aliases(&m).unwrap().contains_key(&prod));
+    assert!(registry.rollback_alias(&m, &prod).is_err());
+    // A deletion is a change too.
+    registry.set_alias(&m, &prod, Version(2)).unwrap();
+    registry.delete_alias(&m, &prod).unwrap();
+    assert_eq!(
+        registry.rollback_alias(&m, &prod).unwrap(),
+        Some(Version(2))
+    );
+}
+
+fn delete_version_respects_aliases(registry: &dyn Registry) {
+    let m = name("del");
+    for _ in 0..3 {
+        publish(registry, "del");
+    }
+    registry
+        .set_alias(&m, &alias("production"), Version(2))
+        .unwrap();
+    let err = registry.delete_version(&m, Version(2)).unwrap_err();
+    assert!(matches!(err, RegistryError::VersionInUse { .. }), "{err}");
+    assert!(err.to_string().contains("'production'"), "{err}");
+    assert!(
+        registry
+            .load(&ModelRef::Version(m.clone(), Version(2)))
+            .is_ok()
+    );
+    // latest moves down instead of blocking.
+    registry.delete_version(&m, Version(3)).unwrap();
+    assert_eq!(registry.versions(&m).unwrap(), [Version(1), Version(2)]);
+    assert_eq!(
+        registry.aliases(&m).unwrap().get(&alias("latest")),
+        Some(&Version(2))
+    );
+    let missing = registry.delete_version(&m, Version(3)).unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    // The number is never reused.
+    assert_eq!(publish(registry, "del").resolved.version, Version(4));
+    assert!(registry.collect_garbage(true).unwrap().is_empty());
 }
 
 fn name(s: &str) -> ModelName {

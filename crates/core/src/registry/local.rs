@@ -23,6 +23,8 @@ use crate::bundle::ModelBundle;
 const CLAIMS_DIR: &str = ".claims";
 const ALIASES_DIR: &str = "aliases";
 const LOCK_FILE: &str = ".lock";
+/// Per alias, one line per change: the version it pointed to after it, or `-`.
+const HISTORY_DIR: &str = ".history";
 
 /// The process that wrote a temporary entry: `.tmp-<version>-<pid>` (a version being
 /// published) or `.<alias>.<pid>.tmp` (an alias being rewritten).
@@ -154,6 +156,73 @@ impl LocalRegistry {
         f.sync_all()?;
         fs_err::rename(&tmp, self.alias_path(name, alias))?;
         Ok(())
+    }
+
+    fn history_path(&self, name: &ModelName, alias: &AliasName) -> PathBuf {
+        self.model_dir(name)
+            .join(ALIASES_DIR)
+            .join(HISTORY_DIR)
+            .join(alias.as_str())
+    }
+
+    fn read_history(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+    ) -> Result<Vec<Option<Version>>, RegistryError> {
+        let path = self.history_path(name, alias);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        text.lines()
+            .map(|line| match line.trim() {
+                "-" => Ok(None),
+                v => v
+                    .parse::<u64>()
+                    .map(|v| Some(Version(v)))
+                    .map_err(|_| RegistryError::CorruptAlias { path: path.clone() }),
+            })
+            .collect()
+    }
+
+    fn write_history(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+        history: &[Option<Version>],
+    ) -> Result<(), RegistryError> {
+        let path = self.history_path(name, alias);
+        let dir = path.parent().unwrap_or(&self.root).to_owned();
+        fs_err::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".{alias}.{}.tmp", std::process::id()));
+        let mut f = fs_err::File::create(&tmp)?;
+        for entry in history {
+            match entry {
+                Some(v) => writeln!(f, "{v}")?,
+                None => writeln!(f, "-")?,
+            }
+        }
+        f.sync_all()?;
+        fs_err::rename(&tmp, &path)?;
+        Ok(())
+    }
+
+    /// Records a change of `alias` to `target` (under the model's lock), starting the
+    /// history with the alias's current target when it has none yet.
+    fn record(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+        target: Option<Version>,
+    ) -> Result<(), RegistryError> {
+        let mut history = self.read_history(name, alias)?;
+        if history.is_empty() {
+            history.push(read_alias(&self.alias_path(name, alias))?);
+        }
+        history.push(target);
+        self.write_history(name, alias, &history)
     }
 
     /// An exclusive lock on the model's alias updates, released on drop.
@@ -378,11 +447,17 @@ impl Registry for LocalRegistry {
             });
         }
         let _lock = self.lock(name)?;
+        if !alias.is_latest() {
+            self.record(name, alias, Some(version))?;
+        }
         self.write_alias(name, alias, version)
     }
 
     fn delete_alias(&self, name: &ModelName, alias: &AliasName) -> Result<(), RegistryError> {
         let _lock = self.lock(name)?;
+        if !alias.is_latest() && self.alias_path(name, alias).exists() {
+            self.record(name, alias, None)?;
+        }
         match fs_err::remove_file(self.alias_path(name, alias)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -393,6 +468,85 @@ impl Registry for LocalRegistry {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn alias_history(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+    ) -> Result<Vec<Option<Version>>, RegistryError> {
+        self.read_history(name, alias)
+    }
+
+    fn rollback_alias(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+    ) -> Result<Option<Version>, RegistryError> {
+        let _lock = self.lock(name)?;
+        let mut history = self.read_history(name, alias)?;
+        if history.len() < 2 {
+            return Err(RegistryError::NoEarlierVersion {
+                name: name.clone(),
+                alias: alias.clone(),
+            });
+        }
+        history.pop();
+        let target = history.last().copied().flatten();
+        match target {
+            Some(v) if self.versions(name)?.contains(&v) => self.write_alias(name, alias, v)?,
+            Some(v) => {
+                return Err(RegistryError::VersionNotFound {
+                    name: name.clone(),
+                    version: v,
+                });
+            }
+            None => match fs_err::remove_file(self.alias_path(name, alias)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            },
+        }
+        self.write_history(name, alias, &history)?;
+        Ok(target)
+    }
+
+    fn delete_version(&self, name: &ModelName, version: Version) -> Result<(), RegistryError> {
+        let _lock = self.lock(name)?;
+        let versions = self.versions(name)?;
+        if !versions.contains(&version) {
+            return Err(RegistryError::VersionNotFound {
+                name: name.clone(),
+                version,
+            });
+        }
+        let aliases = self.aliases(name)?;
+        let in_use: Vec<AliasName> = aliases
+            .iter()
+            .filter(|(a, v)| **v == version && !a.is_latest())
+            .map(|(a, _)| a.clone())
+            .collect();
+        if !in_use.is_empty() {
+            return Err(RegistryError::VersionInUse {
+                name: name.clone(),
+                version,
+                aliases: in_use,
+            });
+        }
+        // Out of sight in one rename, then removed; a crash in between leaves a
+        // leftover that gc removes.
+        let dir = self.model_dir(name);
+        let doomed = dir.join(format!(".tmp-deleted{version}-{}", std::process::id()));
+        fs_err::rename(dir.join(version.to_string()), &doomed)?;
+        fs_err::remove_dir_all(&doomed)?;
+        let latest = AliasName::latest();
+        if aliases.get(&latest) == Some(&version) {
+            match versions.iter().rev().find(|v| **v != version) {
+                Some(&v) => self.write_alias(name, &latest, v)?,
+                None => fs_err::remove_file(self.alias_path(name, &latest))?,
+            }
+        }
+        Ok(())
     }
 
     fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {
@@ -411,6 +565,10 @@ impl Registry for LocalRegistry {
                 let dir = entry.path();
                 found.extend(collect_in(&dir, dry_run)?);
                 found.extend(collect_in(&dir.join(ALIASES_DIR), dry_run)?);
+                found.extend(collect_in(
+                    &dir.join(ALIASES_DIR).join(HISTORY_DIR),
+                    dry_run,
+                )?);
             }
         }
         found.sort_by(|a, b| a.location.cmp(&b.location));

@@ -64,9 +64,39 @@ pub enum RegistryError {
     /// The artifact failed to write or to load.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// A version cannot be deleted while aliases point to it (caller's fault).
+    #[error("model '{name}' version {version} is in use by alias {}; move or delete the alias first", aliases.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", "))]
+    VersionInUse {
+        /// The model.
+        name: ModelName,
+        /// The version asked to delete.
+        version: Version,
+        /// The aliases pointing to it.
+        aliases: Vec<AliasName>,
+    },
+    /// An alias has no earlier target to roll back to (caller's fault).
+    #[error("alias '{alias}' of model '{name}' has no earlier version to roll back to")]
+    NoEarlierVersion {
+        /// The model.
+        name: ModelName,
+        /// The alias.
+        alias: AliasName,
+    },
 }
 
 impl RegistryError {
+    /// True when the request cannot be carried out as asked (a caller's fault: something
+    /// that does not exist, a version in use, no history to roll back to), false for
+    /// storage and artifact failures.
+    #[must_use]
+    pub fn is_caller_error(&self) -> bool {
+        self.is_not_found()
+            || matches!(
+                self,
+                RegistryError::VersionInUse { .. } | RegistryError::NoEarlierVersion { .. }
+            )
+    }
+
     /// True when the request named something that does not exist (a caller's fault),
     /// false for storage and artifact failures.
     #[must_use]
@@ -77,7 +107,9 @@ impl RegistryError {
             | RegistryError::AliasNotFound { .. } => true,
             RegistryError::Io(_)
             | RegistryError::CorruptAlias { .. }
-            | RegistryError::Artifact(_) => false,
+            | RegistryError::Artifact(_)
+            | RegistryError::VersionInUse { .. }
+            | RegistryError::NoEarlierVersion { .. } => false,
         }
     }
 }
@@ -180,6 +212,39 @@ pub trait Registry: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`RegistryError::AliasNotFound`] when there is no such alias, or IO errors.
     fn delete_alias(&self, name: &ModelName, alias: &AliasName) -> Result<(), RegistryError>;
+
+    /// Where `alias` of `name` has pointed, oldest first, as changed by
+    /// [`Registry::set_alias`], [`Registry::delete_alias`] and
+    /// [`Registry::rollback_alias`] (`None`: removed). Empty when never changed that
+    /// way (`latest` moves with publishing and keeps no history).
+    ///
+    /// # Errors
+    /// IO errors.
+    fn alias_history(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+    ) -> Result<Vec<Option<Version>>, RegistryError>;
+
+    /// Points `alias` back where it pointed before its last change (removing it if it
+    /// did not exist then), and forgets that change: rolling back twice goes two
+    /// changes back. Returns the version it points to now.
+    ///
+    /// # Errors
+    /// [`RegistryError::NoEarlierVersion`] when no earlier target is recorded, or IO
+    /// errors.
+    fn rollback_alias(
+        &self,
+        name: &ModelName,
+        alias: &AliasName,
+    ) -> Result<Option<Version>, RegistryError>;
+
+    /// Deletes a version. Refused while an alias other than `latest` points to it;
+    /// `latest` moves to the highest remaining version. Its number is never reused.
+    ///
+    /// # Errors
+    /// [`RegistryError::VersionNotFound`], [`RegistryError::VersionInUse`], or IO errors.
+    fn delete_version(&self, name: &ModelName, version: Version) -> Result<(), RegistryError>;
 
     /// Finds the leftovers of publishes and alias writes whose process is gone (killed
     /// mid-way), and removes them unless `dry_run`. Work in progress of a live process

@@ -126,3 +126,95 @@ fn gc_reports_then_removes_what_killed_runs_left() {
     let out = train(&["registry", "verify"], dir.path());
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn promote_rollback_delete_and_alias_verbs() {
+    let dir = tempfile::tempdir().unwrap();
+    filled(dir.path());
+    report(&train(
+        &["--config", "configs/iris.yaml", "--json"],
+        dir.path(),
+    ));
+    let run = |args: &[&str]| {
+        let mut all = vec!["registry"];
+        all.extend_from_slice(args);
+        let out = train(&all, dir.path());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        )
+    };
+    assert_eq!(
+        run(&["promote", "iris/1"]).1,
+        "iris@production -> 1 (new alias)"
+    );
+    assert_eq!(run(&["promote", "iris"]).1, "iris@production -> 3 (was 1)");
+    assert_eq!(
+        run(&["alias", "set", "iris", "staging", "2"]).1,
+        "iris@staging -> 2"
+    );
+    // Rollback restores the version production pointed to before.
+    assert_eq!(
+        run(&["rollback", "iris", "production"]).1,
+        "iris@production rolled back to 1"
+    );
+    let shown = json(&train(
+        &["registry", "show", "iris@production", "--json"],
+        dir.path(),
+    ));
+    assert_eq!(shown["manifest"]["version"], 1);
+    // A version an alias points to is not deleted.
+    let (code, _, stderr) = run(&["delete", "iris/1"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("in use by alias 'production'"), "{stderr}");
+    assert_eq!(run(&["alias", "delete", "iris", "production"]).0, Some(0));
+    assert_eq!(run(&["delete", "iris/1"]).1, "deleted iris/1");
+    let listing = json(&train(&["registry", "list", "--json"], dir.path()));
+    assert_eq!(listing[1]["versions"], serde_json::json!([2, 3]));
+    // Only NAME/VERSION can be deleted; nothing to roll back is a caller's error.
+    assert_eq!(run(&["delete", "iris@staging"]).0, Some(2));
+    let (code, _, stderr) = run(&["rollback", "iris", "canary"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("no earlier version to roll back to"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn diff_puts_params_and_metrics_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    report(&train(
+        &["--config", "configs/iris.yaml", "--json"],
+        dir.path(),
+    ));
+    let text = fs_err::read_to_string(crate::workspace().join("configs/iris.yaml"))
+        .unwrap()
+        .replace("../data/", "DATA/")
+        .replace("  alpha: 1.0", "  alpha: 50.0");
+    let config = crate::write_config(dir.path(), "strong.yaml", &text);
+    report(&train(
+        &["--config", config.to_str().unwrap(), "--json"],
+        dir.path(),
+    ));
+    let diff = json(&train(
+        &["registry", "diff", "iris/1", "iris/2", "--json"],
+        dir.path(),
+    ));
+    let row = |key: &str| {
+        diff["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {diff}"))
+            .clone()
+    };
+    assert_eq!(row("model.alpha")["left"], "1.0");
+    assert_eq!(row("model.alpha")["right"], "50.0");
+    assert_eq!(row("model.alpha")["differs"], true);
+    assert_eq!(row("model.type")["differs"], false);
+    assert_eq!(row("rows.train")["differs"], false);
+    assert_eq!(row("metric.log_loss")["differs"], true);
+}
