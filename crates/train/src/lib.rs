@@ -13,6 +13,7 @@
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod record;
 pub mod registry_cmd;
 pub mod report;
 pub mod runner;

@@ -50,6 +50,17 @@ enum Command {
     },
     /// List the model types a config can name.
     Models,
+    /// The record every training run leaves in the registry, failed runs too.
+    Runs {
+        /// Registry (a directory, or a file:// URL); default `artifacts`.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR", global = true)]
+        registry: Option<RegistryLocation>,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        verb: RunsVerb,
+    },
     /// Read and tidy a registry: list, show, verify, gc.
     Registry {
         /// Registry (a directory, or a file:// URL); default `artifacts`.
@@ -60,6 +71,22 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         verb: RegistryVerb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsVerb {
+    /// Every recorded run (of MODEL, or of every model), oldest first.
+    List {
+        /// Only this model's runs.
+        model: Option<ModelName>,
+    },
+    /// One run's whole record: config, data, params, metrics, timings, git, host.
+    Show {
+        /// The model.
+        model: ModelName,
+        /// The run id, as `runs list` prints it.
+        run: String,
     },
 }
 
@@ -154,6 +181,39 @@ impl<T: Serialize + std::fmt::Display> ShowAndSerialize for T {
         } else {
             writeln!(out, "{self}")
         };
+    }
+}
+
+fn open_registry(location: Option<&RegistryLocation>) -> RegistryLocation {
+    location
+        .cloned()
+        .unwrap_or_else(|| RegistryLocation::Local(PathBuf::from("artifacts")))
+}
+
+/// Runs a `train runs` verb; the exit code.
+fn runs_command(
+    location: Option<&RegistryLocation>,
+    json: bool,
+    verb: &RunsVerb,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let location = open_registry(location);
+    let registry = location.open(ReadLimits::default());
+    let registry = registry.as_ref();
+    let result = match verb {
+        RunsVerb::List { model } => {
+            registry_cmd::runs(registry, model.as_ref()).map(|v| v.write(out, json))
+        }
+        RunsVerb::Show { model, run } => {
+            registry_cmd::run_show(registry, model, run).map(|v| v.write(out, json))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: registry {location}: {err}");
+            ExitCode::from(if err.is_caller_error() { 2 } else { 1 })
+        }
     }
 }
 
@@ -293,6 +353,14 @@ fn main() -> ExitCode {
             }),
             _,
         ) => return registry_command(registry.as_ref(), *json, verb, &mut out),
+        (
+            Some(Command::Runs {
+                registry,
+                json,
+                verb,
+            }),
+            _,
+        ) => return runs_command(registry.as_ref(), *json, verb, &mut out),
         (None, Some(config)) => run(&cli, config, &mut out),
         (None, None) => {
             let usage = <Cli as clap::CommandFactory>::command().render_usage();

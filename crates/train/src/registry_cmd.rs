@@ -483,3 +483,165 @@ pub fn diff(
         rows,
     })
 }
+
+/// One line of `train runs list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The model.
+    pub model: String,
+    /// The run id.
+    pub run_id: String,
+    /// `registered`, `gates_failed` or `failed`.
+    pub status: String,
+    /// The version registered, if any.
+    pub version: Option<u64>,
+    /// Wall time.
+    pub seconds: f64,
+    /// The test-set metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Why it failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `train runs list [MODEL]`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Runs(pub Vec<RunSummary>);
+
+impl fmt::Display for Runs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no runs");
+        }
+        writeln!(
+            f,
+            "{:<16} {:<24} {:<13} {:>7} {:>8}  metrics",
+            "model", "run", "status", "version", "seconds"
+        )?;
+        for (i, r) in self.0.iter().enumerate() {
+            let metrics: Vec<String> = r
+                .metrics
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect();
+            let version = r.version.map_or_else(|| "-".to_owned(), |v| v.to_string());
+            write!(
+                f,
+                "{:<16} {:<24} {:<13} {:>7} {:>8.2}  {}",
+                r.model,
+                r.run_id,
+                r.status,
+                version,
+                r.seconds,
+                metrics.join(", ")
+            )?;
+            if i + 1 < self.0.len() {
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_record(
+    registry: &dyn Registry,
+    name: &ModelName,
+    run_id: &str,
+) -> Result<serde_json::Value, RegistryError> {
+    let bytes = registry.read_run(name, run_id)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        RegistryError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("run record {name}/{run_id} is not JSON: {e}"),
+        ))
+    })
+}
+
+/// Lists the runs of `model`, or of every model, oldest first per model.
+///
+/// # Errors
+/// The registry's errors, or a record that is not JSON.
+pub fn runs(registry: &dyn Registry, model: Option<&ModelName>) -> Result<Runs, RegistryError> {
+    let names = match model {
+        Some(m) => vec![m.clone()],
+        None => registry.models_with_runs()?,
+    };
+    let mut out = Vec::new();
+    for name in names {
+        for id in registry.runs(&name)? {
+            let r = read_record(registry, &name, &id)?;
+            out.push(RunSummary {
+                model: name.to_string(),
+                status: r["status"].as_str().unwrap_or("unknown").to_owned(),
+                version: r["version"].as_u64(),
+                seconds: r["seconds"].as_f64().unwrap_or(0.0),
+                metrics: serde_json::from_value(r["metrics"].clone()).unwrap_or_default(),
+                reason: r["reason"].as_str().map(str::to_owned),
+                run_id: id,
+            });
+        }
+    }
+    Ok(Runs(out))
+}
+
+/// `train runs show MODEL RUN`: the whole record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct RunShown(pub serde_json::Value);
+
+impl fmt::Display for RunShown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        let text = |v: &serde_json::Value| {
+            if let Some(s) = v.as_str() {
+                s.to_owned()
+            } else if v.is_null() {
+                "-".to_owned()
+            } else {
+                v.to_string()
+            }
+        };
+        writeln!(
+            f,
+            "run {} of {}: {}",
+            text(&r["run_id"]),
+            text(&r["model"]),
+            text(&r["status"])
+        )?;
+        if let Some(reason) = r["reason"].as_str() {
+            writeln!(f, "  reason   {reason}")?;
+        }
+        for key in [
+            "version",
+            "started_at",
+            "seconds",
+            "params",
+            "rows",
+            "metrics",
+            "stages",
+            "config_sha256",
+            "data_path",
+            "data_sha256",
+            "git_sha",
+            "git_dirty",
+            "host",
+            "versions",
+        ] {
+            writeln!(f, "  {key:<13} {}", text(&r[key]))?;
+        }
+        write!(f, "  config\n{}", text(&r["config"]).trim_end())
+    }
+}
+
+/// Reads one run record.
+///
+/// # Errors
+/// [`RegistryError::RunNotFound`], or the registry's errors.
+pub fn run_show(
+    registry: &dyn Registry,
+    model: &ModelName,
+    run_id: &str,
+) -> Result<RunShown, RegistryError> {
+    read_record(registry, model, run_id).map(RunShown)
+}

@@ -115,6 +115,8 @@ pub struct RunReport {
     pub seconds: f64,
     /// Wall time of each stage.
     pub stages: Stages,
+    /// The run record's id (`train runs show MODEL ID`), when it was written.
+    pub run_id: Option<String>,
 }
 
 impl fmt::Display for RunReport {
@@ -149,6 +151,9 @@ impl fmt::Display for RunReport {
             "  time     load {:.2}s, prepare {:.2}s, fit {:.2}s, evaluate {:.2}s, publish {:.2}s",
             s.load, s.prepare, s.fit, s.evaluate, s.publish
         )?;
+        if let Some(id) = &self.run_id {
+            writeln!(f, "  run      {id}")?;
+        }
         write!(
             f,
             "Registered {} version {} at {} (latest)",

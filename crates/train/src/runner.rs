@@ -21,6 +21,7 @@ use ferry_core::{
 use crate::config::Pipeline;
 use crate::data::{self, Dataset};
 use crate::error::RunError;
+use crate::record::RunRecord;
 use crate::report::{GateResult, RunReport, RunStatus, Stages};
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
@@ -188,7 +189,32 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
     let started = Instant::now();
     let registry = location.open(ReadLimits::default());
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let default_dead_letter = default_dead_letter(pipeline, location, &stamp);
+    let mut record = RunRecord::start(pipeline, &stamp);
+    let mut result = run_recorded(pipeline, location, registry.as_ref(), &stamp, &mut record);
+    record.finish(&result, started.elapsed().as_secs_f64());
+    // Every run is recorded; a record that cannot be written is reported, and does not
+    // undo a registered model.
+    match record.write(registry.as_ref()) {
+        Ok(path) => {
+            tracing::info!(run = %record.run_id, %path, "Recorded the run.");
+            if let Ok(report) = &mut result {
+                report.run_id = Some(record.run_id.clone());
+            }
+        }
+        Err(e) => tracing::warn!(run = %record.run_id, error = %e, "Could not record the run."),
+    }
+    result
+}
+
+fn run_recorded(
+    pipeline: &Pipeline,
+    location: &RegistryLocation,
+    registry: &dyn ferry_core::Registry,
+    stamp: &str,
+    record: &mut RunRecord,
+) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let default_dead_letter = default_dead_letter(pipeline, location, stamp);
     let mut stages = Stages::default();
     let mut lap = Instant::now();
     let mut clock = |slot: &mut f64| {
@@ -197,7 +223,16 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
     };
     let dataset = data::load(pipeline, &default_dead_letter)?;
     clock(&mut stages.load);
+    record.stages = stages;
     let valid = dataset.frame.n_rows();
+    record.rows = Some(RowCounts {
+        read: dataset.read,
+        valid,
+        invalid: dataset.invalid,
+        train: 0,
+        test: 0,
+    });
+    record.data_sha256 = sha256_file(pipeline.data_path()).ok();
     tracing::info!(
         read = dataset.read,
         valid,
@@ -226,10 +261,16 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         test_frame,
     } = prepare(pipeline, &dataset)?;
     clock(&mut stages.prepare);
+    record.stages = stages;
+    if let Some(rows) = &mut record.rows {
+        rows.train = split.train.len();
+        rows.test = split.test.len();
+    }
     let fitted = model::fit(&pipeline.model, &training)?;
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;
     clock(&mut stages.fit);
+    record.stages = stages;
 
     // Evaluate exactly as serve predicts.
     let predictions = predictor.predict(&test_frame)?;
@@ -265,10 +306,13 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         });
     }
     let config_yaml = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
-    let data_sha256 = sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
-        path: pipeline.data_path().to_owned(),
-        message: e.to_string(),
-    })?;
+    let data_sha256 = match record.data_sha256.clone() {
+        Some(sha) => sha,
+        None => sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
+            path: pipeline.data_path().to_owned(),
+            message: e.to_string(),
+        })?,
+    };
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         name: pipeline.model_name().clone(),
@@ -276,7 +320,7 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         version: Version(0),
         model_kind: predictor.model().kind(),
         task: pipeline.task,
-        created_at: stamp,
+        created_at: stamp.to_owned(),
         git_sha: git_sha(&pipeline.base_dir),
         config_sha256: String::new(),
         data_sha256,
@@ -306,8 +350,10 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         config_yaml: &config_yaml,
     };
     clock(&mut stages.evaluate);
+    record.stages = stages;
     let published = registry.publish(manifest, &files)?;
     clock(&mut stages.publish);
+    record.stages = stages;
     let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
     Ok(RunReport {
@@ -332,5 +378,6 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
             .unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64(),
         stages,
+        run_id: None,
     })
 }

@@ -67,6 +67,10 @@ pub const CHECKS: &[Check] = &[
         "a version is deleted only when no alias but latest points to it",
         delete_version_respects_aliases,
     ),
+    (
+        "run records are written, listed and read back",
+        run_records_round_trip,
+    ),
 ];
 
 /// A small linear model `y = 2x + 1` with its manifest draft, ready to publish as
@@ -212,6 +216,40 @@ fn delete_version_respects_aliases(registry: &dyn Registry) {
     assert!(missing.is_not_found(), "{missing}");
     // The number is never reused.
     assert_eq!(publish(registry, "del").resolved.version, Version(4));
+    assert!(registry.collect_garbage(true).unwrap().is_empty());
+}
+
+fn run_records_round_trip(registry: &dyn Registry) {
+    let m = name("runs");
+    assert!(registry.runs(&m).unwrap().is_empty());
+    // A model whose only run failed has a record and no version.
+    registry
+        .write_run(&m, "20261124T101500Z-2", br#"{"status":"failed"}"#)
+        .unwrap();
+    registry
+        .write_run(&m, "20261124T101400Z-1", br#"{"status":"registered"}"#)
+        .unwrap();
+    assert_eq!(
+        registry.runs(&m).unwrap(),
+        ["20261124T101400Z-1", "20261124T101500Z-2"]
+    );
+    assert_eq!(
+        registry.models_with_runs().unwrap(),
+        std::slice::from_ref(&m)
+    );
+    assert!(registry.models().unwrap().is_empty());
+    assert_eq!(
+        registry.read_run(&m, "20261124T101500Z-2").unwrap(),
+        br#"{"status":"failed"}"#
+    );
+    for bad in ["../x", "", ".hidden", "a/b", "nope"] {
+        let err = registry.read_run(&m, bad).unwrap_err();
+        assert!(
+            matches!(err, RegistryError::RunNotFound { .. }),
+            "{bad}: {err}"
+        );
+    }
+    assert!(registry.write_run(&m, "../escape", b"{}").is_err());
     assert!(registry.collect_garbage(true).unwrap().is_empty());
 }
 

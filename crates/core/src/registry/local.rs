@@ -25,6 +25,18 @@ const ALIASES_DIR: &str = "aliases";
 const LOCK_FILE: &str = ".lock";
 /// Per alias, one line per change: the version it pointed to after it, or `-`.
 const HISTORY_DIR: &str = ".history";
+/// `<model>/runs/<run-id>/run.json`.
+const RUNS_DIR: &str = "runs";
+const RUN_FILE: &str = "run.json";
+
+/// A run id that is one safe path component.
+fn valid_run_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
 
 /// The process that wrote a temporary entry: `.tmp-<version>-<pid>` (a version being
 /// published) or `.<alias>.<pid>.tmp` (an alias being rewritten).
@@ -547,6 +559,85 @@ impl Registry for LocalRegistry {
             }
         }
         Ok(())
+    }
+
+    fn write_run(
+        &self,
+        name: &ModelName,
+        run_id: &str,
+        record: &[u8],
+    ) -> Result<String, RegistryError> {
+        if !valid_run_id(run_id) {
+            return Err(RegistryError::RunNotFound {
+                name: name.clone(),
+                run: run_id.to_owned(),
+            });
+        }
+        let dir = self.model_dir(name).join(RUNS_DIR).join(run_id);
+        fs_err::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".{RUN_FILE}.{}.tmp", std::process::id()));
+        let mut f = fs_err::File::create(&tmp)?;
+        f.write_all(record)?;
+        f.sync_all()?;
+        let path = dir.join(RUN_FILE);
+        fs_err::rename(&tmp, &path)?;
+        Ok(path.display().to_string())
+    }
+
+    fn runs(&self, name: &ModelName) -> Result<Vec<String>, RegistryError> {
+        let Some(entries) = read_dir_or_empty(&self.model_dir(name).join(RUNS_DIR))? else {
+            return Ok(Vec::new());
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            if let Some(id) = entry.file_name().to_str()
+                && valid_run_id(id)
+                && entry.path().join(RUN_FILE).is_file()
+            {
+                ids.push(id.to_owned());
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn models_with_runs(&self) -> Result<Vec<ModelName>, RegistryError> {
+        let Some(entries) = read_dir_or_empty(&self.root)? else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let Some(Ok(name)) = entry.file_name().to_str().map(ModelName::from_str) else {
+                continue;
+            };
+            if !self.runs(&name)?.is_empty() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn read_run(&self, name: &ModelName, run_id: &str) -> Result<Vec<u8>, RegistryError> {
+        let not_found = || RegistryError::RunNotFound {
+            name: name.clone(),
+            run: run_id.to_owned(),
+        };
+        if !valid_run_id(run_id) {
+            return Err(not_found());
+        }
+        let path = self
+            .model_dir(name)
+            .join(RUNS_DIR)
+            .join(run_id)
+            .join(RUN_FILE);
+        match fs_err::read(&path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {

@@ -74,6 +74,14 @@ pub enum RegistryError {
         /// The aliases pointing to it.
         aliases: Vec<AliasName>,
     },
+    /// The model has no run record of that id (caller's fault).
+    #[error("model '{name}' has no run '{run}'")]
+    RunNotFound {
+        /// The model.
+        name: ModelName,
+        /// The run id asked for.
+        run: String,
+    },
     /// An alias has no earlier target to roll back to (caller's fault).
     #[error("alias '{alias}' of model '{name}' has no earlier version to roll back to")]
     NoEarlierVersion {
@@ -104,7 +112,8 @@ impl RegistryError {
         match self {
             RegistryError::ModelNotFound(_)
             | RegistryError::VersionNotFound { .. }
-            | RegistryError::AliasNotFound { .. } => true,
+            | RegistryError::AliasNotFound { .. }
+            | RegistryError::RunNotFound { .. } => true,
             RegistryError::Io(_)
             | RegistryError::CorruptAlias { .. }
             | RegistryError::Artifact(_)
@@ -245,6 +254,38 @@ pub trait Registry: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`RegistryError::VersionNotFound`], [`RegistryError::VersionInUse`], or IO errors.
     fn delete_version(&self, name: &ModelName, version: Version) -> Result<(), RegistryError>;
+
+    /// Stores the record of one training run of `name` (JSON), successful or not, under
+    /// `run_id` (1 to 64 characters of `A-Z`, `a-z`, `0-9`, `-`, `_`, `.`, not starting
+    /// with `.`); returns where it went.
+    ///
+    /// # Errors
+    /// IO errors; [`RegistryError::RunNotFound`] for an id outside that charset.
+    fn write_run(
+        &self,
+        name: &ModelName,
+        run_id: &str,
+        record: &[u8],
+    ) -> Result<String, RegistryError>;
+
+    /// The run ids of `name`, oldest first (ids sort by time).
+    ///
+    /// # Errors
+    /// IO errors.
+    fn runs(&self, name: &ModelName) -> Result<Vec<String>, RegistryError>;
+
+    /// Every model with run records, by name (also models with no version yet, whose
+    /// runs all failed).
+    ///
+    /// # Errors
+    /// IO errors.
+    fn models_with_runs(&self) -> Result<Vec<ModelName>, RegistryError>;
+
+    /// The record of one run.
+    ///
+    /// # Errors
+    /// [`RegistryError::RunNotFound`], or IO errors.
+    fn read_run(&self, name: &ModelName, run_id: &str) -> Result<Vec<u8>, RegistryError>;
 
     /// Finds the leftovers of publishes and alias writes whose process is gone (killed
     /// mid-way), and removes them unless `dry_run`. Work in progress of a live process

@@ -6,6 +6,7 @@
 mod cli;
 mod data;
 mod registry;
+mod runs;
 mod trees;
 
 use std::path::{Path, PathBuf};
