@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Training benchmark: Ferry against scikit-learn on diamonds (53,940 rows), in one run.
 #
-#   bash bench/train.sh [--no-python]
+#   bash bench/train.sh [--no-python] [--large]
+#
+# --large adds the large-table case: diamonds repeated to 1,000,000 rows with 20 extra
+# numeric columns no model uses (written once to target/bench/diamonds_1m.csv by
+# bench/reference/make_large.py, 235 MB, not committed), least squares by Ferry (reading
+# only the schema's columns) against scikit-learn (pandas reading only the used columns).
 #
 # For configs/diamonds_{linear,ridge,forest}.yaml: the whole release
 # `train` process (wall time and peak RSS from /usr/bin/time, stage times and R² from its
@@ -11,19 +16,38 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=1
-[ "${1:-}" = "--no-python" ] && python=0
+large=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-python) python=0 ;;
+    --large) large=1 ;;
+    *) echo "usage: bench/train.sh [--no-python] [--large]" >&2; exit 2 ;;
+  esac
+done
 cargo build --release --locked -p train
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 venv=bench/.venv
-if [ $python = 1 ] && [ ! -x "$venv/bin/python" ]; then
+if { [ $python = 1 ] || [ $large = 1 ]; } && [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
 fi
 : > "$tmp/results.jsonl"
-for kind in linear ridge forest; do
+kinds="linear ridge forest"
+if [ $large = 1 ]; then
+  kinds="$kinds large"
+  if [ ! -s target/bench/diamonds_1m.csv ]; then
+    mkdir -p target/bench
+    "$venv/bin/python" bench/reference/make_large.py data target/bench/diamonds_1m.csv
+  fi
+  sed "s|../data/diamonds.csv|$PWD/target/bench/diamonds_1m.csv|; s|model_name: diamonds_linear|model_name: diamonds_large|" \
+    configs/diamonds_linear.yaml > "$tmp/diamonds_large.yaml"
+fi
+for kind in $kinds; do
+  config="configs/diamonds_$kind.yaml"
+  [ "$kind" = large ] && config="$tmp/diamonds_large.yaml"
   /usr/bin/time -f '%e %M' -o "$tmp/time" \
-    ./target/release/train --config "configs/diamonds_$kind.yaml" --registry "$tmp/registry" --json > "$tmp/report"
+    ./target/release/train --config "$config" --registry "$tmp/registry" --json > "$tmp/report"
   read -r wall kb < "$tmp/time"
   python3 - "$tmp/report" "$kind" "$wall" "$kb" >> "$tmp/results.jsonl" <<'PY'
 import json, sys
@@ -32,7 +56,11 @@ print(json.dumps({"tool": "ferry", "model": sys.argv[2], "wall_s": float(sys.arg
                   "peak_rss_mib": int(sys.argv[4]) / 1024, "r2": r["metrics"]["r2"], "stages": r["stages"]}))
 PY
   if [ $python = 1 ]; then
-    /usr/bin/time -f '%e %M' -o "$tmp/time" "$venv/bin/python" bench/reference/train.py "$kind" data > "$tmp/sk"
+    if [ "$kind" = large ]; then
+      /usr/bin/time -f '%e %M' -o "$tmp/time" "$venv/bin/python" bench/reference/train.py linear data target/bench/diamonds_1m.csv > "$tmp/sk"
+    else
+      /usr/bin/time -f '%e %M' -o "$tmp/time" "$venv/bin/python" bench/reference/train.py "$kind" data > "$tmp/sk"
+    fi
     read -r wall kb < "$tmp/time"
     python3 - "$tmp/sk" "$kind" "$wall" "$kb" >> "$tmp/results.jsonl" <<'PY'
 import json, sys
@@ -56,7 +84,7 @@ for r in rows:
     stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
     lines.append(f"| {r['tool']} | {r['model']} | {r['wall_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['r2']:.4f} | {stages} |")
 lines += ["", "Ratios, same run (Ferry / scikit-learn):", ""]
-for model in ("linear", "ridge", "forest"):
+for model in ("linear", "ridge", "forest", "large"):
     f = next((r for r in rows if r["tool"] == "ferry" and r["model"] == model), None)
     s = next((r for r in rows if r["tool"] == "scikit-learn" and r["model"] == model), None)
     if f and s:

@@ -1,13 +1,14 @@
 """scikit-learn fitting the same diamonds models as Ferry's configs, for bench/train.sh.
 
-    python train.py linear|ridge|forest DATA_DIR
+    python train.py linear|ridge|forest DATA_DIR [CSV]
 
 Reads diamonds.csv with pandas, one-hot encodes cut, color and clarity (and standardises
 the measurements for the linear models, as configs/diamonds_linear.yaml and
 configs/diamonds_ridge.yaml do), holds out 20% (seed 42), fits LinearRegression,
 Ridge(alpha=1.0) or RandomForestRegressor(100 trees, all columns per split, n_jobs=2),
 predicts the held-out rows and prints one JSON line with the stage times, R2 and peak
-RSS.
+RSS. With CSV (the large-table input of bench/reference/make_large.py), it reads that file
+instead, only the columns the model uses, as a careful pandas user would.
 """
 
 import json
@@ -25,7 +26,11 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 kind, data = sys.argv[1], sys.argv[2]
 t_import = time.perf_counter()
-df = pd.read_csv(f"{data}/diamonds.csv")
+columns = ["carat", "cut", "color", "clarity", "depth", "table", "price", "x", "y", "z"]
+if len(sys.argv) > 3:
+    df = pd.read_csv(sys.argv[3], usecols=columns)
+else:
+    df = pd.read_csv(f"{data}/diamonds.csv")
 x = pd.get_dummies(df.drop(columns=["price"]), columns=["cut", "color", "clarity"]).astype(float)
 y = df["price"].to_numpy(dtype=float)
 x_train, x_test, y_train, y_test = train_test_split(x.to_numpy(), y, test_size=0.2, random_state=42)

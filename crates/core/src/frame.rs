@@ -44,7 +44,8 @@ impl Column {
 }
 
 /// Validated rows in columnar form; column `i` holds feature `i` of the schema that built it.
-#[derive(Debug, Clone, PartialEq)]
+/// The default is the empty frame (no columns, no rows).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frame {
     columns: Vec<Column>,
     n_rows: usize,
@@ -95,6 +96,49 @@ impl Frame {
             columns: self.columns.iter().map(|c| c.select(rows)).collect(),
             n_rows: rows.len(),
         }
+    }
+
+    /// The rows `first` and the rows `second` (disjoint), as two frames, consuming this
+    /// one: category strings are moved, not copied, so splitting a large table does not
+    /// hold it twice. Indices out of bounds give missing values.
+    #[must_use]
+    pub fn split_rows(self, first: &[usize], second: &[usize]) -> (Frame, Frame) {
+        let mut a = Vec::with_capacity(self.columns.len());
+        let mut b = Vec::with_capacity(self.columns.len());
+        for column in self.columns {
+            match column {
+                Column::Numeric(v) => {
+                    let pick = |rows: &[usize]| {
+                        rows.iter()
+                            .map(|&r| v.get(r).copied().unwrap_or(f64::NAN))
+                            .collect()
+                    };
+                    a.push(Column::Numeric(pick(first)));
+                    b.push(Column::Numeric(pick(second)));
+                }
+                Column::Categorical(mut v) => {
+                    let mut take = |rows: &[usize]| {
+                        rows.iter()
+                            .map(|&r| v.get_mut(r).and_then(Option::take))
+                            .collect()
+                    };
+                    let left = take(first);
+                    let right = take(second);
+                    a.push(Column::Categorical(left));
+                    b.push(Column::Categorical(right));
+                }
+            }
+        }
+        (
+            Frame {
+                columns: a,
+                n_rows: first.len(),
+            },
+            Frame {
+                columns: b,
+                n_rows: second.len(),
+            },
+        )
     }
 }
 
@@ -208,5 +252,29 @@ mod tests {
         assert_eq!(m.row(1), &[3.0, 4.0]);
         assert!(m.row(2).is_empty());
         assert!(FeatureMatrix::from_row_major(vec![1.0], 2, 2).is_none());
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn split_rows_gives_the_same_rows_as_select_rows() {
+        let frame = Frame::new(vec![
+            Column::Numeric(vec![0.0, 1.0, 2.0, 3.0, 4.0]),
+            Column::Categorical(vec![
+                Some("a".to_owned()),
+                None,
+                Some("c".to_owned()),
+                Some("d".to_owned()),
+                Some("e".to_owned()),
+            ]),
+        ])
+        .unwrap();
+        let (train, test) = ([4, 0, 2], [3, 1]);
+        let expected = (frame.select_rows(&train), frame.select_rows(&test));
+        assert_eq!(frame.split_rows(&train, &test), expected);
+        assert_eq!(Frame::default().n_rows(), 0);
     }
 }

@@ -7,7 +7,7 @@ use ferry_core::Frame;
 use ferry_core::schema::{Cell, FeatureSchema, FrameBuilder, Row, TargetValue};
 use polars::prelude::{
     Column as PlColumn, CsvParseOptions, CsvReadOptions, DataFrame, DataType, ParquetReader,
-    SerReader,
+    PlSmallStr, SerReader,
 };
 
 use crate::config::{DataFormat, Pipeline};
@@ -75,8 +75,69 @@ fn csv_error_message(e: &polars::error::PolarsError, path: &Path, separator: cha
     }
 }
 
+/// The columns a run reads: the target and the schema's features.
+fn needed_columns(pipeline: &Pipeline) -> Vec<String> {
+    let mut names = vec![pipeline.config.schema.target.name.clone()];
+    for f in pipeline.schema.features() {
+        if !names.contains(&f.name) {
+            names.push(f.name.clone());
+        }
+    }
+    names
+}
+
+/// The file's column names, read from the CSV header or the Parquet schema alone.
+fn file_columns(pipeline: &Pipeline) -> Result<Vec<String>, RunError> {
+    let path = pipeline.data_path();
+    let read_err = |message: String| RunError::ReadData {
+        path: path.to_owned(),
+        message,
+    };
+    match pipeline.format {
+        DataFormat::Csv => {
+            let csv = &pipeline.config.data.csv;
+            let file = fs_err::File::open(path).map_err(|e| read_err(e.to_string()))?;
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(u8::try_from(csv.separator).unwrap_or(b','))
+                .quote(u8::try_from(csv.quote).unwrap_or(b'"'))
+                .has_headers(true)
+                .from_reader(file);
+            let header = reader.headers().map_err(|e| read_err(e.to_string()))?;
+            Ok(header.iter().map(str::to_owned).collect())
+        }
+        DataFormat::Parquet => {
+            let file = fs_err::File::open(path).map_err(|e| read_err(e.to_string()))?;
+            let schema = ParquetReader::new(file.into_file())
+                .schema()
+                .map_err(|e| read_err(e.to_string()))?;
+            Ok(schema.iter_names().map(ToString::to_string).collect())
+        }
+    }
+}
+
+/// Reads only the columns the schema names (in file order), after checking that the
+/// file has them all: a wide file costs what the model needs.
 fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
     let path = pipeline.data_path();
+    let available = file_columns(pipeline)?;
+    let needed = needed_columns(pipeline);
+    if let Some(missing) = needed.iter().find(|n| !available.contains(n)) {
+        return Err(RunError::MissingColumn {
+            path: path.to_owned(),
+            column: missing.clone(),
+            available: available.join(", "),
+            hint: match pipeline.format {
+                DataFormat::Csv => separator_hint(path, pipeline.config.data.csv.separator)
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default(),
+                DataFormat::Parquet => String::new(),
+            },
+        });
+    }
+    let selected: Vec<String> = available
+        .into_iter()
+        .filter(|n| needed.contains(n))
+        .collect();
     let err = |e: polars::error::PolarsError| RunError::ReadData {
         path: path.to_owned(),
         message: e.to_string(),
@@ -84,6 +145,10 @@ fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
     match pipeline.format {
         DataFormat::Csv => {
             let csv = &pipeline.config.data.csv;
+            let columns: std::sync::Arc<[PlSmallStr]> = selected
+                .iter()
+                .map(|n| PlSmallStr::from(n.as_str()))
+                .collect();
             // Every column is read as text: the schema parses each field, so a bad value
             // rejects its row (to the dead-letter file) instead of the whole file.
             let parse = CsvParseOptions::default()
@@ -91,6 +156,7 @@ fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
                 .with_quote_char(Some(u8::try_from(csv.quote).unwrap_or(b'"')));
             CsvReadOptions::default()
                 .with_has_header(true)
+                .with_columns(Some(columns))
                 .with_infer_schema_length(Some(0))
                 .with_parse_options(parse)
                 .try_into_reader_with_file_path(Some(path.to_owned()))
@@ -105,7 +171,10 @@ fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-            ParquetReader::new(file.into_file()).finish().map_err(err)
+            ParquetReader::new(file.into_file())
+                .with_columns(Some(selected))
+                .finish()
+                .map_err(err)
         }
     }
 }
@@ -235,17 +304,18 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
     let target_spec = &pipeline.config.schema.target;
     let target_column = position(&target_spec.name)?;
 
-    let text: Vec<Vec<Option<&str>>> = columns
+    let strings = columns
         .iter()
         .map(|(_, c)| {
-            c.str()
-                .map(|s| s.iter().collect())
-                .map_err(|e| RunError::ReadData {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })
+            c.str().map_err(|e| RunError::ReadData {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    // One iterator per column, advanced row by row: the fields are never copied out
+    // of polars' buffers, so a long table costs its columns once.
+    let mut text: Vec<_> = strings.iter().map(|s| s.iter()).collect();
     let n = df.height();
     let null_values = &pipeline.config.data.null_values;
     let mut dead = DeadLetter {
@@ -261,8 +331,8 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
     let mut invalid = 0;
     let mut fields: Vec<Option<&str>> = vec![None; text.len()];
     for r in 0..n {
-        for (f, col) in fields.iter_mut().zip(&text) {
-            *f = col.get(r).copied().flatten();
+        for (f, col) in fields.iter_mut().zip(&mut text) {
+            *f = col.next().flatten();
         }
         let raw_target = fields
             .get(target_column)

@@ -60,8 +60,9 @@ pub fn split_rows(pipeline: &Pipeline, dataset: &Dataset) -> Split {
     } else {
         None
     };
+    // One target per valid row: the row count, also once the frame was taken out.
     train_test_split(
-        dataset.frame.n_rows(),
+        dataset.target.len(),
         split.test_fraction,
         split.seed,
         strata.as_deref(),
@@ -145,6 +146,16 @@ pub struct Prepared {
 /// [`RunError::NotEnoughRows`] when the split leaves a side empty, or a
 /// preprocessing error.
 pub fn prepare(pipeline: &Pipeline, dataset: &Dataset) -> Result<Prepared, RunError> {
+    prepare_frame(pipeline, dataset, dataset.frame.clone())
+}
+
+/// [`prepare`] on `frame` (the dataset's rows, taken out of it so that the split moves
+/// them instead of copying a large table).
+fn prepare_frame(
+    pipeline: &Pipeline,
+    dataset: &Dataset,
+    frame: Frame,
+) -> Result<Prepared, RunError> {
     let split = split_rows(pipeline, dataset);
     if split.test.is_empty() || split.train.len() < 2 {
         return Err(RunError::NotEnoughRows(format!(
@@ -153,8 +164,7 @@ pub fn prepare(pipeline: &Pipeline, dataset: &Dataset) -> Result<Prepared, RunEr
             split.test.len()
         )));
     }
-    let train_frame = dataset.frame.select_rows(&split.train);
-    let test_frame = dataset.frame.select_rows(&split.test);
+    let (train_frame, test_frame) = frame.split_rows(&split.train, &split.test);
     let preprocessor = pipeline
         .config
         .preprocessing
@@ -221,7 +231,7 @@ fn run_recorded(
         *slot = lap.elapsed().as_secs_f64();
         lap = Instant::now();
     };
-    let dataset = data::load(pipeline, &default_dead_letter)?;
+    let mut dataset = data::load(pipeline, &default_dead_letter)?;
     clock(&mut stages.load);
     record.stages = stages;
     let valid = dataset.frame.n_rows();
@@ -259,7 +269,10 @@ fn run_recorded(
         preprocessor,
         training,
         test_frame,
-    } = prepare(pipeline, &dataset)?;
+    } = {
+        let frame = std::mem::take(&mut dataset.frame);
+        prepare_frame(pipeline, &dataset, frame)?
+    };
     clock(&mut stages.prepare);
     record.stages = stages;
     if let Some(rows) = &mut record.rows {

@@ -8,10 +8,8 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::linear_regression::{
     LinearRegression, LinearRegressionParameters, LinearRegressionSolverName,
 };
-use smartcore::linear::ridge_regression::{
-    RidgeRegression, RidgeRegressionParameters, RidgeRegressionSolverName,
-};
 
+use super::gram::Centred;
 use super::smartcore_io::{dense_for_fit, fit_failed};
 use super::{
     Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, Trainer, TrainingSet,
@@ -28,10 +26,12 @@ const RIDGE: &str = "ridge_regression";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinearSolver {
-    /// Singular value decomposition: stable with collinear inputs (one-hot columns).
+    /// The minimum-norm solution through the SVD of the centred `p x p` Gram matrix,
+    /// built in one parallel pass over the rows: stable with collinear inputs (one-hot
+    /// columns), and a million rows cost a read of the matrix.
     #[default]
     Svd,
-    /// QR decomposition: faster, needs full-rank inputs.
+    /// smartcore's QR decomposition of the whole matrix: needs full-rank inputs.
     Qr,
 }
 
@@ -75,15 +75,28 @@ impl Trainer for ValidLinearRegressionParams {
                 expected: Task::Regression,
             });
         };
+        if self.0.solver == LinearSolver::Svd {
+            if data.x.n_rows() == 0 || data.x.n_cols() == 0 {
+                return Err(TrainError::NotEnoughData {
+                    algorithm: NAME,
+                    reason: "the training set has no rows or no input columns".to_owned(),
+                });
+            }
+            let system = Centred::new(&data.x, y);
+            let coefficients = system
+                .solve_svd(0.0)
+                .map_err(|message| TrainError::Library {
+                    algorithm: NAME,
+                    message,
+                })?;
+            let intercept = system.intercept(&coefficients);
+            return finite(NAME, coefficients, intercept);
+        }
         let x = dense_for_fit(&data.x, NAME)?;
-        let solver = match self.0.solver {
-            LinearSolver::Svd => LinearRegressionSolverName::SVD,
-            LinearSolver::Qr => LinearRegressionSolverName::QR,
-        };
         let fitted: LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> = LinearRegression::fit(
             &x,
             y,
-            LinearRegressionParameters::default().with_solver(solver),
+            LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::QR),
         )
         .map_err(fit_failed(NAME))?;
         let coef = fitted.coefficients();
@@ -93,6 +106,28 @@ impl Trainer for ValidLinearRegressionParams {
             intercept: *fitted.intercept(),
         })
     }
+}
+
+/// The model, or an error naming the first coefficient that is not finite.
+fn finite(
+    algorithm: &'static str,
+    coefficients: Vec<f64>,
+    intercept: f64,
+) -> Result<LinearRegressionModel, TrainError> {
+    if let Some(bad) = coefficients
+        .iter()
+        .chain(std::iter::once(&intercept))
+        .find(|c| !c.is_finite())
+    {
+        return Err(TrainError::Library {
+            algorithm,
+            message: format!("the solver gave a coefficient of {bad}"),
+        });
+    }
+    Ok(LinearRegressionModel {
+        coefficients,
+        intercept,
+    })
 }
 
 impl LinearRegressionModel {
@@ -198,10 +233,10 @@ pub struct RidgeRegressionModel(LinearRegressionModel);
 impl Trainer for ValidRidgeRegressionParams {
     type Model = RidgeRegressionModel;
 
-    /// Centres the inputs and the target, solves the penalised system on the centred
-    /// data (smartcore's ridge without its own standardisation, which would penalise
-    /// rescaled coefficients), and recovers the intercept from the means: the model
-    /// scikit-learn's `Ridge(alpha, fit_intercept=True)` fits.
+    /// Centres the inputs and the target, solves `(Xc'Xc + alpha I) w = Xc'yc` (by
+    /// Cholesky or SVD), and recovers the intercept from the means: the model
+    /// scikit-learn's `Ridge(alpha, fit_intercept=True)` fits. (smartcore's ridge either
+    /// fits no intercept or penalises standardised coefficients.)
     fn fit(&self, data: &TrainingSet) -> Result<RidgeRegressionModel, TrainError> {
         let Target::Values(y) = &data.y else {
             return Err(TrainError::WrongTask {
@@ -209,64 +244,23 @@ impl Trainer for ValidRidgeRegressionParams {
                 expected: Task::Regression,
             });
         };
-        let (n, p) = (data.x.n_rows(), data.x.n_cols());
-        if n == 0 || p == 0 {
+        if data.x.n_rows() == 0 || data.x.n_cols() == 0 {
             return Err(TrainError::NotEnoughData {
                 algorithm: RIDGE,
                 reason: "the training set has no rows or no input columns".to_owned(),
             });
         }
-        let mut x_mean = vec![0.0; p];
-        for row in data.x.rows() {
-            for (m, v) in x_mean.iter_mut().zip(row) {
-                *m += v;
-            }
+        let system = Centred::new(&data.x, y);
+        let coefficients = match self.0.solver {
+            RidgeSolver::Cholesky => system.solve_cholesky(self.0.alpha),
+            RidgeSolver::Svd => system.solve_svd(self.0.alpha),
         }
-        for m in &mut x_mean {
-            *m /= n as f64;
-        }
-        let y_mean = y.iter().sum::<f64>() / n as f64;
-        let centred: Vec<f64> = data
-            .x
-            .rows()
-            .flat_map(|row| row.iter().zip(&x_mean).map(|(v, m)| v - m))
-            .collect();
-        let x = DenseMatrix::new(n, p, centred, false).map_err(|e| TrainError::Library {
+        .map_err(|message| TrainError::Library {
             algorithm: RIDGE,
-            message: e.to_string(),
+            message,
         })?;
-        let yc: Vec<f64> = y.iter().map(|v| v - y_mean).collect();
-        let solver = match self.0.solver {
-            RidgeSolver::Cholesky => RidgeRegressionSolverName::Cholesky,
-            RidgeSolver::Svd => RidgeRegressionSolverName::SVD,
-        };
-        let fitted: RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> = RidgeRegression::fit(
-            &x,
-            &yc,
-            RidgeRegressionParameters::default()
-                .with_alpha(self.0.alpha)
-                .with_normalize(false)
-                .with_solver(solver),
-        )
-        .map_err(fit_failed(RIDGE))?;
-        let coef = fitted.coefficients();
-        let coefficients: Vec<f64> = (0..p).map(|j| *coef.get((j, 0))).collect();
-        if let Some(bad) = coefficients.iter().find(|c| !c.is_finite()) {
-            return Err(TrainError::Library {
-                algorithm: RIDGE,
-                message: format!("the solver gave a coefficient of {bad}"),
-            });
-        }
-        let intercept = y_mean
-            - coefficients
-                .iter()
-                .zip(&x_mean)
-                .map(|(w, m)| w * m)
-                .sum::<f64>();
-        Ok(RidgeRegressionModel(LinearRegressionModel {
-            coefficients,
-            intercept,
-        }))
+        let intercept = system.intercept(&coefficients);
+        finite(RIDGE, coefficients, intercept).map(RidgeRegressionModel)
     }
 }
 
@@ -440,5 +434,50 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    #[test]
+    fn gram_svd_predicts_as_smartcores_svd_on_collinear_one_hot_inputs() {
+        // A numeric column and a three-way one-hot whose columns sum to 1 (collinear
+        // with the intercept): the minimum-norm solutions predict the same.
+        let n = 300;
+        let mut values = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let a = (i as f64 * 0.37).sin() * 4.0;
+            let k = i % 3;
+            values.extend([
+                a,
+                f64::from(u8::from(k == 0)),
+                f64::from(u8::from(k == 1)),
+                f64::from(u8::from(k == 2)),
+            ]);
+            y.push(2.5 * a + [10.0, -3.0, 0.5][k] + ((i * 7) % 5) as f64 * 0.1);
+        }
+        let data = TrainingSet {
+            x: FeatureMatrix::from_row_major(values, n, 4).unwrap(),
+            y: Target::Values(y.clone()),
+            seed: 0,
+        };
+        let ours = LinearRegressionParams::default()
+            .validate()
+            .unwrap()
+            .fit(&data)
+            .unwrap();
+        let x = dense_for_fit(&data.x, NAME).unwrap();
+        let theirs: LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>> = LinearRegression::fit(
+            &x,
+            &y,
+            LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::SVD),
+        )
+        .unwrap();
+        let Predictions::Values(p) = ours.predict(&data.x).unwrap() else {
+            panic!()
+        };
+        let q = theirs.predict(&x).unwrap();
+        for (a, b) in p.iter().zip(&q) {
+            assert!((a - b).abs() < 1e-8 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert!((ours.coefficients()[0] - 2.5).abs() < 0.05);
     }
 }

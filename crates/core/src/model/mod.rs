@@ -11,6 +11,7 @@ mod codec;
 mod error;
 mod flat;
 mod forest;
+mod gram;
 mod linear;
 mod logistic;
 mod smartcore_io;

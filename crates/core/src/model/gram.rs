@@ -1,0 +1,172 @@
+//! Least squares through the centred Gram matrix: one pass over the rows builds the
+//! `p x p` system, so fitting a linear model on a million rows costs a read of the
+//! matrix and a tiny solve, with no copy of the data.
+
+use rayon::prelude::*;
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::linalg::traits::cholesky::CholeskyDecomposable;
+use smartcore::linalg::traits::svd::SVDDecomposable;
+
+use crate::frame::FeatureMatrix;
+
+/// Element `(i, j)` of a smartcore matrix (smartcore's `Array` trait is not imported
+/// here: its `get` would shadow the slices' own).
+fn at(m: &DenseMatrix<f64>, i: usize, j: usize) -> f64 {
+    *smartcore::linalg::basic::arrays::Array::get(m, (i, j))
+}
+
+/// Rows per block; blocks are summed in order, so the result does not depend on the
+/// number of threads.
+const BLOCK: usize = 4096;
+
+/// `Xc'Xc` and `Xc'yc` of the centred inputs and target, with the means.
+#[derive(Debug, Clone)]
+pub(super) struct Centred {
+    /// Row-major `p x p`.
+    pub(super) gram: Vec<f64>,
+    pub(super) xty: Vec<f64>,
+    pub(super) x_mean: Vec<f64>,
+    pub(super) y_mean: f64,
+    pub(super) p: usize,
+}
+
+impl Centred {
+    /// Builds the centred system of `x` and `y` (same number of rows, at least one).
+    pub(super) fn new(x: &FeatureMatrix, y: &[f64]) -> Self {
+        let (n, p) = (x.n_rows(), x.n_cols());
+        let nf = n.max(1) as f64;
+        let values = x.values();
+        let sums = values
+            .par_chunks(BLOCK * p.max(1))
+            .map(|block| {
+                let mut s = vec![0.0; p];
+                for row in block.chunks_exact(p.max(1)) {
+                    for (a, v) in s.iter_mut().zip(row) {
+                        *a += v;
+                    }
+                }
+                s
+            })
+            .collect::<Vec<_>>();
+        let mut x_mean = vec![0.0; p];
+        for s in &sums {
+            for (m, v) in x_mean.iter_mut().zip(s) {
+                *m += v;
+            }
+        }
+        for m in &mut x_mean {
+            *m /= nf;
+        }
+        let y_mean = y.iter().sum::<f64>() / nf;
+        let partial = values
+            .par_chunks(BLOCK * p.max(1))
+            .zip(y.par_chunks(BLOCK))
+            .map(|(block, ys)| {
+                let mut gram = vec![0.0; p * p];
+                let mut xty = vec![0.0; p];
+                let mut c = vec![0.0; p];
+                for (row, &t) in block.chunks_exact(p.max(1)).zip(ys) {
+                    for ((ci, v), m) in c.iter_mut().zip(row).zip(&x_mean) {
+                        *ci = v - m;
+                    }
+                    let t = t - y_mean;
+                    for (i, &ci) in c.iter().enumerate() {
+                        if let Some(xi) = xty.get_mut(i) {
+                            *xi += ci * t;
+                        }
+                        // Upper triangle only; mirrored below.
+                        if let Some(g) = gram.get_mut(i * p + i..i * p + p) {
+                            for (gij, &cj) in g.iter_mut().zip(c.get(i..).unwrap_or_default()) {
+                                *gij += ci * cj;
+                            }
+                        }
+                    }
+                }
+                (gram, xty)
+            })
+            .collect::<Vec<_>>();
+        let mut gram = vec![0.0; p * p];
+        let mut xty = vec![0.0; p];
+        for (g, b) in &partial {
+            for (a, v) in gram.iter_mut().zip(g) {
+                *a += v;
+            }
+            for (a, v) in xty.iter_mut().zip(b) {
+                *a += v;
+            }
+        }
+        for i in 0..p {
+            for j in 0..i {
+                let upper = gram.get(j * p + i).copied().unwrap_or(0.0);
+                if let Some(lower) = gram.get_mut(i * p + j) {
+                    *lower = upper;
+                }
+            }
+        }
+        Self {
+            gram,
+            xty,
+            x_mean,
+            y_mean,
+            p,
+        }
+    }
+
+    /// The intercept for coefficients `w`.
+    pub(super) fn intercept(&self, w: &[f64]) -> f64 {
+        self.y_mean - w.iter().zip(&self.x_mean).map(|(a, b)| a * b).sum::<f64>()
+    }
+
+    fn system(&self, ridge: f64) -> Result<(DenseMatrix<f64>, DenseMatrix<f64>), String> {
+        let mut a = DenseMatrix::new(self.p, self.p, self.gram.clone(), false)
+            .map_err(|e| e.to_string())?;
+        if ridge > 0.0 {
+            for i in 0..self.p {
+                let v = at(&a, i, i);
+                smartcore::linalg::basic::arrays::MutArray::set(&mut a, (i, i), v + ridge);
+            }
+        }
+        let b = DenseMatrix::new(self.p, 1, self.xty.clone(), true).map_err(|e| e.to_string())?;
+        Ok((a, b))
+    }
+
+    /// The minimum-norm least-squares coefficients (with `ridge` added to the diagonal):
+    /// the pseudo-inverse of the system through its SVD, dropping directions whose
+    /// singular value is below `1e-9` of the largest (collinear inputs, such as every
+    /// category of a one-hot column next to the intercept).
+    pub(super) fn solve_svd(&self, ridge: f64) -> Result<Vec<f64>, String> {
+        let (a, _) = self.system(ridge)?;
+        let svd = a.svd().map_err(|e| e.to_string())?;
+        let largest = svd.s.iter().copied().fold(0.0_f64, f64::max);
+        let cutoff = largest * 1e-9;
+        let p = self.p;
+        // w = V diag(1/s) U' b over the kept directions.
+        let mut tmp = vec![0.0; p];
+        for (j, t) in tmp.iter_mut().enumerate() {
+            let s = svd.s.get(j).copied().unwrap_or(0.0);
+            if s > cutoff {
+                let dot: f64 = (0..p)
+                    .map(|i| at(&svd.U, i, j) * self.xty.get(i).copied().unwrap_or(0.0))
+                    .sum();
+                *t = dot / s;
+            }
+        }
+        let w: Vec<f64> = (0..p)
+            .map(|i| {
+                tmp.iter()
+                    .enumerate()
+                    .map(|(j, t)| at(&svd.V, i, j) * t)
+                    .sum()
+            })
+            .collect();
+        Ok(w)
+    }
+
+    /// The coefficients of the (positive definite) system with `ridge > 0` on the
+    /// diagonal, by Cholesky.
+    pub(super) fn solve_cholesky(&self, ridge: f64) -> Result<Vec<f64>, String> {
+        let (a, b) = self.system(ridge)?;
+        let w = a.cholesky_solve_mut(b).map_err(|e| e.to_string())?;
+        Ok((0..self.p).map(|i| at(&w, i, 0)).collect())
+    }
+}
