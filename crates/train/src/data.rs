@@ -59,6 +59,16 @@ fn separator_hint(path: &Path, separator: char) -> Option<String> {
         })
 }
 
+/// The separator advice for a missing column, starting with "; ", or empty.
+fn column_hint(pipeline: &Pipeline) -> String {
+    match pipeline.format {
+        DataFormat::Csv => separator_hint(pipeline.data_path(), pipeline.config.data.csv.separator)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default(),
+        DataFormat::Parquet => String::new(),
+    }
+}
+
 /// polars' message for a CSV it cannot read, with its advice about options Ferry does
 /// not have replaced by Ferry's own.
 fn csv_error_message(e: &polars::error::PolarsError, path: &Path, separator: char) -> String {
@@ -126,12 +136,7 @@ fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
             path: path.to_owned(),
             column: missing.clone(),
             available: available.join(", "),
-            hint: match pipeline.format {
-                DataFormat::Csv => separator_hint(path, pipeline.config.data.csv.separator)
-                    .map(|h| format!("; {h}"))
-                    .unwrap_or_default(),
-                DataFormat::Parquet => String::new(),
-            },
+            hint: column_hint(pipeline),
         });
     }
     let selected: Vec<String> = available
@@ -287,12 +292,7 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
                 path: path.to_owned(),
                 column: name.to_owned(),
                 available: names.join(", "),
-                hint: match pipeline.format {
-                    DataFormat::Csv => separator_hint(path, pipeline.config.data.csv.separator)
-                        .map(|h| format!("; {h}"))
-                        .unwrap_or_default(),
-                    DataFormat::Parquet => String::new(),
-                },
+                hint: column_hint(pipeline),
             })
     };
     let feature_columns = pipeline

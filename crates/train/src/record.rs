@@ -60,7 +60,8 @@ pub struct RunRecord {
     pub versions: BTreeMap<String, String>,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
+/// `git -C dir ARGS`'s trimmed output, when git runs and succeeds there.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {

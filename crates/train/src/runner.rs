@@ -3,7 +3,7 @@
 //! publish into the configured [`Registry`](ferry_core::Registry).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use ferry_core::artifact::{
@@ -87,22 +87,6 @@ fn values_at(target: &[TargetValue], rows: &[usize]) -> Vec<f64> {
             Some(TargetValue::Label(_)) | None => None,
         })
         .collect()
-}
-
-fn git_sha(dir: &Path) -> Option<String> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    let sha = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (out.status.success() && !sha.is_empty()).then_some(sha)
 }
 
 fn check_gates(pipeline: &Pipeline, values: &BTreeMap<Metric, f64>) -> Vec<GateResult> {
@@ -334,7 +318,7 @@ fn run_recorded(
         model_kind: predictor.model().kind(),
         task: pipeline.task,
         created_at: stamp.to_owned(),
-        git_sha: git_sha(&pipeline.base_dir),
+        git_sha: record.git_sha.clone(),
         config_sha256: String::new(),
         data_sha256,
         target: pipeline.config.schema.target.clone(),

@@ -45,3 +45,14 @@ pub(crate) fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
     fs_err::write(&path, text.replace("DATA", data.to_str().unwrap())).unwrap();
     path
 }
+
+/// The JSON a command printed on stdout, whatever its exit code.
+pub(crate) fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

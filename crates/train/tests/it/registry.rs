@@ -2,20 +2,10 @@
 
 use std::path::Path;
 
-use crate::{report, train};
+use crate::{json, report, train};
 
 /// Above Linux's largest possible pid (2^22): never a live process.
 const DEAD_PID: u32 = 4_194_399;
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 fn filled(registry: &Path) {
     for config in [

@@ -1,16 +1,6 @@
 //! Run records: every run that got as far as reading its config leaves one.
 
-use crate::{report, train, workspace, write_config};
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+use crate::{json, report, train, workspace, write_config};
 
 #[test]
 fn every_run_is_recorded_with_its_outcome() {
