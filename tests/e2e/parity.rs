@@ -126,6 +126,8 @@ fn served_predictions_equal_in_process_predictions() {
         ("configs/titanic.yaml", "titanic"),
         ("configs/diabetes.yaml", "diabetes"),
         ("configs/diabetes_forest.yaml", "diabetes-forest"),
+        ("configs/diabetes_ridge.yaml", "diabetes-ridge"),
+        ("configs/diabetes_tree.yaml", "diabetes-tree"),
         ("configs/wine.yaml", "wine"),
     ];
     let registry = tempfile::tempdir().unwrap();
@@ -143,7 +145,15 @@ fn served_predictions_equal_in_process_predictions() {
         .collect();
     assert_eq!(
         names,
-        ["diabetes", "diabetes-forest", "iris", "titanic", "wine"]
+        [
+            "diabetes",
+            "diabetes-forest",
+            "diabetes-ridge",
+            "diabetes-tree",
+            "iris",
+            "titanic",
+            "wine"
+        ]
     );
     assert_eq!(server.get("/ready").0, 200);
     for (config, name) in examples {

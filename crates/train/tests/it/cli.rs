@@ -64,6 +64,7 @@ fn every_example_config_trains() {
         ("configs/diabetes.yaml", "r2", 0.4),
         ("configs/diabetes_forest.yaml", "r2", 0.4),
         ("configs/diabetes_tree.yaml", "r2", 0.2),
+        ("configs/diabetes_ridge.yaml", "r2", 0.4),
         ("configs/wine.yaml", "accuracy", 0.85),
         ("configs/diamonds_linear.yaml", "r2", 0.9),
         ("configs/diamonds_ridge.yaml", "r2", 0.9),
