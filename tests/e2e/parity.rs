@@ -127,6 +127,8 @@ fn served_predictions_equal_in_process_predictions() {
         ("configs/diabetes.yaml", "diabetes"),
         ("configs/diabetes_forest.yaml", "diabetes-forest"),
         ("configs/diabetes_ridge.yaml", "diabetes-ridge"),
+        ("configs/diabetes_lasso.yaml", "diabetes-lasso"),
+        ("configs/diabetes_elastic_net.yaml", "diabetes-elastic-net"),
         ("configs/diabetes_tree.yaml", "diabetes-tree"),
         ("configs/wine.yaml", "wine"),
     ];
@@ -147,7 +149,9 @@ fn served_predictions_equal_in_process_predictions() {
         names,
         [
             "diabetes",
+            "diabetes-elastic-net",
             "diabetes-forest",
+            "diabetes-lasso",
             "diabetes-ridge",
             "diabetes-tree",
             "iris",

@@ -34,8 +34,9 @@ pub use forest::{
     ValidForestClassifierParams, ValidForestRegressorParams,
 };
 pub use linear::{
-    LinearRegressionModel, LinearRegressionParams, LinearSolver, RidgeRegressionModel,
-    RidgeRegressionParams, RidgeSolver, ValidLinearRegressionParams, ValidRidgeRegressionParams,
+    ElasticNetModel, ElasticNetParams, LassoParams, LinearRegressionModel, LinearRegressionParams,
+    LinearSolver, RidgeRegressionModel, RidgeRegressionParams, RidgeSolver, ValidElasticNetParams,
+    ValidLinearRegressionParams, ValidRidgeRegressionParams,
 };
 pub use logistic::{
     LogisticRegressionModel, LogisticRegressionParams, ValidLogisticRegressionParams,
@@ -69,6 +70,10 @@ pub enum ModelKind {
     LinearRegression,
     /// Least squares with an L2 penalty on the coefficients.
     RidgeRegression,
+    /// Least squares with an L1 penalty (sparse coefficients).
+    Lasso,
+    /// Least squares with a mix of L1 and L2 penalties.
+    ElasticNet,
     /// A CART classification tree.
     DecisionTreeClassifier,
     /// A CART regression tree.
@@ -85,6 +90,8 @@ impl ModelKind {
         ModelKind::LogisticRegression,
         ModelKind::LinearRegression,
         ModelKind::RidgeRegression,
+        ModelKind::Lasso,
+        ModelKind::ElasticNet,
         ModelKind::DecisionTreeClassifier,
         ModelKind::DecisionTreeRegressor,
         ModelKind::RandomForestClassifier,
@@ -98,6 +105,8 @@ impl ModelKind {
             ModelKind::LogisticRegression => "logistic_regression",
             ModelKind::LinearRegression => "linear_regression",
             ModelKind::RidgeRegression => "ridge_regression",
+            ModelKind::Lasso => "lasso",
+            ModelKind::ElasticNet => "elastic_net",
             ModelKind::DecisionTreeClassifier => "decision_tree_classifier",
             ModelKind::DecisionTreeRegressor => "decision_tree_regressor",
             ModelKind::RandomForestClassifier => "random_forest_classifier",
@@ -115,6 +124,8 @@ impl ModelKind {
             | ModelKind::RandomForestClassifier => true,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
+            | ModelKind::Lasso
+            | ModelKind::ElasticNet
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor => false,
         }
@@ -127,7 +138,9 @@ impl ModelKind {
         match self {
             ModelKind::LogisticRegression
             | ModelKind::LinearRegression
-            | ModelKind::RidgeRegression => MODEL_JSON,
+            | ModelKind::RidgeRegression
+            | ModelKind::Lasso
+            | ModelKind::ElasticNet => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
@@ -144,6 +157,8 @@ impl ModelKind {
             | ModelKind::RandomForestClassifier => Task::Classification,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
+            | ModelKind::Lasso
+            | ModelKind::ElasticNet
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor => Task::Regression,
         }
@@ -247,6 +262,10 @@ pub enum ModelSpec {
     LinearRegression(LinearRegressionParams),
     /// `type: ridge_regression`.
     RidgeRegression(RidgeRegressionParams),
+    /// `type: lasso`.
+    Lasso(LassoParams),
+    /// `type: elastic_net`.
+    ElasticNet(ElasticNetParams),
     /// `type: decision_tree_classifier`.
     DecisionTreeClassifier(DecisionTreeClassifierParams),
     /// `type: decision_tree_regressor`.
@@ -281,6 +300,8 @@ impl ModelSpecVisitor {
             ModelKind::RidgeRegression => {
                 ModelSpec::RidgeRegression(RidgeRegressionParams::deserialize(rest)?)
             }
+            ModelKind::Lasso => ModelSpec::Lasso(LassoParams::deserialize(rest)?),
+            ModelKind::ElasticNet => ModelSpec::ElasticNet(ElasticNetParams::deserialize(rest)?),
             ModelKind::DecisionTreeClassifier => {
                 ModelSpec::DecisionTreeClassifier(DecisionTreeClassifierParams::deserialize(rest)?)
             }
@@ -337,6 +358,10 @@ pub enum ValidModelSpec {
     LinearRegression(ValidLinearRegressionParams),
     /// See [`ModelSpec::RidgeRegression`].
     RidgeRegression(ValidRidgeRegressionParams),
+    /// See [`ModelSpec::Lasso`].
+    Lasso(ValidElasticNetParams),
+    /// See [`ModelSpec::ElasticNet`].
+    ElasticNet(ValidElasticNetParams),
     /// See [`ModelSpec::DecisionTreeClassifier`].
     DecisionTreeClassifier(ValidDecisionTreeClassifierParams),
     /// See [`ModelSpec::DecisionTreeRegressor`].
@@ -355,6 +380,8 @@ impl ModelSpec {
             ModelSpec::LogisticRegression(_) => ModelKind::LogisticRegression,
             ModelSpec::LinearRegression(_) => ModelKind::LinearRegression,
             ModelSpec::RidgeRegression(_) => ModelKind::RidgeRegression,
+            ModelSpec::Lasso(_) => ModelKind::Lasso,
+            ModelSpec::ElasticNet(_) => ModelKind::ElasticNet,
             ModelSpec::DecisionTreeClassifier(_) => ModelKind::DecisionTreeClassifier,
             ModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
@@ -371,6 +398,8 @@ impl ModelSpec {
             ModelSpec::LogisticRegression(p) => ValidModelSpec::LogisticRegression(p.validate()?),
             ModelSpec::LinearRegression(p) => ValidModelSpec::LinearRegression(p.validate()?),
             ModelSpec::RidgeRegression(p) => ValidModelSpec::RidgeRegression(p.validate()?),
+            ModelSpec::Lasso(p) => ValidModelSpec::Lasso(p.validate()?),
+            ModelSpec::ElasticNet(p) => ValidModelSpec::ElasticNet(p.validate()?),
             ModelSpec::DecisionTreeClassifier(p) => {
                 ValidModelSpec::DecisionTreeClassifier(p.validate()?)
             }
@@ -395,6 +424,8 @@ impl ValidModelSpec {
             ValidModelSpec::LogisticRegression(_) => ModelKind::LogisticRegression,
             ValidModelSpec::LinearRegression(_) => ModelKind::LinearRegression,
             ValidModelSpec::RidgeRegression(_) => ModelKind::RidgeRegression,
+            ValidModelSpec::Lasso(_) => ModelKind::Lasso,
+            ValidModelSpec::ElasticNet(_) => ModelKind::ElasticNet,
             ValidModelSpec::DecisionTreeClassifier(_) => ModelKind::DecisionTreeClassifier,
             ValidModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ValidModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
@@ -414,6 +445,8 @@ pub enum TrainedModel {
     LinearRegression(LinearRegressionModel),
     /// See [`ModelKind::RidgeRegression`].
     RidgeRegression(RidgeRegressionModel),
+    /// See [`ModelKind::Lasso`] and [`ModelKind::ElasticNet`].
+    ElasticNet(ElasticNetModel),
     /// See [`ModelKind::DecisionTreeClassifier`].
     DecisionTreeClassifier(DecisionTreeClassifierModel),
     /// See [`ModelKind::DecisionTreeRegressor`].
@@ -432,27 +465,21 @@ pub const MODEL_BIN: &str = "model.bin";
 /// The JSON form of parametric models, as written.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "the variants are the `type` tags, named after the algorithms"
-)]
 enum JsonModelRef<'a> {
     LogisticRegression(&'a LogisticRegressionModel),
     LinearRegression(&'a LinearRegressionModel),
     RidgeRegression(&'a RidgeRegressionModel),
+    ElasticNet(&'a ElasticNetModel),
 }
 
 /// The JSON form of parametric models, as read.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "the variants are the `type` tags, named after the algorithms"
-)]
 enum JsonModel {
     LogisticRegression(LogisticRegressionModel),
     LinearRegression(LinearRegressionModel),
     RidgeRegression(RidgeRegressionModel),
+    ElasticNet(ElasticNetModel),
 }
 
 /// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
@@ -484,7 +511,9 @@ pub fn parity(
     Ok(match spec {
         ValidModelSpec::LogisticRegression(_)
         | ValidModelSpec::LinearRegression(_)
-        | ValidModelSpec::RidgeRegression(_) => None,
+        | ValidModelSpec::RidgeRegression(_)
+        | ValidModelSpec::Lasso(_)
+        | ValidModelSpec::ElasticNet(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
@@ -509,6 +538,7 @@ impl TrainedModel {
             TrainedModel::LogisticRegression(m) => json(JsonModelRef::LogisticRegression(m)),
             TrainedModel::LinearRegression(m) => json(JsonModelRef::LinearRegression(m)),
             TrainedModel::RidgeRegression(m) => json(JsonModelRef::RidgeRegression(m)),
+            TrainedModel::ElasticNet(m) => json(JsonModelRef::ElasticNet(m)),
             TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
                 &header(m.classes(), 1),
                 m.classes().map_or(0, <[ClassLabel]>::len),
@@ -540,6 +570,7 @@ impl TrainedModel {
                     JsonModel::LogisticRegression(m) => TrainedModel::LogisticRegression(m),
                     JsonModel::LinearRegression(m) => TrainedModel::LinearRegression(m),
                     JsonModel::RidgeRegression(m) => TrainedModel::RidgeRegression(m),
+                    JsonModel::ElasticNet(m) => TrainedModel::ElasticNet(m),
                 },
             ),
             MODEL_BIN => {
@@ -595,6 +626,7 @@ impl TrainedModel {
             TrainedModel::LogisticRegression(m) => m,
             TrainedModel::LinearRegression(m) => m,
             TrainedModel::RidgeRegression(m) => m,
+            TrainedModel::ElasticNet(m) => m,
             TrainedModel::DecisionTreeClassifier(m) => m,
             TrainedModel::DecisionTreeRegressor(m) => m,
             TrainedModel::RandomForestClassifier(m) => m,
@@ -627,6 +659,9 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         ValidModelSpec::LogisticRegression(p) => TrainedModel::LogisticRegression(p.fit(data)?),
         ValidModelSpec::LinearRegression(p) => TrainedModel::LinearRegression(p.fit(data)?),
         ValidModelSpec::RidgeRegression(p) => TrainedModel::RidgeRegression(p.fit(data)?),
+        ValidModelSpec::Lasso(p) | ValidModelSpec::ElasticNet(p) => {
+            TrainedModel::ElasticNet(p.fit(data)?)
+        }
         ValidModelSpec::DecisionTreeClassifier(p) => {
             TrainedModel::DecisionTreeClassifier(p.fit(data)?)
         }

@@ -25,6 +25,8 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     logistic_regression
     linear_regression
     ridge_regression
+    lasso
+    elastic_net
     decision_tree_classifier
     decision_tree_regressor
     random_forest_classifier

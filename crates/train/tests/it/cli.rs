@@ -65,6 +65,8 @@ fn every_example_config_trains() {
         ("configs/diabetes_forest.yaml", "r2", 0.4),
         ("configs/diabetes_tree.yaml", "r2", 0.2),
         ("configs/diabetes_ridge.yaml", "r2", 0.4),
+        ("configs/diabetes_lasso.yaml", "r2", 0.4),
+        ("configs/diabetes_elastic_net.yaml", "r2", 0.4),
         ("configs/wine.yaml", "accuracy", 0.85),
         ("configs/diamonds_linear.yaml", "r2", 0.9),
         ("configs/diamonds_ridge.yaml", "r2", 0.9),
@@ -218,6 +220,8 @@ fn models_lists_every_kind() {
     logistic_regression        classification
     linear_regression          regression
     ridge_regression           regression
+    lasso                      regression
+    elastic_net                regression
     decision_tree_classifier   classification
     decision_tree_regressor    regression
     random_forest_classifier   classification
