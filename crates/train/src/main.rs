@@ -48,7 +48,7 @@ enum Command {
         /// The config.
         config: PathBuf,
     },
-    /// List the model types a config can name.
+    /// List the model types a config can name, with their hyperparameters and defaults.
     Models,
     /// The record every training run leaves in the registry, failed runs too.
     Runs {
@@ -332,7 +332,19 @@ fn main() -> ExitCode {
                     ferry_core::model::Task::Classification => "classification",
                     ferry_core::model::Task::Regression => "regression",
                 };
-                let _ = writeln!(out, "{:<26} {task}", kind.as_str());
+                let probabilities = if kind.gives_probabilities() {
+                    "yes"
+                } else {
+                    "no"
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<26} {task:<15} probabilities: {probabilities}",
+                    kind.as_str()
+                );
+                for (key, default) in kind.hyperparameters() {
+                    let _ = writeln!(out, "    {key:<20} {default}");
+                }
             }
             return ExitCode::SUCCESS;
         }

@@ -148,6 +148,53 @@ impl ModelKind {
         }
     }
 
+    /// Every hyperparameter of the algorithm and its default, as `train models` lists
+    /// them (a test checks that this table and the params structs agree).
+    #[must_use]
+    pub fn hyperparameters(self) -> &'static [(&'static str, &'static str)] {
+        const TREE: [(&str, &str); 3] = [
+            ("max_depth", "unlimited (the root is depth 1)"),
+            ("min_samples_leaf", "1"),
+            ("min_samples_split", "2"),
+        ];
+        match self {
+            ModelKind::LogisticRegression => &[("alpha", "1.0")],
+            ModelKind::LinearRegression => &[("solver", "svd (or qr)")],
+            ModelKind::RidgeRegression => &[("alpha", "1.0"), ("solver", "cholesky (or svd)")],
+            ModelKind::Lasso => &[("alpha", "1.0"), ("max_iter", "1000"), ("tol", "0.0001")],
+            ModelKind::ElasticNet => &[
+                ("alpha", "1.0"),
+                ("l1_ratio", "0.5"),
+                ("max_iter", "1000"),
+                ("tol", "0.0001"),
+            ],
+            ModelKind::DecisionTreeClassifier => &[
+                ("criterion", "gini (or entropy, classification_error)"),
+                TREE[0],
+                TREE[1],
+                TREE[2],
+            ],
+            ModelKind::DecisionTreeRegressor => &TREE,
+            ModelKind::RandomForestClassifier => &[
+                ("n_trees", "100"),
+                ("criterion", "gini (or entropy, classification_error)"),
+                TREE[0],
+                TREE[1],
+                TREE[2],
+                ("max_features", "floor(sqrt(columns))"),
+                ("seed", "the split seed"),
+            ],
+            ModelKind::RandomForestRegressor => &[
+                ("n_trees", "100"),
+                TREE[0],
+                TREE[1],
+                TREE[2],
+                ("max_features", "all columns"),
+                ("seed", "the split seed"),
+            ],
+        }
+    }
+
     /// Classification or regression.
     #[must_use]
     pub fn task(self) -> Task {

@@ -68,3 +68,44 @@ fn wrong_task_is_an_error() {
         Err(TrainError::WrongTask { .. })
     ));
 }
+
+#[test]
+fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
+    for kind in ModelKind::ALL {
+        let listed: Vec<&str> = kind.hyperparameters().iter().map(|(k, _)| *k).collect();
+        // Every default that serialises is listed, with the listed default.
+        let spec: ModelSpec = from_yaml_str(&format!("type: {kind}\n")).unwrap();
+        let value = serde_json::to_value(&spec).unwrap();
+        for (key, default) in value.as_object().unwrap() {
+            if key == "type" {
+                continue;
+            }
+            let (_, shown) = kind
+                .hyperparameters()
+                .iter()
+                .find(|(k, _)| k == key)
+                .unwrap_or_else(|| panic!("{kind}: {key} is not listed"));
+            let agrees = match (default.as_str(), default.as_f64()) {
+                (Some(text), _) => shown.starts_with(text),
+                (None, Some(number)) => {
+                    shown.split_whitespace().next().and_then(|t| t.parse().ok()) == Some(number)
+                }
+                (None, None) => false,
+            };
+            assert!(agrees, "{kind}: {key} default {default}, listed {shown}");
+        }
+        // Every listed key is accepted (an unknown one would be an error).
+        for key in listed {
+            let value = match key {
+                "solver" if *kind == ModelKind::LinearRegression => "svd",
+                "solver" => "cholesky",
+                "criterion" => "gini",
+                "alpha" | "tol" => "0.5",
+                "l1_ratio" => "0.5",
+                _ => "3",
+            };
+            from_yaml_str::<ModelSpec>(&format!("type: {kind}\n{key}: {value}\n"))
+                .unwrap_or_else(|e| panic!("{kind}: {key}: {e}"));
+        }
+    }
+}

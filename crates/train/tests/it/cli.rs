@@ -217,15 +217,46 @@ fn models_lists_every_kind() {
     let out = train(&["models"], &workspace().join("artifacts"));
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r"
-    logistic_regression        classification
-    linear_regression          regression
-    ridge_regression           regression
-    lasso                      regression
-    elastic_net                regression
-    decision_tree_classifier   classification
-    decision_tree_regressor    regression
-    random_forest_classifier   classification
-    random_forest_regressor    regression
+    logistic_regression        classification  probabilities: yes
+        alpha                1.0
+    linear_regression          regression      probabilities: no
+        solver               svd (or qr)
+    ridge_regression           regression      probabilities: no
+        alpha                1.0
+        solver               cholesky (or svd)
+    lasso                      regression      probabilities: no
+        alpha                1.0
+        max_iter             1000
+        tol                  0.0001
+    elastic_net                regression      probabilities: no
+        alpha                1.0
+        l1_ratio             0.5
+        max_iter             1000
+        tol                  0.0001
+    decision_tree_classifier   classification  probabilities: yes
+        criterion            gini (or entropy, classification_error)
+        max_depth            unlimited (the root is depth 1)
+        min_samples_leaf     1
+        min_samples_split    2
+    decision_tree_regressor    regression      probabilities: no
+        max_depth            unlimited (the root is depth 1)
+        min_samples_leaf     1
+        min_samples_split    2
+    random_forest_classifier   classification  probabilities: yes
+        n_trees              100
+        criterion            gini (or entropy, classification_error)
+        max_depth            unlimited (the root is depth 1)
+        min_samples_leaf     1
+        min_samples_split    2
+        max_features         floor(sqrt(columns))
+        seed                 the split seed
+    random_forest_regressor    regression      probabilities: no
+        n_trees              100
+        max_depth            unlimited (the root is depth 1)
+        min_samples_leaf     1
+        min_samples_split    2
+        max_features         all columns
+        seed                 the split seed
     ");
 }
 
