@@ -504,12 +504,9 @@ pub(crate) fn fit_regression_tree(
     {
         stack.push(root_visit);
     }
+    // Only nodes above the depth limit are queued (root and children alike).
     while let Some(visit) = stack.pop() {
-        if visit.level < limits.max_depth {
-            grower.split(visit, &mut stack);
-        } else if let Some(node) = grower.nodes.get_mut(visit.node) {
-            node.split = None;
-        }
+        grower.split(visit, &mut stack);
     }
     FlatTree::from_preorder(grower.preorder()?, n_cols)
 }

@@ -21,6 +21,17 @@ pub enum TrainError {
         /// What is missing.
         reason: String,
     },
+    /// An iterative fit stopped at its iteration limit (caller's fault: the limit or
+    /// the tolerance is too tight for the data).
+    #[error(
+        "{algorithm} did not converge in max_iter = {max_iter} iterations; raise max_iter or tol"
+    )]
+    NotConverged {
+        /// The algorithm.
+        algorithm: &'static str,
+        /// The limit it hit.
+        max_iter: usize,
+    },
     /// smartcore reported a failure.
     #[error("{algorithm} failed to fit: {message}")]
     Library {
@@ -36,7 +47,9 @@ impl TrainError {
     #[must_use]
     pub fn is_caller_error(&self) -> bool {
         match self {
-            TrainError::WrongTask { .. } | TrainError::NotEnoughData { .. } => true,
+            TrainError::WrongTask { .. }
+            | TrainError::NotEnoughData { .. }
+            | TrainError::NotConverged { .. } => true,
             TrainError::Library { .. } => false,
         }
     }

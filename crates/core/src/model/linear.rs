@@ -439,13 +439,9 @@ impl Trainer for ValidElasticNetParams {
         let (coefficients, sweeps) =
             system.solve_elastic_net(data.x.n_rows(), p.alpha, p.l1_ratio, p.tol, p.max_iter);
         if sweeps >= p.max_iter {
-            return Err(TrainError::NotEnoughData {
+            return Err(TrainError::NotConverged {
                 algorithm,
-                reason: format!(
-                    "coordinate descent did not converge in max_iter = {} sweeps; raise \
-                     max_iter or tol",
-                    p.max_iter
-                ),
+                max_iter: p.max_iter,
             });
         }
         let intercept = system.intercept(&coefficients);
@@ -778,6 +774,35 @@ mod tests {
         for (a, b) in ridge_like.coefficients().iter().zip(ridge.coefficients()) {
             assert!((a - b).abs() < 1e-8, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn stopping_at_max_iter_is_an_error_naming_it() {
+        let values: Vec<f64> = (0..40)
+            .flat_map(|i| [f64::from(i), f64::from(i % 3)])
+            .collect();
+        let y: Vec<f64> = (0..40)
+            .map(|i| f64::from(i) * 2.0 + f64::from(i % 3))
+            .collect();
+        let data = TrainingSet {
+            x: FeatureMatrix::from_row_major(values, 40, 2).unwrap(),
+            y: Target::Values(y),
+            seed: 0,
+        };
+        let err = LassoParams {
+            alpha: 0.01,
+            max_iter: 1,
+            tol: 1e-12,
+        }
+        .validate()
+        .unwrap()
+        .fit(&data)
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "lasso did not converge in max_iter = 1 iterations; raise max_iter or tol"
+        );
+        assert!(err.is_caller_error());
     }
 
     #[test]

@@ -170,6 +170,25 @@ impl LocalRegistry {
         Ok(())
     }
 
+    /// Every directory under the root named like a model, whatever it holds.
+    fn model_dirs(&self) -> Result<Vec<(ModelName, PathBuf)>, RegistryError> {
+        let Some(entries) = read_dir_or_empty(&self.root)? else {
+            return Ok(Vec::new());
+        };
+        let mut dirs = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let Some(Ok(name)) = entry.file_name().to_str().map(ModelName::from_str) else {
+                continue;
+            };
+            if entry.file_type()?.is_dir() {
+                dirs.push((name, entry.path()));
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
+    }
+
     fn history_path(&self, name: &ModelName, alias: &AliasName) -> PathBuf {
         self.model_dir(name)
             .join(ALIASES_DIR)
@@ -302,20 +321,12 @@ impl Registry for LocalRegistry {
     }
 
     fn models(&self) -> Result<Vec<ModelName>, RegistryError> {
-        let Some(entries) = read_dir_or_empty(&self.root)? else {
-            return Ok(Vec::new());
-        };
         let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            let Some(Ok(name)) = entry.file_name().to_str().map(ModelName::from_str) else {
-                continue;
-            };
-            if entry.file_type()?.is_dir() && !self.versions(&name)?.is_empty() {
+        for (name, _) in self.model_dirs()? {
+            if !self.versions(&name)?.is_empty() {
                 names.push(name);
             }
         }
-        names.sort();
         Ok(names)
     }
 
@@ -603,20 +614,12 @@ impl Registry for LocalRegistry {
     }
 
     fn models_with_runs(&self) -> Result<Vec<ModelName>, RegistryError> {
-        let Some(entries) = read_dir_or_empty(&self.root)? else {
-            return Ok(Vec::new());
-        };
         let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            let Some(Ok(name)) = entry.file_name().to_str().map(ModelName::from_str) else {
-                continue;
-            };
+        for (name, _) in self.model_dirs()? {
             if !self.runs(&name)?.is_empty() {
                 names.push(name);
             }
         }
-        names.sort();
         Ok(names)
     }
 
@@ -642,24 +645,11 @@ impl Registry for LocalRegistry {
 
     fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {
         let mut found = Vec::new();
-        let Some(entries) = read_dir_or_empty(&self.root)? else {
-            return Ok(found);
-        };
         // Every model directory, also one whose first publish was killed (no versions).
-        for entry in entries {
-            let entry = entry?;
-            let is_model = entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| ModelName::from_str(n).is_ok());
-            if is_model && entry.file_type()?.is_dir() {
-                let dir = entry.path();
-                found.extend(collect_in(&dir, dry_run)?);
-                found.extend(collect_in(&dir.join(ALIASES_DIR), dry_run)?);
-                found.extend(collect_in(
-                    &dir.join(ALIASES_DIR).join(HISTORY_DIR),
-                    dry_run,
-                )?);
+        for (_, dir) in self.model_dirs()? {
+            let aliases = dir.join(ALIASES_DIR);
+            for place in [dir.clone(), aliases.join(HISTORY_DIR), aliases] {
+                found.extend(collect_in(&place, dry_run)?);
             }
         }
         found.sort_by(|a, b| a.location.cmp(&b.location));
