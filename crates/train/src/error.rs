@@ -123,6 +123,16 @@ pub enum ExitKind {
 }
 
 impl RunError {
+    /// The process exit code: 2 for bad config or data, 1 for failed gates and internal
+    /// failures.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self.exit_kind() {
+            ExitKind::Usage => 2,
+            ExitKind::Failure => 1,
+        }
+    }
+
     /// Exit 2 for bad config or data, 1 for failed gates and internal failures.
     #[must_use]
     pub fn exit_kind(&self) -> ExitKind {

@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ferry_core::artifact::ReadLimits;
+use ferry_core::registry::RegistryError;
 use ferry_core::{AliasName, ModelKind, ModelName, ModelRef, RegistryLocation, Version};
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
 use train::registry_cmd;
-use train::report::{FailedRun, RunStatus};
-use train::{ExitKind, Pipeline, RunError};
+use train::report::FailedRun;
+use train::{Pipeline, RunError};
 
 /// Train a model from a YAML pipeline config and register it.
 ///
@@ -184,10 +185,23 @@ impl<T: Serialize + std::fmt::Display> ShowAndSerialize for T {
     }
 }
 
-fn open_registry(location: Option<&RegistryLocation>) -> RegistryLocation {
-    location
+/// Opens the registry at `location` (default `artifacts`), runs `verb` on it, and turns
+/// its error into a message and exit code: 2 for a caller's error, 1 otherwise.
+fn with_registry(
+    location: Option<&RegistryLocation>,
+    verb: impl FnOnce(&dyn ferry_core::Registry) -> Result<ExitCode, RegistryError>,
+) -> ExitCode {
+    let location = location
         .cloned()
-        .unwrap_or_else(|| RegistryLocation::Local(PathBuf::from("artifacts")))
+        .unwrap_or_else(train::runner::default_registry);
+    let registry = location.open(ReadLimits::default());
+    match verb(registry.as_ref()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: registry {location}: {err}");
+            ExitCode::from(if err.is_caller_error() { 2 } else { 1 })
+        }
+    }
 }
 
 /// Runs a `train runs` verb; the exit code.
@@ -197,24 +211,17 @@ fn runs_command(
     verb: &RunsVerb,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let location = open_registry(location);
-    let registry = location.open(ReadLimits::default());
-    let registry = registry.as_ref();
-    let result = match verb {
-        RunsVerb::List { model } => {
-            registry_cmd::runs(registry, model.as_ref()).map(|v| v.write(out, json))
+    with_registry(location, |registry| {
+        match verb {
+            RunsVerb::List { model } => {
+                registry_cmd::runs(registry, model.as_ref())?.write(out, json)
+            }
+            RunsVerb::Show { model, run } => {
+                registry_cmd::run_show(registry, model, run)?.write(out, json);
+            }
         }
-        RunsVerb::Show { model, run } => {
-            registry_cmd::run_show(registry, model, run).map(|v| v.write(out, json))
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: registry {location}: {err}");
-            ExitCode::from(if err.is_caller_error() { 2 } else { 1 })
-        }
-    }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Runs a `train registry` verb; the exit code.
@@ -224,95 +231,59 @@ fn registry_command(
     verb: &RegistryVerb,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let location = location
-        .cloned()
-        .unwrap_or_else(|| RegistryLocation::Local(PathBuf::from("artifacts")));
-    let registry = location.open(ReadLimits::default());
-    let registry = registry.as_ref();
-    let mut printed = |v: &dyn ShowAndSerialize| {
-        v.write(out, json);
-        ExitCode::SUCCESS
-    };
-    let result = match verb {
-        RegistryVerb::List => registry_cmd::list(registry).map(|v| printed(&v)),
-        RegistryVerb::Show { reference } => {
-            registry_cmd::show(registry, reference).map(|v| printed(&v))
-        }
-        RegistryVerb::Verify { reference } => registry_cmd::verify(registry, reference.as_ref())
-            .map(|v| {
-                printed(&v);
-                if v.damaged().next().is_some() {
-                    ExitCode::from(1)
-                } else {
-                    ExitCode::SUCCESS
+    with_registry(location, |registry| {
+        let shown: Box<dyn ShowAndSerialize> = match verb {
+            RegistryVerb::List => Box::new(registry_cmd::list(registry)?),
+            RegistryVerb::Show { reference } => Box::new(registry_cmd::show(registry, reference)?),
+            RegistryVerb::Verify { reference } => {
+                let verified = registry_cmd::verify(registry, reference.as_ref())?;
+                verified.write(out, json);
+                let damaged = verified.damaged().next().is_some();
+                return Ok(ExitCode::from(u8::from(damaged)));
+            }
+            RegistryVerb::Gc { dry_run } => Box::new(registry_cmd::gc(registry, *dry_run)?),
+            RegistryVerb::Alias {
+                op:
+                    AliasOp::Set {
+                        name,
+                        alias,
+                        version,
+                    },
+            } => Box::new(registry_cmd::alias_set(
+                registry,
+                name,
+                alias,
+                Version(*version),
+            )?),
+            RegistryVerb::Alias {
+                op: AliasOp::Delete { name, alias },
+            } => Box::new(registry_cmd::alias_delete(registry, name, alias)?),
+            RegistryVerb::Promote { reference, alias } => {
+                Box::new(registry_cmd::promote(registry, reference, alias)?)
+            }
+            RegistryVerb::Rollback { name, alias } => {
+                Box::new(registry_cmd::rollback(registry, name, alias)?)
+            }
+            RegistryVerb::Delete { reference } => match reference {
+                ModelRef::Version(name, version) => {
+                    Box::new(registry_cmd::delete(registry, name, *version)?)
                 }
-            }),
-        RegistryVerb::Gc { dry_run } => registry_cmd::gc(registry, *dry_run).map(|v| printed(&v)),
-        RegistryVerb::Alias {
-            op:
-                AliasOp::Set {
-                    name,
-                    alias,
-                    version,
-                },
-        } => registry_cmd::alias_set(registry, name, alias, Version(*version)).map(|v| printed(&v)),
-        RegistryVerb::Alias {
-            op: AliasOp::Delete { name, alias },
-        } => registry_cmd::alias_delete(registry, name, alias).map(|v| printed(&v)),
-        RegistryVerb::Promote { reference, alias } => {
-            registry_cmd::promote(registry, reference, alias).map(|v| printed(&v))
-        }
-        RegistryVerb::Rollback { name, alias } => {
-            registry_cmd::rollback(registry, name, alias).map(|v| printed(&v))
-        }
-        RegistryVerb::Delete { reference } => match reference {
-            ModelRef::Version(name, version) => {
-                registry_cmd::delete(registry, name, *version).map(|v| printed(&v))
+                ModelRef::Alias(..) => {
+                    eprintln!("error: delete takes NAME/VERSION, found {reference}");
+                    return Ok(ExitCode::from(2));
+                }
+            },
+            RegistryVerb::Diff { left, right } => {
+                Box::new(registry_cmd::diff(registry, left, right)?)
             }
-            ModelRef::Alias(..) => {
-                eprintln!("error: delete takes NAME/VERSION, found {reference}");
-                return ExitCode::from(2);
-            }
-        },
-        RegistryVerb::Diff { left, right } => {
-            registry_cmd::diff(registry, left, right).map(|v| printed(&v))
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: registry {location}: {err}");
-            ExitCode::from(if err.is_caller_error() { 2 } else { 1 })
-        }
-    }
-}
-
-fn exit_status(err: &RunError) -> u8 {
-    match err.exit_kind() {
-        ExitKind::Usage => 2,
-        ExitKind::Failure => 1,
-    }
+        };
+        shown.write(out, json);
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn exit_code(err: &RunError) -> ExitCode {
-    ExitCode::from(exit_status(err))
-}
-
-/// The `--json` report of a run that registered nothing.
-fn failed_run(model: Option<String>, err: &RunError) -> FailedRun {
-    let (status, metrics, gates) = if let RunError::GateFailed { metrics, gates, .. } = err {
-        (RunStatus::GatesFailed, metrics.clone(), gates.clone())
-    } else {
-        (RunStatus::Failed, Default::default(), Vec::new())
-    };
-    FailedRun {
-        status,
-        reason: err.to_string(),
-        exit_code: exit_status(err),
-        model,
-        metrics,
-        gates,
-    }
+    ExitCode::from(err.exit_code())
 }
 
 fn main() -> ExitCode {
@@ -423,7 +394,7 @@ fn run(cli: &Cli, config: &std::path::Path, out: &mut impl Write) -> Result<(), 
         Ok(report) => report,
         Err(err) => {
             if cli.json {
-                let failed = failed_run(model, &err);
+                let failed = FailedRun::new(model, &err);
                 let _ = writeln!(
                     out,
                     "{}",

@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ferry_core::artifact::RowCounts;
-use ferry_core::config::to_yaml_string;
 use ferry_core::registry::{Registry, RegistryError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::Pipeline;
 use crate::error::RunError;
-use crate::report::{GateResult, RunReport, RunStatus, Stages};
+use crate::report::{FailedRun, GateResult, RunReport, RunStatus, Stages};
 
 /// One run, as recorded.
 #[derive(Debug, Clone, Serialize)]
@@ -92,10 +91,10 @@ fn host() -> String {
 }
 
 impl RunRecord {
-    /// A record for a run of `pipeline` starting now (`stamp`: RFC 3339 seconds, UTC).
+    /// A record for a run of `pipeline` starting now (`stamp`: RFC 3339 seconds, UTC),
+    /// with its resolved config as YAML (the text the artifact stores).
     #[must_use]
-    pub fn start(pipeline: &Pipeline, stamp: &str) -> Self {
-        let config = to_yaml_string(pipeline.config()).unwrap_or_default();
+    pub fn start(pipeline: &Pipeline, stamp: &str, config: String) -> Self {
         let config_sha256 = hex(&Sha256::digest(config.as_bytes()));
         let compact: String = stamp.chars().filter(|c| !matches!(c, '-' | ':')).collect();
         let git_sha = git(&pipeline.base_dir, &["rev-parse", "HEAD"]).filter(|s| !s.is_empty());
@@ -149,16 +148,11 @@ impl RunRecord {
                 self.rows = Some(report.rows);
             }
             Err(err) => {
-                self.status = if matches!(err, RunError::GateFailed { .. }) {
-                    RunStatus::GatesFailed
-                } else {
-                    RunStatus::Failed
-                };
-                self.reason = Some(err.to_string());
-                if let RunError::GateFailed { metrics, gates, .. } = err {
-                    self.metrics.clone_from(metrics);
-                    self.gates.clone_from(gates);
-                }
+                let failed = FailedRun::new(None, err);
+                self.status = failed.status;
+                self.reason = Some(failed.reason);
+                self.metrics = failed.metrics;
+                self.gates = failed.gates;
             }
         }
     }

@@ -9,6 +9,8 @@ use ferry_core::artifact::RowCounts;
 use ferry_core::metrics::Metric;
 use serde::Serialize;
 
+use crate::error::RunError;
+
 /// The outcome of one quality gate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateResult {
@@ -83,6 +85,26 @@ pub struct FailedRun {
     /// Gate outcomes, when the run evaluated the model.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateResult>,
+}
+
+impl FailedRun {
+    /// The report of a run of `model` (when its config was read) that stopped on `err`.
+    #[must_use]
+    pub fn new(model: Option<String>, err: &RunError) -> Self {
+        let (status, metrics, gates) = if let RunError::GateFailed { metrics, gates, .. } = err {
+            (RunStatus::GatesFailed, metrics.clone(), gates.clone())
+        } else {
+            (RunStatus::Failed, BTreeMap::new(), Vec::new())
+        };
+        Self {
+            status,
+            reason: err.to_string(),
+            exit_code: err.exit_code(),
+            model,
+            metrics,
+            gates,
+        }
+    }
 }
 
 /// What a successful run produced.

@@ -22,7 +22,7 @@ use crate::config::Pipeline;
 use crate::data::{self, Dataset};
 use crate::error::RunError;
 use crate::record::RunRecord;
-use crate::report::{GateResult, RunReport, RunStatus, Stages};
+use crate::report::{GateResult, RunReport, RunStatus};
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
@@ -30,7 +30,13 @@ use crate::report::{GateResult, RunReport, RunStatus, Stages};
 pub fn registry_location(pipeline: &Pipeline, cli: Option<&RegistryLocation>) -> RegistryLocation {
     cli.cloned()
         .or_else(|| pipeline.registry().map(RegistryLocation::from))
-        .unwrap_or_else(|| RegistryLocation::Local(PathBuf::from("artifacts")))
+        .unwrap_or_else(default_registry)
+}
+
+/// The registry used when none is configured: `artifacts` in the working directory.
+#[must_use]
+pub fn default_registry() -> RegistryLocation {
+    RegistryLocation::Local(PathBuf::from("artifacts"))
 }
 
 /// Where rejected rows go when the config names no dead-letter file:
@@ -183,7 +189,8 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
     let started = Instant::now();
     let registry = location.open(ReadLimits::default());
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut record = RunRecord::start(pipeline, &stamp);
+    let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
+    let mut record = RunRecord::start(pipeline, &stamp, config);
     let mut result = run_recorded(pipeline, location, registry.as_ref(), &stamp, &mut record);
     record.finish(&result, started.elapsed().as_secs_f64());
     // Every run is recorded; a record that cannot be written is reported, and does not
@@ -209,15 +216,13 @@ fn run_recorded(
 ) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let default_dead_letter = default_dead_letter(pipeline, location, stamp);
-    let mut stages = Stages::default();
     let mut lap = Instant::now();
     let mut clock = |slot: &mut f64| {
         *slot = lap.elapsed().as_secs_f64();
         lap = Instant::now();
     };
     let mut dataset = data::load(pipeline, &default_dead_letter)?;
-    clock(&mut stages.load);
-    record.stages = stages;
+    clock(&mut record.stages.load);
     let valid = dataset.frame.n_rows();
     record.rows = Some(RowCounts {
         read: dataset.read,
@@ -257,8 +262,7 @@ fn run_recorded(
         let frame = std::mem::take(&mut dataset.frame);
         prepare_frame(pipeline, &dataset, frame)?
     };
-    clock(&mut stages.prepare);
-    record.stages = stages;
+    clock(&mut record.stages.prepare);
     if let Some(rows) = &mut record.rows {
         rows.train = split.train.len();
         rows.test = split.test.len();
@@ -266,8 +270,7 @@ fn run_recorded(
     let fitted = model::fit(&pipeline.model, &training)?;
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;
-    clock(&mut stages.fit);
-    record.stages = stages;
+    clock(&mut record.stages.fit);
 
     // Evaluate exactly as serve predicts.
     let predictions = predictor.predict(&test_frame)?;
@@ -302,7 +305,7 @@ fn run_recorded(
                 .collect(),
         });
     }
-    let config_yaml = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
+    let config_yaml = record.config.clone();
     let data_sha256 = match record.data_sha256.clone() {
         Some(sha) => sha,
         None => sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
@@ -346,11 +349,9 @@ fn run_recorded(
         preprocessor: predictor.preprocessor(),
         config_yaml: &config_yaml,
     };
-    clock(&mut stages.evaluate);
-    record.stages = stages;
+    clock(&mut record.stages.evaluate);
     let published = registry.publish(manifest, &files)?;
-    clock(&mut stages.publish);
-    record.stages = stages;
+    clock(&mut record.stages.publish);
     let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
     Ok(RunReport {
@@ -374,7 +375,7 @@ fn run_recorded(
             .cloned()
             .unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64(),
-        stages,
+        stages: record.stages,
         run_id: None,
     })
 }
