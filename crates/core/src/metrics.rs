@@ -90,6 +90,31 @@ impl Metric {
         }
     }
 
+    /// True when a larger value is a better model (accuracy, r2, ...); false for the
+    /// losses and errors (`log_loss`, `rmse`, `mae`).
+    #[must_use]
+    pub fn higher_is_better(self) -> bool {
+        match self {
+            Metric::Accuracy
+            | Metric::PrecisionMacro
+            | Metric::RecallMacro
+            | Metric::F1Macro
+            | Metric::RocAuc
+            | Metric::R2 => true,
+            Metric::LogLoss | Metric::Rmse | Metric::Mae => false,
+        }
+    }
+
+    /// Whether `a` is strictly better than `b` by this metric (NaN is never better).
+    #[must_use]
+    pub fn better(self, a: f64, b: f64) -> bool {
+        if self.higher_is_better() {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
     /// Why the metric cannot evaluate a `kind` model, if it cannot: it belongs to the
     /// other task, or needs probabilities the model does not give.
     #[must_use]

@@ -1,4 +1,5 @@
-//! Seeded train/test splits: the same seed and data always give the same split.
+//! Seeded train/test splits and k-fold partitions: the same seed and data always give
+//! the same rows.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -51,6 +52,36 @@ pub fn train_test_split(n: usize, test_fraction: f64, seed: u64, strata: Option<
     Split { train, test }
 }
 
+/// Partitions rows `0..n` into `k` folds for cross-validation: one [`Split`] per fold,
+/// whose `test` rows are that fold and whose `train` rows are the others. Every row is in
+/// exactly one fold's `test`; fold sizes differ by at most one. With `strata` (a class
+/// code per row), each class is dealt round-robin across the folds after a shuffle, so
+/// every fold holds each class in proportion (scikit-learn's `StratifiedKFold`). Rows
+/// are shuffled with ChaCha8 seeded by `seed`. `k` is clamped to `1..=n`.
+#[must_use]
+pub fn k_folds(n: usize, k: usize, seed: u64, strata: Option<&[u32]>) -> Vec<Split> {
+    let k = k.clamp(1, n.max(1));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    if let Some(codes) = strata.filter(|c| c.len() == n) {
+        // Class by class, each in its shuffled order; the deal continues across classes
+        // so that fold sizes stay within one of each other.
+        order.sort_by_key(|&i| codes[i]);
+    }
+    let mut fold_of = vec![0usize; n];
+    for (position, &row) in order.iter().enumerate() {
+        fold_of[row] = position % k;
+    }
+    (0..k)
+        .map(|fold| {
+            let (test, train): (Vec<usize>, Vec<usize>) =
+                (0..n).partition(|&row| fold_of[row] == fold);
+            Split { train, test }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +101,42 @@ mod tests {
         let s = train_test_split(150, 0.2, 1, Some(&codes));
         for c in 0..3 {
             assert_eq!(s.test.iter().filter(|&&i| codes[i] == c).count(), 10);
+        }
+    }
+
+    #[test]
+    fn stratified_folds_hold_each_class_in_proportion() {
+        let codes: Vec<u32> = (0..150).map(|i| i / 50).collect();
+        let folds = k_folds(150, 5, 7, Some(&codes));
+        assert_eq!(folds.len(), 5);
+        for fold in &folds {
+            for c in 0..3 {
+                assert_eq!(fold.test.iter().filter(|&&i| codes[i] == c).count(), 10);
+            }
+        }
+        assert_eq!(folds, k_folds(150, 5, 7, Some(&codes)));
+        assert_ne!(folds, k_folds(150, 5, 8, Some(&codes)));
+    }
+
+    proptest! {
+        #[test]
+        fn folds_partition_the_rows(n in 1usize..300, k in 2usize..10, seed: u64, classes in 1u32..5) {
+            let codes: Vec<u32> = (0..n).map(|i| (i as u32 * 7) % classes).collect();
+            for strata in [None, Some(codes.as_slice())] {
+                let folds = k_folds(n, k, seed, strata);
+                prop_assert_eq!(folds.len(), k.min(n));
+                let mut seen = vec![0u32; n];
+                for fold in &folds {
+                    for &r in &fold.test { seen[r] += 1; }
+                    let mut all: Vec<usize> = fold.train.iter().chain(&fold.test).copied().collect();
+                    all.sort_unstable();
+                    prop_assert_eq!(all, (0..n).collect::<Vec<_>>());
+                }
+                prop_assert!(seen.iter().all(|&s| s == 1));
+                let sizes: Vec<usize> = folds.iter().map(|f| f.test.len()).collect();
+                let (lo, hi) = (sizes.iter().min().copied().unwrap_or(0), sizes.iter().max().copied().unwrap_or(0));
+                prop_assert!(hi - lo <= 1, "fold sizes {:?}", sizes);
+            }
         }
     }
 

@@ -72,6 +72,9 @@ pub enum RunError {
     /// Too few valid rows to split and fit.
     #[error("not enough valid rows: {0}")]
     NotEnoughRows(String),
+    /// No grid search candidate could be scored.
+    #[error("grid search: {0}")]
+    Search(String),
     /// The dead-letter file cannot be written.
     #[error("cannot write dead-letter file {}: {source}", path.display())]
     DeadLetter {
@@ -143,7 +146,8 @@ impl RunError {
             | RunError::ReadData { .. }
             | RunError::MissingColumn { .. }
             | RunError::TooManyInvalid { .. }
-            | RunError::NotEnoughRows(_) => ExitKind::Usage,
+            | RunError::NotEnoughRows(_)
+            | RunError::Search(_) => ExitKind::Usage,
             RunError::Preprocess(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Train(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Metric(

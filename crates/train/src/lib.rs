@@ -11,8 +11,10 @@
 //! [`Pipeline::from_file`] and [`run`].
 
 pub mod config;
+pub mod cv;
 pub mod data;
 pub mod error;
+pub mod progress;
 pub mod record;
 pub mod registry_cmd;
 pub mod report;

@@ -51,6 +51,22 @@ enum Command {
     },
     /// List the model types a config can name, with their hyperparameters and defaults.
     Models,
+    /// Cross-validate a config's model (and run its grid search) on its training split,
+    /// without registering anything.
+    Cv {
+        /// The pipeline config.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Registry for the default dead-letter location; overrides output.registry.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+        registry: Option<RegistryLocation>,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Threads for folds and candidates (default: one per core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
     /// The record every training run leaves in the registry, failed runs too.
     Runs {
         /// Registry (a directory, or a file:// URL); default `artifacts`.
@@ -319,6 +335,23 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
+        (
+            Some(Command::Cv {
+                config,
+                registry,
+                json,
+                threads,
+            }),
+            _,
+        ) => {
+            set_threads(*threads);
+            Pipeline::from_file(config).and_then(|pipeline| {
+                let location = train::runner::registry_location(&pipeline, registry.as_ref());
+                let report = train::runner::cross_validate_only(&pipeline, &location)?;
+                report.write(&mut out, *json);
+                Ok(())
+            })
+        }
         (Some(Command::Validate { config }), _) => Pipeline::from_file(config).map(|p| {
             let _ = writeln!(
                 out,
@@ -373,13 +406,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli, config: &std::path::Path, out: &mut impl Write) -> Result<(), RunError> {
-    if let Some(n) = cli.threads {
+/// Sizes rayon's global pool (forest trees, folds, grid candidates).
+fn set_threads(threads: Option<usize>) {
+    if let Some(n) = threads {
         // Fails only when a global pool already exists, which is not the case at startup.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global();
     }
+}
+
+fn run(cli: &Cli, config: &std::path::Path, out: &mut impl Write) -> Result<(), RunError> {
+    set_threads(cli.threads);
     let (model, result) = match Pipeline::from_file(config) {
         Ok(pipeline) => {
             let location = train::runner::registry_location(&pipeline, cli.registry.as_ref());

@@ -10,8 +10,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::Pipeline;
+use crate::cv::{CvTable, SearchTable};
 use crate::error::RunError;
-use crate::report::{FailedRun, GateResult, RunReport, RunStatus, Stages};
+use crate::report::{FailedRun, GateResult, Promotion, RunReport, RunStatus, Stages};
 
 /// One run, as recorded.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +50,12 @@ pub struct RunRecord {
     pub metrics: BTreeMap<String, f64>,
     /// Gate outcomes, when the run evaluated.
     pub gates: Vec<GateResult>,
+    /// `evaluation.cv` on the training split, when it ran.
+    pub cv: Option<CvTable>,
+    /// The grid search with every candidate's scores, when it ran.
+    pub search: Option<SearchTable>,
+    /// What `promote:` did, when configured and reached.
+    pub promotion: Option<Promotion>,
     /// The commit of the config's directory, when it is in a git work tree.
     pub git_sha: Option<String>,
     /// Whether that work tree had uncommitted changes to tracked files.
@@ -122,6 +129,9 @@ impl RunRecord {
             params: serde_json::to_value(&pipeline.config().model).unwrap_or_default(),
             metrics: BTreeMap::new(),
             gates: Vec::new(),
+            cv: None,
+            search: None,
+            promotion: None,
             git_sha,
             git_dirty,
             host: host(),
@@ -146,6 +156,7 @@ impl RunRecord {
                 self.metrics.clone_from(&report.metrics);
                 self.gates.clone_from(&report.gates);
                 self.rows = Some(report.rows);
+                self.promotion.clone_from(&report.promotion);
             }
             Err(err) => {
                 let failed = FailedRun::new(None, err);

@@ -9,6 +9,7 @@ use ferry_core::artifact::RowCounts;
 use ferry_core::metrics::Metric;
 use serde::Serialize;
 
+use crate::cv::{CvTable, SearchTable};
 use crate::error::RunError;
 
 /// The outcome of one quality gate.
@@ -46,12 +47,45 @@ pub struct Stages {
     pub load: f64,
     /// Splitting and fitting the preprocessing.
     pub prepare: f64,
+    /// Cross-validation and grid search on the training split (0 when neither is
+    /// configured).
+    pub cv: f64,
     /// Fitting the model.
     pub fit: f64,
     /// Predicting the test rows and computing the metrics and gates.
     pub evaluate: f64,
     /// Writing, verifying and registering the artifact.
     pub publish: f64,
+}
+
+/// What `promote:` did with the new version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Promotion {
+    /// The alias.
+    pub alias: String,
+    /// Whether the alias now points to the new version.
+    pub promoted: bool,
+    /// The version the alias pointed to before the run, if any.
+    pub previous: Option<u64>,
+    /// The metric compared.
+    pub metric: Metric,
+    /// The new version's value on the test rows.
+    pub candidate: f64,
+    /// The previous version's value on the same test rows, when it was compared.
+    pub current: Option<f64>,
+    /// Why it did or did not promote.
+    pub reason: String,
+}
+
+impl fmt::Display for Promotion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.promoted {
+            "promoted to"
+        } else {
+            "not promoted to"
+        };
+        write!(f, "{verb} {}: {}", self.alias, self.reason)
+    }
 }
 
 /// How a run ended, as `--json` reports it.
@@ -139,6 +173,15 @@ pub struct RunReport {
     pub stages: Stages,
     /// The run record's id (`train runs show MODEL ID`), when it was written.
     pub run_id: Option<String>,
+    /// `evaluation.cv` on the training split, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cv: Option<CvTable>,
+    /// The grid search, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchTable>,
+    /// What `promote:` did, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<Promotion>,
 }
 
 impl fmt::Display for RunReport {
@@ -157,6 +200,12 @@ impl fmt::Display for RunReport {
         if let Some(d) = &self.dead_letter {
             writeln!(f, "  rejected rows written to {}", d.display())?;
         }
+        if let Some(search) = &self.search {
+            write!(f, "{search}")?;
+        }
+        if let Some(cv) = &self.cv {
+            write!(f, "{cv}")?;
+        }
         let metrics: Vec<String> = self
             .metrics
             .iter()
@@ -170,8 +219,8 @@ impl fmt::Display for RunReport {
         let s = &self.stages;
         writeln!(
             f,
-            "  time     load {:.2}s, prepare {:.2}s, fit {:.2}s, evaluate {:.2}s, publish {:.2}s",
-            s.load, s.prepare, s.fit, s.evaluate, s.publish
+            "  time     load {:.2}s, prepare {:.2}s, cv {:.2}s, fit {:.2}s, evaluate {:.2}s, publish {:.2}s",
+            s.load, s.prepare, s.cv, s.fit, s.evaluate, s.publish
         )?;
         if let Some(id) = &self.run_id {
             writeln!(f, "  run      {id}")?;
@@ -182,6 +231,10 @@ impl fmt::Display for RunReport {
             self.model,
             self.version,
             self.path.display()
-        )
+        )?;
+        if let Some(p) = &self.promotion {
+            write!(f, "; {p}")?;
+        }
+        Ok(())
     }
 }

@@ -11,18 +11,19 @@ use ferry_core::artifact::{
 };
 use ferry_core::config::to_yaml_string;
 use ferry_core::metrics::{self, Metric, Truth};
-use ferry_core::model::{self, EncodedLabels, Target, Task, TrainingSet};
+use ferry_core::model::{self, EncodedLabels, Target, Task, TrainingSet, ValidModelSpec};
 use ferry_core::schema::TargetValue;
 use ferry_core::split::{Split, train_test_split};
 use ferry_core::{
-    ClassLabel, FittedPreprocessor, Frame, Model, Predictor, RegistryLocation, Version,
+    ClassLabel, FittedPreprocessor, Frame, Model, ModelRef, Predictor, RegistryLocation, Version,
 };
 
 use crate::config::Pipeline;
+use crate::cv::{self, CvTable, SearchTable, TrainingRows};
 use crate::data::{self, Dataset};
 use crate::error::RunError;
 use crate::record::RunRecord;
-use crate::report::{GateResult, RunReport, RunStatus};
+use crate::report::{GateResult, Promotion, RunReport, RunStatus};
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
@@ -76,7 +77,7 @@ pub fn split_rows(pipeline: &Pipeline, dataset: &Dataset) -> Split {
 }
 
 /// The class labels of `rows` (a classification target holds only labels).
-fn labels_at(target: &[TargetValue], rows: &[usize]) -> Vec<ClassLabel> {
+pub(crate) fn labels_at(target: &[TargetValue], rows: &[usize]) -> Vec<ClassLabel> {
     rows.iter()
         .filter_map(|&r| match target.get(r) {
             Some(TargetValue::Label(l)) => Some(l.clone()),
@@ -86,7 +87,7 @@ fn labels_at(target: &[TargetValue], rows: &[usize]) -> Vec<ClassLabel> {
 }
 
 /// The values of `rows` (a regression target holds only numbers).
-fn values_at(target: &[TargetValue], rows: &[usize]) -> Vec<f64> {
+pub(crate) fn values_at(target: &[TargetValue], rows: &[usize]) -> Vec<f64> {
     rows.iter()
         .filter_map(|&r| match target.get(r) {
             Some(TargetValue::Number(v)) => Some(*v),
@@ -146,6 +147,23 @@ fn prepare_frame(
     dataset: &Dataset,
     frame: Frame,
 ) -> Result<Prepared, RunError> {
+    let (split, train_frame, test_frame) = split_frame(pipeline, dataset, frame)?;
+    let (preprocessor, training) =
+        fit_preprocessing(pipeline, &train_frame, &dataset.target, &split.train)?;
+    Ok(Prepared {
+        split,
+        preprocessor,
+        training,
+        test_frame,
+    })
+}
+
+/// Splits `frame` (the dataset's rows) into training and test rows.
+fn split_frame(
+    pipeline: &Pipeline,
+    dataset: &Dataset,
+    frame: Frame,
+) -> Result<(Split, Frame, Frame), RunError> {
     let split = split_rows(pipeline, dataset);
     if split.test.is_empty() || split.train.len() < 2 {
         return Err(RunError::NotEnoughRows(format!(
@@ -155,29 +173,290 @@ fn prepare_frame(
         )));
     }
     let (train_frame, test_frame) = frame.split_rows(&split.train, &split.test);
-    let preprocessor = pipeline
-        .config
-        .preprocessing
-        .fit(&pipeline.schema, &train_frame)?;
-    let x_train = preprocessor.transform(&train_frame)?;
-    let y_train = match pipeline.task {
-        Task::Classification => Target::Classes(EncodedLabels::encode(&labels_at(
-            &dataset.target,
-            &split.train,
-        ))),
-        Task::Regression => Target::Values(values_at(&dataset.target, &split.train)),
+    Ok((split, train_frame, test_frame))
+}
+
+/// Fits the preprocessing on `frame` (the rows `rows` of `target`) and transforms it
+/// into the model's training set.
+fn fit_preprocessing(
+    pipeline: &Pipeline,
+    frame: &Frame,
+    target: &[TargetValue],
+    rows: &[usize],
+) -> Result<(FittedPreprocessor, TrainingSet), RunError> {
+    let preprocessor = pipeline.config.preprocessing.fit(&pipeline.schema, frame)?;
+    let x = preprocessor.transform(frame)?;
+    let y = match pipeline.task {
+        Task::Classification => Target::Classes(EncodedLabels::encode(&labels_at(target, rows))),
+        Task::Regression => Target::Values(values_at(target, rows)),
     };
     let training = TrainingSet {
-        x: x_train,
-        y: y_train,
+        x,
+        y,
         seed: pipeline.config.split.seed,
     };
-    Ok(Prepared {
-        split,
-        preprocessor,
-        training,
-        test_frame,
+    Ok((preprocessor, training))
+}
+
+/// Fits the preprocessing and the model `spec` on `frame` (the rows `rows` of
+/// `target`): the predictor a run, a cross-validation fold or a grid candidate scores.
+pub(crate) fn fit_predictor(
+    pipeline: &Pipeline,
+    spec: &ValidModelSpec,
+    frame: &Frame,
+    target: &[TargetValue],
+    rows: &[usize],
+) -> Result<Predictor, RunError> {
+    let (preprocessor, training) = fit_preprocessing(pipeline, frame, target, rows)?;
+    let fitted = model::fit(spec, &training)?;
+    Ok(Predictor::new(preprocessor, fitted)?)
+}
+
+/// The pipeline's metrics for `predictor` on `frame`, whose true values are the rows
+/// `rows` of `target`, predicted exactly as serve predicts.
+pub(crate) fn score(
+    pipeline: &Pipeline,
+    predictor: &Predictor,
+    frame: &Frame,
+    target: &[TargetValue],
+    rows: &[usize],
+) -> Result<BTreeMap<Metric, f64>, RunError> {
+    let predictions = predictor.predict(frame)?;
+    Ok(match pipeline.task {
+        Task::Classification => {
+            let known = predictor.classes().unwrap_or_default();
+            let truth: Vec<Option<usize>> = labels_at(target, rows)
+                .iter()
+                .map(|l| known.iter().position(|k| k == l))
+                .collect();
+            metrics::compute(&pipeline.metrics, Truth::Classes(&truth), &predictions)?
+        }
+        Task::Regression => {
+            let truth = values_at(target, rows);
+            metrics::compute(&pipeline.metrics, Truth::Values(&truth), &predictions)?
+        }
     })
+}
+
+/// What a run's training rows cross-validation and search left: the model to fit (the
+/// search's best, else the config's) and the tables.
+struct Selection {
+    spec: ValidModelSpec,
+    model_section: Option<ferry_core::ModelSpec>,
+    cv: Option<CvTable>,
+    search: Option<SearchTable>,
+}
+
+/// Runs the grid search and `evaluation.cv` on the training rows, as configured.
+fn select_model(pipeline: &Pipeline, rows: TrainingRows<'_>) -> Result<Selection, RunError> {
+    let mut selection = Selection {
+        spec: pipeline.model.clone(),
+        model_section: None,
+        cv: None,
+        search: None,
+    };
+    if let Some(search) = pipeline.search() {
+        let table = cv::grid_search(pipeline, search, rows)?;
+        if let Some(best) = search.candidates.get(table.best) {
+            tracing::info!(
+                params = %serde_json::to_string(&table.best().map(|b| &b.params)).unwrap_or_default(),
+                metric = %search.metric,
+                "Grid search picked the best candidate."
+            );
+            selection.spec = best.valid.clone();
+            selection.model_section = Some(best.spec.clone());
+            // The search already cross-validated the best candidate on these folds.
+            if pipeline.cv_folds() == Some(search.folds) {
+                selection.cv = table.best().map(|b| CvTable {
+                    folds: search.folds,
+                    stratified: pipeline.stratify,
+                    scores: b.scores.clone(),
+                });
+            }
+        }
+        selection.search = Some(table);
+    }
+    if let (Some(folds), None) = (pipeline.cv_folds(), &selection.cv) {
+        selection.cv = Some(cv::cross_validate(pipeline, &selection.spec, rows, folds)?);
+    }
+    Ok(selection)
+}
+
+/// Cross-validation (and the grid search, when configured) on the training split of
+/// `pipeline`'s data, without fitting the final model or publishing: `train cv`. Rows
+/// that fail validation go to the dead-letter file a run would write (`location` gives
+/// the default one).
+///
+/// # Errors
+/// Loading, splitting or fitting errors, as a run reports them.
+pub fn cross_validate_only(
+    pipeline: &Pipeline,
+    location: &RegistryLocation,
+) -> Result<CvReport, RunError> {
+    let started = Instant::now();
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let mut dataset = data::load(pipeline, &default_dead_letter(pipeline, location, &stamp))?;
+    let frame = std::mem::take(&mut dataset.frame);
+    let (split, train_frame, _test_frame) = split_frame(pipeline, &dataset, frame)?;
+    let target = pick(&dataset.target, &split.train);
+    let rows = TrainingRows {
+        frame: &train_frame,
+        target: &target,
+    };
+    let folds = pipeline
+        .cv_folds()
+        .or_else(|| pipeline.search().map(|s| s.folds))
+        .unwrap_or(5);
+    let mut selection = select_model(pipeline, rows)?;
+    let cv = match selection.cv.take() {
+        Some(cv) => cv,
+        None => cv::cross_validate(pipeline, &selection.spec, rows, folds)?,
+    };
+    Ok(CvReport {
+        model: pipeline.model_name().to_string(),
+        kind: pipeline.model.kind(),
+        rows: split.train.len(),
+        invalid: dataset.invalid,
+        dead_letter: dataset.dead_letter.clone(),
+        params: serde_json::to_value(
+            selection
+                .model_section
+                .as_ref()
+                .unwrap_or(&pipeline.config.model),
+        )
+        .unwrap_or_default(),
+        cv,
+        search: selection.search,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What `train cv` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CvReport {
+    /// Registry name of the model.
+    pub model: String,
+    /// The algorithm.
+    pub kind: ferry_core::ModelKind,
+    /// Training rows the folds were drawn from.
+    pub rows: usize,
+    /// Rows that failed validation.
+    pub invalid: usize,
+    /// Where they were written, when there were any.
+    pub dead_letter: Option<PathBuf>,
+    /// The model section cross-validated (the search's best, when there is a search).
+    pub params: serde_json::Value,
+    /// Its cross-validated metrics.
+    pub cv: CvTable,
+    /// The grid search, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchTable>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for CvReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "Cross-validated {} ({}) on {} training rows in {:.2}s",
+            self.model, self.kind, self.rows, self.seconds
+        )?;
+        if let Some(search) = &self.search {
+            write!(f, "{search}")?;
+        }
+        write!(f, "{}", self.cv)
+    }
+}
+
+/// The values at `rows`.
+fn pick<T: Clone>(all: &[T], rows: &[usize]) -> Vec<T> {
+    rows.iter().filter_map(|&r| all.get(r).cloned()).collect()
+}
+
+/// Moves the `promote` alias to `version` when asked and deserved: always when there is
+/// no current version or no comparison is required, else when the new version beats the
+/// current one on the promotion metric, both scored on `test_frame`.
+fn promote(
+    pipeline: &Pipeline,
+    registry: &dyn ferry_core::Registry,
+    version: Version,
+    candidate: &BTreeMap<Metric, f64>,
+    test_frame: &Frame,
+    target: &[TargetValue],
+    test_rows: &[usize],
+) -> Option<Promotion> {
+    let config = pipeline.promote()?;
+    let name = pipeline.model_name();
+    let metric = config.metric;
+    let value = candidate.get(&metric).copied().unwrap_or(f64::NAN);
+    let mut outcome = Promotion {
+        alias: config.alias.to_string(),
+        promoted: false,
+        previous: None,
+        metric,
+        candidate: value,
+        current: None,
+        reason: String::new(),
+    };
+    let previous = match registry.aliases(name) {
+        Ok(aliases) => aliases.get(&config.alias).copied(),
+        Err(e) => {
+            outcome.reason = format!("cannot read the aliases of {name}: {e}");
+            return Some(outcome);
+        }
+    };
+    outcome.previous = previous.map(|v| v.0);
+    let deserved = match previous {
+        None => Ok(format!("{} had no version", config.alias)),
+        Some(_) if !config.require_better => Ok("no comparison required".to_owned()),
+        Some(current) => {
+            let scored = registry
+                .load(&ModelRef::Version(name.clone(), current))
+                .map_err(|e| e.to_string())
+                .and_then(|(_, bundle)| {
+                    score(pipeline, bundle.predictor(), test_frame, target, test_rows)
+                        .map_err(|e| e.to_string())
+                });
+            match scored {
+                Err(why) => Err(format!(
+                    "version {current} cannot be scored on this run's test rows: {why}"
+                )),
+                Ok(values) => {
+                    let old = values.get(&metric).copied().unwrap_or(f64::NAN);
+                    outcome.current = Some(old);
+                    if metric.better(value, old) {
+                        Ok(format!(
+                            "{metric} {value:.4} beats version {current}'s {old:.4} on the same {} test rows",
+                            test_rows.len()
+                        ))
+                    } else {
+                        Err(format!(
+                            "{metric} {value:.4} does not beat version {current}'s {old:.4} on the same {} test rows",
+                            test_rows.len()
+                        ))
+                    }
+                }
+            }
+        }
+    };
+    match deserved {
+        Ok(why) => match registry.set_alias(name, &config.alias, version) {
+            Ok(()) => {
+                outcome.promoted = true;
+                outcome.reason = why;
+            }
+            Err(e) => outcome.reason = format!("{why}, but the alias could not be moved: {e}"),
+        },
+        Err(why) => outcome.reason = why,
+    }
+    tracing::info!(
+        alias = %config.alias,
+        promoted = outcome.promoted,
+        reason = %outcome.reason,
+        "Promotion."
+    );
+    Some(outcome)
 }
 
 /// Runs `pipeline`, registering the model in the registry at `location` when every gate
@@ -217,12 +496,14 @@ fn run_recorded(
     let started = Instant::now();
     let default_dead_letter = default_dead_letter(pipeline, location, stamp);
     let mut lap = Instant::now();
-    let mut clock = |slot: &mut f64| {
-        *slot = lap.elapsed().as_secs_f64();
+    // Seconds since the previous call.
+    let mut clock = move || {
+        let seconds = lap.elapsed().as_secs_f64();
         lap = Instant::now();
+        seconds
     };
     let mut dataset = data::load(pipeline, &default_dead_letter)?;
-    clock(&mut record.stages.load);
+    record.stages.load = clock();
     let valid = dataset.frame.n_rows();
     record.rows = Some(RowCounts {
         read: dataset.read,
@@ -253,42 +534,55 @@ fn run_recorded(
         )));
     }
 
-    let Prepared {
-        split,
-        preprocessor,
-        training,
-        test_frame,
-    } = {
-        let frame = std::mem::take(&mut dataset.frame);
-        prepare_frame(pipeline, &dataset, frame)?
-    };
-    clock(&mut record.stages.prepare);
+    let frame = std::mem::take(&mut dataset.frame);
+    let (split, train_frame, test_frame) = split_frame(pipeline, &dataset, frame)?;
     if let Some(rows) = &mut record.rows {
         rows.train = split.train.len();
         rows.test = split.test.len();
     }
-    let fitted = model::fit(&pipeline.model, &training)?;
-    tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
-    let predictor = Predictor::new(preprocessor, fitted)?;
-    clock(&mut record.stages.fit);
-
-    // Evaluate exactly as serve predicts.
-    let predictions = predictor.predict(&test_frame)?;
-    let classes = predictor.classes().map(<[ClassLabel]>::to_vec);
-    let values = match pipeline.task {
-        Task::Classification => {
-            let known = classes.as_deref().unwrap_or_default();
-            let truth: Vec<Option<usize>> = labels_at(&dataset.target, &split.test)
-                .iter()
-                .map(|l| known.iter().position(|k| k == l))
-                .collect();
-            metrics::compute(&pipeline.metrics, Truth::Classes(&truth), &predictions)?
+    record.stages.prepare = clock();
+    let selection = if pipeline.search().is_some() || pipeline.cv_folds().is_some() {
+        let target = pick(&dataset.target, &split.train);
+        let rows = TrainingRows {
+            frame: &train_frame,
+            target: &target,
+        };
+        let selection = select_model(pipeline, rows);
+        record.stages.cv = clock();
+        let selection = selection?;
+        record.cv.clone_from(&selection.cv);
+        record.search.clone_from(&selection.search);
+        if let Some(section) = &selection.model_section {
+            record.params = serde_json::to_value(section).unwrap_or_default();
         }
-        Task::Regression => {
-            let truth = values_at(&dataset.target, &split.test);
-            metrics::compute(&pipeline.metrics, Truth::Values(&truth), &predictions)?
+        selection
+    } else {
+        Selection {
+            spec: pipeline.model.clone(),
+            model_section: None,
+            cv: None,
+            search: None,
         }
     };
+    let (preprocessor, training) =
+        fit_preprocessing(pipeline, &train_frame, &dataset.target, &split.train)?;
+    drop(train_frame);
+    record.stages.prepare += clock();
+    let fitted = model::fit(&selection.spec, &training)?;
+    drop(training);
+    tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
+    let predictor = Predictor::new(preprocessor, fitted)?;
+    record.stages.fit = clock();
+
+    // Evaluate exactly as serve predicts.
+    let classes = predictor.classes().map(<[ClassLabel]>::to_vec);
+    let values = score(
+        pipeline,
+        &predictor,
+        &test_frame,
+        &dataset.target,
+        &split.test,
+    )?;
     let gates = check_gates(pipeline, &values);
     let failures: Vec<String> = gates
         .iter()
@@ -305,7 +599,16 @@ fn run_recorded(
                 .collect(),
         });
     }
-    let config_yaml = record.config.clone();
+    // The artifact's config is the one that reproduces its model: after a search, its
+    // model section is the best candidate's.
+    let config_yaml = match &selection.model_section {
+        Some(section) => {
+            let mut config = pipeline.config.clone();
+            config.model = section.clone();
+            to_yaml_string(&config).map_err(RunError::SerializeConfig)?
+        }
+        None => record.config.clone(),
+    };
     let data_sha256 = match record.data_sha256.clone() {
         Some(sha) => sha,
         None => sha256_file(pipeline.data_path()).map_err(|e| RunError::ReadData {
@@ -333,7 +636,7 @@ fn run_recorded(
             train: split.train.len(),
             test: split.test.len(),
         },
-        metrics: values,
+        metrics: values.clone(),
         library_versions: BTreeMap::from([
             ("ferry-core".to_owned(), ferry_core::VERSION.to_owned()),
             (
@@ -349,11 +652,21 @@ fn run_recorded(
         preprocessor: predictor.preprocessor(),
         config_yaml: &config_yaml,
     };
-    clock(&mut record.stages.evaluate);
+    record.stages.evaluate = clock();
     let published = registry.publish(manifest, &files)?;
-    clock(&mut record.stages.publish);
+    record.stages.publish = clock();
     let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
+    let promotion = promote(
+        pipeline,
+        registry,
+        resolved.version,
+        &values,
+        &test_frame,
+        &dataset.target,
+        &split.test,
+    );
+    record.stages.publish += clock();
     Ok(RunReport {
         status: RunStatus::Registered,
         model: resolved.name.to_string(),
@@ -377,5 +690,8 @@ fn run_recorded(
         seconds: started.elapsed().as_secs_f64(),
         stages: record.stages,
         run_id: None,
+        cv: selection.cv,
+        search: selection.search,
+        promotion,
     })
 }

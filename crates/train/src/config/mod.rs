@@ -35,6 +35,96 @@ pub struct PipelineConfig {
     pub evaluation: EvaluationConfig,
     /// Where the model is registered.
     pub output: OutputConfig,
+    /// A grid search over hyperparameters, scored by cross-validation on the training
+    /// split; the best candidate is refitted on the whole training split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchConfig>,
+    /// Move an alias to the new version when it passes its gates (and, if asked, beats
+    /// the version the alias points to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote: Option<PromoteConfig>,
+}
+
+/// `evaluation.cv:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CvConfig {
+    /// Number of folds, at least 2.
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+}
+
+fn default_folds() -> usize {
+    5
+}
+
+/// The most folds (and grid candidates) a config may ask for.
+const MAX_FOLDS: usize = 100;
+const MAX_CANDIDATES: usize = 10_000;
+
+/// `search:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Hyperparameter name to the values to try; every combination is a candidate.
+    /// `null` stands for the hyperparameter's default (`max_depth: null` is unlimited).
+    pub grid: serde_yaml::Mapping,
+    /// The metric candidates are ranked by (mean over the folds); by default the first
+    /// evaluation metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
+    /// Number of cross-validation folds, at least 2.
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+}
+
+/// `promote:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteConfig {
+    /// The alias to move (`production`).
+    pub alias: String,
+    /// Move it only when the new version beats the alias's current version on `metric`,
+    /// both scored on this run's test rows.
+    #[serde(default)]
+    pub require_better_than_current: bool,
+    /// The metric compared; by default the search metric, else the first evaluation
+    /// metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
+}
+
+/// One grid point of a search: the hyperparameters it sets and the model it fits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The grid's values for this candidate, in grid order.
+    pub params: serde_yaml::Mapping,
+    /// The model section with those values set.
+    pub spec: ModelSpec,
+    /// `spec`, validated.
+    pub valid: ValidModelSpec,
+}
+
+/// A validated `search` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// Every grid point, in grid order (the last hyperparameter varies fastest).
+    pub candidates: Vec<Candidate>,
+    /// The ranking metric.
+    pub metric: Metric,
+    /// Cross-validation folds.
+    pub folds: usize,
+}
+
+/// A validated `promote` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Promote {
+    /// The alias to move.
+    pub alias: ferry_core::AliasName,
+    /// Whether the new version must beat the current one.
+    pub require_better: bool,
+    /// The metric compared.
+    pub metric: Metric,
 }
 
 /// `data:`.
@@ -135,6 +225,9 @@ pub struct EvaluationConfig {
     pub metrics: Vec<Metric>,
     /// Bounds the metrics must meet for the model to be registered.
     pub gates: Vec<GateConfig>,
+    /// Cross-validation on the training split, reported beside the test metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cv: Option<CvConfig>,
 }
 
 /// One quality gate.
@@ -178,6 +271,8 @@ pub struct Pipeline {
     pub(crate) metrics: Vec<Metric>,
     pub(crate) registry: Option<PathBuf>,
     pub(crate) dead_letter: Option<PathBuf>,
+    pub(crate) search: Option<Search>,
+    pub(crate) promote: Option<Promote>,
 }
 
 impl Pipeline {
@@ -241,6 +336,147 @@ impl Pipeline {
     pub fn model(&self) -> &ValidModelSpec {
         &self.model
     }
+
+    /// The metrics every evaluation computes: `evaluation.metrics`, then any other
+    /// metric a gate, the search or the promotion needs.
+    #[must_use]
+    pub fn metrics(&self) -> &[Metric] {
+        &self.metrics
+    }
+
+    /// The validated grid search, when the config has one.
+    #[must_use]
+    pub fn search(&self) -> Option<&Search> {
+        self.search.as_ref()
+    }
+
+    /// The validated promotion, when the config has one.
+    #[must_use]
+    pub fn promote(&self) -> Option<&Promote> {
+        self.promote.as_ref()
+    }
+
+    /// Cross-validation folds of `evaluation.cv`, when set.
+    #[must_use]
+    pub fn cv_folds(&self) -> Option<usize> {
+        self.config.evaluation.cv.map(|cv| cv.folds)
+    }
+}
+
+fn check_folds(errors: &mut ConfigErrors, path: &str, folds: usize) {
+    if !(2..=MAX_FOLDS).contains(&folds) {
+        errors.push(
+            path,
+            format!("expected a number of folds from 2 to {MAX_FOLDS}, found {folds}"),
+        );
+    }
+}
+
+/// Every grid point of `config` over the model section `model`, each validated; errors
+/// at `search.grid.<name>` for a hyperparameter the model does not have or a value it
+/// does not accept.
+fn grid_candidates(
+    errors: &mut ConfigErrors,
+    config: &SearchConfig,
+    model: &ModelSpec,
+) -> Vec<Candidate> {
+    let Ok(serde_yaml::Value::Mapping(base)) = serde_yaml::to_value(model) else {
+        errors.push("model", "the model section cannot be written as a mapping");
+        return Vec::new();
+    };
+    let mut axes: Vec<(String, Vec<serde_yaml::Value>)> = Vec::new();
+    for (key, values) in &config.grid {
+        let Some(name) = key.as_str() else {
+            errors.push(
+                "search.grid",
+                format!("expected hyperparameter names, found {key:?}"),
+            );
+            continue;
+        };
+        let at = format!("search.grid.{name}");
+        if name == "type" {
+            errors.push(at, "a search varies the hyperparameters of one model type");
+            continue;
+        }
+        match values.as_sequence() {
+            Some(v) if !v.is_empty() => axes.push((name.to_owned(), v.clone())),
+            Some(_) => errors.push(at, "expected at least one value"),
+            None => errors.push(at, format!("expected a list of values, found {values:?}")),
+        }
+    }
+    if axes.is_empty() {
+        if config.grid.is_empty() {
+            errors.push("search.grid", "expected at least one hyperparameter");
+        }
+        return Vec::new();
+    }
+    let total = axes.iter().map(|(_, v)| v.len()).product::<usize>();
+    if total > MAX_CANDIDATES {
+        errors.push(
+            "search.grid",
+            format!("{total} candidates; at most {MAX_CANDIDATES} are allowed"),
+        );
+        return Vec::new();
+    }
+    // Each value alone first, so that a bad value is reported at its own name.
+    let mut bad = false;
+    for (name, values) in &axes {
+        for value in values {
+            let mut section = base.clone();
+            section.insert(name.as_str().into(), value.clone());
+            match ModelSpec::deserialize(serde_yaml::Value::Mapping(section)) {
+                Ok(spec) => {
+                    if let Err(e) = spec.validate() {
+                        errors.extend_prefixed("search.grid", e);
+                        bad = true;
+                    }
+                }
+                Err(e) => {
+                    errors.push(format!("search.grid.{name}"), e.to_string());
+                    bad = true;
+                    // An unknown name fails for every value: report it once.
+                    break;
+                }
+            }
+        }
+    }
+    if bad {
+        return Vec::new();
+    }
+    let mut candidates = Vec::with_capacity(total);
+    for index in 0..total {
+        let mut params = serde_yaml::Mapping::new();
+        let mut rest = index;
+        let mut picks = vec![0; axes.len()];
+        for (slot, (_, values)) in picks.iter_mut().zip(&axes).rev() {
+            *slot = rest % values.len();
+            rest /= values.len();
+        }
+        let mut section = base.clone();
+        for (&pick, (name, values)) in picks.iter().zip(&axes) {
+            params.insert(name.as_str().into(), values[pick].clone());
+            section.insert(name.as_str().into(), values[pick].clone());
+        }
+        let built = ModelSpec::deserialize(serde_yaml::Value::Mapping(section))
+            .map_err(|e| e.to_string())
+            .and_then(|spec| {
+                spec.validate()
+                    .map(|valid| (spec, valid))
+                    .map_err(|e| e.to_string())
+            });
+        match built {
+            Ok((spec, valid)) => candidates.push(Candidate {
+                params,
+                spec,
+                valid,
+            }),
+            Err(why) => {
+                errors.push("search.grid", format!("candidate {params:?}: {why}"));
+                return Vec::new();
+            }
+        }
+    }
+    candidates
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -407,6 +643,59 @@ impl PipelineConfig {
             }
         }
 
+        if let Some(cv) = &self.evaluation.cv {
+            check_folds(&mut errors, "evaluation.cv.folds", cv.folds);
+        }
+        let search = self.search.as_ref().map(|config| {
+            check_folds(&mut errors, "search.folds", config.folds);
+            let metric = config
+                .metric
+                .or_else(|| self.evaluation.metrics.first().copied())
+                .unwrap_or(Metric::Accuracy);
+            if let Some(why) = metric.unsuited_to(kind) {
+                errors.push("search.metric", why);
+            }
+            if !metrics.contains(&metric) {
+                metrics.push(metric);
+            }
+            Search {
+                candidates: grid_candidates(&mut errors, config, &self.model),
+                metric,
+                folds: config.folds,
+            }
+        });
+        let promote = self.promote.as_ref().and_then(|config| {
+            let metric = config
+                .metric
+                .or_else(|| search.as_ref().map(|s| s.metric))
+                .or_else(|| self.evaluation.metrics.first().copied())
+                .unwrap_or(Metric::Accuracy);
+            if let Some(why) = metric.unsuited_to(kind) {
+                errors.push("promote.metric", why);
+            }
+            if !metrics.contains(&metric) {
+                metrics.push(metric);
+            }
+            match config.alias.parse::<ferry_core::AliasName>() {
+                Ok(alias) if alias.is_latest() => {
+                    errors.push(
+                        "promote.alias",
+                        "every registered version moves latest; name another alias (production)",
+                    );
+                    None
+                }
+                Ok(alias) => Some(Promote {
+                    alias,
+                    require_better: config.require_better_than_current,
+                    metric,
+                }),
+                Err(e) => {
+                    errors.push("promote.alias", e.to_string());
+                    None
+                }
+            }
+        });
+
         let registry = self
             .output
             .registry
@@ -432,6 +721,8 @@ impl PipelineConfig {
                 metrics,
                 registry,
                 dead_letter,
+                search,
+                promote,
             }),
             _ => Err(errors),
         }

@@ -138,3 +138,62 @@ fn every_invalid_value_is_reported_at_once_with_its_path() {
       - evaluation.gates[0]: min 0.85 is greater than max 0.8
     "#);
 }
+
+#[test]
+fn a_grid_builds_every_combination_in_order() {
+    let pipeline = iris_with(|t| {
+        t.replace(
+            "output:",
+            "search:\n  grid: {alpha: [0.1, 1.0, 10.0]}\n  metric: f1_macro\n  folds: 3\noutput:",
+        )
+    })
+    .unwrap();
+    let search = pipeline.search().unwrap();
+    assert_eq!(search.candidates.len(), 3);
+    assert_eq!(search.folds, 3);
+    assert_eq!(search.metric, Metric::F1Macro);
+    let alphas: Vec<String> = search
+        .candidates
+        .iter()
+        .map(|c| serde_json::to_string(&c.spec).unwrap())
+        .collect();
+    assert_eq!(
+        alphas,
+        [
+            r#"{"type":"logistic_regression","alpha":0.1}"#,
+            r#"{"type":"logistic_regression","alpha":1.0}"#,
+            r#"{"type":"logistic_regression","alpha":10.0}"#,
+        ]
+    );
+    assert!(pipeline.metrics().contains(&Metric::F1Macro));
+}
+
+#[test]
+fn grid_promote_and_cv_mistakes_are_reported_at_their_paths() {
+    let err = iris_with(|t| {
+        t.replace(
+            "output:",
+            "search:\n  grid: {alpah: [1.0], alpha: [1.0, -3], type: [lasso]}\n  \
+             metric: rmse\n  folds: 1\npromote: {alias: latest}\noutput:",
+        )
+        .replace(
+            "    - {metric: accuracy, min: 0.85}",
+            "    - {metric: accuracy, min: 0.85}\n  cv: {folds: 500}",
+        )
+    })
+    .unwrap_err();
+    let RunError::Config { errors, .. } = err else {
+        panic!("{err}")
+    };
+    insta::assert_snapshot!(errors.to_string(), @r"
+    8 configuration errors
+      - evaluation.cv.folds: expected a number of folds from 2 to 100, found 500
+      - search.folds: expected a number of folds from 2 to 100, found 1
+      - search.metric: rmse does not apply to logistic_regression
+      - search.grid.type: a search varies the hyperparameters of one model type
+      - search.grid.alpah: unknown field `alpah`, expected `alpha`
+      - search.grid.alpha: expected a finite number >= 0, found -3
+      - promote.metric: rmse does not apply to logistic_regression
+      - promote.alias: every registered version moves latest; name another alias (production)
+    ");
+}

@@ -7,6 +7,7 @@ mod cli;
 mod data;
 mod registry;
 mod runs;
+mod select;
 mod trees;
 
 use std::path::{Path, PathBuf};
