@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Cross-validated quality, Ferry against scikit-learn, on the same configs.
+#
+#   bash bench/cv.sh [CONFIG...]
+#
+# For each config (by default the logistic regressions and forests on iris, wine, breast
+# cancer and titanic, and the linear models and forests on diabetes and diamonds): the
+# release `train cv --config C --json` (5-fold, stratified for classifiers, on the
+# training split) and bench/reference/cv.py C, which builds the same preprocessing and
+# model in scikit-learn from the config and cross-validates it the same way (in
+# bench/.venv, created as bench/serve.sh does). Writes target/bench/cv.json and
+# target/bench/cv.md: per metric, both means and stds and whether Ferry's mean is within
+# one scikit-learn std of scikit-learn's mean, or better.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+configs=("$@")
+if [ ${#configs[@]} -eq 0 ]; then
+  configs=(
+    configs/iris.yaml configs/iris_forest.yaml
+    configs/wine_logistic.yaml configs/wine_forest.yaml
+    configs/breast_cancer.yaml configs/breast_cancer_forest.yaml
+    configs/titanic_logistic.yaml configs/titanic.yaml
+    configs/diabetes.yaml configs/diabetes_ridge.yaml configs/diabetes_forest.yaml
+    configs/diamonds_linear.yaml configs/diamonds_forest.yaml
+  )
+fi
+cargo build --release --locked -p train
+venv=bench/.venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import yaml, sklearn' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
+fi
+mkdir -p target/bench
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: > "$tmp/results.jsonl"
+for config in "${configs[@]}"; do
+  echo "== $config" >&2
+  ferry=$(./target/release/train cv --config "$config" --registry "$tmp/registry" --json)
+  sklearn=$("$venv/bin/python" bench/reference/cv.py "$config")
+  python3 -c 'import json,sys; print(json.dumps({"config": sys.argv[1], "ferry": json.loads(sys.argv[2]), "sklearn": json.loads(sys.argv[3])}))' \
+    "$config" "$ferry" "$sklearn" >> "$tmp/results.jsonl"
+done
+python3 - "$tmp/results.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+lower_better = {"log_loss", "rmse", "mae"}
+shown = {"accuracy", "f1_macro", "roc_auc", "rmse", "r2"}
+lines = ["| config | model | metric | Ferry mean ± std | scikit-learn mean ± std | Ferry |",
+         "|---|---|---|---|---|---|"]
+verdicts = []
+for r in rows:
+    ferry, sk = r["ferry"]["cv"]["scores"], r["sklearn"]
+    for metric in [m for m in sk if m in shown and m in ferry]:
+        f, s = ferry[metric], sk[metric]
+        delta = f["mean"] - s["mean"]
+        better = delta < 0 if metric in lower_better else delta > 0
+        if better:
+            verdict = "better"
+        elif abs(delta) <= s["std"]:
+            verdict = "within 1 std"
+        else:
+            verdict = "WORSE"
+        verdicts.append(verdict)
+        fmt = ".0f" if metric in lower_better and s["mean"] > 100 else ".4f"
+        lines.append(f"| {r['config']} | {r['ferry']['kind']} | {metric} | "
+                     f"{f['mean']:{fmt}} ± {f['std']:{fmt}} | {s['mean']:{fmt}} ± {s['std']:{fmt}} | {verdict} |")
+text = "\n".join(lines) + "\n"
+open("target/bench/cv.md", "w").write(text)
+json.dump(rows, open("target/bench/cv.json", "w"), indent=1)
+print(text)
+print(f"{verdicts.count('better')} better, {verdicts.count('within 1 std')} within one std, "
+      f"{verdicts.count('WORSE')} worse than scikit-learn by more than one of its stds")
+PY
