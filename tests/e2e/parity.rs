@@ -131,6 +131,9 @@ fn served_predictions_equal_in_process_predictions() {
         ("configs/diabetes_elastic_net.yaml", "diabetes-elastic-net"),
         ("configs/diabetes_tree.yaml", "diabetes-tree"),
         ("configs/wine.yaml", "wine"),
+        ("configs/iris_knn.yaml", "iris-knn"),
+        ("configs/diabetes_knn.yaml", "diabetes-knn"),
+        ("configs/breast_cancer.yaml", "breast-cancer"),
     ];
     let registry = tempfile::tempdir().unwrap();
     for (config, _) in examples {
@@ -148,13 +151,16 @@ fn served_predictions_equal_in_process_predictions() {
     assert_eq!(
         names,
         [
+            "breast-cancer",
             "diabetes",
             "diabetes-elastic-net",
             "diabetes-forest",
+            "diabetes-knn",
             "diabetes-lasso",
             "diabetes-ridge",
             "diabetes-tree",
             "iris",
+            "iris-knn",
             "titanic",
             "wine"
         ]

@@ -12,6 +12,7 @@ mod error;
 mod flat;
 mod forest;
 mod gram;
+mod knn;
 mod linear;
 mod logistic;
 mod smartcore_io;
@@ -32,6 +33,9 @@ pub use error::{PredictError, TrainError};
 pub use forest::{
     ForestClassifierModel, ForestClassifierParams, ForestRegressorModel, ForestRegressorParams,
     ValidForestClassifierParams, ValidForestRegressorParams,
+};
+pub use knn::{
+    KnnClassifierModel, KnnMetric, KnnParams, KnnRegressorModel, KnnWeights, ValidKnnParams,
 };
 pub use linear::{
     ElasticNetModel, ElasticNetParams, LassoParams, LinearRegressionModel, LinearRegressionParams,
@@ -82,6 +86,10 @@ pub enum ModelKind {
     RandomForestClassifier,
     /// A bagged forest of CART regression trees with per-split feature sampling.
     RandomForestRegressor,
+    /// The majority (or distance-weighted) class of the k nearest training rows.
+    KnnClassifier,
+    /// The mean (or distance-weighted mean) target of the k nearest training rows.
+    KnnRegressor,
 }
 
 impl ModelKind {
@@ -96,6 +104,8 @@ impl ModelKind {
         ModelKind::DecisionTreeRegressor,
         ModelKind::RandomForestClassifier,
         ModelKind::RandomForestRegressor,
+        ModelKind::KnnClassifier,
+        ModelKind::KnnRegressor,
     ];
 
     /// The `type` tag.
@@ -111,6 +121,8 @@ impl ModelKind {
             ModelKind::DecisionTreeRegressor => "decision_tree_regressor",
             ModelKind::RandomForestClassifier => "random_forest_classifier",
             ModelKind::RandomForestRegressor => "random_forest_regressor",
+            ModelKind::KnnClassifier => "knn_classifier",
+            ModelKind::KnnRegressor => "knn_regressor",
         }
     }
 
@@ -121,18 +133,21 @@ impl ModelKind {
         match self {
             ModelKind::LogisticRegression
             | ModelKind::DecisionTreeClassifier
-            | ModelKind::RandomForestClassifier => true,
+            | ModelKind::RandomForestClassifier
+            | ModelKind::KnnClassifier => true,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
             | ModelKind::ElasticNet
             | ModelKind::DecisionTreeRegressor
-            | ModelKind::RandomForestRegressor => false,
+            | ModelKind::RandomForestRegressor
+            | ModelKind::KnnRegressor => false,
         }
     }
 
     /// The artifact file the fitted model is stored in: `model.json` for parametric
-    /// models, `model.bin` (the binary tree encoding) for trees and forests.
+    /// models and neighbour sets, `model.bin` (the binary tree encoding) for trees and
+    /// forests.
     #[must_use]
     pub fn model_file(self) -> &'static str {
         match self {
@@ -140,7 +155,9 @@ impl ModelKind {
             | ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
-            | ModelKind::ElasticNet => MODEL_JSON,
+            | ModelKind::ElasticNet
+            | ModelKind::KnnClassifier
+            | ModelKind::KnnRegressor => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
@@ -192,6 +209,11 @@ impl ModelKind {
                 ("max_features", "all columns"),
                 ("seed", "the split seed"),
             ],
+            ModelKind::KnnClassifier | ModelKind::KnnRegressor => &[
+                ("k", "5"),
+                ("weights", "uniform (or distance)"),
+                ("metric", "euclidean (or manhattan)"),
+            ],
         }
     }
 
@@ -201,13 +223,15 @@ impl ModelKind {
         match self {
             ModelKind::LogisticRegression
             | ModelKind::DecisionTreeClassifier
-            | ModelKind::RandomForestClassifier => Task::Classification,
+            | ModelKind::RandomForestClassifier
+            | ModelKind::KnnClassifier => Task::Classification,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
             | ModelKind::ElasticNet
             | ModelKind::DecisionTreeRegressor
-            | ModelKind::RandomForestRegressor => Task::Regression,
+            | ModelKind::RandomForestRegressor
+            | ModelKind::KnnRegressor => Task::Regression,
         }
     }
 }
@@ -321,6 +345,10 @@ pub enum ModelSpec {
     RandomForestClassifier(ForestClassifierParams),
     /// `type: random_forest_regressor`.
     RandomForestRegressor(ForestRegressorParams),
+    /// `type: knn_classifier`.
+    KnnClassifier(KnnParams),
+    /// `type: knn_regressor`.
+    KnnRegressor(KnnParams),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
@@ -361,6 +389,8 @@ impl ModelSpecVisitor {
             ModelKind::RandomForestRegressor => {
                 ModelSpec::RandomForestRegressor(ForestRegressorParams::deserialize(rest)?)
             }
+            ModelKind::KnnClassifier => ModelSpec::KnnClassifier(KnnParams::deserialize(rest)?),
+            ModelKind::KnnRegressor => ModelSpec::KnnRegressor(KnnParams::deserialize(rest)?),
         })
     }
 }
@@ -417,6 +447,10 @@ pub enum ValidModelSpec {
     RandomForestClassifier(ValidForestClassifierParams),
     /// See [`ModelSpec::RandomForestRegressor`].
     RandomForestRegressor(ValidForestRegressorParams),
+    /// See [`ModelSpec::KnnClassifier`].
+    KnnClassifier(ValidKnnParams),
+    /// See [`ModelSpec::KnnRegressor`].
+    KnnRegressor(ValidKnnParams),
 }
 
 impl ModelSpec {
@@ -433,6 +467,8 @@ impl ModelSpec {
             ModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
+            ModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
+            ModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
         }
     }
 
@@ -459,6 +495,8 @@ impl ModelSpec {
             ModelSpec::RandomForestRegressor(p) => {
                 ValidModelSpec::RandomForestRegressor(p.validate()?)
             }
+            ModelSpec::KnnClassifier(p) => ValidModelSpec::KnnClassifier(p.validate()?),
+            ModelSpec::KnnRegressor(p) => ValidModelSpec::KnnRegressor(p.validate()?),
         })
     }
 }
@@ -477,6 +515,8 @@ impl ValidModelSpec {
             ValidModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ValidModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ValidModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
+            ValidModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
+            ValidModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
         }
     }
 }
@@ -502,6 +542,10 @@ pub enum TrainedModel {
     RandomForestClassifier(ForestClassifierModel),
     /// See [`ModelKind::RandomForestRegressor`].
     RandomForestRegressor(ForestRegressorModel),
+    /// See [`ModelKind::KnnClassifier`].
+    KnnClassifier(KnnClassifierModel),
+    /// See [`ModelKind::KnnRegressor`].
+    KnnRegressor(KnnRegressorModel),
 }
 
 /// The file name of a JSON-encoded model.
@@ -517,6 +561,8 @@ enum JsonModelRef<'a> {
     LinearRegression(&'a LinearRegressionModel),
     RidgeRegression(&'a RidgeRegressionModel),
     ElasticNet(&'a ElasticNetModel),
+    KnnClassifier(&'a KnnClassifierModel),
+    KnnRegressor(&'a KnnRegressorModel),
 }
 
 /// The JSON form of parametric models, as read.
@@ -527,6 +573,8 @@ enum JsonModel {
     LinearRegression(LinearRegressionModel),
     RidgeRegression(RidgeRegressionModel),
     ElasticNet(ElasticNetModel),
+    KnnClassifier(KnnClassifierModel),
+    KnnRegressor(KnnRegressorModel),
 }
 
 /// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
@@ -560,7 +608,9 @@ pub fn parity(
         | ValidModelSpec::LinearRegression(_)
         | ValidModelSpec::RidgeRegression(_)
         | ValidModelSpec::Lasso(_)
-        | ValidModelSpec::ElasticNet(_) => None,
+        | ValidModelSpec::ElasticNet(_)
+        | ValidModelSpec::KnnClassifier(_)
+        | ValidModelSpec::KnnRegressor(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
@@ -586,6 +636,8 @@ impl TrainedModel {
             TrainedModel::LinearRegression(m) => json(JsonModelRef::LinearRegression(m)),
             TrainedModel::RidgeRegression(m) => json(JsonModelRef::RidgeRegression(m)),
             TrainedModel::ElasticNet(m) => json(JsonModelRef::ElasticNet(m)),
+            TrainedModel::KnnClassifier(m) => json(JsonModelRef::KnnClassifier(m)),
+            TrainedModel::KnnRegressor(m) => json(JsonModelRef::KnnRegressor(m)),
             TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
                 &header(m.classes(), 1),
                 m.classes().map_or(0, <[ClassLabel]>::len),
@@ -618,6 +670,14 @@ impl TrainedModel {
                     JsonModel::LinearRegression(m) => TrainedModel::LinearRegression(m),
                     JsonModel::RidgeRegression(m) => TrainedModel::RidgeRegression(m),
                     JsonModel::ElasticNet(m) => TrainedModel::ElasticNet(m),
+                    JsonModel::KnnClassifier(m) => {
+                        m.check()?;
+                        TrainedModel::KnnClassifier(m)
+                    }
+                    JsonModel::KnnRegressor(m) => {
+                        m.check()?;
+                        TrainedModel::KnnRegressor(m)
+                    }
                 },
             ),
             MODEL_BIN => {
@@ -678,6 +738,8 @@ impl TrainedModel {
             TrainedModel::DecisionTreeRegressor(m) => m,
             TrainedModel::RandomForestClassifier(m) => m,
             TrainedModel::RandomForestRegressor(m) => m,
+            TrainedModel::KnnClassifier(m) => m,
+            TrainedModel::KnnRegressor(m) => m,
         }
     }
 }
@@ -721,6 +783,8 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         ValidModelSpec::RandomForestRegressor(p) => {
             TrainedModel::RandomForestRegressor(p.fit(data)?)
         }
+        ValidModelSpec::KnnClassifier(p) => TrainedModel::KnnClassifier(p.fit_classifier(data)?),
+        ValidModelSpec::KnnRegressor(p) => TrainedModel::KnnRegressor(p.fit_regressor(data)?),
     })
 }
 

@@ -31,6 +31,8 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     decision_tree_regressor
     random_forest_classifier
     random_forest_regressor
+    knn_classifier
+    knn_regressor
     ");
 }
 
@@ -102,6 +104,8 @@ fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
                 "criterion" => "gini",
                 "alpha" | "tol" => "0.5",
                 "l1_ratio" => "0.5",
+                "weights" => "distance",
+                "metric" => "manhattan",
                 _ => "3",
             };
             from_yaml_str::<ModelSpec>(&format!("type: {kind}\n{key}: {value}\n"))

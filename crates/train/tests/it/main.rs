@@ -6,6 +6,7 @@
 mod cli;
 mod data;
 mod registry;
+mod roundtrip;
 mod runs;
 mod select;
 mod trees;
