@@ -133,6 +133,7 @@ fn served_predictions_equal_in_process_predictions() {
         ("configs/wine.yaml", "wine"),
         ("configs/iris_knn.yaml", "iris-knn"),
         ("configs/diabetes_knn.yaml", "diabetes-knn"),
+        ("configs/diabetes_extra_trees.yaml", "diabetes-extra-trees"),
         ("configs/breast_cancer.yaml", "breast-cancer"),
     ];
     let registry = tempfile::tempdir().unwrap();
@@ -154,6 +155,7 @@ fn served_predictions_equal_in_process_predictions() {
             "breast-cancer",
             "diabetes",
             "diabetes-elastic-net",
+            "diabetes-extra-trees",
             "diabetes-forest",
             "diabetes-knn",
             "diabetes-lasso",

@@ -219,6 +219,28 @@ pub(crate) struct ScNode<O> {
     false_child: Option<usize>,
 }
 
+impl<O: Copy> ScNodes<O> {
+    /// The output of the leaf `row` reaches in smartcore's own node list (`<=` goes to
+    /// the true child, as smartcore predicts): an independent check of the conversion.
+    pub(crate) fn leaf_output(&self, row: &[f64]) -> Option<O> {
+        let mut i = 0;
+        for _ in 0..=self.nodes.len() {
+            let node = self.nodes.get(i)?;
+            match (node.true_child, node.false_child, node.split_value) {
+                (Some(t), Some(f), Some(v)) => {
+                    i = if *row.get(node.split_feature)? <= v {
+                        t
+                    } else {
+                        f
+                    };
+                }
+                _ => return Some(node.output),
+            }
+        }
+        None
+    }
+}
+
 /// The node list of a smartcore tree.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ScNodes<O> {

@@ -20,6 +20,9 @@
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use smartcore::ensemble::extra_trees_regressor::{
+    ExtraTreesRegressor, ExtraTreesRegressorParameters,
+};
 use smartcore::ensemble::random_forest_classifier::{
     RandomForestClassifier, RandomForestClassifierParameters,
 };
@@ -46,6 +49,18 @@ use crate::label::ClassLabel;
 
 const CLASSIFIER: &str = "random_forest_classifier";
 const REGRESSOR: &str = "random_forest_regressor";
+const EXTRA_TREES: &str = "extra_trees_regressor";
+
+/// The parts of smartcore's fitted `ExtraTreesRegressor` Ferry reads.
+#[derive(Deserialize)]
+struct ScExtraTrees {
+    forest_regressor: Option<ScBaseForest>,
+}
+
+#[derive(Deserialize)]
+struct ScBaseForest {
+    trees: Option<Vec<ScNodes<f64>>>,
+}
 
 type ScClassTree = RandomForestClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
 type ScRegTree = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
@@ -467,6 +482,7 @@ impl ForestRegressorParams {
 /// A fitted regression forest in Ferry's flat layout: the mean of its trees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForestRegressorModel {
+    kind: ModelKind,
     n_features: usize,
     trees: Vec<FlatTree>,
 }
@@ -568,6 +584,7 @@ impl Trainer for ValidForestRegressorParams {
             .map(|i| fit.tree(i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ForestRegressorModel {
+            kind: ModelKind::RandomForestRegressor,
             n_features: fit.n_features(),
             trees,
         })
@@ -616,6 +633,7 @@ impl ValidForestRegressorParams {
         }
         let n = trees.len() as f64;
         let model = ForestRegressorModel {
+            kind: ModelKind::RandomForestRegressor,
             n_features: fit.n_features(),
             trees,
         };
@@ -636,9 +654,117 @@ impl ValidForestRegressorParams {
     }
 }
 
+impl ValidForestRegressorParams {
+    /// Fits `type: extra_trees_regressor` with smartcore's `ExtraTreesRegressor` (every
+    /// tree on all rows, no bootstrap; each split the best of one random threshold per
+    /// drawn column) and converts its trees into Ferry's flat layout; returns smartcore's
+    /// model too, for the parity check.
+    fn fit_extra_pair(
+        &self,
+        data: &TrainingSet,
+    ) -> Result<(ForestRegressorModel, ScExtra, Vec<ScNodes<f64>>), TrainError> {
+        let Target::Values(y) = &data.y else {
+            return Err(TrainError::WrongTask {
+                algorithm: EXTRA_TREES,
+                expected: Task::Regression,
+            });
+        };
+        let p = &self.0;
+        let n = data.x.n_cols();
+        let m = resolve_max_features(EXTRA_TREES, p.max_features, n, n)?;
+        let x = dense_for_fit(&data.x, EXTRA_TREES)?;
+        let mut params = ExtraTreesRegressorParameters::default()
+            .with_n_trees(p.n_trees)
+            .with_min_samples_leaf(p.min_samples_leaf)
+            .with_min_samples_split(p.min_samples_split)
+            .with_m(m)
+            .with_seed(p.seed.unwrap_or(data.seed));
+        if let Some(d) = p.max_depth {
+            params = params.with_max_depth(d);
+        }
+        let sc: ScExtra =
+            ExtraTreesRegressor::fit(&x, y, params).map_err(fit_failed(EXTRA_TREES))?;
+        let failed = |message: String| TrainError::Library {
+            algorithm: EXTRA_TREES,
+            message,
+        };
+        let nodes = mirror::<ScExtraTrees, _>(&sc, EXTRA_TREES)?
+            .forest_regressor
+            .and_then(|f| f.trees)
+            .ok_or_else(|| failed("smartcore's forest has no trees".to_owned()))?;
+        let trees = nodes
+            .iter()
+            .map(|t| FlatTree::from_smartcore(&t.nodes, n, |v| v).map(|(tree, _)| tree))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(failed)?;
+        Ok((
+            ForestRegressorModel {
+                kind: ModelKind::ExtraTreesRegressor,
+                n_features: n,
+                trees,
+            },
+            sc,
+            nodes,
+        ))
+    }
+
+    /// Fits `type: extra_trees_regressor`; see [`ModelKind::ExtraTreesRegressor`].
+    ///
+    /// # Errors
+    /// A class target, `max_features` above the number of columns, or smartcore's
+    /// failure.
+    pub fn fit_extra_trees(&self, data: &TrainingSet) -> Result<ForestRegressorModel, TrainError> {
+        self.fit_extra_pair(data).map(|(model, _, _)| model)
+    }
+
+    /// Fits extra trees and compares every converted tree's prediction on every row of
+    /// `probe` with the same tree walked in smartcore's own node list, and the forest's
+    /// output with smartcore's `ExtraTreesRegressor::predict`.
+    ///
+    /// # Errors
+    /// As [`ValidForestRegressorParams::fit_extra_trees`].
+    pub fn extra_trees_parity(
+        &self,
+        data: &TrainingSet,
+        probe: &FeatureMatrix,
+    ) -> Result<Parity, TrainError> {
+        let (model, sc, nodes) = self.fit_extra_pair(data)?;
+        let mut parity = Parity {
+            trees: model.trees.len(),
+            ..Parity::default()
+        };
+        for (ours, theirs) in model.trees.iter().zip(&nodes) {
+            for row in probe.rows() {
+                parity.compared += 1;
+                if ours.leaf(row).map(|(_, v)| v) != theirs.leaf_output(row) {
+                    parity.mismatches += 1;
+                }
+            }
+        }
+        let theirs = sc
+            .predict(&dense_for_fit(probe, EXTRA_TREES)?)
+            .map_err(fit_failed(EXTRA_TREES))?;
+        if let Ok(Predictions::Values(ours)) = model.predict(probe) {
+            for (a, b) in ours.iter().zip(&theirs) {
+                parity.max_abs_diff = parity.max_abs_diff.max((a - b).abs());
+            }
+        } else {
+            parity.mismatches += probe.n_rows();
+        }
+        Ok(parity)
+    }
+}
+
+type ScExtra = ExtraTreesRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
+
 impl ForestRegressorModel {
-    pub(super) fn from_parts(n_features: usize, trees: Vec<FlatTree>) -> Self {
-        Self { n_features, trees }
+    /// A forest of `kind` (a random forest or extra trees regressor) from its parts.
+    pub(super) fn from_parts(kind: ModelKind, n_features: usize, trees: Vec<FlatTree>) -> Self {
+        Self {
+            kind,
+            n_features,
+            trees,
+        }
     }
 
     pub(super) fn trees(&self) -> &[FlatTree] {
@@ -648,7 +774,7 @@ impl ForestRegressorModel {
 
 impl Model for ForestRegressorModel {
     fn kind(&self) -> ModelKind {
-        ModelKind::RandomForestRegressor
+        self.kind
     }
 
     fn n_features(&self) -> usize {

@@ -86,6 +86,9 @@ pub enum ModelKind {
     RandomForestClassifier,
     /// A bagged forest of CART regression trees with per-split feature sampling.
     RandomForestRegressor,
+    /// Extremely randomised trees: every tree on all rows, each split at a random
+    /// threshold of each drawn column, the best of those kept.
+    ExtraTreesRegressor,
     /// The majority (or distance-weighted) class of the k nearest training rows.
     KnnClassifier,
     /// The mean (or distance-weighted mean) target of the k nearest training rows.
@@ -104,6 +107,7 @@ impl ModelKind {
         ModelKind::DecisionTreeRegressor,
         ModelKind::RandomForestClassifier,
         ModelKind::RandomForestRegressor,
+        ModelKind::ExtraTreesRegressor,
         ModelKind::KnnClassifier,
         ModelKind::KnnRegressor,
     ];
@@ -121,6 +125,7 @@ impl ModelKind {
             ModelKind::DecisionTreeRegressor => "decision_tree_regressor",
             ModelKind::RandomForestClassifier => "random_forest_classifier",
             ModelKind::RandomForestRegressor => "random_forest_regressor",
+            ModelKind::ExtraTreesRegressor => "extra_trees_regressor",
             ModelKind::KnnClassifier => "knn_classifier",
             ModelKind::KnnRegressor => "knn_regressor",
         }
@@ -141,6 +146,7 @@ impl ModelKind {
             | ModelKind::ElasticNet
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor
+            | ModelKind::ExtraTreesRegressor
             | ModelKind::KnnRegressor => false,
         }
     }
@@ -161,7 +167,8 @@ impl ModelKind {
             ModelKind::DecisionTreeClassifier
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
-            | ModelKind::RandomForestRegressor => MODEL_BIN,
+            | ModelKind::RandomForestRegressor
+            | ModelKind::ExtraTreesRegressor => MODEL_BIN,
         }
     }
 
@@ -201,7 +208,7 @@ impl ModelKind {
                 ("max_features", "floor(sqrt(columns))"),
                 ("seed", "the split seed"),
             ],
-            ModelKind::RandomForestRegressor => &[
+            ModelKind::RandomForestRegressor | ModelKind::ExtraTreesRegressor => &[
                 ("n_trees", "100"),
                 TREE[0],
                 TREE[1],
@@ -231,6 +238,7 @@ impl ModelKind {
             | ModelKind::ElasticNet
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor
+            | ModelKind::ExtraTreesRegressor
             | ModelKind::KnnRegressor => Task::Regression,
         }
     }
@@ -345,6 +353,8 @@ pub enum ModelSpec {
     RandomForestClassifier(ForestClassifierParams),
     /// `type: random_forest_regressor`.
     RandomForestRegressor(ForestRegressorParams),
+    /// `type: extra_trees_regressor`.
+    ExtraTreesRegressor(ForestRegressorParams),
     /// `type: knn_classifier`.
     KnnClassifier(KnnParams),
     /// `type: knn_regressor`.
@@ -388,6 +398,9 @@ impl ModelSpecVisitor {
             }
             ModelKind::RandomForestRegressor => {
                 ModelSpec::RandomForestRegressor(ForestRegressorParams::deserialize(rest)?)
+            }
+            ModelKind::ExtraTreesRegressor => {
+                ModelSpec::ExtraTreesRegressor(ForestRegressorParams::deserialize(rest)?)
             }
             ModelKind::KnnClassifier => ModelSpec::KnnClassifier(KnnParams::deserialize(rest)?),
             ModelKind::KnnRegressor => ModelSpec::KnnRegressor(KnnParams::deserialize(rest)?),
@@ -447,6 +460,8 @@ pub enum ValidModelSpec {
     RandomForestClassifier(ValidForestClassifierParams),
     /// See [`ModelSpec::RandomForestRegressor`].
     RandomForestRegressor(ValidForestRegressorParams),
+    /// See [`ModelSpec::ExtraTreesRegressor`].
+    ExtraTreesRegressor(ValidForestRegressorParams),
     /// See [`ModelSpec::KnnClassifier`].
     KnnClassifier(ValidKnnParams),
     /// See [`ModelSpec::KnnRegressor`].
@@ -467,6 +482,7 @@ impl ModelSpec {
             ModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
+            ModelSpec::ExtraTreesRegressor(_) => ModelKind::ExtraTreesRegressor,
             ModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
             ModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
         }
@@ -495,6 +511,7 @@ impl ModelSpec {
             ModelSpec::RandomForestRegressor(p) => {
                 ValidModelSpec::RandomForestRegressor(p.validate()?)
             }
+            ModelSpec::ExtraTreesRegressor(p) => ValidModelSpec::ExtraTreesRegressor(p.validate()?),
             ModelSpec::KnnClassifier(p) => ValidModelSpec::KnnClassifier(p.validate()?),
             ModelSpec::KnnRegressor(p) => ValidModelSpec::KnnRegressor(p.validate()?),
         })
@@ -515,6 +532,7 @@ impl ValidModelSpec {
             ValidModelSpec::DecisionTreeRegressor(_) => ModelKind::DecisionTreeRegressor,
             ValidModelSpec::RandomForestClassifier(_) => ModelKind::RandomForestClassifier,
             ValidModelSpec::RandomForestRegressor(_) => ModelKind::RandomForestRegressor,
+            ValidModelSpec::ExtraTreesRegressor(_) => ModelKind::ExtraTreesRegressor,
             ValidModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
             ValidModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
         }
@@ -540,7 +558,7 @@ pub enum TrainedModel {
     DecisionTreeRegressor(DecisionTreeRegressorModel),
     /// See [`ModelKind::RandomForestClassifier`].
     RandomForestClassifier(ForestClassifierModel),
-    /// See [`ModelKind::RandomForestRegressor`].
+    /// See [`ModelKind::RandomForestRegressor`] and [`ModelKind::ExtraTreesRegressor`].
     RandomForestRegressor(ForestRegressorModel),
     /// See [`ModelKind::KnnClassifier`].
     KnnClassifier(KnnClassifierModel),
@@ -615,6 +633,7 @@ pub fn parity(
         ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestRegressor(p) => Some(p.parity(data, probe)?),
+        ValidModelSpec::ExtraTreesRegressor(p) => Some(p.extra_trees_parity(data, probe)?),
     })
 }
 
@@ -716,11 +735,13 @@ impl TrainedModel {
                             }
                         }
                     }
-                    (ModelKind::RandomForestRegressor, None, codec::Trees::Values(t)) => {
-                        Ok(TrainedModel::RandomForestRegressor(
-                            ForestRegressorModel::from_parts(header.n_features, t),
-                        ))
-                    }
+                    (
+                        kind @ (ModelKind::RandomForestRegressor | ModelKind::ExtraTreesRegressor),
+                        None,
+                        codec::Trees::Values(t),
+                    ) => Ok(TrainedModel::RandomForestRegressor(
+                        ForestRegressorModel::from_parts(kind, header.n_features, t),
+                    )),
                     (kind, _, _) => Err(format!("model.bin cannot hold a {kind} model")),
                 }
             }
@@ -782,6 +803,9 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         }
         ValidModelSpec::RandomForestRegressor(p) => {
             TrainedModel::RandomForestRegressor(p.fit(data)?)
+        }
+        ValidModelSpec::ExtraTreesRegressor(p) => {
+            TrainedModel::RandomForestRegressor(p.fit_extra_trees(data)?)
         }
         ValidModelSpec::KnnClassifier(p) => TrainedModel::KnnClassifier(p.fit_classifier(data)?),
         ValidModelSpec::KnnRegressor(p) => TrainedModel::KnnRegressor(p.fit_regressor(data)?),

@@ -31,6 +31,7 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     decision_tree_regressor
     random_forest_classifier
     random_forest_regressor
+    extra_trees_regressor
     knn_classifier
     knn_regressor
     ");

@@ -68,6 +68,7 @@ fn every_example_config_trains() {
         ("configs/diabetes_lasso.yaml", "r2", 0.4),
         ("configs/diabetes_elastic_net.yaml", "r2", 0.4),
         ("configs/diabetes_knn.yaml", "r2", 0.3),
+        ("configs/diabetes_extra_trees.yaml", "r2", 0.4),
         ("configs/wine.yaml", "accuracy", 0.85),
         ("configs/wine_logistic.yaml", "accuracy", 0.9),
         ("configs/wine_forest.yaml", "accuracy", 0.9),
@@ -265,6 +266,21 @@ fn models_lists_every_kind() {
         min_samples_split    2
         max_features         all columns
         seed                 the split seed
+    extra_trees_regressor      regression      probabilities: no
+        n_trees              100
+        max_depth            unlimited (the root is depth 1)
+        min_samples_leaf     1
+        min_samples_split    2
+        max_features         all columns
+        seed                 the split seed
+    knn_classifier             classification  probabilities: yes
+        k                    5
+        weights              uniform (or distance)
+        metric               euclidean (or manhattan)
+    knn_regressor              regression      probabilities: no
+        k                    5
+        weights              uniform (or distance)
+        metric               euclidean (or manhattan)
     ");
 }
 

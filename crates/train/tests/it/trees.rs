@@ -37,6 +37,7 @@ fn every_tree_of_every_tree_config_predicts_as_smartcore_does() {
         "configs/wine.yaml",
         "configs/diabetes_forest.yaml",
         "configs/diabetes_tree.yaml",
+        "configs/diabetes_extra_trees.yaml",
     ] {
         let pipeline = Pipeline::from_file(&workspace().join(config)).unwrap();
         let (parity, _) = parity_of(&pipeline);
