@@ -135,6 +135,7 @@ fn served_predictions_equal_in_process_predictions() {
         ("configs/diabetes_knn.yaml", "diabetes-knn"),
         ("configs/diabetes_extra_trees.yaml", "diabetes-extra-trees"),
         ("configs/breast_cancer.yaml", "breast-cancer"),
+        ("configs/wine_gaussian_nb.yaml", "wine-gaussian-nb"),
     ];
     let registry = tempfile::tempdir().unwrap();
     for (config, _) in examples {
@@ -164,7 +165,8 @@ fn served_predictions_equal_in_process_predictions() {
             "iris",
             "iris-knn",
             "titanic",
-            "wine"
+            "wine",
+            "wine-gaussian-nb"
         ]
     );
     assert_eq!(server.get("/ready").0, 200);

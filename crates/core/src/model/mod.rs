@@ -15,6 +15,7 @@ mod gram;
 mod knn;
 mod linear;
 mod logistic;
+mod naive_bayes;
 mod smartcore_io;
 mod target;
 mod tree;
@@ -45,6 +46,7 @@ pub use linear::{
 pub use logistic::{
     LogisticRegressionModel, LogisticRegressionParams, ValidLogisticRegressionParams,
 };
+pub use naive_bayes::{GaussianNbModel, GaussianNbParams, ValidGaussianNbParams};
 pub use target::{EncodedLabels, Target, TrainingSet};
 pub use tree::{
     DecisionTreeClassifierModel, DecisionTreeClassifierParams, SplitCriterion,
@@ -93,6 +95,8 @@ pub enum ModelKind {
     KnnClassifier,
     /// The mean (or distance-weighted mean) target of the k nearest training rows.
     KnnRegressor,
+    /// Gaussian naive Bayes: a normal distribution per class and column.
+    GaussianNb,
 }
 
 impl ModelKind {
@@ -110,6 +114,7 @@ impl ModelKind {
         ModelKind::ExtraTreesRegressor,
         ModelKind::KnnClassifier,
         ModelKind::KnnRegressor,
+        ModelKind::GaussianNb,
     ];
 
     /// The `type` tag.
@@ -128,6 +133,7 @@ impl ModelKind {
             ModelKind::ExtraTreesRegressor => "extra_trees_regressor",
             ModelKind::KnnClassifier => "knn_classifier",
             ModelKind::KnnRegressor => "knn_regressor",
+            ModelKind::GaussianNb => "gaussian_nb",
         }
     }
 
@@ -139,7 +145,8 @@ impl ModelKind {
             ModelKind::LogisticRegression
             | ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier
-            | ModelKind::KnnClassifier => true,
+            | ModelKind::KnnClassifier
+            | ModelKind::GaussianNb => true,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
@@ -163,7 +170,8 @@ impl ModelKind {
             | ModelKind::Lasso
             | ModelKind::ElasticNet
             | ModelKind::KnnClassifier
-            | ModelKind::KnnRegressor => MODEL_JSON,
+            | ModelKind::KnnRegressor
+            | ModelKind::GaussianNb => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
@@ -221,6 +229,7 @@ impl ModelKind {
                 ("weights", "uniform (or distance)"),
                 ("metric", "euclidean (or manhattan)"),
             ],
+            ModelKind::GaussianNb => &[("var_smoothing", "1e-9")],
         }
     }
 
@@ -231,7 +240,8 @@ impl ModelKind {
             ModelKind::LogisticRegression
             | ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier
-            | ModelKind::KnnClassifier => Task::Classification,
+            | ModelKind::KnnClassifier
+            | ModelKind::GaussianNb => Task::Classification,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
@@ -359,6 +369,8 @@ pub enum ModelSpec {
     KnnClassifier(KnnParams),
     /// `type: knn_regressor`.
     KnnRegressor(KnnParams),
+    /// `type: gaussian_nb`.
+    GaussianNb(GaussianNbParams),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
@@ -404,6 +416,7 @@ impl ModelSpecVisitor {
             }
             ModelKind::KnnClassifier => ModelSpec::KnnClassifier(KnnParams::deserialize(rest)?),
             ModelKind::KnnRegressor => ModelSpec::KnnRegressor(KnnParams::deserialize(rest)?),
+            ModelKind::GaussianNb => ModelSpec::GaussianNb(GaussianNbParams::deserialize(rest)?),
         })
     }
 }
@@ -466,6 +479,8 @@ pub enum ValidModelSpec {
     KnnClassifier(ValidKnnParams),
     /// See [`ModelSpec::KnnRegressor`].
     KnnRegressor(ValidKnnParams),
+    /// See [`ModelSpec::GaussianNb`].
+    GaussianNb(ValidGaussianNbParams),
 }
 
 impl ModelSpec {
@@ -485,6 +500,7 @@ impl ModelSpec {
             ModelSpec::ExtraTreesRegressor(_) => ModelKind::ExtraTreesRegressor,
             ModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
             ModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
+            ModelSpec::GaussianNb(_) => ModelKind::GaussianNb,
         }
     }
 
@@ -514,6 +530,7 @@ impl ModelSpec {
             ModelSpec::ExtraTreesRegressor(p) => ValidModelSpec::ExtraTreesRegressor(p.validate()?),
             ModelSpec::KnnClassifier(p) => ValidModelSpec::KnnClassifier(p.validate()?),
             ModelSpec::KnnRegressor(p) => ValidModelSpec::KnnRegressor(p.validate()?),
+            ModelSpec::GaussianNb(p) => ValidModelSpec::GaussianNb(p.validate()?),
         })
     }
 }
@@ -535,6 +552,7 @@ impl ValidModelSpec {
             ValidModelSpec::ExtraTreesRegressor(_) => ModelKind::ExtraTreesRegressor,
             ValidModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
             ValidModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
+            ValidModelSpec::GaussianNb(_) => ModelKind::GaussianNb,
         }
     }
 }
@@ -564,6 +582,8 @@ pub enum TrainedModel {
     KnnClassifier(KnnClassifierModel),
     /// See [`ModelKind::KnnRegressor`].
     KnnRegressor(KnnRegressorModel),
+    /// See [`ModelKind::GaussianNb`].
+    GaussianNb(GaussianNbModel),
 }
 
 /// The file name of a JSON-encoded model.
@@ -581,6 +601,7 @@ enum JsonModelRef<'a> {
     ElasticNet(&'a ElasticNetModel),
     KnnClassifier(&'a KnnClassifierModel),
     KnnRegressor(&'a KnnRegressorModel),
+    GaussianNb(&'a GaussianNbModel),
 }
 
 /// The JSON form of parametric models, as read.
@@ -593,6 +614,7 @@ enum JsonModel {
     ElasticNet(ElasticNetModel),
     KnnClassifier(KnnClassifierModel),
     KnnRegressor(KnnRegressorModel),
+    GaussianNb(GaussianNbModel),
 }
 
 /// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
@@ -628,7 +650,8 @@ pub fn parity(
         | ValidModelSpec::Lasso(_)
         | ValidModelSpec::ElasticNet(_)
         | ValidModelSpec::KnnClassifier(_)
-        | ValidModelSpec::KnnRegressor(_) => None,
+        | ValidModelSpec::KnnRegressor(_)
+        | ValidModelSpec::GaussianNb(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
@@ -657,6 +680,7 @@ impl TrainedModel {
             TrainedModel::ElasticNet(m) => json(JsonModelRef::ElasticNet(m)),
             TrainedModel::KnnClassifier(m) => json(JsonModelRef::KnnClassifier(m)),
             TrainedModel::KnnRegressor(m) => json(JsonModelRef::KnnRegressor(m)),
+            TrainedModel::GaussianNb(m) => json(JsonModelRef::GaussianNb(m)),
             TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
                 &header(m.classes(), 1),
                 m.classes().map_or(0, <[ClassLabel]>::len),
@@ -696,6 +720,10 @@ impl TrainedModel {
                     JsonModel::KnnRegressor(m) => {
                         m.check()?;
                         TrainedModel::KnnRegressor(m)
+                    }
+                    JsonModel::GaussianNb(m) => {
+                        m.check()?;
+                        TrainedModel::GaussianNb(m)
                     }
                 },
             ),
@@ -761,6 +789,7 @@ impl TrainedModel {
             TrainedModel::RandomForestRegressor(m) => m,
             TrainedModel::KnnClassifier(m) => m,
             TrainedModel::KnnRegressor(m) => m,
+            TrainedModel::GaussianNb(m) => m,
         }
     }
 }
@@ -809,6 +838,7 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         }
         ValidModelSpec::KnnClassifier(p) => TrainedModel::KnnClassifier(p.fit_classifier(data)?),
         ValidModelSpec::KnnRegressor(p) => TrainedModel::KnnRegressor(p.fit_regressor(data)?),
+        ValidModelSpec::GaussianNb(p) => TrainedModel::GaussianNb(p.fit(data)?),
     })
 }
 

@@ -34,6 +34,7 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     extra_trees_regressor
     knn_classifier
     knn_regressor
+    gaussian_nb
     ");
 }
 
@@ -103,7 +104,7 @@ fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
                 "solver" if *kind == ModelKind::LinearRegression => "svd",
                 "solver" => "cholesky",
                 "criterion" => "gini",
-                "alpha" | "tol" => "0.5",
+                "alpha" | "tol" | "var_smoothing" => "0.5",
                 "l1_ratio" => "0.5",
                 "weights" => "distance",
                 "metric" => "manhattan",

@@ -74,6 +74,7 @@ fn every_example_config_trains() {
         ("configs/wine_forest.yaml", "accuracy", 0.9),
         ("configs/iris_forest.yaml", "accuracy", 0.9),
         ("configs/iris_knn.yaml", "accuracy", 0.9),
+        ("configs/wine_gaussian_nb.yaml", "accuracy", 0.9),
         ("configs/breast_cancer.yaml", "roc_auc", 0.95),
         ("configs/breast_cancer_forest.yaml", "roc_auc", 0.95),
         ("configs/titanic_logistic.yaml", "roc_auc", 0.8),
@@ -281,6 +282,8 @@ fn models_lists_every_kind() {
         k                    5
         weights              uniform (or distance)
         metric               euclidean (or manhattan)
+    gaussian_nb                classification  probabilities: yes
+        var_smoothing        1e-9
     ");
 }
 
