@@ -136,6 +136,15 @@ fn served_predictions_equal_in_process_predictions() {
         ("configs/diabetes_extra_trees.yaml", "diabetes-extra-trees"),
         ("configs/breast_cancer.yaml", "breast-cancer"),
         ("configs/wine_gaussian_nb.yaml", "wine-gaussian-nb"),
+        (
+            "configs/titanic_multinomial_nb.yaml",
+            "titanic-multinomial-nb",
+        ),
+        ("configs/titanic_bernoulli_nb.yaml", "titanic-bernoulli-nb"),
+        (
+            "configs/titanic_categorical_nb.yaml",
+            "titanic-categorical-nb",
+        ),
     ];
     let registry = tempfile::tempdir().unwrap();
     for (config, _) in examples {
@@ -165,6 +174,9 @@ fn served_predictions_equal_in_process_predictions() {
             "iris",
             "iris-knn",
             "titanic",
+            "titanic-bernoulli-nb",
+            "titanic-categorical-nb",
+            "titanic-multinomial-nb",
             "wine",
             "wine-gaussian-nb"
         ]

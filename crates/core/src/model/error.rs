@@ -32,6 +32,15 @@ pub enum TrainError {
         /// The limit it hit.
         max_iter: usize,
     },
+    /// The training data has values the algorithm cannot take (a negative count for
+    /// multinomial naive Bayes, say): the caller's data or preprocessing.
+    #[error("{algorithm} cannot be fitted on this data: {reason}")]
+    UnsuitedData {
+        /// The algorithm.
+        algorithm: &'static str,
+        /// Which value, where, and what was expected.
+        reason: String,
+    },
     /// smartcore reported a failure.
     #[error("{algorithm} failed to fit: {message}")]
     Library {
@@ -49,7 +58,8 @@ impl TrainError {
         match self {
             TrainError::WrongTask { .. }
             | TrainError::NotEnoughData { .. }
-            | TrainError::NotConverged { .. } => true,
+            | TrainError::NotConverged { .. }
+            | TrainError::UnsuitedData { .. } => true,
             TrainError::Library { .. } => false,
         }
     }

@@ -8,6 +8,7 @@
 
 mod cart;
 mod codec;
+mod discrete_nb;
 mod error;
 mod flat;
 mod forest;
@@ -30,6 +31,10 @@ use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
 
+pub use discrete_nb::{
+    BernoulliNbModel, BernoulliNbParams, CategoricalNbModel, DiscreteNbParams, MultinomialNbModel,
+    ValidBernoulliNbParams, ValidDiscreteNbParams,
+};
 pub use error::{PredictError, TrainError};
 pub use forest::{
     ForestClassifierModel, ForestClassifierParams, ForestRegressorModel, ForestRegressorParams,
@@ -97,6 +102,12 @@ pub enum ModelKind {
     KnnRegressor,
     /// Gaussian naive Bayes: a normal distribution per class and column.
     GaussianNb,
+    /// Multinomial naive Bayes, for counts.
+    MultinomialNb,
+    /// Bernoulli naive Bayes, for binary (or binarised) columns.
+    BernoulliNb,
+    /// Categorical naive Bayes, for columns of category codes 0, 1, 2, ...
+    CategoricalNb,
 }
 
 impl ModelKind {
@@ -115,6 +126,9 @@ impl ModelKind {
         ModelKind::KnnClassifier,
         ModelKind::KnnRegressor,
         ModelKind::GaussianNb,
+        ModelKind::MultinomialNb,
+        ModelKind::BernoulliNb,
+        ModelKind::CategoricalNb,
     ];
 
     /// The `type` tag.
@@ -134,6 +148,9 @@ impl ModelKind {
             ModelKind::KnnClassifier => "knn_classifier",
             ModelKind::KnnRegressor => "knn_regressor",
             ModelKind::GaussianNb => "gaussian_nb",
+            ModelKind::MultinomialNb => "multinomial_nb",
+            ModelKind::BernoulliNb => "bernoulli_nb",
+            ModelKind::CategoricalNb => "categorical_nb",
         }
     }
 
@@ -146,7 +163,10 @@ impl ModelKind {
             | ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier
             | ModelKind::KnnClassifier
-            | ModelKind::GaussianNb => true,
+            | ModelKind::GaussianNb
+            | ModelKind::MultinomialNb
+            | ModelKind::BernoulliNb
+            | ModelKind::CategoricalNb => true,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
@@ -171,7 +191,10 @@ impl ModelKind {
             | ModelKind::ElasticNet
             | ModelKind::KnnClassifier
             | ModelKind::KnnRegressor
-            | ModelKind::GaussianNb => MODEL_JSON,
+            | ModelKind::GaussianNb
+            | ModelKind::MultinomialNb
+            | ModelKind::BernoulliNb
+            | ModelKind::CategoricalNb => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
@@ -230,6 +253,11 @@ impl ModelKind {
                 ("metric", "euclidean (or manhattan)"),
             ],
             ModelKind::GaussianNb => &[("var_smoothing", "1e-9")],
+            ModelKind::MultinomialNb | ModelKind::CategoricalNb => &[("alpha", "1.0")],
+            ModelKind::BernoulliNb => &[
+                ("alpha", "1.0"),
+                ("binarize", "0.0 (null: the inputs are 0 or 1)"),
+            ],
         }
     }
 
@@ -241,7 +269,10 @@ impl ModelKind {
             | ModelKind::DecisionTreeClassifier
             | ModelKind::RandomForestClassifier
             | ModelKind::KnnClassifier
-            | ModelKind::GaussianNb => Task::Classification,
+            | ModelKind::GaussianNb
+            | ModelKind::MultinomialNb
+            | ModelKind::BernoulliNb
+            | ModelKind::CategoricalNb => Task::Classification,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
@@ -371,6 +402,12 @@ pub enum ModelSpec {
     KnnRegressor(KnnParams),
     /// `type: gaussian_nb`.
     GaussianNb(GaussianNbParams),
+    /// `type: multinomial_nb`.
+    MultinomialNb(DiscreteNbParams),
+    /// `type: bernoulli_nb`.
+    BernoulliNb(BernoulliNbParams),
+    /// `type: categorical_nb`.
+    CategoricalNb(DiscreteNbParams),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
@@ -417,6 +454,13 @@ impl ModelSpecVisitor {
             ModelKind::KnnClassifier => ModelSpec::KnnClassifier(KnnParams::deserialize(rest)?),
             ModelKind::KnnRegressor => ModelSpec::KnnRegressor(KnnParams::deserialize(rest)?),
             ModelKind::GaussianNb => ModelSpec::GaussianNb(GaussianNbParams::deserialize(rest)?),
+            ModelKind::MultinomialNb => {
+                ModelSpec::MultinomialNb(DiscreteNbParams::deserialize(rest)?)
+            }
+            ModelKind::BernoulliNb => ModelSpec::BernoulliNb(BernoulliNbParams::deserialize(rest)?),
+            ModelKind::CategoricalNb => {
+                ModelSpec::CategoricalNb(DiscreteNbParams::deserialize(rest)?)
+            }
         })
     }
 }
@@ -481,6 +525,12 @@ pub enum ValidModelSpec {
     KnnRegressor(ValidKnnParams),
     /// See [`ModelSpec::GaussianNb`].
     GaussianNb(ValidGaussianNbParams),
+    /// See [`ModelSpec::MultinomialNb`].
+    MultinomialNb(ValidDiscreteNbParams),
+    /// See [`ModelSpec::BernoulliNb`].
+    BernoulliNb(ValidBernoulliNbParams),
+    /// See [`ModelSpec::CategoricalNb`].
+    CategoricalNb(ValidDiscreteNbParams),
 }
 
 impl ModelSpec {
@@ -501,6 +551,9 @@ impl ModelSpec {
             ModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
             ModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
             ModelSpec::GaussianNb(_) => ModelKind::GaussianNb,
+            ModelSpec::MultinomialNb(_) => ModelKind::MultinomialNb,
+            ModelSpec::BernoulliNb(_) => ModelKind::BernoulliNb,
+            ModelSpec::CategoricalNb(_) => ModelKind::CategoricalNb,
         }
     }
 
@@ -531,6 +584,9 @@ impl ModelSpec {
             ModelSpec::KnnClassifier(p) => ValidModelSpec::KnnClassifier(p.validate()?),
             ModelSpec::KnnRegressor(p) => ValidModelSpec::KnnRegressor(p.validate()?),
             ModelSpec::GaussianNb(p) => ValidModelSpec::GaussianNb(p.validate()?),
+            ModelSpec::MultinomialNb(p) => ValidModelSpec::MultinomialNb(p.validate()?),
+            ModelSpec::BernoulliNb(p) => ValidModelSpec::BernoulliNb(p.validate()?),
+            ModelSpec::CategoricalNb(p) => ValidModelSpec::CategoricalNb(p.validate()?),
         })
     }
 }
@@ -553,6 +609,9 @@ impl ValidModelSpec {
             ValidModelSpec::KnnClassifier(_) => ModelKind::KnnClassifier,
             ValidModelSpec::KnnRegressor(_) => ModelKind::KnnRegressor,
             ValidModelSpec::GaussianNb(_) => ModelKind::GaussianNb,
+            ValidModelSpec::MultinomialNb(_) => ModelKind::MultinomialNb,
+            ValidModelSpec::BernoulliNb(_) => ModelKind::BernoulliNb,
+            ValidModelSpec::CategoricalNb(_) => ModelKind::CategoricalNb,
         }
     }
 }
@@ -584,6 +643,12 @@ pub enum TrainedModel {
     KnnRegressor(KnnRegressorModel),
     /// See [`ModelKind::GaussianNb`].
     GaussianNb(GaussianNbModel),
+    /// See [`ModelKind::MultinomialNb`].
+    MultinomialNb(MultinomialNbModel),
+    /// See [`ModelKind::BernoulliNb`].
+    BernoulliNb(BernoulliNbModel),
+    /// See [`ModelKind::CategoricalNb`].
+    CategoricalNb(CategoricalNbModel),
 }
 
 /// The file name of a JSON-encoded model.
@@ -602,6 +667,9 @@ enum JsonModelRef<'a> {
     KnnClassifier(&'a KnnClassifierModel),
     KnnRegressor(&'a KnnRegressorModel),
     GaussianNb(&'a GaussianNbModel),
+    MultinomialNb(&'a MultinomialNbModel),
+    BernoulliNb(&'a BernoulliNbModel),
+    CategoricalNb(&'a CategoricalNbModel),
 }
 
 /// The JSON form of parametric models, as read.
@@ -615,6 +683,9 @@ enum JsonModel {
     KnnClassifier(KnnClassifierModel),
     KnnRegressor(KnnRegressorModel),
     GaussianNb(GaussianNbModel),
+    MultinomialNb(MultinomialNbModel),
+    BernoulliNb(BernoulliNbModel),
+    CategoricalNb(CategoricalNbModel),
 }
 
 /// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
@@ -651,7 +722,10 @@ pub fn parity(
         | ValidModelSpec::ElasticNet(_)
         | ValidModelSpec::KnnClassifier(_)
         | ValidModelSpec::KnnRegressor(_)
-        | ValidModelSpec::GaussianNb(_) => None,
+        | ValidModelSpec::GaussianNb(_)
+        | ValidModelSpec::MultinomialNb(_)
+        | ValidModelSpec::BernoulliNb(_)
+        | ValidModelSpec::CategoricalNb(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
@@ -681,6 +755,9 @@ impl TrainedModel {
             TrainedModel::KnnClassifier(m) => json(JsonModelRef::KnnClassifier(m)),
             TrainedModel::KnnRegressor(m) => json(JsonModelRef::KnnRegressor(m)),
             TrainedModel::GaussianNb(m) => json(JsonModelRef::GaussianNb(m)),
+            TrainedModel::MultinomialNb(m) => json(JsonModelRef::MultinomialNb(m)),
+            TrainedModel::BernoulliNb(m) => json(JsonModelRef::BernoulliNb(m)),
+            TrainedModel::CategoricalNb(m) => json(JsonModelRef::CategoricalNb(m)),
             TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
                 &header(m.classes(), 1),
                 m.classes().map_or(0, <[ClassLabel]>::len),
@@ -724,6 +801,18 @@ impl TrainedModel {
                     JsonModel::GaussianNb(m) => {
                         m.check()?;
                         TrainedModel::GaussianNb(m)
+                    }
+                    JsonModel::MultinomialNb(m) => {
+                        m.check()?;
+                        TrainedModel::MultinomialNb(m)
+                    }
+                    JsonModel::BernoulliNb(m) => {
+                        m.check()?;
+                        TrainedModel::BernoulliNb(m)
+                    }
+                    JsonModel::CategoricalNb(m) => {
+                        m.check()?;
+                        TrainedModel::CategoricalNb(m)
                     }
                 },
             ),
@@ -790,6 +879,9 @@ impl TrainedModel {
             TrainedModel::KnnClassifier(m) => m,
             TrainedModel::KnnRegressor(m) => m,
             TrainedModel::GaussianNb(m) => m,
+            TrainedModel::MultinomialNb(m) => m,
+            TrainedModel::BernoulliNb(m) => m,
+            TrainedModel::CategoricalNb(m) => m,
         }
     }
 }
@@ -839,6 +931,9 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         ValidModelSpec::KnnClassifier(p) => TrainedModel::KnnClassifier(p.fit_classifier(data)?),
         ValidModelSpec::KnnRegressor(p) => TrainedModel::KnnRegressor(p.fit_regressor(data)?),
         ValidModelSpec::GaussianNb(p) => TrainedModel::GaussianNb(p.fit(data)?),
+        ValidModelSpec::MultinomialNb(p) => TrainedModel::MultinomialNb(p.fit_multinomial(data)?),
+        ValidModelSpec::BernoulliNb(p) => TrainedModel::BernoulliNb(p.fit(data)?),
+        ValidModelSpec::CategoricalNb(p) => TrainedModel::CategoricalNb(p.fit_categorical(data)?),
     })
 }
 

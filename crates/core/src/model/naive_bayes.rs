@@ -86,11 +86,10 @@ impl ValidGaussianNbParams {
             });
         };
         let (k, m) = (labels.classes().len(), data.x.n_cols());
-        let mut counts = vec![0usize; k];
+        let counts = class_counts(labels);
         let mut means = vec![0.0; k * m];
         for (row, &c) in data.x.rows().zip(labels.codes()) {
             let c = c as usize;
-            counts[c] += 1;
             for (s, v) in means[c * m..(c + 1) * m].iter_mut().zip(row) {
                 *s += v;
             }
@@ -128,6 +127,44 @@ impl ValidGaussianNbParams {
             means,
             variances,
         })
+    }
+}
+
+/// The number of training rows of each class.
+pub(super) fn class_counts(labels: &super::EncodedLabels) -> Vec<usize> {
+    let mut counts = vec![0usize; labels.classes().len()];
+    for &c in labels.codes() {
+        counts[c as usize] += 1;
+    }
+    counts
+}
+
+/// Appends the label and probabilities for one row's log joint likelihoods (one per
+/// class). The label follows smartcore's rule: the first class with the largest log
+/// likelihood that is not NaN, the first class when none is. The probabilities are the
+/// normalised likelihoods; when no class has a finite one (a value far outside every
+/// class), all the weight goes to the label.
+pub(super) fn decide(joint: &[f64], labels: &mut Vec<usize>, probabilities: &mut Vec<f64>) {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (c, &lp) in joint.iter().enumerate() {
+        if !lp.is_nan() && lp > best.1 {
+            best = (c, lp);
+        }
+    }
+    labels.push(best.0);
+    if best.1.is_finite() {
+        let start = probabilities.len();
+        probabilities.extend(joint.iter().map(|&lp| {
+            if lp.is_nan() {
+                0.0
+            } else {
+                (lp - best.1).exp()
+            }
+        }));
+        let total: f64 = probabilities[start..].iter().sum();
+        probabilities[start..].iter_mut().for_each(|p| *p /= total);
+    } else {
+        probabilities.extend((0..joint.len()).map(|c| f64::from(u8::from(c == best.0))));
     }
 }
 
@@ -216,33 +253,7 @@ impl Model for GaussianNbModel {
         let mut joint = Vec::with_capacity(k);
         for row in x.rows() {
             self.log_joint(row, &mut joint);
-            // smartcore's rule: the first class with the largest log likelihood that is
-            // not NaN; the first class when none is.
-            let mut best = (0, f64::NEG_INFINITY);
-            for (c, &lp) in joint.iter().enumerate() {
-                if !lp.is_nan() && lp > best.1 {
-                    best = (c, lp);
-                }
-            }
-            labels.push(best.0);
-            if best.1.is_finite() {
-                let weights: Vec<f64> = joint
-                    .iter()
-                    .map(|&lp| {
-                        if lp.is_nan() {
-                            0.0
-                        } else {
-                            (lp - best.1).exp()
-                        }
-                    })
-                    .collect();
-                let total: f64 = weights.iter().sum();
-                probabilities.extend(weights.iter().map(|w| w / total));
-            } else {
-                // No class has a finite likelihood (a column far outside every class, or
-                // zero variances): all weight on the predicted class.
-                probabilities.extend((0..k).map(|c| f64::from(u8::from(c == best.0))));
-            }
+            decide(&joint, &mut labels, &mut probabilities);
         }
         Ok(Predictions::Classes {
             labels,

@@ -35,6 +35,9 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     knn_classifier
     knn_regressor
     gaussian_nb
+    multinomial_nb
+    bernoulli_nb
+    categorical_nb
     ");
 }
 
@@ -108,6 +111,7 @@ fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
                 "l1_ratio" => "0.5",
                 "weights" => "distance",
                 "metric" => "manhattan",
+                "binarize" => "0.5",
                 _ => "3",
             };
             from_yaml_str::<ModelSpec>(&format!("type: {kind}\n{key}: {value}\n"))

@@ -75,6 +75,9 @@ fn every_example_config_trains() {
         ("configs/iris_forest.yaml", "accuracy", 0.9),
         ("configs/iris_knn.yaml", "accuracy", 0.9),
         ("configs/wine_gaussian_nb.yaml", "accuracy", 0.9),
+        ("configs/titanic_multinomial_nb.yaml", "roc_auc", 0.75),
+        ("configs/titanic_bernoulli_nb.yaml", "roc_auc", 0.75),
+        ("configs/titanic_categorical_nb.yaml", "roc_auc", 0.75),
         ("configs/breast_cancer.yaml", "roc_auc", 0.95),
         ("configs/breast_cancer_forest.yaml", "roc_auc", 0.95),
         ("configs/titanic_logistic.yaml", "roc_auc", 0.8),
@@ -284,6 +287,13 @@ fn models_lists_every_kind() {
         metric               euclidean (or manhattan)
     gaussian_nb                classification  probabilities: yes
         var_smoothing        1e-9
+    multinomial_nb             classification  probabilities: yes
+        alpha                1.0
+    bernoulli_nb               classification  probabilities: yes
+        alpha                1.0
+        binarize             0.0 (null: the inputs are 0 or 1)
+    categorical_nb             classification  probabilities: yes
+        alpha                1.0
     ");
 }
 
