@@ -145,6 +145,8 @@ fn served_predictions_equal_in_process_predictions() {
             "configs/titanic_categorical_nb.yaml",
             "titanic-categorical-nb",
         ),
+        ("configs/iris_svc.yaml", "iris-svc"),
+        ("configs/diabetes_svr.yaml", "diabetes-svr"),
     ];
     let registry = tempfile::tempdir().unwrap();
     for (config, _) in examples {
@@ -170,9 +172,11 @@ fn served_predictions_equal_in_process_predictions() {
             "diabetes-knn",
             "diabetes-lasso",
             "diabetes-ridge",
+            "diabetes-svr",
             "diabetes-tree",
             "iris",
             "iris-knn",
+            "iris-svc",
             "titanic",
             "titanic-bernoulli-nb",
             "titanic-categorical-nb",

@@ -18,6 +18,7 @@ mod linear;
 mod logistic;
 mod naive_bayes;
 mod smartcore_io;
+mod svm;
 mod target;
 mod tree;
 mod tree_regressor;
@@ -52,6 +53,7 @@ pub use logistic::{
     LogisticRegressionModel, LogisticRegressionParams, ValidLogisticRegressionParams,
 };
 pub use naive_bayes::{GaussianNbModel, GaussianNbParams, ValidGaussianNbParams};
+pub use svm::{KernelKind, SvcModel, SvmParams, SvrModel, ValidSvmParams};
 pub use target::{EncodedLabels, Target, TrainingSet};
 pub use tree::{
     DecisionTreeClassifierModel, DecisionTreeClassifierParams, SplitCriterion,
@@ -108,6 +110,11 @@ pub enum ModelKind {
     BernoulliNb,
     /// Categorical naive Bayes, for columns of category codes 0, 1, 2, ...
     CategoricalNb,
+    /// Support vector classifier (one-vs-one for more than two classes); no
+    /// probabilities.
+    Svc,
+    /// Epsilon-support vector regression.
+    Svr,
 }
 
 impl ModelKind {
@@ -129,6 +136,8 @@ impl ModelKind {
         ModelKind::MultinomialNb,
         ModelKind::BernoulliNb,
         ModelKind::CategoricalNb,
+        ModelKind::Svc,
+        ModelKind::Svr,
     ];
 
     /// The `type` tag.
@@ -151,6 +160,8 @@ impl ModelKind {
             ModelKind::MultinomialNb => "multinomial_nb",
             ModelKind::BernoulliNb => "bernoulli_nb",
             ModelKind::CategoricalNb => "categorical_nb",
+            ModelKind::Svc => "svc",
+            ModelKind::Svr => "svr",
         }
     }
 
@@ -167,6 +178,7 @@ impl ModelKind {
             | ModelKind::MultinomialNb
             | ModelKind::BernoulliNb
             | ModelKind::CategoricalNb => true,
+            ModelKind::Svc | ModelKind::Svr => false,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
@@ -194,7 +206,9 @@ impl ModelKind {
             | ModelKind::GaussianNb
             | ModelKind::MultinomialNb
             | ModelKind::BernoulliNb
-            | ModelKind::CategoricalNb => MODEL_JSON,
+            | ModelKind::CategoricalNb
+            | ModelKind::Svc
+            | ModelKind::Svr => MODEL_JSON,
             ModelKind::DecisionTreeClassifier
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestClassifier
@@ -254,6 +268,24 @@ impl ModelKind {
             ],
             ModelKind::GaussianNb => &[("var_smoothing", "1e-9")],
             ModelKind::MultinomialNb | ModelKind::CategoricalNb => &[("alpha", "1.0")],
+            ModelKind::Svc => &[
+                ("c", "1.0"),
+                ("kernel", "rbf (or linear, polynomial, sigmoid)"),
+                ("gamma", "1 / (columns * input variance)"),
+                ("degree", "3.0"),
+                ("coef0", "0.0"),
+                ("tol", "0.001"),
+                ("epochs", "2"),
+            ],
+            ModelKind::Svr => &[
+                ("c", "1.0"),
+                ("kernel", "rbf (or linear, polynomial, sigmoid)"),
+                ("gamma", "1 / (columns * input variance)"),
+                ("degree", "3.0"),
+                ("coef0", "0.0"),
+                ("tol", "0.001"),
+                ("epsilon", "0.1"),
+            ],
             ModelKind::BernoulliNb => &[
                 ("alpha", "1.0"),
                 ("binarize", "0.0 (null: the inputs are 0 or 1)"),
@@ -272,7 +304,8 @@ impl ModelKind {
             | ModelKind::GaussianNb
             | ModelKind::MultinomialNb
             | ModelKind::BernoulliNb
-            | ModelKind::CategoricalNb => Task::Classification,
+            | ModelKind::CategoricalNb
+            | ModelKind::Svc => Task::Classification,
             ModelKind::LinearRegression
             | ModelKind::RidgeRegression
             | ModelKind::Lasso
@@ -280,7 +313,8 @@ impl ModelKind {
             | ModelKind::DecisionTreeRegressor
             | ModelKind::RandomForestRegressor
             | ModelKind::ExtraTreesRegressor
-            | ModelKind::KnnRegressor => Task::Regression,
+            | ModelKind::KnnRegressor
+            | ModelKind::Svr => Task::Regression,
         }
     }
 }
@@ -408,6 +442,10 @@ pub enum ModelSpec {
     BernoulliNb(BernoulliNbParams),
     /// `type: categorical_nb`.
     CategoricalNb(DiscreteNbParams),
+    /// `type: svc`.
+    Svc(SvmParams),
+    /// `type: svr`.
+    Svr(SvmParams),
 }
 
 impl<'de> Deserialize<'de> for ModelSpec {
@@ -461,6 +499,8 @@ impl ModelSpecVisitor {
             ModelKind::CategoricalNb => {
                 ModelSpec::CategoricalNb(DiscreteNbParams::deserialize(rest)?)
             }
+            ModelKind::Svc => ModelSpec::Svc(SvmParams::deserialize(rest)?),
+            ModelKind::Svr => ModelSpec::Svr(SvmParams::deserialize(rest)?),
         })
     }
 }
@@ -531,6 +571,10 @@ pub enum ValidModelSpec {
     BernoulliNb(ValidBernoulliNbParams),
     /// See [`ModelSpec::CategoricalNb`].
     CategoricalNb(ValidDiscreteNbParams),
+    /// See [`ModelSpec::Svc`].
+    Svc(ValidSvmParams),
+    /// See [`ModelSpec::Svr`].
+    Svr(ValidSvmParams),
 }
 
 impl ModelSpec {
@@ -554,6 +598,8 @@ impl ModelSpec {
             ModelSpec::MultinomialNb(_) => ModelKind::MultinomialNb,
             ModelSpec::BernoulliNb(_) => ModelKind::BernoulliNb,
             ModelSpec::CategoricalNb(_) => ModelKind::CategoricalNb,
+            ModelSpec::Svc(_) => ModelKind::Svc,
+            ModelSpec::Svr(_) => ModelKind::Svr,
         }
     }
 
@@ -587,6 +633,8 @@ impl ModelSpec {
             ModelSpec::MultinomialNb(p) => ValidModelSpec::MultinomialNb(p.validate()?),
             ModelSpec::BernoulliNb(p) => ValidModelSpec::BernoulliNb(p.validate()?),
             ModelSpec::CategoricalNb(p) => ValidModelSpec::CategoricalNb(p.validate()?),
+            ModelSpec::Svc(p) => ValidModelSpec::Svc(p.validate(false)?),
+            ModelSpec::Svr(p) => ValidModelSpec::Svr(p.validate(true)?),
         })
     }
 }
@@ -612,6 +660,8 @@ impl ValidModelSpec {
             ValidModelSpec::MultinomialNb(_) => ModelKind::MultinomialNb,
             ValidModelSpec::BernoulliNb(_) => ModelKind::BernoulliNb,
             ValidModelSpec::CategoricalNb(_) => ModelKind::CategoricalNb,
+            ValidModelSpec::Svc(_) => ModelKind::Svc,
+            ValidModelSpec::Svr(_) => ModelKind::Svr,
         }
     }
 }
@@ -649,6 +699,10 @@ pub enum TrainedModel {
     BernoulliNb(BernoulliNbModel),
     /// See [`ModelKind::CategoricalNb`].
     CategoricalNb(CategoricalNbModel),
+    /// See [`ModelKind::Svc`].
+    Svc(SvcModel),
+    /// See [`ModelKind::Svr`].
+    Svr(SvrModel),
 }
 
 /// The file name of a JSON-encoded model.
@@ -670,6 +724,8 @@ enum JsonModelRef<'a> {
     MultinomialNb(&'a MultinomialNbModel),
     BernoulliNb(&'a BernoulliNbModel),
     CategoricalNb(&'a CategoricalNbModel),
+    Svc(&'a SvcModel),
+    Svr(&'a SvrModel),
 }
 
 /// The JSON form of parametric models, as read.
@@ -686,6 +742,8 @@ enum JsonModel {
     MultinomialNb(MultinomialNbModel),
     BernoulliNb(BernoulliNbModel),
     CategoricalNb(CategoricalNbModel),
+    Svc(SvcModel),
+    Svr(SvrModel),
 }
 
 /// Comparison of Ferry's tree layout with the smartcore trees it was converted from,
@@ -725,7 +783,9 @@ pub fn parity(
         | ValidModelSpec::GaussianNb(_)
         | ValidModelSpec::MultinomialNb(_)
         | ValidModelSpec::BernoulliNb(_)
-        | ValidModelSpec::CategoricalNb(_) => None,
+        | ValidModelSpec::CategoricalNb(_)
+        | ValidModelSpec::Svc(_)
+        | ValidModelSpec::Svr(_) => None,
         ValidModelSpec::DecisionTreeClassifier(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::DecisionTreeRegressor(p) => Some(p.parity(data, probe)?),
         ValidModelSpec::RandomForestClassifier(p) => Some(p.parity(data, probe)?),
@@ -758,6 +818,8 @@ impl TrainedModel {
             TrainedModel::MultinomialNb(m) => json(JsonModelRef::MultinomialNb(m)),
             TrainedModel::BernoulliNb(m) => json(JsonModelRef::BernoulliNb(m)),
             TrainedModel::CategoricalNb(m) => json(JsonModelRef::CategoricalNb(m)),
+            TrainedModel::Svc(m) => json(JsonModelRef::Svc(m)),
+            TrainedModel::Svr(m) => json(JsonModelRef::Svr(m)),
             TrainedModel::DecisionTreeClassifier(m) => codec::encode_class_trees(
                 &header(m.classes(), 1),
                 m.classes().map_or(0, <[ClassLabel]>::len),
@@ -813,6 +875,14 @@ impl TrainedModel {
                     JsonModel::CategoricalNb(m) => {
                         m.check()?;
                         TrainedModel::CategoricalNb(m)
+                    }
+                    JsonModel::Svc(m) => {
+                        m.check()?;
+                        TrainedModel::Svc(m)
+                    }
+                    JsonModel::Svr(m) => {
+                        m.check()?;
+                        TrainedModel::Svr(m)
                     }
                 },
             ),
@@ -882,6 +952,8 @@ impl TrainedModel {
             TrainedModel::MultinomialNb(m) => m,
             TrainedModel::BernoulliNb(m) => m,
             TrainedModel::CategoricalNb(m) => m,
+            TrainedModel::Svc(m) => m,
+            TrainedModel::Svr(m) => m,
         }
     }
 }
@@ -934,6 +1006,8 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
         ValidModelSpec::MultinomialNb(p) => TrainedModel::MultinomialNb(p.fit_multinomial(data)?),
         ValidModelSpec::BernoulliNb(p) => TrainedModel::BernoulliNb(p.fit(data)?),
         ValidModelSpec::CategoricalNb(p) => TrainedModel::CategoricalNb(p.fit_categorical(data)?),
+        ValidModelSpec::Svc(p) => TrainedModel::Svc(p.fit_svc(data)?),
+        ValidModelSpec::Svr(p) => TrainedModel::Svr(p.fit_svr(data)?),
     })
 }
 

@@ -38,6 +38,8 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     multinomial_nb
     bernoulli_nb
     categorical_nb
+    svc
+    svr
     ");
 }
 
@@ -112,6 +114,7 @@ fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
                 "weights" => "distance",
                 "metric" => "manhattan",
                 "binarize" => "0.5",
+                "kernel" => "linear",
                 _ => "3",
             };
             from_yaml_str::<ModelSpec>(&format!("type: {kind}\n{key}: {value}\n"))

@@ -78,6 +78,9 @@ fn every_example_config_trains() {
         ("configs/titanic_multinomial_nb.yaml", "roc_auc", 0.75),
         ("configs/titanic_bernoulli_nb.yaml", "roc_auc", 0.75),
         ("configs/titanic_categorical_nb.yaml", "roc_auc", 0.75),
+        ("configs/breast_cancer_svc.yaml", "accuracy", 0.9),
+        ("configs/iris_svc.yaml", "accuracy", 0.9),
+        ("configs/diabetes_svr.yaml", "r2", 0.4),
         ("configs/breast_cancer.yaml", "roc_auc", 0.95),
         ("configs/breast_cancer_forest.yaml", "roc_auc", 0.95),
         ("configs/titanic_logistic.yaml", "roc_auc", 0.8),
@@ -294,6 +297,22 @@ fn models_lists_every_kind() {
         binarize             0.0 (null: the inputs are 0 or 1)
     categorical_nb             classification  probabilities: yes
         alpha                1.0
+    svc                        classification  probabilities: no
+        c                    1.0
+        kernel               rbf (or linear, polynomial, sigmoid)
+        gamma                1 / (columns * input variance)
+        degree               3.0
+        coef0                0.0
+        tol                  0.001
+        epochs               2
+    svr                        regression      probabilities: no
+        c                    1.0
+        kernel               rbf (or linear, polynomial, sigmoid)
+        gamma                1 / (columns * input variance)
+        degree               3.0
+        coef0                0.0
+        tol                  0.001
+        epsilon              0.1
     ");
 }
 
