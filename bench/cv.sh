@@ -6,9 +6,10 @@
 # For each config (by default the logistic regressions and forests on iris, wine, breast
 # cancer and titanic, and the linear models and forests on diabetes and diamonds): the
 # release `train cv --config C --json` (5-fold, stratified for classifiers, on the
-# training split) and bench/reference/cv.py C, which builds the same preprocessing and
-# model in scikit-learn from the config and cross-validates it the same way (in
-# bench/.venv, created as bench/serve.sh does). Writes target/bench/cv.json and
+# training split, writing its folds with --folds-out) and bench/reference/cv.py C FOLDS,
+# which builds the same preprocessing and model in scikit-learn from the config and
+# cross-validates it on exactly those training rows and folds (in bench/.venv, created
+# as bench/serve.sh does): the two columns differ only by the models. Writes target/bench/cv.json and
 # target/bench/cv.md: per metric, both means and stds and whether Ferry's mean is within
 # one scikit-learn std of scikit-learn's mean, or better.
 set -euo pipefail
@@ -24,7 +25,8 @@ if [ ${#configs[@]} -eq 0 ]; then
     configs/diamonds_linear.yaml configs/diamonds_forest.yaml
   )
 fi
-cargo build --release --locked -p train
+# serve too: building train alone unifies polars' features differently and rebuilds it.
+cargo build --release --locked -p train -p serve
 venv=bench/.venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import yaml, sklearn' 2>/dev/null; then
   python3 -m venv "$venv"
@@ -36,8 +38,9 @@ trap 'rm -rf "$tmp"' EXIT
 : > "$tmp/results.jsonl"
 for config in "${configs[@]}"; do
   echo "== $config" >&2
-  ferry=$(./target/release/train cv --config "$config" --registry "$tmp/registry" --json)
-  sklearn=$("$venv/bin/python" bench/reference/cv.py "$config")
+  ferry=$(./target/release/train cv --config "$config" --registry "$tmp/registry" --json \
+    --folds-out "$tmp/folds.csv")
+  sklearn=$("$venv/bin/python" bench/reference/cv.py "$config" "$tmp/folds.csv")
   python3 -c 'import json,sys; print(json.dumps({"config": sys.argv[1], "ferry": json.loads(sys.argv[2]), "sklearn": json.loads(sys.argv[3])}))' \
     "$config" "$ferry" "$sklearn" >> "$tmp/results.jsonl"
 done

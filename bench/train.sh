@@ -24,7 +24,8 @@ for arg in "$@"; do
     *) echo "usage: bench/train.sh [--no-python] [--large]" >&2; exit 2 ;;
   esac
 done
-cargo build --release --locked -p train
+# serve too: building train alone unifies polars' features differently and rebuilds it.
+cargo build --release --locked -p train -p serve
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 venv=bench/.venv

@@ -1,17 +1,18 @@
 """scikit-learn's cross-validation of a Ferry pipeline config, for bench/cv.sh.
 
-    python cv.py CONFIG
+    python cv.py CONFIG [FOLDS]
 
 Reads the Ferry YAML config and builds the same pipeline in scikit-learn: the data file
 with pandas (the config's separator and missing-value markers, rows with a missing
 non-nullable feature dropped), the preprocessing steps in order on their columns
 (SimpleImputer, StandardScaler, MinMaxScaler, OneHotEncoder with the schema's categories)
-and the model with the config's hyperparameters. As `train cv` does, it holds out the
-config's test fraction (stratified for classifiers), then cross-validates on the training
-rows with the same number of folds (StratifiedKFold for classifiers, KFold otherwise,
-shuffled). The split and fold rows differ from Ferry's (another generator), so the
-figures agree in distribution, not row for row. Prints one JSON object: metric -> mean,
-std (population, as `scores.std()`) and the fold values.
+and the model with the config's hyperparameters. With FOLDS (the CSV `row,fold` that
+`train cv --folds-out` writes), it cross-validates on exactly Ferry's training rows and
+folds (PredefinedSplit), so the two columns differ only by the models. Without it, it
+holds out the config's test fraction itself (stratified for classifiers) and draws its
+own folds (StratifiedKFold for classifiers, KFold otherwise, shuffled): the same
+procedure on other rows. Prints one JSON object: metric -> mean, std (population, as
+`scores.std()`) and the fold values.
 """
 
 import json
@@ -25,7 +26,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate, train_test_split
+from sklearn.model_selection import (
+    KFold, PredefinedSplit, StratifiedKFold, cross_validate, train_test_split)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -137,17 +139,23 @@ def main():
     classifier = model["type"] in CLASSIFIERS
     split = config.get("split") or {}
     seed = split.get("seed", 42)
-    x_train, _, y_train, _ = train_test_split(
-        x, y, test_size=split.get("test_fraction", 0.2), random_state=seed,
-        stratify=y if classifier else None)
     evaluation = config.get("evaluation") or {}
     folds = (evaluation.get("cv") or {}).get("folds", 5)
+    if len(sys.argv) > 2:
+        assigned = pd.read_csv(sys.argv[2])
+        rows = assigned["row"].to_numpy()
+        x_train, y_train = x.iloc[rows], y[rows]
+        splitter = PredefinedSplit(assigned["fold"].to_numpy())
+    else:
+        x_train, _, y_train, _ = train_test_split(
+            x, y, test_size=split.get("test_fraction", 0.2), random_state=seed,
+            stratify=y if classifier else None)
+        splitter = (StratifiedKFold if classifier else KFold)(n_splits=folds, shuffle=True, random_state=seed)
     metrics = evaluation.get("metrics") or (
         ["accuracy", "precision_macro", "recall_macro", "f1_macro", "log_loss"] if classifier
         else ["rmse", "mae", "r2"])
     if not classifier:
         y_train = y_train.astype(float)
-    splitter = (StratifiedKFold if classifier else KFold)(n_splits=folds, shuffle=True, random_state=seed)
     pipeline = Pipeline([("preprocess", make_preprocessing(config, frame)), ("model", make_model(model, seed))])
     scores = cross_validate(pipeline, x_train, y_train, cv=splitter,
                             scoring={m: SCORERS[m] for m in metrics})

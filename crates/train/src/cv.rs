@@ -182,6 +182,18 @@ fn folds_of(
     k_folds(n, k, pipeline.config.split.seed, strata.as_deref())
 }
 
+/// The fold (0-based) of each of `rows`, as cross-validation with `k` folds deals them.
+#[must_use]
+pub fn fold_of_each_row(pipeline: &Pipeline, rows: TrainingRows<'_>, k: usize) -> Vec<usize> {
+    let mut fold_of = vec![0; rows.target.len()];
+    for (f, split) in folds_of(pipeline, rows, k).iter().enumerate() {
+        for &r in &split.test {
+            fold_of[r] = f;
+        }
+    }
+    fold_of
+}
+
 /// Fits `spec` on one fold's training rows and scores its held-out rows.
 fn fold_scores(
     pipeline: &Pipeline,

@@ -72,6 +72,9 @@ pub enum RunError {
     /// Too few valid rows to split and fit.
     #[error("not enough valid rows: {0}")]
     NotEnoughRows(String),
+    /// `train cv --folds-out` could not write its file.
+    #[error("cannot write the folds file: {0}")]
+    WriteFolds(#[source] std::io::Error),
     /// No grid search candidate could be scored.
     #[error("grid search: {0}")]
     Search(String),
@@ -147,7 +150,8 @@ impl RunError {
             | RunError::MissingColumn { .. }
             | RunError::TooManyInvalid { .. }
             | RunError::NotEnoughRows(_)
-            | RunError::Search(_) => ExitKind::Usage,
+            | RunError::Search(_)
+            | RunError::WriteFolds(_) => ExitKind::Usage,
             RunError::Preprocess(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Train(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Metric(

@@ -66,6 +66,10 @@ enum Command {
         /// Threads for folds and candidates (default: one per core).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Also write each training row's fold to FILE (CSV `row,fold`; `row` is the
+        /// 0-based index among the valid data rows), to score the same folds elsewhere.
+        #[arg(long, value_name = "FILE")]
+        folds_out: Option<PathBuf>,
     },
     /// The record every training run leaves in the registry, failed runs too.
     Runs {
@@ -341,13 +345,14 @@ fn main() -> ExitCode {
                 registry,
                 json,
                 threads,
+                folds_out,
             }),
             _,
         ) => {
             set_threads(*threads);
             Pipeline::from_file(config).and_then(|pipeline| {
                 let location = train::runner::registry_location(&pipeline, registry.as_ref());
-                let report = train::runner::cross_validate_only(&pipeline, &location)?;
+                let report = train::runner::cross_validate_only(&pipeline, &location, folds_out.as_deref())?;
                 report.write(&mut out, *json);
                 Ok(())
             })

@@ -292,6 +292,7 @@ fn select_model(pipeline: &Pipeline, rows: TrainingRows<'_>) -> Result<Selection
 pub fn cross_validate_only(
     pipeline: &Pipeline,
     location: &RegistryLocation,
+    folds_out: Option<&std::path::Path>,
 ) -> Result<CvReport, RunError> {
     let started = Instant::now();
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -307,6 +308,9 @@ pub fn cross_validate_only(
         .cv_folds()
         .or_else(|| pipeline.search().map(|s| s.folds))
         .unwrap_or(5);
+    if let Some(path) = folds_out {
+        write_folds(path, &split.train, &cv::fold_of_each_row(pipeline, rows, folds))?;
+    }
     let mut selection = select_model(pipeline, rows)?;
     let cv = match selection.cv.take() {
         Some(cv) => cv,
@@ -329,6 +333,18 @@ pub fn cross_validate_only(
         search: selection.search,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Writes `row,fold` for each training row: its 0-based index among the data's valid
+/// rows (its data row when none was rejected) and its cross-validation fold, so that
+/// another tool can score exactly the same folds.
+fn write_folds(path: &std::path::Path, rows: &[usize], folds: &[usize]) -> Result<(), RunError> {
+    use std::fmt::Write as _;
+    let mut text = String::from("row,fold\n");
+    for (row, fold) in rows.iter().zip(folds) {
+        let _ = writeln!(text, "{row},{fold}");
+    }
+    fs_err::write(path, text).map_err(RunError::WriteFolds)
 }
 
 /// What `train cv` reports.

@@ -168,6 +168,33 @@ fn train_cv_cross_validates_without_registering() {
     assert_eq!(run()["cv"], first["cv"]);
     assert!(!dir.path().join("iris").join("1").exists());
 
+    // --folds-out writes every training row's fold: 5 stratified folds of 24 rows.
+    let folds = dir.path().join("folds.csv");
+    let out = train(
+        &[
+            "cv",
+            "--config",
+            "configs/iris.yaml",
+            "--folds-out",
+            folds.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = fs_err::read_to_string(&folds).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("row,fold"));
+    let mut sizes = [0; 5];
+    let mut rows = Vec::new();
+    for line in lines {
+        let (row, fold) = line.split_once(',').unwrap();
+        rows.push(row.parse::<usize>().unwrap());
+        sizes[fold.parse::<usize>().unwrap()] += 1;
+    }
+    assert_eq!(sizes, [24; 5]);
+    assert_eq!(rows.len(), 120);
+    assert!(rows.windows(2).all(|w| w[0] < w[1] && w[1] < 150));
+
     let text = train(&["cv", "--config", "configs/diabetes.yaml"], dir.path());
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("5-fold cross-validation:\n  rmse"), "{text}");
