@@ -352,7 +352,8 @@ fn main() -> ExitCode {
             set_threads(*threads);
             Pipeline::from_file(config).and_then(|pipeline| {
                 let location = train::runner::registry_location(&pipeline, registry.as_ref());
-                let report = train::runner::cross_validate_only(&pipeline, &location, folds_out.as_deref())?;
+                let report =
+                    train::runner::cross_validate_only(&pipeline, &location, folds_out.as_deref())?;
                 report.write(&mut out, *json);
                 Ok(())
             })

@@ -309,7 +309,11 @@ pub fn cross_validate_only(
         .or_else(|| pipeline.search().map(|s| s.folds))
         .unwrap_or(5);
     if let Some(path) = folds_out {
-        write_folds(path, &split.train, &cv::fold_of_each_row(pipeline, rows, folds))?;
+        write_folds(
+            path,
+            &split.train,
+            &cv::fold_of_each_row(pipeline, rows, folds),
+        )?;
     }
     let mut selection = select_model(pipeline, rows)?;
     let cv = match selection.cv.take() {
@@ -518,7 +522,10 @@ fn run_recorded(
         lap = Instant::now();
         seconds
     };
+    let spinner =
+        crate::progress::Spinner::new(format!("reading {}", pipeline.data_path().display()));
     let mut dataset = data::load(pipeline, &default_dead_letter)?;
+    drop(spinner);
     record.stages.load = clock();
     let valid = dataset.frame.n_rows();
     record.rows = Some(RowCounts {
@@ -584,7 +591,11 @@ fn run_recorded(
         fit_preprocessing(pipeline, &train_frame, &dataset.target, &split.train)?;
     drop(train_frame);
     record.stages.prepare += clock();
-    let fitted = model::fit(&selection.spec, &training)?;
+    let fitted = model::fit_with_progress(
+        &selection.spec,
+        &training,
+        &crate::progress::TreeProgress::default(),
+    )?;
     drop(training);
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;

@@ -40,8 +40,8 @@ use super::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
 use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
 use super::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
 use super::{
-    Model, ModelKind, Parity, PredictError, Predictions, SplitCriterion, Target, Task, TrainError,
-    Trainer, TrainingSet, check_width,
+    FitProgress, Model, ModelKind, NoProgress, Parity, PredictError, Predictions, SplitCriterion,
+    Target, Task, TrainError, Trainer, TrainingSet, check_width,
 };
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
@@ -305,16 +305,33 @@ impl Trainer for ValidForestClassifierParams {
     type Model = ForestClassifierModel;
 
     fn fit(&self, data: &TrainingSet) -> Result<ForestClassifierModel, TrainError> {
-        let fit = ClassForestFit::new(self, data)?;
-        let trees = (0..fit.n_trees())
-            .into_par_iter()
-            .map(|i| fit.tree(i).map(|(tree, _)| tree))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(fit.model(trees))
+        self.fit_observed(data, &NoProgress)
     }
 }
 
 impl ValidForestClassifierParams {
+    /// [`Trainer::fit`], reporting each tree to `progress` as it is grown.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`].
+    pub fn fit_observed(
+        &self,
+        data: &TrainingSet,
+        progress: &dyn FitProgress,
+    ) -> Result<ForestClassifierModel, TrainError> {
+        let fit = ClassForestFit::new(self, data)?;
+        progress.start(fit.n_trees());
+        let trees = (0..fit.n_trees())
+            .into_par_iter()
+            .map(|i| {
+                let tree = fit.tree(i).map(|(tree, _)| tree);
+                progress.step();
+                tree
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(fit.model(trees))
+    }
+
     /// Fits the forest and checks, tree by tree, that Ferry's layout predicts exactly
     /// the class smartcore's tree predicts on every row of `probe`, and that the
     /// forest's probabilities are the mean of its trees' leaf distributions.
@@ -578,10 +595,29 @@ impl Trainer for ValidForestRegressorParams {
     type Model = ForestRegressorModel;
 
     fn fit(&self, data: &TrainingSet) -> Result<ForestRegressorModel, TrainError> {
+        self.fit_observed(data, &NoProgress)
+    }
+}
+
+impl ValidForestRegressorParams {
+    /// [`Trainer::fit`], reporting each tree to `progress` as it is grown.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`].
+    pub fn fit_observed(
+        &self,
+        data: &TrainingSet,
+        progress: &dyn FitProgress,
+    ) -> Result<ForestRegressorModel, TrainError> {
         let fit = RegForestFit::new(self, data)?;
+        progress.start(fit.n_trees());
         let trees = (0..fit.n_trees())
             .into_par_iter()
-            .map(|i| fit.tree(i))
+            .map(|i| {
+                let tree = fit.tree(i);
+                progress.step();
+                tree
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ForestRegressorModel {
             kind: ModelKind::RandomForestRegressor,
@@ -589,9 +625,7 @@ impl Trainer for ValidForestRegressorParams {
             trees,
         })
     }
-}
 
-impl ValidForestRegressorParams {
     /// Fits the forest and checks, tree by tree, that the tree Ferry's CART grows
     /// predicts exactly the value smartcore's tree, fitted with the same seed, predicts
     /// on every row of `probe`, and that the forest predicts the mean of smartcore's

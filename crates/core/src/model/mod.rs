@@ -973,11 +973,42 @@ impl Model for TrainedModel {
     }
 }
 
+/// Receives the progress of a long fit (a forest's trees): [`FitProgress::start`] once
+/// with the number of steps, then [`FitProgress::step`] as each finishes, from any
+/// thread.
+pub trait FitProgress: Sync {
+    /// The fit has `total` steps.
+    fn start(&self, total: usize);
+    /// One step finished.
+    fn step(&self);
+}
+
+/// A [`FitProgress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl FitProgress for NoProgress {
+    fn start(&self, _total: usize) {}
+    fn step(&self) {}
+}
+
 /// Fits the model `spec` describes: the one dispatch point from config to algorithm.
 ///
 /// # Errors
 /// [`TrainError`] from the algorithm, or when the target does not suit its task.
 pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, TrainError> {
+    fit_with_progress(spec, data, &NoProgress)
+}
+
+/// [`fit`], reporting the trees of a random forest to `progress` as they are grown.
+///
+/// # Errors
+/// As [`fit`].
+pub fn fit_with_progress(
+    spec: &ValidModelSpec,
+    data: &TrainingSet,
+    progress: &dyn FitProgress,
+) -> Result<TrainedModel, TrainError> {
     Ok(match spec {
         ValidModelSpec::LogisticRegression(p) => TrainedModel::LogisticRegression(p.fit(data)?),
         ValidModelSpec::LinearRegression(p) => TrainedModel::LinearRegression(p.fit(data)?),
@@ -992,10 +1023,10 @@ pub fn fit(spec: &ValidModelSpec, data: &TrainingSet) -> Result<TrainedModel, Tr
             TrainedModel::DecisionTreeRegressor(p.fit(data)?)
         }
         ValidModelSpec::RandomForestClassifier(p) => {
-            TrainedModel::RandomForestClassifier(p.fit(data)?)
+            TrainedModel::RandomForestClassifier(p.fit_observed(data, progress)?)
         }
         ValidModelSpec::RandomForestRegressor(p) => {
-            TrainedModel::RandomForestRegressor(p.fit(data)?)
+            TrainedModel::RandomForestRegressor(p.fit_observed(data, progress)?)
         }
         ValidModelSpec::ExtraTreesRegressor(p) => {
             TrainedModel::RandomForestRegressor(p.fit_extra_trees(data)?)

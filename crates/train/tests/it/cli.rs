@@ -322,3 +322,26 @@ fn no_arguments_prints_help_and_fails() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage: train"));
 }
+
+#[test]
+fn off_a_terminal_progress_is_logged_a_tenth_at_a_time() {
+    let registry = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(["--config", "configs/titanic_search.yaml"])
+        .env("FERRY_REGISTRY", registry.path())
+        .env("RUST_LOG", "info")
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 6 candidates x 5 folds, then the best refitted: 50 trees.
+    for stage in [
+        r#"stage="grid search" done=30 total=30"#,
+        r#"stage="trees" done=50 total=50"#,
+    ] {
+        assert!(stderr.contains(stage), "{stage}: {stderr}");
+    }
+    let lines = stderr.matches(r#"stage="grid search""#).count();
+    assert_eq!(lines, 10, "{stderr}");
+}
