@@ -342,37 +342,24 @@ fn check_tables(
     Ok(())
 }
 
-impl MultinomialNbModel {
-    /// Checks a decoded model's tables.
-    ///
-    /// # Errors
-    /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
-        let k = self.classes.len();
-        check_tables(
-            k,
-            &self.priors,
-            self.feature_log_prob.len(),
-            k * self.n_features,
-        )
-    }
+/// Checks a decoded multinomial or Bernoulli model: one prior per class and one log
+/// probability per class and column.
+macro_rules! check_per_column {
+    ($($model:ty),+) => {$(
+        impl $model {
+            /// Checks a decoded model's tables.
+            ///
+            /// # Errors
+            /// What is inconsistent.
+            pub fn check(&self) -> Result<(), String> {
+                let k = self.classes.len();
+                check_tables(k, &self.priors, self.feature_log_prob.len(), k * self.n_features)
+            }
+        }
+    )+};
 }
 
-impl BernoulliNbModel {
-    /// Checks a decoded model's tables.
-    ///
-    /// # Errors
-    /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
-        let k = self.classes.len();
-        check_tables(
-            k,
-            &self.priors,
-            self.feature_log_prob.len(),
-            k * self.n_features,
-        )
-    }
-}
+check_per_column!(MultinomialNbModel, BernoulliNbModel);
 
 impl CategoricalNbModel {
     /// Checks a decoded model's tables.

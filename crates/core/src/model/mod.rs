@@ -846,46 +846,25 @@ impl TrainedModel {
     /// A message naming what is wrong.
     pub fn decode(file: &str, bytes: &[u8]) -> Result<Self, String> {
         match file {
-            MODEL_JSON => Ok(
-                match serde_json::from_slice::<JsonModel>(bytes).map_err(|e| e.to_string())? {
-                    JsonModel::LogisticRegression(m) => TrainedModel::LogisticRegression(m),
-                    JsonModel::LinearRegression(m) => TrainedModel::LinearRegression(m),
-                    JsonModel::RidgeRegression(m) => TrainedModel::RidgeRegression(m),
-                    JsonModel::ElasticNet(m) => TrainedModel::ElasticNet(m),
-                    JsonModel::KnnClassifier(m) => {
-                        m.check()?;
-                        TrainedModel::KnnClassifier(m)
-                    }
-                    JsonModel::KnnRegressor(m) => {
-                        m.check()?;
-                        TrainedModel::KnnRegressor(m)
-                    }
-                    JsonModel::GaussianNb(m) => {
-                        m.check()?;
-                        TrainedModel::GaussianNb(m)
-                    }
-                    JsonModel::MultinomialNb(m) => {
-                        m.check()?;
-                        TrainedModel::MultinomialNb(m)
-                    }
-                    JsonModel::BernoulliNb(m) => {
-                        m.check()?;
-                        TrainedModel::BernoulliNb(m)
-                    }
-                    JsonModel::CategoricalNb(m) => {
-                        m.check()?;
-                        TrainedModel::CategoricalNb(m)
-                    }
-                    JsonModel::Svc(m) => {
-                        m.check()?;
-                        TrainedModel::Svc(m)
-                    }
-                    JsonModel::Svr(m) => {
-                        m.check()?;
-                        TrainedModel::Svr(m)
-                    }
-                },
-            ),
+            MODEL_JSON => {
+                let model =
+                    match serde_json::from_slice::<JsonModel>(bytes).map_err(|e| e.to_string())? {
+                        JsonModel::LogisticRegression(m) => TrainedModel::LogisticRegression(m),
+                        JsonModel::LinearRegression(m) => TrainedModel::LinearRegression(m),
+                        JsonModel::RidgeRegression(m) => TrainedModel::RidgeRegression(m),
+                        JsonModel::ElasticNet(m) => TrainedModel::ElasticNet(m),
+                        JsonModel::KnnClassifier(m) => TrainedModel::KnnClassifier(m),
+                        JsonModel::KnnRegressor(m) => TrainedModel::KnnRegressor(m),
+                        JsonModel::GaussianNb(m) => TrainedModel::GaussianNb(m),
+                        JsonModel::MultinomialNb(m) => TrainedModel::MultinomialNb(m),
+                        JsonModel::BernoulliNb(m) => TrainedModel::BernoulliNb(m),
+                        JsonModel::CategoricalNb(m) => TrainedModel::CategoricalNb(m),
+                        JsonModel::Svc(m) => TrainedModel::Svc(m),
+                        JsonModel::Svr(m) => TrainedModel::Svr(m),
+                    };
+                model.check_tables()?;
+                Ok(model)
+            }
             MODEL_BIN => {
                 let (header, trees) = codec::decode(bytes)?;
                 let single = |mut trees: Vec<flat::ClassTree>| match (trees.pop(), trees.is_empty())
@@ -933,6 +912,29 @@ impl TrainedModel {
                 }
             }
             other => Err(format!("unknown model file {other:?}")),
+        }
+    }
+
+    /// Checks that a decoded model's tables agree with each other (row and column
+    /// counts, class indices), for the models whose JSON could hold tables that do not.
+    fn check_tables(&self) -> Result<(), String> {
+        match self {
+            TrainedModel::KnnClassifier(m) => m.check(),
+            TrainedModel::KnnRegressor(m) => m.check(),
+            TrainedModel::GaussianNb(m) => m.check(),
+            TrainedModel::MultinomialNb(m) => m.check(),
+            TrainedModel::BernoulliNb(m) => m.check(),
+            TrainedModel::CategoricalNb(m) => m.check(),
+            TrainedModel::Svc(m) => m.check(),
+            TrainedModel::Svr(m) => m.check(),
+            TrainedModel::LogisticRegression(_)
+            | TrainedModel::LinearRegression(_)
+            | TrainedModel::RidgeRegression(_)
+            | TrainedModel::ElasticNet(_)
+            | TrainedModel::DecisionTreeClassifier(_)
+            | TrainedModel::DecisionTreeRegressor(_)
+            | TrainedModel::RandomForestClassifier(_)
+            | TrainedModel::RandomForestRegressor(_) => Ok(()),
         }
     }
 
