@@ -60,6 +60,11 @@ bench-serve *ARGS:
 bench-train *ARGS:
     bash bench/train.sh {{ARGS}}
 
+# Cross-validated quality against scikit-learn on the same folds (bench/cv.sh).
+[group('test')]
+bench-cv *ARGS:
+    bash bench/cv.sh {{ARGS}}
+
 # Criterion benches of decode + validate + preprocess + predict and of bundle loading.
 [group('test')]
 bench-predict:

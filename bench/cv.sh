@@ -44,34 +44,7 @@ for config in "${configs[@]}"; do
   python3 -c 'import json,sys; print(json.dumps({"config": sys.argv[1], "ferry": json.loads(sys.argv[2]), "sklearn": json.loads(sys.argv[3])}))' \
     "$config" "$ferry" "$sklearn" >> "$tmp/results.jsonl"
 done
-python3 - "$tmp/results.jsonl" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-lower_better = {"log_loss", "rmse", "mae"}
-shown = {"accuracy", "f1_macro", "roc_auc", "rmse", "r2"}
-lines = ["| config | model | metric | Ferry mean ± std | scikit-learn mean ± std | Ferry |",
-         "|---|---|---|---|---|---|"]
-verdicts = []
-for r in rows:
-    ferry, sk = r["ferry"]["cv"]["scores"], r["sklearn"]
-    for metric in [m for m in sk if m in shown and m in ferry]:
-        f, s = ferry[metric], sk[metric]
-        delta = f["mean"] - s["mean"]
-        better = delta < 0 if metric in lower_better else delta > 0
-        if better:
-            verdict = "better"
-        elif abs(delta) <= s["std"]:
-            verdict = "within 1 std"
-        else:
-            verdict = "WORSE"
-        verdicts.append(verdict)
-        fmt = ".0f" if metric in lower_better and s["mean"] > 100 else ".4f"
-        lines.append(f"| {r['config']} | {r['ferry']['kind']} | {metric} | "
-                     f"{f['mean']:{fmt}} ± {f['std']:{fmt}} | {s['mean']:{fmt}} ± {s['std']:{fmt}} | {verdict} |")
-text = "\n".join(lines) + "\n"
-open("target/bench/cv.md", "w").write(text)
-json.dump(rows, open("target/bench/cv.json", "w"), indent=1)
-print(text)
-print(f"{verdicts.count('better')} better, {verdicts.count('within 1 std')} within one std, "
-      f"{verdicts.count('WORSE')} worse than scikit-learn by more than one of its stds")
-PY
+python3 -c 'import json,sys; json.dump([json.loads(l) for l in open(sys.argv[1])], open("target/bench/cv.json", "w"), indent=1)' \
+  "$tmp/results.jsonl"
+python3 bench/reference/cv_table.py target/bench/cv.json > target/bench/cv.md
+cat target/bench/cv.md
