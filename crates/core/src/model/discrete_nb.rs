@@ -410,15 +410,8 @@ fn predict_with(
 }
 
 impl Model for MultinomialNbModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::MultinomialNb
-    }
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::MultinomialNb, classifier);
+
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
         let m = self.n_features;
@@ -432,15 +425,8 @@ impl Model for MultinomialNbModel {
 }
 
 impl Model for BernoulliNbModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::BernoulliNb
-    }
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::BernoulliNb, classifier);
+
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
         let m = self.n_features;
@@ -460,15 +446,8 @@ impl Model for BernoulliNbModel {
 }
 
 impl Model for CategoricalNbModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::CategoricalNb
-    }
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::CategoricalNb, classifier);
+
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
         let k = self.classes.len();

@@ -397,17 +397,7 @@ impl ValidForestClassifierParams {
 }
 
 impl Model for ForestClassifierModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::RandomForestClassifier
-    }
-
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::RandomForestClassifier, classifier);
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;

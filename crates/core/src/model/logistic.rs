@@ -130,17 +130,7 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 impl Model for LogisticRegressionModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::LogisticRegression
-    }
-
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::LogisticRegression, classifier);
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;

@@ -6,6 +6,34 @@
 //! type, one variant in each enum and one arm in [`fit`]. The matches are exhaustive, so
 //! the compiler lists every place a new algorithm must be handled.
 
+/// The [`Model`] methods a model with `n_features` (and, for a classifier, `classes`)
+/// fields writes the same way: `model_shape!(ModelKind::Svc, classifier)` inside its
+/// `impl Model`.
+macro_rules! model_shape {
+    ($kind:expr, classifier) => {
+        fn kind(&self) -> ModelKind {
+            $kind
+        }
+        fn n_features(&self) -> usize {
+            self.n_features
+        }
+        fn classes(&self) -> Option<&[ClassLabel]> {
+            Some(&self.classes)
+        }
+    };
+    ($kind:expr, regressor) => {
+        fn kind(&self) -> ModelKind {
+            $kind
+        }
+        fn n_features(&self) -> usize {
+            self.n_features
+        }
+        fn classes(&self) -> Option<&[ClassLabel]> {
+            None
+        }
+    };
+}
+
 mod cart;
 mod codec;
 mod discrete_nb;

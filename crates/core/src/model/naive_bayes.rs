@@ -233,17 +233,7 @@ impl GaussianNbModel {
 }
 
 impl Model for GaussianNbModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::GaussianNb
-    }
-
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::GaussianNb, classifier);
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;

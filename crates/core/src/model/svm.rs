@@ -397,15 +397,8 @@ impl SvrModel {
 }
 
 impl Model for SvcModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::Svc
-    }
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::Svc, classifier);
+
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
         let k = self.classes.len();
@@ -442,15 +435,8 @@ impl Model for SvcModel {
 }
 
 impl Model for SvrModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::Svr
-    }
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        None
-    }
+    model_shape!(ModelKind::Svr, regressor);
+
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
         Ok(Predictions::Values(

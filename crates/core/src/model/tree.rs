@@ -286,17 +286,7 @@ pub(super) fn predict_class_trees(
 }
 
 impl Model for DecisionTreeClassifierModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::DecisionTreeClassifier
-    }
-
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        Some(&self.classes)
-    }
+    model_shape!(ModelKind::DecisionTreeClassifier, classifier);
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;

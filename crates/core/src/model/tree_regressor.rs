@@ -168,17 +168,7 @@ impl Trainer for ValidDecisionTreeRegressorParams {
 }
 
 impl Model for DecisionTreeRegressorModel {
-    fn kind(&self) -> ModelKind {
-        ModelKind::DecisionTreeRegressor
-    }
-
-    fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    fn classes(&self) -> Option<&[ClassLabel]> {
-        None
-    }
+    model_shape!(ModelKind::DecisionTreeRegressor, regressor);
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
