@@ -123,13 +123,12 @@ impl ServeConfig {
         if self.workers == Some(0) {
             return Err("workers: expected at least 1".to_owned());
         }
-        let mut names: Vec<&str> = self.models.iter().map(|r| r.name().as_str()).collect();
-        names.sort_unstable();
-        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!(
-                "models: '{}' is named twice; serve one version per model",
-                pair[0]
-            ));
+        // Several versions of a model may be served (`iris@production`, `iris/3`); the
+        // same reference twice is a mistake.
+        let mut refs: Vec<String> = self.models.iter().map(ToString::to_string).collect();
+        refs.sort_unstable();
+        if let Some(pair) = refs.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("models: '{}' is named twice", pair[0]));
         }
         Ok(())
     }
@@ -182,12 +181,12 @@ mod tests {
         fs_err::write(&path, "models: [Iris]\n").unwrap();
         let err = ServeConfig::from_file(&path).unwrap_err().to_string();
         assert!(err.contains("invalid model name \"Iris\""), "{err}");
+        // Several versions of one model are fine; the same reference twice is not.
         fs_err::write(&path, "models: [tiny, tiny/2]\n").unwrap();
+        assert!(ServeConfig::from_file(&path).is_ok());
+        fs_err::write(&path, "models: [tiny/2, tiny@production, tiny/2]\n").unwrap();
         let err = ServeConfig::from_file(&path).unwrap_err().to_string();
-        assert!(
-            err.ends_with("models: 'tiny' is named twice; serve one version per model"),
-            "{err}"
-        );
+        assert!(err.ends_with("models: 'tiny/2' is named twice"), "{err}");
         fs_err::write(&path, "workers: 0\n").unwrap();
         let err = ServeConfig::from_file(&path).unwrap_err().to_string();
         assert!(err.ends_with("workers: expected at least 1"), "{err}");

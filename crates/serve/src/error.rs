@@ -8,7 +8,6 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use ferry_core::Version;
 use ferry_core::model::PredictError;
 use ferry_core::preprocess::PreprocessError;
 use ferry_core::schema::{RowErrors, SchemaError, describe_rows};
@@ -173,13 +172,13 @@ pub enum ApiError {
     /// Unknown model.
     #[error("model '{0}' is not served here")]
     ModelNotFound(String),
-    /// Known model, unknown version.
-    #[error("model '{name}' is not served at version {version}")]
+    /// Known model, but not at the version or alias asked for.
+    #[error("model '{name}' is not served at {pick}")]
     VersionNotFound {
         /// The model.
         name: String,
-        /// The version asked for.
-        version: Version,
+        /// What was asked for (`version 3`, `alias 'production'`).
+        pick: String,
     },
     /// Configured model that failed to load.
     #[error("model '{0}' failed to load and is not available")]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use ferry_core::registry::{RegistryError, Resolved};
-use ferry_core::{ModelBundle, ModelName, ModelRef, Registry, Version};
+use ferry_core::{AliasName, ModelBundle, ModelName, ModelRef, Registry, Version};
 
 use crate::config::Limits;
 use crate::error::ApiError;
@@ -22,6 +22,27 @@ pub struct LoadedModel {
     pub bundle: ModelBundle,
 }
 
+/// Which served version of a model a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    /// The model's default version (the first `--model` given for its name).
+    Default,
+    /// An explicit version number.
+    Version(Version),
+    /// The version loaded for `--model name@alias` (`name` alone is `name@latest`).
+    Alias(AliasName),
+}
+
+impl std::fmt::Display for Pick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pick::Default => f.write_str("its default version"),
+            Pick::Version(v) => write!(f, "version {v}"),
+            Pick::Alias(a) => write!(f, "alias '{a}'"),
+        }
+    }
+}
+
 /// The served versions of one model and the one a request without a version gets.
 #[derive(Debug, Clone)]
 pub struct ServedVersions {
@@ -34,6 +55,24 @@ impl ServedVersions {
     #[must_use]
     pub fn default_model(&self) -> Option<&Arc<LoadedModel>> {
         self.versions.get(&self.default)
+    }
+
+    /// Every served version, in version order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.versions.values()
+    }
+
+    /// The version a request picks.
+    #[must_use]
+    pub fn pick(&self, pick: &Pick) -> Option<&Arc<LoadedModel>> {
+        match pick {
+            Pick::Default => self.default_model(),
+            Pick::Version(v) => self.versions.get(v),
+            Pick::Alias(alias) => self
+                .versions
+                .values()
+                .find(|m| matches!(&m.reference, ModelRef::Alias(_, a) if a == alias)),
+        }
     }
 }
 
@@ -67,14 +106,16 @@ impl ModelSet {
         entry.versions.insert(version, Arc::new(model));
     }
 
-    /// The model `name` at `version`, or at its default version.
+    /// The model `name` at the version `pick` asks for.
     #[must_use]
-    pub fn get(&self, name: &str, version: Option<Version>) -> Option<&Arc<LoadedModel>> {
-        let served = self.models.get(name)?;
-        match version {
-            Some(v) => served.versions.get(&v),
-            None => served.default_model(),
-        }
+    pub fn get(&self, name: &str, pick: &Pick) -> Option<&Arc<LoadedModel>> {
+        self.models.get(name)?.pick(pick)
+    }
+
+    /// The served versions of `name`.
+    #[must_use]
+    pub fn versions(&self, name: &str) -> Option<&ServedVersions> {
+        self.models.get(name)
     }
 
     /// True when some version of `name` is served.
@@ -130,23 +171,26 @@ impl AppState {
             .collect()
     }
 
-    /// The served model `name` at `version` (its default when `None`), or why there is
-    /// none: not served at all (404), or expected but refused at load (503).
+    /// The served model `name` at the version `pick` asks for, or why there is none:
+    /// not served at all (404), not at that version or alias (404), or expected but
+    /// refused at load (503).
     ///
     /// # Errors
     /// [`ApiError::ModelNotFound`], [`ApiError::VersionNotFound`] or
     /// [`ApiError::ModelNotLoaded`].
-    pub fn find(&self, name: &str, version: Option<Version>) -> Result<Arc<LoadedModel>, ApiError> {
+    pub fn find(&self, name: &str, pick: &Pick) -> Result<Arc<LoadedModel>, ApiError> {
         let models = self.models.load();
-        if let Some(m) = models.get(name, version) {
+        if let Some(m) = models.get(name, pick) {
             return Ok(Arc::clone(m));
         }
-        match version {
-            Some(v) if models.contains(name) => Err(ApiError::VersionNotFound {
-                name: name.to_owned(),
-                version: v,
-            }),
-            Some(_) | None => {
+        match pick {
+            Pick::Version(_) | Pick::Alias(_) if models.contains(name) => {
+                Err(ApiError::VersionNotFound {
+                    name: name.to_owned(),
+                    pick: pick.to_string(),
+                })
+            }
+            Pick::Default | Pick::Version(_) | Pick::Alias(_) => {
                 if self.expected.iter().any(|n| n.as_str() == name) {
                     Err(ApiError::ModelNotLoaded(name.to_owned()))
                 } else {
@@ -187,8 +231,13 @@ pub fn load_models(
     };
     let mut models = ModelSet::new();
     let mut failures = Vec::new();
-    let expected = references.iter().map(|r| r.name().clone()).collect();
+    let mut expected: Vec<ModelName> = Vec::new();
     for reference in references {
+        // The first reference given for a name is its default version.
+        let first = !expected.contains(reference.name());
+        if first {
+            expected.push(reference.name().clone());
+        }
         match registry.load(&reference) {
             Ok((resolved, bundle)) => models.insert(
                 LoadedModel {
@@ -196,7 +245,7 @@ pub fn load_models(
                     resolved,
                     bundle,
                 },
-                true,
+                first,
             ),
             Err(error) => failures.push(LoadFailure { reference, error }),
         }
@@ -231,17 +280,28 @@ mod tests {
         set.insert(load(3), true);
         set.insert(load(1), false);
         let state = AppState::new(set, vec!["m".parse().unwrap()], Limits::default());
-        assert_eq!(state.find("m", None).unwrap().resolved.version, Version(3));
         assert_eq!(
-            state.find("m", Some(Version(1))).unwrap().resolved.version,
+            state.find("m", &Pick::Default).unwrap().resolved.version,
+            Version(3)
+        );
+        assert_eq!(
+            state
+                .find("m", &Pick::Version(Version(1)))
+                .unwrap()
+                .resolved
+                .version,
             Version(1)
         );
         assert!(matches!(
-            state.find("m", Some(Version(2))),
+            state.find("m", &Pick::Version(Version(2))),
             Err(ApiError::VersionNotFound { .. })
         ));
         assert!(matches!(
-            state.find("other", None),
+            state.find("m", &Pick::Alias("production".parse().unwrap())),
+            Err(ApiError::VersionNotFound { .. })
+        ));
+        assert!(matches!(
+            state.find("other", &Pick::Default),
             Err(ApiError::ModelNotFound(_))
         ));
         assert_eq!(state.models.load().defaults().count(), 1);

@@ -68,6 +68,8 @@ pub struct ModelDetail<'a> {
     /// Summary fields.
     #[serde(flatten)]
     pub summary: ModelSummary<'a>,
+    /// Every version of the model this server serves.
+    pub served_versions: Vec<ServedVersion>,
     /// The input features a request must provide.
     pub features: &'a [FeatureSpec],
     /// The target column the model predicts.
@@ -82,6 +84,17 @@ pub struct ModelDetail<'a> {
     pub git_sha: Option<&'a str>,
     /// sha256 of the training data.
     pub data_sha256: &'a str,
+}
+
+/// One served version of a model, in `GET /models/{name}`.
+#[derive(Debug, Serialize)]
+pub struct ServedVersion {
+    /// The version.
+    pub version: u64,
+    /// What was asked for (`iris@production`, `iris/3`).
+    pub reference: String,
+    /// Whether requests that name no version get it.
+    pub default: bool,
 }
 
 impl<'a> ModelSummary<'a> {

@@ -8,7 +8,29 @@ mod predict;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Pick};
+
+/// The version a `/versions/{version}` path segment asks for.
+fn version_pick(name: &str, version: &str) -> Result<Pick, ApiError> {
+    version
+        .parse::<u64>()
+        .map(|v| Pick::Version(ferry_core::Version(v)))
+        .map_err(|_| ApiError::VersionNotFound {
+            name: name.to_owned(),
+            pick: format!("version '{version}' (a version is a whole number)"),
+        })
+}
+
+/// The alias an `/aliases/{alias}` path segment asks for.
+fn alias_pick(name: &str, alias: &str) -> Result<Pick, ApiError> {
+    alias
+        .parse()
+        .map(Pick::Alias)
+        .map_err(|_| ApiError::VersionNotFound {
+            name: name.to_owned(),
+            pick: format!("alias '{alias}'"),
+        })
+}
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed(req.method().to_string()))
@@ -36,9 +58,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             "/models/{name}/predict",
             web::post().to(predict::predict),
         ))
+        .service(resource(
+            "/models/{name}/versions/{version}/predict",
+            web::post().to(predict::predict_version),
+        ))
+        .service(resource(
+            "/models/{name}/aliases/{alias}/predict",
+            web::post().to(predict::predict_alias),
+        ))
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))
         .service(resource("/models", web::get().to(models::list)))
         .service(resource("/models/{name}", web::get().to(models::detail)))
+        .service(resource(
+            "/models/{name}/versions/{version}",
+            web::get().to(models::detail_version),
+        ))
+        .service(resource(
+            "/models/{name}/aliases/{alias}",
+            web::get().to(models::detail_alias),
+        ))
         .default_service(web::to(route_not_found));
 }

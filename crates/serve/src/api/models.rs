@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 
-use super::dto::{ModelDetail, ModelList, ModelSummary};
+use super::dto::{ModelDetail, ModelList, ModelSummary, ServedVersion};
 use crate::API_VERSION;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Pick};
 
 /// `GET /models`.
 pub(super) async fn list(state: web::Data<AppState>) -> HttpResponse {
@@ -18,16 +18,59 @@ pub(super) async fn list(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-/// `GET /models/{name}`.
+/// `GET /models/{name}`: the default version.
 pub(super) async fn detail(
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let model = state.find(&name, None)?;
+    detail_pick(&state, &name, Ok(Pick::Default))
+}
+
+/// `GET /models/{name}/versions/{version}`.
+pub(super) async fn detail_version(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let pick = super::version_pick(&name, &version);
+    detail_pick(&state, &name, pick)
+}
+
+/// `GET /models/{name}/aliases/{alias}`.
+pub(super) async fn detail_alias(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, alias) = path.into_inner();
+    let pick = super::alias_pick(&name, &alias);
+    detail_pick(&state, &name, pick)
+}
+
+fn detail_pick(
+    state: &AppState,
+    name: &str,
+    pick: Result<Pick, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let model = state.find(name, &pick?)?;
+    let models = state.models.load();
+    let served = models
+        .versions(name)
+        .map(|v| {
+            let default = v.default_model().map(|m| m.resolved.version);
+            v.all()
+                .map(|m| ServedVersion {
+                    version: m.resolved.version.0,
+                    reference: m.reference.to_string(),
+                    default: Some(m.resolved.version) == default,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let manifest = model.bundle.manifest();
     Ok(HttpResponse::Ok().json(ModelDetail {
         api_version: API_VERSION,
         summary: ModelSummary::new(manifest, model.reference.to_string()),
+        served_versions: served,
         features: model.bundle.schema().features(),
         target: &manifest.target,
         classes: model.bundle.classes(),

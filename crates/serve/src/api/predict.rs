@@ -4,9 +4,9 @@ use crate::error::ApiError;
 use crate::infer::infer;
 use crate::protocol::{native, read_json_body};
 use crate::request_id::RequestId;
-use crate::state::AppState;
+use crate::state::{AppState, Pick};
 
-/// `POST /models/{name}/predict`: decode (native JSON) -> infer -> encode.
+/// `POST /models/{name}/predict`: the model's default version.
 pub(super) async fn predict(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -14,15 +14,53 @@ pub(super) async fn predict(
     request_id: RequestId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_json_body(&req, payload, state.limits.max_body_bytes).await?;
+    predict_pick(&req, &state, &name, Ok(Pick::Default), &request_id, payload).await
+}
+
+/// `POST /models/{name}/versions/{version}/predict`.
+pub(super) async fn predict_version(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let pick = super::version_pick(&name, &version);
+    predict_pick(&req, &state, &name, pick, &request_id, payload).await
+}
+
+/// `POST /models/{name}/aliases/{alias}/predict`.
+pub(super) async fn predict_alias(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (name, alias) = path.into_inner();
+    let pick = super::alias_pick(&name, &alias);
+    predict_pick(&req, &state, &name, pick, &request_id, payload).await
+}
+
+/// Decode (native JSON) -> find the version -> infer -> encode.
+async fn predict_pick(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    pick: Result<Pick, ApiError>,
+    request_id: &RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(req, payload, state.limits.max_body_bytes).await?;
     // Errors in the order a client fixes them: unreadable body, unparsable JSON, unknown
-    // model, then the shape and content of the records.
+    // model or version, then the shape and content of the records.
     let records = native::decode(&body, state.limits.max_batch_records);
     if let Err(e @ ApiError::InvalidJson(_)) = records {
         return Err(e);
     }
-    let model = state.find(&name, None)?;
+    let model = state.find(name, &pick?)?;
     let records = records?;
     let inference = infer(model, &records.rows())?;
-    native::encode(&inference, &request_id)
+    native::encode(&inference, request_id)
 }
