@@ -56,7 +56,7 @@ fn load(name: &str) -> Arc<LoadedModel> {
         },
         true,
     );
-    Arc::clone(set.get(name, None).unwrap())
+    Arc::clone(set.get(name, &serve::state::Pick::Default).unwrap())
 }
 
 /// A native body of `n` records: the first rows of `file` (repeated when it has fewer),
