@@ -8,5 +8,6 @@
 
 mod errors;
 mod harness;
+mod kserve;
 mod parity;
 mod versions;

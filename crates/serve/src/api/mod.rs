@@ -4,6 +4,7 @@ pub mod dto;
 mod health;
 mod models;
 mod predict;
+mod v2;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -65,6 +66,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .service(resource(
             "/models/{name}/aliases/{alias}/predict",
             web::post().to(predict::predict_alias),
+        ))
+        .service(resource(
+            "/v2/models/{name}/infer",
+            web::post().to(v2::model_infer),
+        ))
+        .service(resource(
+            "/v2/models/{name}/versions/{version}/infer",
+            web::post().to(v2::version_infer),
+        ))
+        .service(resource("/v2", web::get().to(v2::server_metadata)))
+        .service(resource("/v2/health/live", web::get().to(v2::live)))
+        .service(resource("/v2/health/ready", web::get().to(v2::ready)))
+        .service(resource(
+            "/v2/models/{name}",
+            web::get().to(v2::model_metadata),
+        ))
+        .service(resource(
+            "/v2/models/{name}/ready",
+            web::get().to(v2::model_ready),
+        ))
+        .service(resource(
+            "/v2/models/{name}/versions/{version}",
+            web::get().to(v2::version_metadata),
+        ))
+        .service(resource(
+            "/v2/models/{name}/versions/{version}/ready",
+            web::get().to(v2::version_ready),
         ))
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))

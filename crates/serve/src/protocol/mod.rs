@@ -2,9 +2,12 @@
 //! ([`crate::infer`]) and encodes its answer; errors are rendered from the one
 //! [`ErrorCode`](crate::ErrorCode) table in the protocol's own body shape.
 //!
-//! - [`native`]: Ferry's JSON (`POST /models/{name}/predict`).
+//! - [`native`]: Ferry's JSON (`POST /models/{name}/predict`);
+//! - [`v2`]: the Open Inference Protocol (KServe V2) over REST, with Triton's binary
+//!   tensor extension (`POST /v2/models/{name}/infer`).
 
 pub mod native;
+pub mod v2;
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, web};
@@ -38,6 +41,19 @@ pub async fn read_json_body(
                 .map_or_else(|| "no content-type".to_owned(), |v| format!("'{v}'")),
         ));
     }
+    read_body(req, payload, limit).await
+}
+
+/// Reads a request body of any content type, decompressed, stopping at `limit` bytes.
+///
+/// # Errors
+/// [`ApiError::PayloadTooLarge`], or [`ApiError::InvalidRequest`] when the body cannot
+/// be read.
+pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

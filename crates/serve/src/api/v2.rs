@@ -1,0 +1,159 @@
+//! The Open Inference Protocol (KServe V2) routes: server and model health, metadata and
+//! inference, each model reachable with or without `/versions/{version}`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::infer::infer;
+use crate::protocol::read_body;
+use crate::protocol::v2::{self, HEADER_LENGTH, V2Error};
+use crate::state::{AppState, LoadedModel, Pick};
+
+#[derive(Serialize)]
+struct ServerMetadata {
+    name: &'static str,
+    version: &'static str,
+    extensions: [&'static str; 1],
+}
+
+/// `GET /v2`.
+pub(super) async fn server_metadata() -> HttpResponse {
+    HttpResponse::Ok().json(ServerMetadata {
+        name: "ferry",
+        version: env!("CARGO_PKG_VERSION"),
+        extensions: ["binary_tensor_data"],
+    })
+}
+
+/// `GET /v2/health/live`.
+pub(super) async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"live": true}))
+}
+
+/// `GET /v2/health/ready`: as `/ready`, every expected model loaded.
+pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let ready = state.missing().is_empty() && !state.models.load().is_empty();
+    let body = serde_json::json!({ "ready": ready });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// The model a `/v2/models/{name}[/versions/{version}]` path names.
+fn find(
+    state: &AppState,
+    name: &str,
+    version: Option<&str>,
+) -> Result<std::sync::Arc<LoadedModel>, V2Error> {
+    let pick = match version {
+        None => Pick::Default,
+        Some(v) => super::version_pick(name, v)?,
+    };
+    Ok(state.find(name, &pick)?)
+}
+
+fn metadata(state: &AppState, name: &str, version: Option<&str>) -> Result<HttpResponse, V2Error> {
+    let model = find(state, name, version)?;
+    let versions = state
+        .models
+        .load()
+        .versions(name)
+        .map(|v| v.all().map(|m| m.resolved.version.to_string()).collect())
+        .unwrap_or_default();
+    Ok(HttpResponse::Ok().json(v2::metadata(&model, versions)))
+}
+
+/// `GET /v2/models/{name}`.
+pub(super) async fn model_metadata(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, V2Error> {
+    metadata(&state, &name, None)
+}
+
+/// `GET /v2/models/{name}/versions/{version}`.
+pub(super) async fn version_metadata(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, V2Error> {
+    metadata(&state, &path.0, Some(&path.1))
+}
+
+fn model_ready_answer(
+    state: &AppState,
+    name: &str,
+    version: Option<&str>,
+) -> Result<HttpResponse, V2Error> {
+    let model = find(state, name, version)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "name": model.resolved.name.as_str(),
+        "version": model.resolved.version.to_string(),
+        "ready": true,
+    })))
+}
+
+/// `GET /v2/models/{name}/ready`.
+pub(super) async fn model_ready(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, V2Error> {
+    model_ready_answer(&state, &name, None)
+}
+
+/// `GET /v2/models/{name}/versions/{version}/ready`.
+pub(super) async fn version_ready(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, V2Error> {
+    model_ready_answer(&state, &path.0, Some(&path.1))
+}
+
+async fn infer_answer(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    version: Option<&str>,
+    payload: web::Payload,
+) -> Result<HttpResponse, V2Error> {
+    let body = read_body(req, payload, state.limits.max_body_bytes).await?;
+    let header_length = match req.headers().get(HEADER_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    V2Error(ApiError::InvalidRequest(format!(
+                        "{HEADER_LENGTH} must be a byte count, found {v:?}"
+                    )))
+                })?,
+        ),
+    };
+    let model = find(state, name, version)?;
+    let decoded = v2::decode(&body, header_length, &model, state.limits.max_batch_records)?;
+    let inference = infer(model, &decoded.rows())?;
+    v2::encode(&inference, &decoded)
+}
+
+/// `POST /v2/models/{name}/infer`.
+pub(super) async fn model_infer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, V2Error> {
+    infer_answer(&req, &state, &name, None, payload).await
+}
+
+/// `POST /v2/models/{name}/versions/{version}/infer`.
+pub(super) async fn version_infer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, V2Error> {
+    infer_answer(&req, &state, &path.0, Some(&path.1), payload).await
+}

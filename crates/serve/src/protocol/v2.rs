@@ -1,0 +1,864 @@
+//! The Open Inference Protocol (KServe V2) over REST, with Triton's binary tensor
+//! extension: `/v2/...` routes that KServe, Triton and Seldon MLServer clients call.
+//!
+//! An inference request carries tensors. Ferry accepts either one input per feature
+//! (named after it, shape `[n]` or `[n, 1]`; BYTES for categorical features, BOOL for
+//! boolean ones, any numeric type for the others) or one numeric input of shape
+//! `[n, k]` with the `k` features in schema order. Tensor data comes as JSON (`data`,
+//! flat or nested) or, with the binary extension, as raw little-endian bytes after the
+//! JSON header (`Inference-Header-Content-Length`, `binary_data_size` per input). NaN
+//! and JSON `null` are missing values. The rows then go through the one inference step
+//! every protocol shares. Outputs are `predict` (labels, or values) and, for models that
+//! give them, `predict_proba` (`[n, classes]`), in JSON or binary as the client asks.
+//! Errors are `{"error": "..."}` with the status of Ferry's error table, 4xx request
+//! errors as 400 as the protocol asks.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use ferry_core::schema::{Cell, DType, FeatureSchema, Row};
+use ferry_core::{ClassLabel, Model, Predictions};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
+use crate::infer::Inference;
+use crate::state::LoadedModel;
+
+/// The header that gives the length of the JSON part of a binary request or response.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// An error answered in the protocol's body shape.
+#[derive(Debug)]
+pub struct V2Error(pub ApiError);
+
+impl From<ApiError> for V2Error {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl std::fmt::Display for V2Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl ResponseError for V2Error {
+    fn status_code(&self) -> StatusCode {
+        let code = self.0.code();
+        match code.kind() {
+            ErrorKind::InvalidRequest => match code.status() {
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::METHOD_NOT_ALLOWED => code.status(),
+                _ => StatusCode::BAD_REQUEST,
+            },
+            ErrorKind::NotFound | ErrorKind::Unavailable | ErrorKind::Internal => code.status(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = match self.0.code().kind() {
+            ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
+            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
+                self.0.to_string()
+            }
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody { error })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> V2Error {
+    V2Error(ApiError::InvalidRequest(message.into()))
+}
+
+/// `POST .../infer`, as read.
+#[derive(Debug, Deserialize)]
+struct InferRequest {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Option<serde_json::Map<String, Value>>,
+    inputs: Vec<InputTensor>,
+    #[serde(default)]
+    outputs: Option<Vec<RequestedOutput>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InputTensor {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    #[serde(default)]
+    parameters: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestedOutput {
+    name: String,
+    #[serde(default)]
+    parameters: Option<serde_json::Map<String, Value>>,
+}
+
+/// A tensor's elements.
+#[derive(Debug)]
+enum Elements {
+    /// Numbers (every numeric datatype); NaN is a missing value.
+    Numbers(Vec<f64>),
+    /// BYTES, as strings; `None` for JSON `null`.
+    Bytes(Vec<Option<String>>),
+    /// BOOL.
+    Bools(Vec<bool>),
+}
+
+impl Elements {
+    fn len(&self) -> usize {
+        match self {
+            Elements::Numbers(v) => v.len(),
+            Elements::Bytes(v) => v.len(),
+            Elements::Bools(v) => v.len(),
+        }
+    }
+
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match self {
+            Elements::Numbers(v) => match v.get(i) {
+                Some(x) if x.is_nan() => Cell::Null,
+                Some(x) => Cell::Number(*x),
+                None => Cell::Absent,
+            },
+            Elements::Bytes(v) => match v.get(i) {
+                Some(Some(s)) => Cell::Text(s),
+                Some(None) => Cell::Null,
+                None => Cell::Absent,
+            },
+            Elements::Bools(v) => v.get(i).map_or(Cell::Absent, |b| Cell::Bool(*b)),
+        }
+    }
+}
+
+/// Element width in bytes of a fixed-size datatype.
+fn width(datatype: &str) -> Option<usize> {
+    Some(match datatype {
+        "BOOL" | "INT8" | "UINT8" => 1,
+        "INT16" | "UINT16" | "FP16" => 2,
+        "INT32" | "UINT32" | "FP32" => 4,
+        "INT64" | "UINT64" | "FP64" => 8,
+        _ => return None,
+    })
+}
+
+/// Decodes `bytes` of `datatype` (little-endian, Triton's binary layout).
+fn decode_binary(name: &str, datatype: &str, bytes: &[u8]) -> Result<Elements, V2Error> {
+    if datatype == "BYTES" {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(|| {
+                invalid(format!("input '{name}': truncated BYTES element length"))
+            })?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let (value, tail) = tail.split_at_checked(len).ok_or_else(|| {
+                invalid(format!(
+                    "input '{name}': a BYTES element runs past the data"
+                ))
+            })?;
+            let text = std::str::from_utf8(value)
+                .map_err(|_| invalid(format!("input '{name}': a BYTES element is not UTF-8")))?;
+            out.push(Some(text.to_owned()));
+            rest = tail;
+        }
+        return Ok(Elements::Bytes(out));
+    }
+    let size = width(datatype)
+        .ok_or_else(|| invalid(format!("input '{name}': unknown datatype '{datatype}'")))?;
+    if !bytes.len().is_multiple_of(size) {
+        return Err(invalid(format!(
+            "input '{name}': {} bytes are not a whole number of {datatype} elements",
+            bytes.len()
+        )));
+    }
+    let chunks = bytes.chunks_exact(size);
+    if datatype == "BOOL" {
+        return Ok(Elements::Bools(chunks.map(|c| c[0] != 0).collect()));
+    }
+    let number = |c: &[u8]| -> f64 {
+        let mut b8 = [0u8; 8];
+        b8[..c.len()].copy_from_slice(c);
+        match datatype {
+            "INT8" => f64::from(c[0] as i8),
+            "UINT8" => f64::from(c[0]),
+            "INT16" => f64::from(i16::from_le_bytes([c[0], c[1]])),
+            "UINT16" => f64::from(u16::from_le_bytes([c[0], c[1]])),
+            "FP16" => half_to_f64(u16::from_le_bytes([c[0], c[1]])),
+            "INT32" => f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "UINT32" => f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "FP32" => f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "INT64" => i64::from_le_bytes(b8) as f64,
+            "UINT64" => u64::from_le_bytes(b8) as f64,
+            _ => f64::from_le_bytes(b8),
+        }
+    };
+    Ok(Elements::Numbers(chunks.map(number).collect()))
+}
+
+/// An IEEE half-precision value.
+fn half_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 == 0 { 1.0 } else { -1.0 };
+    let exponent = i32::from((h >> 10) & 0x1f);
+    let fraction = f64::from(h & 0x3ff);
+    match exponent {
+        0 => sign * fraction * 2f64.powi(-24),
+        31 if fraction == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        e => sign * (1.0 + fraction / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
+/// Flattens JSON `data` (flat or nested arrays) into elements of `datatype`.
+fn decode_json(name: &str, datatype: &str, data: &Value) -> Result<Elements, V2Error> {
+    fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+        if let Value::Array(items) = v {
+            items.iter().for_each(|i| flatten(i, out));
+        } else {
+            out.push(v);
+        }
+    }
+    let mut flat = Vec::new();
+    flatten(data, &mut flat);
+    let wrong = |v: &Value, expected: &str| {
+        invalid(format!(
+            "input '{name}' ({datatype}): expected {expected}, found {v}"
+        ))
+    };
+    match datatype {
+        "BYTES" => flat
+            .into_iter()
+            .map(|v| {
+                if v.is_null() {
+                    Ok(None)
+                } else {
+                    v.as_str()
+                        .map(|s| Some(s.to_owned()))
+                        .ok_or_else(|| wrong(v, "strings"))
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(Elements::Bytes),
+        "BOOL" => flat
+            .into_iter()
+            .map(|v| v.as_bool().ok_or_else(|| wrong(v, "booleans")))
+            .collect::<Result<_, _>>()
+            .map(Elements::Bools),
+        d if width(d).is_some() => flat
+            .into_iter()
+            .map(|v| {
+                if v.is_null() {
+                    Ok(f64::NAN)
+                } else {
+                    v.as_f64().ok_or_else(|| wrong(v, "numbers"))
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(Elements::Numbers),
+        other => Err(invalid(format!(
+            "input '{name}': unknown datatype '{other}'"
+        ))),
+    }
+}
+
+/// The decoded inputs of a request, as rows.
+#[derive(Debug)]
+enum Tensors {
+    /// One input per feature, by schema position.
+    PerFeature {
+        columns: Vec<Option<Elements>>,
+        rows: usize,
+    },
+    /// One `[n, k]` numeric input, features in schema order.
+    Matrix {
+        values: Vec<f64>,
+        k: usize,
+        rows: usize,
+    },
+}
+
+/// One row of a request's tensors.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorRow<'a> {
+    tensors: &'a Tensors,
+    row: usize,
+}
+
+impl Row for TensorRow<'_> {
+    fn cell(&self, index: usize, _name: &str) -> Cell<'_> {
+        match self.tensors {
+            Tensors::PerFeature { columns, .. } => columns
+                .get(index)
+                .and_then(Option::as_ref)
+                .map_or(Cell::Absent, |c| c.cell(self.row)),
+            Tensors::Matrix { values, k, .. } => match values.get(self.row * k + index) {
+                Some(x) if x.is_nan() => Cell::Null,
+                Some(x) => Cell::Number(*x),
+                None => Cell::Absent,
+            },
+        }
+    }
+
+    fn unknown_keys(&self, _schema: &FeatureSchema) -> Vec<String> {
+        // Input names were checked against the schema when the tensors were decoded.
+        Vec::new()
+    }
+}
+
+impl Tensors {
+    fn rows(&self) -> Vec<TensorRow<'_>> {
+        let n = match self {
+            Tensors::PerFeature { rows, .. } | Tensors::Matrix { rows, .. } => *rows,
+        };
+        (0..n).map(|row| TensorRow { tensors: self, row }).collect()
+    }
+}
+
+/// A parsed inference request: its id, its rows and how to answer.
+#[derive(Debug)]
+pub struct Decoded {
+    id: Option<String>,
+    tensors: Tensors,
+    /// The outputs asked for, with whether each is wanted in binary.
+    outputs: Vec<(String, bool)>,
+}
+
+impl Decoded {
+    /// The rows, for the inference step.
+    #[must_use]
+    pub fn rows(&self) -> Vec<TensorRow<'_>> {
+        self.tensors.rows()
+    }
+}
+
+/// `json` with every bare `NaN` token (outside strings) written as `null`: Python's
+/// `json.dumps`, and so tritonclient and KServe's own clients, write a missing float as
+/// `NaN`, which is not JSON. `null` is a missing value here, as NaN is in binary data.
+fn nan_to_null(json: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !json.windows(3).any(|w| w == b"NaN") {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = Vec::with_capacity(json.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut i = 0;
+    while let Some(&b) = json.get(i) {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if json[i..].starts_with(b"NaN") {
+            out.extend_from_slice(b"null");
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn binary_flag(parameters: Option<&serde_json::Map<String, Value>>, key: &str) -> Option<bool> {
+    parameters.and_then(|p| p.get(key)).and_then(Value::as_bool)
+}
+
+/// Decodes an inference request for `model`: `header_length` is the value of
+/// `Inference-Header-Content-Length` when the body has a binary part.
+///
+/// # Errors
+/// An invalid request: unreadable JSON, an unknown input or datatype, shapes that
+/// disagree with the data, more rows than `max_rows`.
+pub fn decode(
+    body: &[u8],
+    header_length: Option<usize>,
+    model: &LoadedModel,
+    max_rows: usize,
+) -> Result<Decoded, V2Error> {
+    let (json, mut binary) = match header_length {
+        Some(n) => body.split_at_checked(n).ok_or_else(|| {
+            invalid(format!(
+                "Inference-Header-Content-Length is {n} but the body has {} bytes",
+                body.len()
+            ))
+        })?,
+        None => (body, &[][..]),
+    };
+    let json = nan_to_null(json);
+    let request: InferRequest =
+        serde_json::from_slice(&json).map_err(|e| V2Error(ApiError::InvalidJson(e.to_string())))?;
+    let schema = model.bundle.schema();
+    let all_binary =
+        binary_flag(request.parameters.as_ref(), "binary_data_output").unwrap_or(false);
+    let mut decoded = Vec::with_capacity(request.inputs.len());
+    for input in &request.inputs {
+        let size = input
+            .parameters
+            .as_ref()
+            .and_then(|p| p.get("binary_data_size"))
+            .and_then(Value::as_u64);
+        let elements = match (size, &input.data) {
+            (Some(size), _) => {
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                let (bytes, rest) = binary.split_at_checked(size).ok_or_else(|| {
+                    invalid(format!(
+                        "input '{}': binary_data_size {size} runs past the body",
+                        input.name
+                    ))
+                })?;
+                binary = rest;
+                decode_binary(&input.name, &input.datatype, bytes)?
+            }
+            (None, Some(data)) => decode_json(&input.name, &input.datatype, data)?,
+            (None, None) => {
+                return Err(invalid(format!("input '{}' has no data", input.name)));
+            }
+        };
+        let expected: i64 = input.shape.iter().product();
+        if input.shape.iter().any(|&d| d < 0) || expected as usize != elements.len() {
+            return Err(invalid(format!(
+                "input '{}': shape {:?} does not hold its {} elements",
+                input.name,
+                input.shape,
+                elements.len()
+            )));
+        }
+        decoded.push((input, elements));
+    }
+    if !binary.is_empty() {
+        return Err(invalid(format!(
+            "{} bytes of binary data follow the inputs' binary_data_size",
+            binary.len()
+        )));
+    }
+    let tensors = to_tensors(decoded, schema)?;
+    let rows = match &tensors {
+        Tensors::PerFeature { rows, .. } | Tensors::Matrix { rows, .. } => *rows,
+    };
+    if rows == 0 {
+        return Err(invalid("the inputs hold no rows"));
+    }
+    if rows > max_rows {
+        return Err(invalid(format!(
+            "{rows} rows in one request; the limit is {max_rows}"
+        )));
+    }
+    let gives_proba = model.bundle.model().kind().gives_probabilities();
+    let outputs = match request.outputs {
+        Some(asked) => {
+            let mut out = Vec::with_capacity(asked.len());
+            for o in asked {
+                match o.name.as_str() {
+                    "predict" => {}
+                    "predict_proba" if gives_proba => {}
+                    other => {
+                        return Err(invalid(format!(
+                            "unknown output '{other}'; this model gives {}",
+                            if gives_proba {
+                                "predict and predict_proba"
+                            } else {
+                                "predict"
+                            }
+                        )));
+                    }
+                }
+                let binary =
+                    binary_flag(o.parameters.as_ref(), "binary_data").unwrap_or(all_binary);
+                out.push((o.name, binary));
+            }
+            out
+        }
+        None => {
+            let mut out = vec![("predict".to_owned(), all_binary)];
+            if gives_proba {
+                out.push(("predict_proba".to_owned(), all_binary));
+            }
+            out
+        }
+    };
+    Ok(Decoded {
+        id: request.id,
+        tensors,
+        outputs,
+    })
+}
+
+fn to_tensors(
+    decoded: Vec<(&InputTensor, Elements)>,
+    schema: &FeatureSchema,
+) -> Result<Tensors, V2Error> {
+    let k = schema.features().len();
+    // One [n, k] numeric input whose name is not a feature: the features in order.
+    if let [(input, _)] = decoded.as_slice()
+        && schema.position(&input.name).is_none()
+        && input.shape.len() == 2
+    {
+        let Some((input, elements)) = decoded.into_iter().next() else {
+            return Err(invalid("no inputs"));
+        };
+        if usize::try_from(input.shape[1]).ok() != Some(k) {
+            return Err(invalid(format!(
+                "input '{}' has shape {:?}; a single input must be [rows, {k}], the features in \
+                 order: {}",
+                input.name,
+                input.shape,
+                feature_names(schema)
+            )));
+        }
+        if let Some(f) = schema
+            .features()
+            .iter()
+            .find(|f| matches!(f.dtype, DType::Categorical))
+        {
+            return Err(invalid(format!(
+                "feature '{}' is categorical: send one input per feature (BYTES for \
+                 categorical ones) instead of one [rows, {k}] tensor",
+                f.name
+            )));
+        }
+        let Elements::Numbers(values) = elements else {
+            return Err(invalid(format!(
+                "input '{}': a [rows, {k}] input must be numeric (FP64, FP32, INT64, ...)",
+                input.name
+            )));
+        };
+        let rows = usize::try_from(input.shape[0]).unwrap_or(0);
+        return Ok(Tensors::Matrix { values, k, rows });
+    }
+    let mut columns: Vec<Option<Elements>> = (0..k).map(|_| None).collect();
+    let mut rows = None;
+    for (input, elements) in decoded {
+        let position = schema.position(&input.name).ok_or_else(|| {
+            invalid(format!(
+                "unknown input '{}'; the inputs are the features ({}), or one [rows, {k}] tensor",
+                input.name,
+                feature_names(schema)
+            ))
+        })?;
+        let shape_ok = matches!(input.shape.as_slice(), [_] | [_, 1]);
+        if !shape_ok {
+            return Err(invalid(format!(
+                "input '{}' has shape {:?}; a feature's input is [rows] or [rows, 1]",
+                input.name, input.shape
+            )));
+        }
+        let n = elements.len();
+        if *rows.get_or_insert(n) != n {
+            return Err(invalid(format!(
+                "input '{}' has {n} rows, the others {}",
+                input.name,
+                rows.unwrap_or(0)
+            )));
+        }
+        if columns[position].replace(elements).is_some() {
+            return Err(invalid(format!("input '{}' is given twice", input.name)));
+        }
+    }
+    Ok(Tensors::PerFeature {
+        columns,
+        rows: rows.unwrap_or(0),
+    })
+}
+
+fn feature_names(schema: &FeatureSchema) -> String {
+    schema
+        .features()
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One output tensor of a response.
+#[derive(Debug, Serialize)]
+struct OutputTensor {
+    name: String,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<serde_json::Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct InferResponse<'a> {
+    model_name: &'a str,
+    model_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    outputs: Vec<OutputTensor>,
+}
+
+/// The datatype of a classifier's labels: INT64, BOOL or BYTES, as the labels are.
+fn label_datatype(classes: &[ClassLabel]) -> &'static str {
+    if classes.iter().all(|c| matches!(c, ClassLabel::Int(_))) {
+        "INT64"
+    } else if classes.iter().all(|c| matches!(c, ClassLabel::Bool(_))) {
+        "BOOL"
+    } else {
+        "BYTES"
+    }
+}
+
+/// The `predict` tensor: its datatype, JSON elements and binary encoding.
+fn predict_tensor(
+    predictions: &Predictions,
+    classes: Option<&[ClassLabel]>,
+) -> Result<(&'static str, Vec<Value>, Vec<u8>), ApiError> {
+    match (predictions, classes) {
+        (Predictions::Values(values), _) => Ok((
+            "FP64",
+            values.iter().map(|v| Value::from(*v)).collect(),
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )),
+        (Predictions::Classes { labels, .. }, Some(classes)) => {
+            let datatype = label_datatype(classes);
+            let mut json = Vec::with_capacity(labels.len());
+            let mut bytes = Vec::new();
+            for &l in labels {
+                let label = classes
+                    .get(l)
+                    .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))?;
+                match (datatype, label) {
+                    ("INT64", ClassLabel::Int(i)) => {
+                        json.push(Value::from(*i));
+                        bytes.extend_from_slice(&i.to_le_bytes());
+                    }
+                    ("BOOL", ClassLabel::Bool(b)) => {
+                        json.push(Value::from(*b));
+                        bytes.push(u8::from(*b));
+                    }
+                    (_, other) => {
+                        let text = other.to_string();
+                        bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                        bytes.extend_from_slice(text.as_bytes());
+                        json.push(Value::from(text));
+                    }
+                }
+            }
+            Ok((datatype, json, bytes))
+        }
+        (Predictions::Classes { .. }, None) => Err(ApiError::Internal(
+            "a classifier without classes".to_owned(),
+        )),
+    }
+}
+
+/// Encodes the answer: JSON, or JSON header plus binary tensors for the outputs the
+/// client asked in binary.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
+pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, V2Error> {
+    let bundle = &inference.model.bundle;
+    let manifest = bundle.manifest();
+    let n = inference.predictions.len();
+    let mut outputs = Vec::with_capacity(request.outputs.len());
+    let mut binary = Vec::new();
+    for (name, as_binary) in &request.outputs {
+        let (datatype, shape, json, bytes) = if name == "predict" {
+            let (datatype, json, bytes) = predict_tensor(&inference.predictions, bundle.classes())?;
+            (datatype, vec![n], json, bytes)
+        } else {
+            let Predictions::Classes {
+                probabilities: Some(p),
+                n_classes,
+                ..
+            } = &inference.predictions
+            else {
+                return Err(V2Error(ApiError::Internal(
+                    "predict_proba for a model without probabilities".to_owned(),
+                )));
+            };
+            (
+                "FP64",
+                vec![n, *n_classes],
+                p.iter().map(|v| Value::from(*v)).collect(),
+                p.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        };
+        let (parameters, data) = if *as_binary {
+            let mut p = serde_json::Map::new();
+            p.insert("binary_data_size".to_owned(), Value::from(bytes.len()));
+            binary.extend_from_slice(&bytes);
+            (Some(p), None)
+        } else {
+            (None, Some(Value::Array(json)))
+        };
+        outputs.push(OutputTensor {
+            name: name.clone(),
+            datatype,
+            shape,
+            parameters,
+            data,
+        });
+    }
+    let header = serde_json::to_vec(&InferResponse {
+        model_name: manifest.name.as_str(),
+        model_version: manifest.version.to_string(),
+        id: request.id.as_deref(),
+        outputs,
+    })
+    .map_err(|e| V2Error(ApiError::Internal(e.to_string())))?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((
+        crate::MODEL_VERSION_HEADER.clone(),
+        HeaderValue::from(manifest.version.0),
+    ));
+    if binary.is_empty() {
+        return Ok(response
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(header));
+    }
+    let length = header.len();
+    let mut body = header;
+    body.extend_from_slice(&binary);
+    Ok(response
+        .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
+        .insert_header((HEADER_LENGTH, length.to_string()))
+        .body(body))
+}
+
+/// The datatype a feature's input takes in metadata.
+fn feature_datatype(dtype: DType) -> &'static str {
+    match dtype {
+        DType::Numeric => "FP64",
+        DType::Integer => "INT64",
+        DType::Categorical => "BYTES",
+        DType::Boolean => "BOOL",
+    }
+}
+
+/// `GET /v2/models/{name}[/versions/{v}]`.
+#[derive(Debug, Serialize)]
+pub struct ModelMetadata {
+    name: String,
+    versions: Vec<String>,
+    platform: &'static str,
+    inputs: Vec<TensorMetadata>,
+    outputs: Vec<TensorMetadata>,
+}
+
+#[derive(Debug, Serialize)]
+struct TensorMetadata {
+    name: String,
+    datatype: &'static str,
+    shape: Vec<i64>,
+}
+
+/// The metadata of `model`, listing `versions` (every served version of its name).
+#[must_use]
+pub fn metadata(model: &LoadedModel, versions: Vec<String>) -> ModelMetadata {
+    let bundle = &model.bundle;
+    let inputs = bundle
+        .schema()
+        .features()
+        .iter()
+        .map(|f| TensorMetadata {
+            name: f.name.clone(),
+            datatype: feature_datatype(f.dtype),
+            shape: vec![-1],
+        })
+        .collect();
+    let mut outputs = vec![TensorMetadata {
+        name: "predict".to_owned(),
+        datatype: bundle.classes().map_or("FP64", label_datatype),
+        shape: vec![-1],
+    }];
+    if bundle.model().kind().gives_probabilities()
+        && let Some(classes) = bundle.classes()
+    {
+        outputs.push(TensorMetadata {
+            name: "predict_proba".to_owned(),
+            datatype: "FP64",
+            shape: vec![-1, i64::try_from(classes.len()).unwrap_or(i64::MAX)],
+        });
+    }
+    ModelMetadata {
+        name: bundle.manifest().name.to_string(),
+        versions,
+        platform: "ferry",
+        inputs,
+        outputs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn binary_tensors_decode_as_triton_writes_them() {
+        let fp64: Vec<u8> = [1.5f64, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let Elements::Numbers(v) = decode_binary("x", "FP64", &fp64).unwrap() else {
+            panic!("numbers")
+        };
+        assert_eq!(v, [1.5, -2.0]);
+        let fp32: Vec<u8> = [0.25f32].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let Elements::Numbers(v) = decode_binary("x", "FP32", &fp32).unwrap() else {
+            panic!("numbers")
+        };
+        assert_eq!(v, [0.25]);
+        let mut bytes = Vec::new();
+        for s in ["male", "female"] {
+            bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(s.as_bytes());
+        }
+        let Elements::Bytes(v) = decode_binary("sex", "BYTES", &bytes).unwrap() else {
+            panic!("bytes")
+        };
+        assert_eq!(v, [Some("male".to_owned()), Some("female".to_owned())]);
+        assert!(decode_binary("sex", "BYTES", &bytes[..6]).is_err());
+        assert!(decode_binary("x", "FP64", &fp64[..7]).is_err());
+        assert!(decode_binary("x", "COMPLEX", &fp64).is_err());
+        assert_eq!(half_to_f64(0x3c00), 1.0);
+        assert_eq!(half_to_f64(0xc000), -2.0);
+    }
+
+    #[test]
+    fn python_nan_tokens_are_read_as_null_outside_strings() {
+        let json = br#"{"data": [NaN, 1.0], "name": "NaN \"NaN\""}"#;
+        assert_eq!(
+            nan_to_null(json).as_ref(),
+            br#"{"data": [null, 1.0], "name": "NaN \"NaN\""}"#
+        );
+        assert!(matches!(nan_to_null(b"[1]"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_data_may_be_nested_and_null_is_missing() {
+        let data = serde_json::json!([[1, 2], [3, null]]);
+        let Elements::Numbers(v) = decode_json("x", "FP64", &data).unwrap() else {
+            panic!("numbers")
+        };
+        assert_eq!(&v[..3], [1.0, 2.0, 3.0]);
+        assert!(v[3].is_nan());
+        let err = decode_json("x", "FP64", &serde_json::json!(["a"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input 'x' (FP64): expected numbers, found \"a\""
+        );
+    }
+}
