@@ -9,5 +9,6 @@
 mod errors;
 mod harness;
 mod kserve;
+mod mlflow;
 mod parity;
 mod versions;

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ferry_core::ModelRef;
 use ferry_core::config::{YamlError, from_yaml_str};
+use ferry_core::{ModelName, ModelRef};
 use serde::{Deserialize, Serialize};
 
 /// `serve --config FILE`.
@@ -25,6 +25,10 @@ pub struct ServeConfig {
     /// HTTP worker threads; one per core when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
+    /// The model MLflow's `/invocations` answers for when several are served (MLflow's
+    /// endpoint names no model); with one model served, that one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlflow_model: Option<ModelName>,
 }
 
 /// Request limits: `limits:` of [`ServeConfig`].
@@ -54,6 +58,7 @@ impl Default for ServeConfig {
             models: Vec::new(),
             limits: Limits::default(),
             workers: None,
+            mlflow_model: None,
         }
     }
 }
@@ -125,6 +130,14 @@ impl ServeConfig {
         }
         // Several versions of a model may be served (`iris@production`, `iris/3`); the
         // same reference twice is a mistake.
+        if let Some(name) = &self.mlflow_model
+            && !self.models.is_empty()
+            && !self.models.iter().any(|r| r.name() == name)
+        {
+            return Err(format!(
+                "mlflow_model: '{name}' is not among the served models"
+            ));
+        }
         let mut refs: Vec<String> = self.models.iter().map(ToString::to_string).collect();
         refs.sort_unstable();
         if let Some(pair) = refs.windows(2).find(|w| w[0] == w[1]) {

@@ -47,6 +47,9 @@ struct Cli {
     /// HTTP worker threads [default: one per core].
     #[arg(long, env = "FERRY_WORKERS", value_name = "N")]
     workers: Option<usize>,
+    /// The model MLflow's /invocations answers for when several are served.
+    #[arg(long, env = "FERRY_MLFLOW_MODEL", value_name = "NAME")]
+    mlflow_model: Option<ferry_core::ModelName>,
     /// Log format: `text` on stderr or `json` on stdout. Filter with RUST_LOG.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -76,6 +79,9 @@ impl Cli {
         }
         if self.workers.is_some() {
             config.workers = self.workers;
+        }
+        if self.mlflow_model.is_some() {
+            config.mlflow_model = self.mlflow_model;
         }
         config.validate().map_err(anyhow::Error::msg)?;
         Ok(config)
@@ -123,6 +129,7 @@ fn run(config: ServeConfig) -> anyhow::Result<()> {
         models: references,
         limits,
         workers,
+        mlflow_model,
     } = config;
     let registry = RegistryLocation::Local(root.clone()).open(ReadLimits::default());
     let (models, expected, failures) = load_models(registry.as_ref(), &references)
@@ -136,7 +143,7 @@ fn run(config: ServeConfig) -> anyhow::Result<()> {
     if models.is_empty() {
         tracing::warn!(registry = %root.display(), "No model is loaded; /ready answers 503 until one is.");
     }
-    let state = AppState::new(models, expected, limits);
+    let state = AppState::new(models, expected, limits).with_mlflow_model(mlflow_model);
     let listener =
         std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener

@@ -147,6 +147,8 @@ pub struct AppState {
     pub expected: Arc<Vec<ModelName>>,
     /// Request limits.
     pub limits: Limits,
+    /// The model MLflow's `/invocations` answers for, when configured.
+    pub mlflow_model: Option<ModelName>,
 }
 
 impl AppState {
@@ -157,6 +159,38 @@ impl AppState {
             models: Arc::new(ArcSwap::from_pointee(models)),
             expected: Arc::new(expected),
             limits,
+            mlflow_model: None,
+        }
+    }
+
+    /// The same state, with MLflow's `/invocations` answering for `model`.
+    #[must_use]
+    pub fn with_mlflow_model(mut self, model: Option<ModelName>) -> Self {
+        self.mlflow_model = model;
+        self
+    }
+
+    /// The model MLflow's `/invocations` answers for: the configured one, else the only
+    /// model served.
+    ///
+    /// # Errors
+    /// [`ApiError::InvalidRequest`] when several models are served and none is
+    /// configured, or the lookup's errors.
+    pub fn mlflow_model(&self) -> Result<Arc<LoadedModel>, ApiError> {
+        if let Some(name) = &self.mlflow_model {
+            return self.find(name.as_str(), &Pick::Default);
+        }
+        let models = self.models.load();
+        let mut defaults = models.defaults();
+        match (defaults.next(), defaults.next()) {
+            (Some(only), None) => Ok(Arc::clone(only)),
+            (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
+                "several models are served and MLflow's /invocations names none: start serve \
+                 with --mlflow-model NAME (config key mlflow_model), or use \
+                 /models/{name}/predict"
+                    .to_owned(),
+            )),
+            (None, _) => Err(ApiError::ModelNotLoaded("(the MLflow model)".to_owned())),
         }
     }
 

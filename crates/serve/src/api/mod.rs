@@ -2,6 +2,7 @@
 
 pub mod dto;
 mod health;
+mod mlflow;
 mod models;
 mod predict;
 mod v2;
@@ -75,6 +76,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             "/v2/models/{name}/versions/{version}/infer",
             web::post().to(v2::version_infer),
         ))
+        .service(resource(
+            "/invocations",
+            web::post().to(mlflow::invocations),
+        ))
+        .service(resource("/ping", web::get().to(mlflow::ping)))
+        .service(resource("/version", web::get().to(mlflow::version)))
         .service(resource("/v2", web::get().to(v2::server_metadata)))
         .service(resource("/v2/health/live", web::get().to(v2::live)))
         .service(resource("/v2/health/ready", web::get().to(v2::ready)))

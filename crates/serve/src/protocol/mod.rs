@@ -4,8 +4,10 @@
 //!
 //! - [`native`]: Ferry's JSON (`POST /models/{name}/predict`);
 //! - [`v2`]: the Open Inference Protocol (KServe V2) over REST, with Triton's binary
-//!   tensor extension (`POST /v2/models/{name}/infer`).
+//!   tensor extension (`POST /v2/models/{name}/infer`);
+//! - [`mlflow`]: MLflow's scoring protocol (`POST /invocations`).
 
+pub mod mlflow;
 pub mod native;
 pub mod v2;
 

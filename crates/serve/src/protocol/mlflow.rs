@@ -1,0 +1,405 @@
+//! MLflow's scoring protocol (`mlflow models serve`): `POST /invocations` with a
+//! pandas-style JSON body (`dataframe_split`, `dataframe_records`, `instances` or
+//! `inputs`) or CSV, answered `{"predictions": [...]}`, errors as MLflow writes them
+//! (`{"error_code", "message"}`), so clients and curl recipes written for MLflow work
+//! unchanged. The rows go through the one inference step every protocol shares.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use ferry_core::schema::{Cell, FeatureSchema, Row};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::api::dto::Prediction;
+use crate::error::{ApiError, ErrorCode, ErrorKind, INTERNAL_MESSAGE};
+use crate::infer::Inference;
+
+/// An error answered in MLflow's body shape.
+#[derive(Debug)]
+pub struct MlflowError(pub ApiError);
+
+impl From<ApiError> for MlflowError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl std::fmt::Display for MlflowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error_code: &'static str,
+    message: String,
+}
+
+impl ResponseError for MlflowError {
+    fn status_code(&self) -> StatusCode {
+        let code = self.0.code();
+        match code.kind() {
+            ErrorKind::InvalidRequest => match code.status() {
+                s @ (StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                | StatusCode::METHOD_NOT_ALLOWED) => s,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            ErrorKind::NotFound | ErrorKind::Unavailable | ErrorKind::Internal => code.status(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = self.0.code();
+        let (error_code, message) = match code.kind() {
+            ErrorKind::Internal => ("INTERNAL_ERROR", INTERNAL_MESSAGE.to_owned()),
+            ErrorKind::NotFound => ("RESOURCE_DOES_NOT_EXIST", self.0.to_string()),
+            ErrorKind::Unavailable => ("TEMPORARILY_UNAVAILABLE", self.0.to_string()),
+            ErrorKind::InvalidRequest if code == ErrorCode::InvalidJson => {
+                ("MALFORMED_REQUEST", self.0.to_string())
+            }
+            ErrorKind::InvalidRequest => ("BAD_REQUEST", self.0.to_string()),
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error_code,
+            message,
+        })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> MlflowError {
+    MlflowError(ApiError::InvalidRequest(message.into()))
+}
+
+/// The rows of an `/invocations` request.
+#[derive(Debug)]
+pub enum Rows {
+    /// JSON records, one object of features each.
+    Records(Vec<Map<String, Value>>),
+    /// CSV: the header and the records.
+    Csv {
+        /// Column names.
+        headers: Vec<String>,
+        /// The records.
+        records: Vec<csv::StringRecord>,
+    },
+}
+
+/// One row of an `/invocations` request.
+#[derive(Debug, Clone, Copy)]
+pub enum MlflowRow<'a> {
+    /// A JSON record.
+    Record(&'a Map<String, Value>),
+    /// A CSV record with the header.
+    Csv(&'a [String], &'a csv::StringRecord),
+}
+
+impl Row for MlflowRow<'_> {
+    fn cell(&self, index: usize, name: &str) -> Cell<'_> {
+        match self {
+            MlflowRow::Record(map) => map.cell(index, name),
+            MlflowRow::Csv(headers, record) => match headers.iter().position(|h| h == name) {
+                None => Cell::Absent,
+                Some(i) => match record.get(i) {
+                    None | Some("") => Cell::Null,
+                    Some(v) => Cell::Raw(v),
+                },
+            },
+        }
+    }
+
+    fn unknown_keys(&self, schema: &FeatureSchema) -> Vec<String> {
+        match self {
+            MlflowRow::Record(map) => map.unknown_keys(schema),
+            // pandas frames often carry more columns than the model reads; MLflow's own
+            // schema enforcement drops them too.
+            MlflowRow::Csv(..) => Vec::new(),
+        }
+    }
+}
+
+impl Rows {
+    /// One view per row, in request order.
+    #[must_use]
+    pub fn rows(&self) -> Vec<MlflowRow<'_>> {
+        match self {
+            Rows::Records(records) => records.iter().map(MlflowRow::Record).collect(),
+            Rows::Csv { headers, records } => {
+                records.iter().map(|r| MlflowRow::Csv(headers, r)).collect()
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Rows::Records(r) => r.len(),
+            Rows::Csv { records, .. } => records.len(),
+        }
+    }
+}
+
+/// The four JSON shapes MLflow accepts.
+const SHAPES: &str = "dataframe_split, dataframe_records, instances or inputs";
+
+/// Decodes an `/invocations` body of `content_type` (`application/json` or `text/csv`)
+/// into rows, for a model with `schema`, at most `max_rows` of them.
+///
+/// # Errors
+/// 415 for another content type; 400 for unreadable JSON or CSV, a body of none of the
+/// four shapes, rows that do not fit the shape or more than `max_rows` rows.
+pub fn decode(
+    body: &[u8],
+    content_type: Option<&str>,
+    schema: &FeatureSchema,
+    max_rows: usize,
+) -> Result<Rows, MlflowError> {
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
+    let rows = match mime.as_deref() {
+        Some("application/json") => decode_json(body, schema)?,
+        Some("text/csv") => decode_csv(body)?,
+        other => {
+            return Err(MlflowError(ApiError::UnsupportedMediaType(format!(
+                "{}; /invocations takes application/json ({SHAPES}) or text/csv",
+                other.map_or_else(|| "no content-type".to_owned(), |c| format!("'{c}'"))
+            ))));
+        }
+    };
+    if rows.len() == 0 {
+        return Err(invalid("the request holds no rows"));
+    }
+    if rows.len() > max_rows {
+        return Err(invalid(format!(
+            "{} rows in one request; the limit is {max_rows}",
+            rows.len()
+        )));
+    }
+    Ok(rows)
+}
+
+fn decode_csv(body: &[u8]) -> Result<Rows, MlflowError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|e| invalid(format!("cannot read the CSV header: {e}")))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let records = reader
+        .records()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| invalid(format!("CSV record {}: {e}", i + 1))))
+        .collect::<Result<_, _>>()?;
+    Ok(Rows::Csv { headers, records })
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A record from a list of values in schema order.
+fn positional(
+    values: Vec<Value>,
+    schema: &FeatureSchema,
+    at: &str,
+) -> Result<Map<String, Value>, MlflowError> {
+    let features = schema.features();
+    if values.len() != features.len() {
+        return Err(invalid(format!(
+            "{at} has {} values; a row of values has one per feature, in order: {}",
+            values.len(),
+            features
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(features
+        .iter()
+        .map(|f| f.name.clone())
+        .zip(values)
+        .collect())
+}
+
+/// Records from a list of objects, or of lists of values in schema order.
+fn records(
+    items: Vec<Value>,
+    schema: &FeatureSchema,
+    key: &str,
+) -> Result<Vec<Map<String, Value>>, MlflowError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::Object(map) => Ok(map),
+            Value::Array(values) => positional(values, schema, &format!("{key}[{i}]")),
+            other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)) => {
+                Err(invalid(format!(
+                    "{key}[{i}] must be an object of features or a list of values, found {}",
+                    kind(&other)
+                )))
+            }
+        })
+        .collect()
+}
+
+fn decode_json(body: &[u8], schema: &FeatureSchema) -> Result<Rows, MlflowError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| MlflowError(ApiError::InvalidJson(e.to_string())))?;
+    let Value::Object(mut top) = value else {
+        return Err(invalid(format!(
+            "expected a JSON object with one of {SHAPES}, found {}",
+            kind(&value)
+        )));
+    };
+    let keys: Vec<String> = top.keys().cloned().collect();
+    let key = match keys.as_slice() {
+        [key] => key.clone(),
+        _ => {
+            return Err(invalid(format!(
+                "expected exactly one of {SHAPES}, found keys {keys:?}"
+            )));
+        }
+    };
+    let payload = top.remove(&key).unwrap_or(Value::Null);
+    let records = match (key.as_str(), payload) {
+        ("dataframe_records", Value::Array(items)) => records(items, schema, &key)?,
+        ("dataframe_split", Value::Object(mut split)) => {
+            let columns: Vec<String> = match split.remove("columns") {
+                Some(Value::Array(c)) => c
+                    .into_iter()
+                    .map(|c| match c {
+                        Value::String(s) => Ok(s),
+                        other @ (Value::Null
+                        | Value::Bool(_)
+                        | Value::Number(_)
+                        | Value::Array(_)
+                        | Value::Object(_)) => Err(invalid(format!(
+                            "dataframe_split.columns must hold strings, found {}",
+                            kind(&other)
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(invalid("dataframe_split needs columns: a list of names")),
+            };
+            let Some(Value::Array(data)) = split.remove("data") else {
+                return Err(invalid("dataframe_split needs data: a list of rows"));
+            };
+            data.into_iter()
+                .enumerate()
+                .map(|(i, row)| match row {
+                    Value::Array(values) if values.len() == columns.len() => {
+                        Ok(columns.iter().cloned().zip(values).collect())
+                    }
+                    Value::Array(values) => Err(invalid(format!(
+                        "dataframe_split.data[{i}] has {} values for {} columns",
+                        values.len(),
+                        columns.len()
+                    ))),
+                    other @ (Value::Null
+                    | Value::Bool(_)
+                    | Value::Number(_)
+                    | Value::String(_)
+                    | Value::Object(_)) => Err(invalid(format!(
+                        "dataframe_split.data[{i}] must be a list, found {}",
+                        kind(&other)
+                    ))),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        ("instances" | "inputs", Value::Array(items)) => records(items, schema, &key)?,
+        ("inputs", Value::Object(columns)) => {
+            // Columnar: {"feature": [values...], ...}.
+            let mut n = None;
+            let mut lists = Vec::with_capacity(columns.len());
+            for (name, values) in columns {
+                let Value::Array(values) = values else {
+                    return Err(invalid(format!(
+                        "inputs.{name} must be a list of values, found {}",
+                        kind(&values)
+                    )));
+                };
+                if *n.get_or_insert(values.len()) != values.len() {
+                    return Err(invalid(format!(
+                        "inputs.{name} has {} values, the other columns {}",
+                        values.len(),
+                        n.unwrap_or(0)
+                    )));
+                }
+                lists.push((name, values.into_iter()));
+            }
+            (0..n.unwrap_or(0))
+                .map(|_| {
+                    lists
+                        .iter_mut()
+                        .map(|(name, values)| (name.clone(), values.next().unwrap_or(Value::Null)))
+                        .collect()
+                })
+                .collect()
+        }
+        ("dataframe_records" | "dataframe_split" | "instances" | "inputs", other) => {
+            return Err(invalid(format!(
+                "{key} has the wrong shape: found {}",
+                kind(&other)
+            )));
+        }
+        (other, _) => {
+            return Err(invalid(format!(
+                "unknown key '{other}'; expected one of {SHAPES}"
+            )));
+        }
+    };
+    Ok(Rows::Records(records))
+}
+
+#[derive(Serialize)]
+struct PredictionsBody<'a> {
+    predictions: Vec<PredictionValue<'a>>,
+}
+
+/// A prediction as MLflow writes it: the label or the value alone.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PredictionValue<'a> {
+    Label(&'a ferry_core::ClassLabel),
+    Value(f64),
+}
+
+/// `{"predictions": [...]}`: each row's label (classifiers) or value (regressors), as
+/// a scikit-learn model served by MLflow answers.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
+pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
+    let bundle = &inference.model.bundle;
+    let predictions = Prediction::batch(&inference.predictions, bundle.classes())
+        .map_err(|e| MlflowError(ApiError::Internal(e)))?
+        .into_iter()
+        .map(|p| match p {
+            Prediction::Class { label, .. } => PredictionValue::Label(label),
+            Prediction::Value(v) => PredictionValue::Value(v),
+        })
+        .collect();
+    let body = serde_json::to_vec(&PredictionsBody { predictions })
+        .map_err(|e| MlflowError(ApiError::Internal(e.to_string())))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((
+            crate::MODEL_VERSION_HEADER.clone(),
+            header::HeaderValue::from(bundle.manifest().version.0),
+        ))
+        .body(body))
+}
