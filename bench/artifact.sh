@@ -22,7 +22,7 @@ echo "train wall time: ${seconds} s"
 echo "train peak RSS: $((peak_kb / 1024)) MiB"
 echo "artifact: $((artifact / 1048576)) MiB ($model_file $(( $(stat -c %s "$dir/$model_file") / 1048576 )) MiB)"
 start=$(date +%s%N)
-./target/release/serve --registry "$tmp/registry" --model "$name" --bind 127.0.0.1:0 > "$tmp/out" 2> /dev/null &
+./target/release/serve --no-auth --registry "$tmp/registry" --model "$name" --bind 127.0.0.1:0 > "$tmp/out" 2> /dev/null &
 pid=$!
 base=
 for _ in $(seq 3000); do

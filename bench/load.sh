@@ -12,7 +12,7 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for c in iris titanic diabetes; do
   ./target/release/train --config "configs/$c.yaml" --registry "$tmp/registry" > /dev/null
 done
-./target/release/serve --registry "$tmp/registry" --bind 127.0.0.1:0 > "$tmp/out" 2> /dev/null &
+./target/release/serve --no-auth --registry "$tmp/registry" --bind 127.0.0.1:0 > "$tmp/out" 2> /dev/null &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$tmp/out" 2>/dev/null && break; sleep 0.05; done
 base=$(sed -n 's/^listening on //p' "$tmp/out" | head -1)

@@ -62,9 +62,12 @@ base_url() {
 }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# Ferry, timed from spawn to /ready = 200.
+# Ferry, timed from spawn to /ready = 200, with authentication on: every request
+# carries an API key that Ferry checks (the other servers ignore the header).
+key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 start=$(date +%s%N)
-./target/release/serve --registry "$tmp/registry" --bind 127.0.0.1:0 > "$tmp/ferry.out" 2> /dev/null &
+FERRY_API_KEYS="bench:predict:$key" ./target/release/serve --registry "$tmp/registry" \
+  --bind 127.0.0.1:0 > "$tmp/ferry.out" 2> /dev/null &
 pids+=($!); ferry_pid=$!
 ferry=$(base_url "$tmp/ferry.out")
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$ferry/ready")" = 200 ]; do sleep 0.002; done
@@ -119,6 +122,7 @@ lua() { # name body
   cat > "$tmp/$1.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
 wrk.body = [==[$2]==]
 done = function(summary, latency, requests)
   local e = summary.errors

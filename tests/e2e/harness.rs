@@ -76,14 +76,29 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Serves `registry` with authentication off (`--no-auth`).
     pub(crate) fn start(registry: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["--no-auth"];
+        args.extend_from_slice(extra);
+        Self::start_with(registry, &args, &[], Stdio::null())
+    }
+
+    /// Serves `registry` with `extra` flags and `env` variables, stderr to `stderr`.
+    pub(crate) fn start_with(
+        registry: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
         let mut child = Command::new(bin("serve"))
             .args(["--bind", "127.0.0.1:0", "--workers", "2", "--registry"])
             .arg(registry)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .env_remove("FERRY_API_KEYS")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -156,6 +171,20 @@ impl Server {
             "application/json",
             body.to_string().as_bytes(),
         )
+    }
+}
+
+impl Server {
+    /// Stops the server and returns what it wrote on stderr (when started with
+    /// `Stdio::piped()` for it).
+    pub(crate) fn stop_and_read_stderr(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        }
+        text
     }
 }
 

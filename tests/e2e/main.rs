@@ -6,6 +6,7 @@
 // Test helpers outside #[test] functions may panic: a failed helper is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod errors;
 mod harness;
 mod kserve;

@@ -42,7 +42,12 @@ fn the_four_json_shapes_and_csv_answer_as_the_native_endpoint() {
     let columnar: serde_json::Map<String, Value> = COLUMNS
         .iter()
         .map(|c| {
-            let column = records.as_array().unwrap().iter().map(|r| r[*c].clone()).collect();
+            let column = records
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r[*c].clone())
+                .collect();
             ((*c).to_owned(), Value::Array(column))
         })
         .collect();
@@ -54,7 +59,11 @@ fn the_four_json_shapes_and_csv_answer_as_the_native_endpoint() {
         json!({"inputs": records}),
         json!({"inputs": columnar}),
     ] {
-        let (status, answer) = server.post("/invocations", "application/json", body.to_string().as_bytes());
+        let (status, answer) = server.post(
+            "/invocations",
+            "application/json",
+            body.to_string().as_bytes(),
+        );
         assert_eq!(status, 200, "{body}: {answer}");
         assert_eq!(answer, expected, "{body}");
     }
@@ -78,9 +87,16 @@ fn the_four_json_shapes_and_csv_answer_as_the_native_endpoint() {
     assert_eq!(status, 400);
     assert_eq!(answer["error_code"], "MALFORMED_REQUEST");
     let bad = json!({"dataframe_records": [{"pclass": 9, "sex": "female", "age": 1, "sibsp": 0, "parch": 0, "fare": 1, "embarked": "S"}]});
-    let (status, answer) = server.post("/invocations", "application/json", bad.to_string().as_bytes());
+    let (status, answer) = server.post(
+        "/invocations",
+        "application/json",
+        bad.to_string().as_bytes(),
+    );
     assert_eq!(status, 400);
-    assert!(answer["message"].as_str().unwrap().contains("pclass"), "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("pclass"),
+        "{answer}"
+    );
     let (status, answer) = server.post("/invocations", "text/plain", b"1,2");
     assert_eq!(status, 415);
     assert_eq!(answer["error_code"], "BAD_REQUEST");
@@ -94,14 +110,25 @@ fn with_several_models_and_none_named_invocations_says_how_to_pick_one() {
     train("configs/iris.yaml", registry.path());
     let server = Server::start(registry.path(), &[]);
     let body = json!({"dataframe_records": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]});
-    let (status, answer) = server.post("/invocations", "application/json", body.to_string().as_bytes());
+    let (status, answer) = server.post(
+        "/invocations",
+        "application/json",
+        body.to_string().as_bytes(),
+    );
     assert_eq!(status, 400);
     assert!(
-        answer["message"].as_str().unwrap().contains("--mlflow-model NAME"),
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("--mlflow-model NAME"),
         "{answer}"
     );
     let only_iris = Server::start(registry.path(), &["--model", "iris"]);
-    let (status, answer) = only_iris.post("/invocations", "application/json", body.to_string().as_bytes());
+    let (status, answer) = only_iris.post(
+        "/invocations",
+        "application/json",
+        body.to_string().as_bytes(),
+    );
     assert_eq!(status, 200);
     assert_eq!(answer, json!({"predictions": ["setosa"]}));
 }

@@ -29,6 +29,38 @@ pub struct ServeConfig {
     /// endpoint names no model); with one model served, that one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mlflow_model: Option<ModelName>,
+    /// API keys.
+    pub auth: AuthConfig,
+}
+
+/// `auth:` of [`ServeConfig`]. The keys themselves come from `keys_file` or the
+/// `FERRY_API_KEYS` environment variable, never from a flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Turn authentication off (every route open): for a trusted network only; serve
+    /// warns at start-up.
+    pub disabled: bool,
+    /// File of `name:scopes:key` lines; relative paths are resolved against the config
+    /// file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_file: Option<PathBuf>,
+    /// Routes open without a key: `health` (`/health`, `/ping`, `/v2/health/live`) and
+    /// `ready` (`/ready`, `/v2/health/ready`).
+    pub public: Vec<crate::auth::PublicRoute>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            disabled: false,
+            keys_file: None,
+            public: vec![
+                crate::auth::PublicRoute::Health,
+                crate::auth::PublicRoute::Ready,
+            ],
+        }
+    }
 }
 
 /// Request limits: `limits:` of [`ServeConfig`].
@@ -59,6 +91,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             workers: None,
             mlflow_model: None,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -88,6 +121,34 @@ pub enum ServeConfigError {
 }
 
 impl ServeConfig {
+    /// The API keys this config asks for: `None` when auth is disabled, else the keys
+    /// of `env_keys` (the `FERRY_API_KEYS` variable) or of `auth.keys_file`.
+    ///
+    /// # Errors
+    /// A message when auth is on and no keys are given, or they do not parse.
+    pub fn api_keys(&self, env_keys: Option<&str>) -> Result<Option<crate::auth::ApiKeys>, String> {
+        if self.auth.disabled {
+            return Ok(None);
+        }
+        let public = self.auth.public.clone();
+        match (env_keys, &self.auth.keys_file) {
+            (Some(text), _) => {
+                crate::auth::ApiKeys::parse(text, "FERRY_API_KEYS", public).map(Some)
+            }
+            (None, Some(file)) => {
+                let text =
+                    fs_err::read_to_string(file).map_err(|e| format!("auth.keys_file: {e}"))?;
+                crate::auth::ApiKeys::parse(&text, &file.display().to_string(), public).map(Some)
+            }
+            (None, None) => Err(
+                "no API keys: set FERRY_API_KEYS or --api-keys-file FILE (auth.keys_file) to \
+                 lines of name:scopes:key, or run with --no-auth (auth.disabled: true) on a \
+                 trusted network"
+                    .to_owned(),
+            ),
+        }
+    }
+
     /// Reads `path`, resolving a relative `registry` against the file's directory.
     ///
     /// # Errors
@@ -99,11 +160,14 @@ impl ServeConfig {
                 path: path.to_owned(),
                 source,
             })?;
+        let base = path.parent().unwrap_or(Path::new(""));
         if config.registry.is_relative() {
-            config.registry = path
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join(&config.registry);
+            config.registry = base.join(&config.registry);
+        }
+        if let Some(keys) = &mut config.auth.keys_file
+            && keys.is_relative()
+        {
+            *keys = base.join(&*keys);
         }
         config
             .validate()

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The model is configured but failed to load.
     ModelNotLoaded,
+    /// No API key, or an unknown one.
+    Unauthorized,
+    /// An API key without the route's scope.
+    Forbidden,
     /// The bytes are not an HTTP/1 request (answered by the HTTP layer).
     MalformedRequest,
     /// The request line and headers exceed the HTTP layer's buffer.
@@ -56,6 +60,8 @@ pub enum ErrorKind {
     NotFound,
     /// Try again later.
     Unavailable,
+    /// The caller is not allowed (401, 403).
+    Unauthorized,
     /// The server is at fault.
     Internal,
 }
@@ -68,6 +74,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Internal => "internal",
         }
     }
@@ -115,6 +122,8 @@ impl ErrorCode {
             ErrorCode::ModelNotLoaded => {
                 ("model_not_loaded", S::SERVICE_UNAVAILABLE, K::Unavailable)
             }
+            ErrorCode::Unauthorized => ("unauthorized", S::UNAUTHORIZED, K::Unauthorized),
+            ErrorCode::Forbidden => ("forbidden", S::FORBIDDEN, K::Unauthorized),
             ErrorCode::MalformedRequest => ("malformed_request", S::BAD_REQUEST, K::InvalidRequest),
             ErrorCode::HeadersTooLarge => (
                 "headers_too_large",
@@ -194,6 +203,12 @@ pub enum ApiError {
     /// Wrong method.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// No API key, or an unknown one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// An API key without the route's scope.
+    #[error("{0}")]
+    Forbidden(String),
     /// Internal failure with its detail (logged, never sent).
     #[error("{0}")]
     Internal(String),
@@ -219,6 +234,8 @@ fn protocol_message(code: ErrorCode) -> &'static str {
         | ErrorCode::RouteNotFound
         | ErrorCode::MethodNotAllowed
         | ErrorCode::ModelNotLoaded
+        | ErrorCode::Unauthorized
+        | ErrorCode::Forbidden
         | ErrorCode::Internal => {
             "the request is not valid HTTP/1.1: a URL is at most 65,534 bytes, headers must be well formed, and an HTTP/1.1 request needs a Host header"
         }
@@ -268,6 +285,8 @@ impl ApiError {
             ApiError::ModelNotLoaded(_) => ErrorCode::ModelNotLoaded,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::Protocol(code) => *code,
         }

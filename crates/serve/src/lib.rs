@@ -13,6 +13,7 @@
 //! both use it.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod infer;
@@ -49,7 +50,9 @@ pub fn app(
         InitError = (),
     >,
 > {
+    // The last wrap is the outermost: every answer, refusals too, gets a request id.
     App::new()
+        .wrap(from_fn(auth::middleware))
         .wrap(from_fn(request_id::middleware))
         .configure(move |cfg| api::configure(cfg, &state))
 }

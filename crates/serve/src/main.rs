@@ -50,6 +50,13 @@ struct Cli {
     /// The model MLflow's /invocations answers for when several are served.
     #[arg(long, env = "FERRY_MLFLOW_MODEL", value_name = "NAME")]
     mlflow_model: Option<ferry_core::ModelName>,
+    /// File of API keys, one `name:scopes:key` per line (the keys may also come from
+    /// the FERRY_API_KEYS environment variable; never from a flag).
+    #[arg(long, env = "FERRY_API_KEYS_FILE", value_name = "FILE")]
+    api_keys_file: Option<PathBuf>,
+    /// Turn authentication off: every route open to anyone who can connect.
+    #[arg(long, env = "FERRY_NO_AUTH")]
+    no_auth: bool,
     /// Log format: `text` on stderr or `json` on stdout. Filter with RUST_LOG.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -83,6 +90,12 @@ impl Cli {
         if self.mlflow_model.is_some() {
             config.mlflow_model = self.mlflow_model;
         }
+        if self.api_keys_file.is_some() {
+            config.auth.keys_file = self.api_keys_file;
+        }
+        if self.no_auth {
+            config.auth.disabled = true;
+        }
         config.validate().map_err(anyhow::Error::msg)?;
         Ok(config)
     }
@@ -113,7 +126,22 @@ fn init_tracing(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    match cli.resolve().and_then(run) {
+    // Exit 2: the configuration (flags, file, keys) is wrong; 1: serving failed.
+    let config = match cli.resolve() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let keys = match config.api_keys(std::env::var("FERRY_API_KEYS").ok().as_deref()) {
+        Ok(keys) => keys,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config, keys) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -122,7 +150,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: ServeConfig) -> anyhow::Result<()> {
+fn run(config: ServeConfig, keys: Option<serve::auth::ApiKeys>) -> anyhow::Result<()> {
     let ServeConfig {
         registry: root,
         bind,
@@ -130,6 +158,7 @@ fn run(config: ServeConfig) -> anyhow::Result<()> {
         limits,
         workers,
         mlflow_model,
+        auth: _,
     } = config;
     let registry = RegistryLocation::Local(root.clone()).open(ReadLimits::default());
     let (models, expected, failures) = load_models(registry.as_ref(), &references)
@@ -143,7 +172,16 @@ fn run(config: ServeConfig) -> anyhow::Result<()> {
     if models.is_empty() {
         tracing::warn!(registry = %root.display(), "No model is loaded; /ready answers 503 until one is.");
     }
-    let state = AppState::new(models, expected, limits).with_mlflow_model(mlflow_model);
+    match &keys {
+        Some(keys) => tracing::info!(keys = keys.len(), "API keys loaded."),
+        None => tracing::warn!(
+            %bind,
+            "Authentication is off (--no-auth): every route is open to anyone who can connect."
+        ),
+    }
+    let state = AppState::new(models, expected, limits)
+        .with_mlflow_model(mlflow_model)
+        .with_auth(keys);
     let listener =
         std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener

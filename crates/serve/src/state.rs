@@ -149,6 +149,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The model MLflow's `/invocations` answers for, when configured.
     pub mlflow_model: Option<ModelName>,
+    /// The API keys; `None` when authentication is off.
+    pub auth: Option<Arc<crate::auth::ApiKeys>>,
 }
 
 impl AppState {
@@ -160,7 +162,15 @@ impl AppState {
             expected: Arc::new(expected),
             limits,
             mlflow_model: None,
+            auth: None,
         }
+    }
+
+    /// The same state, with requests checked against `keys` (`None`: no check).
+    #[must_use]
+    pub fn with_auth(mut self, keys: Option<crate::auth::ApiKeys>) -> Self {
+        self.auth = keys.map(Arc::new);
+        self
     }
 
     /// The same state, with MLflow's `/invocations` answering for `model`.

@@ -47,7 +47,10 @@ impl ResponseError for MlflowError {
                 | StatusCode::METHOD_NOT_ALLOWED) => s,
                 _ => StatusCode::BAD_REQUEST,
             },
-            ErrorKind::NotFound | ErrorKind::Unavailable | ErrorKind::Internal => code.status(),
+            ErrorKind::NotFound
+            | ErrorKind::Unavailable
+            | ErrorKind::Unauthorized
+            | ErrorKind::Internal => code.status(),
         }
     }
 
@@ -57,6 +60,10 @@ impl ResponseError for MlflowError {
             ErrorKind::Internal => ("INTERNAL_ERROR", INTERNAL_MESSAGE.to_owned()),
             ErrorKind::NotFound => ("RESOURCE_DOES_NOT_EXIST", self.0.to_string()),
             ErrorKind::Unavailable => ("TEMPORARILY_UNAVAILABLE", self.0.to_string()),
+            ErrorKind::Unauthorized if code == ErrorCode::Forbidden => {
+                ("PERMISSION_DENIED", self.0.to_string())
+            }
+            ErrorKind::Unauthorized => ("UNAUTHENTICATED", self.0.to_string()),
             ErrorKind::InvalidRequest if code == ErrorCode::InvalidJson => {
                 ("MALFORMED_REQUEST", self.0.to_string())
             }

@@ -202,9 +202,10 @@ pub fn error_body(error: &ApiError) -> Vec<u8> {
     let code = error.code();
     let message = match code.kind() {
         ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
-        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
-            error.to_string()
-        }
+        ErrorKind::InvalidRequest
+        | ErrorKind::NotFound
+        | ErrorKind::Unavailable
+        | ErrorKind::Unauthorized => error.to_string(),
     };
     let errors = match error {
         ApiError::InvalidFeatures(rows) | ApiError::Predict(PredictError::InvalidValues(rows)) => {
@@ -224,6 +225,8 @@ pub fn error_body(error: &ApiError) -> Vec<u8> {
         | ApiError::ModelNotLoaded(_)
         | ApiError::RouteNotFound { .. }
         | ApiError::MethodNotAllowed(_)
+        | ApiError::Unauthorized(_)
+        | ApiError::Forbidden(_)
         | ApiError::Internal(_)
         | ApiError::Protocol(_) => None,
     };

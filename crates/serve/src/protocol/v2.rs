@@ -57,16 +57,20 @@ impl ResponseError for V2Error {
                 StatusCode::PAYLOAD_TOO_LARGE | StatusCode::METHOD_NOT_ALLOWED => code.status(),
                 _ => StatusCode::BAD_REQUEST,
             },
-            ErrorKind::NotFound | ErrorKind::Unavailable | ErrorKind::Internal => code.status(),
+            ErrorKind::NotFound
+            | ErrorKind::Unavailable
+            | ErrorKind::Unauthorized
+            | ErrorKind::Internal => code.status(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let error = match self.0.code().kind() {
             ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
-            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Unavailable => {
-                self.0.to_string()
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::NotFound
+            | ErrorKind::Unavailable
+            | ErrorKind::Unauthorized => self.0.to_string(),
         };
         HttpResponse::build(self.status_code()).json(ErrorBody { error })
     }

@@ -10,6 +10,10 @@ fn serve(args: &[&str]) -> std::process::Output {
         "FERRY_MAX_BATCH",
         "FERRY_WORKERS",
         "FERRY_LOG_FORMAT",
+        "FERRY_MLFLOW_MODEL",
+        "FERRY_API_KEYS",
+        "FERRY_API_KEYS_FILE",
+        "FERRY_NO_AUTH",
     ] {
         cmd.env_remove(var);
     }
@@ -39,7 +43,13 @@ fn a_port_in_use_is_an_error_naming_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let registry = crate::fixture_registry();
-    let out = serve(&["--bind", &addr, "--registry", registry.to_str().unwrap()]);
+    let out = serve(&[
+        "--bind",
+        &addr,
+        "--registry",
+        registry.to_str().unwrap(),
+        "--no-auth",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -66,6 +76,7 @@ fn flags_override_the_config_file() {
             config.to_str().unwrap(),
             "--bind",
             "127.0.0.1:0",
+            "--no-auth",
         ])
         .env_remove("FERRY_BIND")
         .env_remove("FERRY_REGISTRY")
@@ -85,4 +96,41 @@ fn flags_override_the_config_file() {
         "{line:?}"
     );
     assert!(!line.trim().ends_with(":1"), "{line:?}");
+}
+
+#[test]
+fn without_keys_or_no_auth_serve_refuses_to_start() {
+    let registry = crate::fixture_registry();
+    let out = serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--registry",
+        registry.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: no API keys: set FERRY_API_KEYS or --api-keys-file FILE"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.txt");
+    fs_err::write(
+        &keys,
+        "ci:predict:sk-0123456789abcdef-secret\nops:root:sk-0123456789abcdef-other\n",
+    )
+    .unwrap();
+    let out = serve(&[
+        "--registry",
+        registry.to_str().unwrap(),
+        "--api-keys-file",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2: unknown scope 'root', expected predict, admin or predict+admin"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk-0123456789abcdef"), "{stderr}");
 }

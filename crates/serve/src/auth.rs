@@ -1,0 +1,368 @@
+//! API keys: who may call what. Keys come from a file or an environment variable (never
+//! a flag, which `ps` shows), one per line as `name:scopes:key` (`scopes` is `predict`,
+//! `admin` or `predict+admin`). Only each key's SHA-256 is kept; a presented key is
+//! hashed and compared with every stored digest in constant time, so neither the match
+//! nor its position leaks through timing. Keys are never logged: the log names the key's
+//! `name`.
+//!
+//! Requests carry a key as `Authorization: Bearer KEY` or `X-API-Key: KEY`. No key or an
+//! unknown one is a 401; a known key without the route's scope a 403. Health and
+//! readiness routes are open unless configured otherwise.
+
+use std::fmt;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scopes {
+    /// Predict and read model metadata (every protocol).
+    pub predict: bool,
+    /// Administer the server (`/admin/...`).
+    pub admin: bool,
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.predict, self.admin) {
+            (true, true) => f.write_str("predict+admin"),
+            (true, false) => f.write_str("predict"),
+            (false, true) => f.write_str("admin"),
+            (false, false) => f.write_str("none"),
+        }
+    }
+}
+
+/// A route's required scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `predict`.
+    Predict,
+    /// `admin`.
+    Admin,
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scope::Predict => "predict",
+            Scope::Admin => "admin",
+        })
+    }
+}
+
+/// Routes that can be left open to callers without a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicRoute {
+    /// `/health`, `/ping` and `/v2/health/live`.
+    Health,
+    /// `/ready` and `/v2/health/ready`.
+    Ready,
+}
+
+/// One key, as stored.
+#[derive(Clone)]
+struct Key {
+    name: String,
+    scopes: Scopes,
+    digest: [u8; 32],
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The digest is not secret, but there is no reason to print it either.
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The configured keys and open routes.
+#[derive(Debug, Clone)]
+pub struct ApiKeys {
+    keys: Vec<Key>,
+    public: Vec<PublicRoute>,
+}
+
+/// The shortest key accepted, in characters.
+pub const MIN_KEY_LEN: usize = 16;
+
+impl ApiKeys {
+    /// Parses `name:scopes:key` lines (blank lines and `#` comments skipped) from
+    /// `source` (a file name or an environment variable, for messages), leaving
+    /// `public` routes open.
+    ///
+    /// # Errors
+    /// A message naming the source and line of a malformed entry, a short key, an
+    /// unknown scope or a repeated name; never the key itself.
+    pub fn parse(text: &str, source: &str, public: Vec<PublicRoute>) -> Result<Self, String> {
+        let mut keys: Vec<Key> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = format!("{source} line {}", i + 1);
+            let mut parts = line.splitn(3, ':');
+            let (Some(name), Some(scopes), Some(key)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(format!("{at}: expected name:scopes:key"));
+            };
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("{at}: the key has no name"));
+            }
+            let mut parsed = Scopes::default();
+            for scope in scopes.split('+').map(str::trim) {
+                match scope {
+                    "predict" => parsed.predict = true,
+                    "admin" => parsed.admin = true,
+                    other => {
+                        return Err(format!(
+                            "{at}: unknown scope '{other}', expected predict, admin or predict+admin"
+                        ));
+                    }
+                }
+            }
+            let key = key.trim();
+            if key.chars().count() < MIN_KEY_LEN {
+                return Err(format!(
+                    "{at}: key '{name}' is shorter than {MIN_KEY_LEN} characters"
+                ));
+            }
+            if keys.iter().any(|k| k.name == name) {
+                return Err(format!("{at}: the name '{name}' is used twice"));
+            }
+            keys.push(Key {
+                name: name.to_owned(),
+                scopes: parsed,
+                digest: Sha256::digest(key.as_bytes()).into(),
+            });
+        }
+        if keys.is_empty() {
+            return Err(format!("{source} holds no key"));
+        }
+        Ok(Self { keys, public })
+    }
+
+    /// Number of keys.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there is no key (never, once parsed).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key `presented` matches, compared with every key in constant time.
+    fn find(&self, presented: &str) -> Option<&Key> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for key in &self.keys {
+            // No early exit: every digest is compared.
+            if bool::from(key.digest.ct_eq(&digest)) {
+                found = Some(key);
+            }
+        }
+        found
+    }
+
+    fn is_public(&self, route: Option<PublicRoute>) -> bool {
+        route.is_some_and(|r| self.public.contains(&r))
+    }
+}
+
+/// The open-able route `path` is, if it is one.
+fn public_route(path: &str) -> Option<PublicRoute> {
+    match path {
+        "/health" | "/ping" | "/v2/health/live" => Some(PublicRoute::Health),
+        "/ready" | "/v2/health/ready" => Some(PublicRoute::Ready),
+        _ => None,
+    }
+}
+
+/// The scope `path` needs.
+fn required_scope(path: &str) -> Scope {
+    if path == "/admin" || path.starts_with("/admin/") {
+        Scope::Admin
+    } else {
+        Scope::Predict
+    }
+}
+
+/// The key a request presents: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+fn presented(req: &ServiceRequest) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// The name of the key that authenticated a request, for logs.
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
+/// Renders `error` in the body shape of the protocol `path` belongs to.
+fn rejection(path: &str, error: ApiError) -> actix_web::HttpResponse {
+    if path == "/v2" || path.starts_with("/v2/") {
+        crate::protocol::v2::V2Error(error).error_response()
+    } else if path == "/invocations" {
+        crate::protocol::mlflow::MlflowError(error).error_response()
+    } else {
+        error.error_response()
+    }
+}
+
+/// The middleware: lets through open routes and requests with a key of the route's
+/// scope; answers 401 or 403 otherwise. With auth disabled, lets everything through.
+///
+/// # Errors
+/// The inner service's errors.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let keys = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.auth.clone());
+    let Some(keys) = keys else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let path = req.path().to_owned();
+    if keys.is_public(public_route(&path)) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let scope = required_scope(&path);
+    let verdict = match presented(&req).map(|p| keys.find(p)) {
+        None => Err(ApiError::Unauthorized(
+            "this route needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY"
+                .to_owned(),
+        )),
+        Some(None) => Err(ApiError::Unauthorized(
+            "the API key is not valid".to_owned(),
+        )),
+        Some(Some(key)) => {
+            let allowed = match scope {
+                Scope::Predict => key.scopes.predict,
+                Scope::Admin => key.scopes.admin,
+            };
+            if allowed {
+                Ok(key.name.clone())
+            } else {
+                Err(ApiError::Forbidden(format!(
+                    "the API key '{}' has scope {}; this route needs {scope}",
+                    key.name, key.scopes
+                )))
+            }
+        }
+    };
+    match verdict {
+        Ok(name) => {
+            req.extensions_mut().insert(Caller(name));
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Err(error) => {
+            tracing::debug!(%path, error = %error, "Request refused.");
+            let (req, _) = req.into_parts();
+            let mut response = rejection(&path, error);
+            if response.status() == actix_web::http::StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            Ok(ServiceResponse::new(req, response).map_into_right_body())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: &str = "# name:scopes:key\n\
+                        client:predict:0123456789abcdef-client\n\
+                        ops:predict+admin:0123456789abcdef-ops\n";
+
+    #[test]
+    fn keys_parse_and_match_by_digest() {
+        let keys = ApiKeys::parse(KEYS, "keys.txt", vec![PublicRoute::Health]).unwrap();
+        assert_eq!(keys.len(), 2);
+        let client = keys.find("0123456789abcdef-client").unwrap();
+        assert_eq!(client.name, "client");
+        assert_eq!(
+            client.scopes,
+            Scopes {
+                predict: true,
+                admin: false
+            }
+        );
+        assert!(keys.find("0123456789abcdef-ops").unwrap().scopes.admin);
+        assert!(keys.find("0123456789abcdef").is_none());
+        assert!(!format!("{keys:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn bad_entries_are_named_by_line_without_the_key() {
+        for (text, message) in [
+            ("a:predict", "keys.txt line 1: expected name:scopes:key"),
+            (
+                "a:read:0123456789abcdefXYZ",
+                "keys.txt line 1: unknown scope 'read', expected predict, admin or predict+admin",
+            ),
+            (
+                "\na:predict:short",
+                "keys.txt line 2: key 'a' is shorter than 16 characters",
+            ),
+            (
+                "a:predict:0123456789abcdef1\na:admin:0123456789abcdef2",
+                "keys.txt line 2: the name 'a' is used twice",
+            ),
+            ("# nothing\n", "keys.txt holds no key"),
+        ] {
+            let err = ApiKeys::parse(text, "keys.txt", Vec::new()).unwrap_err();
+            assert_eq!(err, message);
+            assert!(!err.contains("0123456789abcdef"), "{err}");
+        }
+    }
+
+    #[test]
+    fn routes_need_their_scope() {
+        assert_eq!(required_scope("/admin/reload"), Scope::Admin);
+        assert_eq!(required_scope("/models/iris/predict"), Scope::Predict);
+        assert_eq!(required_scope("/administrator"), Scope::Predict);
+        assert_eq!(public_route("/v2/health/ready"), Some(PublicRoute::Ready));
+        assert_eq!(public_route("/models"), None);
+    }
+}
