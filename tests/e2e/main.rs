@@ -12,4 +12,5 @@ mod harness;
 mod kserve;
 mod mlflow;
 mod parity;
+mod reload;
 mod versions;

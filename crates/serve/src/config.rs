@@ -31,6 +31,10 @@ pub struct ServeConfig {
     pub mlflow_model: Option<ModelName>,
     /// API keys.
     pub auth: AuthConfig,
+    /// Seconds between two registry reloads; no watcher when absent (`POST
+    /// /admin/reload` still reloads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch_interval: Option<f64>,
 }
 
 /// `auth:` of [`ServeConfig`]. The keys themselves come from `keys_file` or the
@@ -92,6 +96,7 @@ impl Default for ServeConfig {
             workers: None,
             mlflow_model: None,
             auth: AuthConfig::default(),
+            watch_interval: None,
         }
     }
 }
@@ -191,6 +196,13 @@ impl ServeConfig {
         }
         if self.workers == Some(0) {
             return Err("workers: expected at least 1".to_owned());
+        }
+        if let Some(s) = self.watch_interval
+            && !(s > 0.0 && s <= 86_400.0)
+        {
+            return Err(format!(
+                "watch_interval: expected seconds above 0 and at most 86400, found {s}"
+            ));
         }
         // Several versions of a model may be served (`iris@production`, `iris/3`); the
         // same reference twice is a mistake.

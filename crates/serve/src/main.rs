@@ -57,6 +57,11 @@ struct Cli {
     /// Turn authentication off: every route open to anyone who can connect.
     #[arg(long, env = "FERRY_NO_AUTH")]
     no_auth: bool,
+    /// Re-read the registry every SECS seconds and swap in the versions that changed
+    /// (alias moves, new models); with it, serve also starts on an empty registry and
+    /// waits for models.
+    #[arg(long, env = "FERRY_WATCH_INTERVAL", value_name = "SECS")]
+    watch_interval: Option<f64>,
     /// Log format: `text` on stderr or `json` on stdout. Filter with RUST_LOG.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -96,6 +101,9 @@ impl Cli {
         if self.no_auth {
             config.auth.disabled = true;
         }
+        if self.watch_interval.is_some() {
+            config.watch_interval = self.watch_interval;
+        }
         config.validate().map_err(anyhow::Error::msg)?;
         Ok(config)
     }
@@ -126,22 +134,22 @@ fn init_tracing(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    // Exit 2: the configuration (flags, file, keys) is wrong; 1: serving failed.
-    let config = match cli.resolve() {
-        Ok(config) => config,
+    // Exit 2: the configuration (flags, file, keys, registry, models) is wrong; 1:
+    // serving failed.
+    let prepared = cli.resolve().and_then(|config| {
+        let keys = config
+            .api_keys(std::env::var("FERRY_API_KEYS").ok().as_deref())
+            .map_err(anyhow::Error::msg)?;
+        prepare(config, keys)
+    });
+    let (state, bind, workers, watch) = match prepared {
+        Ok(p) => p,
         Err(err) => {
             eprintln!("error: {err:#}");
             return ExitCode::from(2);
         }
     };
-    let keys = match config.api_keys(std::env::var("FERRY_API_KEYS").ok().as_deref()) {
-        Ok(keys) => keys,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(config, keys) {
+    match run(state, &bind, workers, watch) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -150,7 +158,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: ServeConfig, keys: Option<serve::auth::ApiKeys>) -> anyhow::Result<()> {
+/// Loads the models and builds the state; fails fast (exit 2) when nothing could ever be
+/// served, unless a registry watcher is configured to wait for models.
+fn prepare(
+    config: ServeConfig,
+    keys: Option<serve::auth::ApiKeys>,
+) -> anyhow::Result<(AppState, String, Option<usize>, Option<f64>)> {
     let ServeConfig {
         registry: root,
         bind,
@@ -159,7 +172,17 @@ fn run(config: ServeConfig, keys: Option<serve::auth::ApiKeys>) -> anyhow::Resul
         workers,
         mlflow_model,
         auth: _,
+        watch_interval,
     } = config;
+    let waits = watch_interval.is_some();
+    if !root.is_dir() && !waits {
+        anyhow::bail!(
+            "registry {} does not exist: train a model into it first (cargo run -p train -- \
+             --config configs/iris.yaml --registry {}), or pass --registry DIR",
+            root.display(),
+            root.display()
+        );
+    }
     let registry = RegistryLocation::Local(root.clone()).open(ReadLimits::default());
     let (models, expected, failures) = load_models(registry.as_ref(), &references)
         .with_context(|| format!("cannot list registry {}", root.display()))?;
@@ -170,7 +193,23 @@ fn run(config: ServeConfig, keys: Option<serve::auth::ApiKeys>) -> anyhow::Resul
         tracing::info!(model = %m.resolved.name, version = %m.resolved.version, kind = %m.bundle.manifest().model_kind, "Model loaded.");
     }
     if models.is_empty() {
-        tracing::warn!(registry = %root.display(), "No model is loaded; /ready answers 503 until one is.");
+        if !waits {
+            if references.is_empty() {
+                anyhow::bail!(
+                    "registry {} holds no model: train the examples first (just train-examples, \
+                     or cargo run -p train -- --config configs/iris.yaml --registry {}), or \
+                     start with --watch-interval SECS to wait for one",
+                    root.display(),
+                    root.display()
+                );
+            }
+            let reasons: Vec<String> = failures
+                .iter()
+                .map(|f| format!("{}: {}", f.reference, f.error))
+                .collect();
+            anyhow::bail!("no model could be loaded: {}", reasons.join("; "));
+        }
+        tracing::warn!(registry = %root.display(), "No model is loaded yet; /ready answers 503 until the watcher finds one.");
     }
     match &keys {
         Some(keys) => tracing::info!(keys = keys.len(), "API keys loaded."),
@@ -179,16 +218,42 @@ fn run(config: ServeConfig, keys: Option<serve::auth::ApiKeys>) -> anyhow::Resul
             "Authentication is off (--no-auth): every route is open to anyone who can connect."
         ),
     }
+    let reloader = serve::state::Reloader::new(registry, references, &failures);
     let state = AppState::new(models, expected, limits)
         .with_mlflow_model(mlflow_model)
-        .with_auth(keys);
+        .with_auth(keys)
+        .with_reloader(reloader);
+    Ok((state, bind, workers, watch_interval))
+}
+
+fn run(
+    state: AppState,
+    bind: &str,
+    workers: Option<usize>,
+    watch: Option<f64>,
+) -> anyhow::Result<()> {
     let listener =
-        std::net::TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+        std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
     let system = actix_web::rt::System::new();
     system.block_on(async move {
+        if let (Some(seconds), Some(reloader)) = (watch, state.reloader.clone()) {
+            let models = std::sync::Arc::clone(&state.models);
+            actix_web::rt::spawn(async move {
+                let period = std::time::Duration::from_secs_f64(seconds);
+                loop {
+                    actix_web::rt::time::sleep(period).await;
+                    let (reloader, models) = (reloader.clone(), std::sync::Arc::clone(&models));
+                    let done = actix_web::web::block(move || reloader.reload(&models)).await;
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "The registry watcher's reload failed.");
+                    }
+                }
+            });
+            tracing::info!(seconds, "Watching the registry.");
+        }
         let server = serve::server::run(listener, workers, state)
             .with_context(|| format!("cannot serve on {addr}"))?;
         // The first stdout line names the address, so scripts and tests using port 0 can

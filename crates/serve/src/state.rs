@@ -2,7 +2,7 @@
 //! is expected to serve, and request limits. Passed to handlers explicitly (no globals).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use ferry_core::registry::{RegistryError, Resolved};
@@ -94,6 +94,11 @@ impl ModelSet {
     /// name, or one added with `default`, becomes the name's default. Replaces a version
     /// already present.
     pub fn insert(&mut self, model: LoadedModel, default: bool) {
+        self.insert_shared(Arc::new(model), default);
+    }
+
+    /// [`ModelSet::insert`] for a model already shared (kept across a reload).
+    pub fn insert_shared(&mut self, model: Arc<LoadedModel>, default: bool) {
         let name = model.resolved.name.clone();
         let version = model.resolved.version;
         let entry = self.models.entry(name).or_insert_with(|| ServedVersions {
@@ -103,7 +108,17 @@ impl ModelSet {
         if default {
             entry.default = version;
         }
-        entry.versions.insert(version, Arc::new(model));
+        entry.versions.insert(version, model);
+    }
+
+    /// The loaded model that was asked for as `reference`, if any.
+    #[must_use]
+    pub fn by_reference(&self, reference: &ModelRef) -> Option<&Arc<LoadedModel>> {
+        self.models
+            .get(reference.name().as_str())?
+            .versions
+            .values()
+            .find(|m| &m.reference == reference)
     }
 
     /// The model `name` at the version `pick` asks for.
@@ -151,6 +166,188 @@ pub struct AppState {
     pub mlflow_model: Option<ModelName>,
     /// The API keys; `None` when authentication is off.
     pub auth: Option<Arc<crate::auth::ApiKeys>>,
+    /// Where reloads read from and what they re-resolve; `None` for a fixed set.
+    pub reloader: Option<Arc<Reloader>>,
+}
+
+/// A reference that could not be (re)loaded, as `GET /models/{name}` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadFailure {
+    /// What was asked for.
+    pub reference: String,
+    /// Why it failed.
+    pub error: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReloadReport {
+    /// Versions newly served: reference, previous version (if any) and new version.
+    pub changed: Vec<ReloadChange>,
+    /// References that failed to load; the version served before (if any) stays.
+    pub failed: Vec<ReloadFailure>,
+    /// References whose version did not change.
+    pub unchanged: usize,
+}
+
+/// One model version swapped in by a reload.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadChange {
+    /// What was asked for.
+    pub reference: String,
+    /// The version served before, if any.
+    pub from: Option<u64>,
+    /// The version served now.
+    pub to: u64,
+}
+
+/// Re-resolves the served references against the registry and swaps in what changed.
+pub struct Reloader {
+    registry: Arc<dyn Registry>,
+    /// The references to serve; empty: the `latest` of every model in the registry.
+    references: Vec<ModelRef>,
+    /// One reload at a time.
+    lock: Mutex<()>,
+    /// The last failure of each model, cleared when it loads again.
+    failures: Mutex<BTreeMap<String, ReloadFailure>>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("registry", &self.registry.location())
+            .field("references", &self.references)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// A reloader of `references` (empty: every model's `latest`) from `registry`,
+    /// remembering the failures of the initial load.
+    #[must_use]
+    pub fn new(
+        registry: Arc<dyn Registry>,
+        references: Vec<ModelRef>,
+        initial_failures: &[LoadFailure],
+    ) -> Self {
+        let failures = initial_failures
+            .iter()
+            .map(|f| {
+                (
+                    f.reference.name().to_string(),
+                    ReloadFailure {
+                        reference: f.reference.to_string(),
+                        error: f.error.to_string(),
+                        at: now(),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            registry,
+            references,
+            lock: Mutex::new(()),
+            failures: Mutex::new(failures),
+        }
+    }
+
+    /// The last failure of model `name`, if its latest (re)load failed.
+    #[must_use]
+    pub fn failure(&self, name: &str) -> Option<ReloadFailure> {
+        self.failures.lock().ok().and_then(|f| f.get(name).cloned())
+    }
+
+    /// Re-resolves every reference, loads and verifies each version that changed (off
+    /// the request path: call it from a blocking thread), and swaps the new set into
+    /// `models` at once. A version that fails to load is logged and reported, and the
+    /// one served before keeps serving. Requests in flight finish on the models they
+    /// started with.
+    pub fn reload(&self, models: &ArcSwap<ModelSet>) -> ReloadReport {
+        let _one_at_a_time = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut report = ReloadReport::default();
+        let references = if self.references.is_empty() {
+            match self.registry.models() {
+                Ok(names) => names.into_iter().map(ModelRef::latest).collect(),
+                Err(e) => {
+                    report.failed.push(ReloadFailure {
+                        reference: "(every model)".to_owned(),
+                        error: format!("cannot list the registry: {e}"),
+                        at: now(),
+                    });
+                    return report;
+                }
+            }
+        } else {
+            self.references.clone()
+        };
+        let current = models.load_full();
+        let mut next = ModelSet::new();
+        let mut seen: Vec<ModelName> = Vec::new();
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for reference in references {
+            let first = !seen.contains(reference.name());
+            if first {
+                seen.push(reference.name().clone());
+            }
+            let old = current.by_reference(&reference).cloned();
+            let unchanged = match (&old, self.registry.resolve(&reference)) {
+                (Some(old), Ok(resolved)) => old.resolved.version == resolved.version,
+                (None, Ok(_)) | (Some(_) | None, Err(_)) => false,
+            };
+            if let (true, Some(old)) = (unchanged, &old) {
+                next.insert_shared(Arc::clone(old), first);
+                report.unchanged += 1;
+                continue;
+            }
+            match self.registry.load(&reference) {
+                Ok((resolved, bundle)) => {
+                    tracing::info!(model = %reference, version = %resolved.version, "Reloaded model.");
+                    report.changed.push(ReloadChange {
+                        reference: reference.to_string(),
+                        from: old.as_ref().map(|m| m.resolved.version.0),
+                        to: resolved.version.0,
+                    });
+                    failures.remove(reference.name().as_str());
+                    next.insert(
+                        LoadedModel {
+                            reference,
+                            resolved,
+                            bundle,
+                        },
+                        first,
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(model = %reference, %error, "Reload refused; the version served before keeps serving.");
+                    let failure = ReloadFailure {
+                        reference: reference.to_string(),
+                        error: error.to_string(),
+                        at: now(),
+                    };
+                    failures.insert(reference.name().to_string(), failure.clone());
+                    report.failed.push(failure);
+                    if let Some(old) = old {
+                        next.insert_shared(old, first);
+                    }
+                }
+            }
+        }
+        // Unchanged models keep their Arc: swapping the whole set is one pointer store.
+        models.store(Arc::new(next));
+        report
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 impl AppState {
@@ -163,7 +360,15 @@ impl AppState {
             limits,
             mlflow_model: None,
             auth: None,
+            reloader: None,
         }
+    }
+
+    /// The same state, reloadable by `reloader` (`POST /admin/reload`, the watcher).
+    #[must_use]
+    pub fn with_reloader(mut self, reloader: Reloader) -> Self {
+        self.reloader = Some(Arc::new(reloader));
+        self
     }
 
     /// The same state, with requests checked against `keys` (`None`: no check).

@@ -70,6 +70,9 @@ pub struct ModelDetail<'a> {
     pub summary: ModelSummary<'a>,
     /// Every version of the model this server serves.
     pub served_versions: Vec<ServedVersion>,
+    /// The last (re)load of this model that failed, while the version above kept
+    /// serving; `null` once a reload succeeds.
+    pub last_reload_error: Option<crate::state::ReloadFailure>,
     /// The input features a request must provide.
     pub features: &'a [FeatureSpec],
     /// The target column the model predicts.

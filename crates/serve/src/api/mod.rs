@@ -1,5 +1,6 @@
 //! The route table, in one function.
 
+mod admin;
 pub mod dto;
 mod health;
 mod mlflow;
@@ -101,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             "/v2/models/{name}/versions/{version}/ready",
             web::get().to(v2::version_ready),
         ))
+        .service(resource("/admin/reload", web::post().to(admin::reload)))
         .service(resource("/health", web::get().to(health::health)))
         .service(resource("/ready", web::get().to(health::ready)))
         .service(resource("/models", web::get().to(models::list)))

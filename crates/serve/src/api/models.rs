@@ -67,10 +67,12 @@ fn detail_pick(
         })
         .unwrap_or_default();
     let manifest = model.bundle.manifest();
+    let last_reload_error = state.reloader.as_ref().and_then(|r| r.failure(name));
     Ok(HttpResponse::Ok().json(ModelDetail {
         api_version: API_VERSION,
         summary: ModelSummary::new(manifest, model.reference.to_string()),
         served_versions: served,
+        last_reload_error,
         features: model.bundle.schema().features(),
         target: &manifest.target,
         classes: model.bundle.classes(),

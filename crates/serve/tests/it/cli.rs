@@ -134,3 +134,55 @@ fn without_keys_or_no_auth_serve_refuses_to_start() {
     );
     assert!(!stderr.contains("sk-0123456789abcdef"), "{stderr}");
 }
+
+#[test]
+fn serve_fails_fast_when_nothing_could_ever_be_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let out = serve(&["--no-auth", "--registry", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not exist: train a model into it first"),
+        "{stderr}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = serve(&["--no-auth", "--registry", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("holds no model: train the examples first")
+            && stderr.contains("cargo run -p train -- --config configs/iris.yaml"),
+        "{stderr}"
+    );
+
+    let registry = crate::fixture_registry();
+    let out = serve(&[
+        "--no-auth",
+        "--registry",
+        registry.to_str().unwrap(),
+        "--model",
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no model could be loaded: nope@latest: "),
+        "{stderr}"
+    );
+
+    let out = serve(&[
+        "--no-auth",
+        "--registry",
+        registry.to_str().unwrap(),
+        "--watch-interval",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("watch_interval: expected seconds above 0"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,22 @@
+//! Administration routes (the `admin` scope).
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `POST /admin/reload`: re-resolve every served reference and swap in the versions
+/// that changed; 200 with what changed and what failed (a failed version leaves the one
+/// served before in place).
+pub(super) async fn reload(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let Some(reloader) = state.reloader.clone() else {
+        return Err(ApiError::InvalidRequest(
+            "this server was started without a registry to reload from".to_owned(),
+        ));
+    };
+    let models = std::sync::Arc::clone(&state.models);
+    let report = web::block(move || reloader.reload(&models))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the reload task failed: {e}")))?;
+    Ok(HttpResponse::Ok().json(report))
+}
