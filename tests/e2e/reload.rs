@@ -12,7 +12,7 @@ use crate::harness::{Server, train};
 
 /// Bounded load: until `stop` (or 30 s, or 50,000 requests), POSTs an iris record and
 /// keeps each answer's status and model version.
-fn load(server_base: String, stop: Arc<AtomicBool>, seen: Arc<Mutex<Vec<(u16, u64)>>>) {
+fn load(server_base: &str, stop: &AtomicBool, seen: &Mutex<Vec<(u16, u64)>>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -57,7 +57,7 @@ fn reload_under_load_swaps_a_new_version_and_refuses_a_corrupt_one() {
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let (base, stop, seen) = (server.base.clone(), Arc::clone(&stop), Arc::clone(&seen));
-            std::thread::spawn(move || load(base, stop, seen))
+            std::thread::spawn(move || load(&base, &stop, &seen))
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
