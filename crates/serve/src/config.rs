@@ -80,7 +80,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_body_bytes: 1 << 20,
+            // 10,000 records (the batch limit) of up to ~800 bytes of JSON each: the
+            // widest example, diamonds, writes about 160.
+            max_body_bytes: 8 << 20,
             max_batch_records: 10_000,
         }
     }

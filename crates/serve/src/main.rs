@@ -38,7 +38,7 @@ struct Cli {
         value_name = "REF"
     )]
     models: Vec<ModelRef>,
-    /// Largest accepted request body, in bytes [default: 1048576].
+    /// Largest accepted request body, in bytes [default: 8388608].
     #[arg(long, env = "FERRY_MAX_BODY_BYTES", value_name = "BYTES")]
     max_body_bytes: Option<usize>,
     /// Most records in one batch request [default: 10000].
@@ -70,6 +70,23 @@ struct Cli {
 impl Cli {
     /// The config file (or the defaults) with every given flag applied on top.
     fn resolve(self) -> anyhow::Result<ServeConfig> {
+        // A bad flag is reported under its flag, a bad file value under its config key.
+        for (flag, value) in [
+            ("--max-body-bytes", self.max_body_bytes),
+            ("--max-batch", self.max_batch),
+            ("--workers", self.workers),
+        ] {
+            if value == Some(0) {
+                anyhow::bail!("{flag}: expected at least 1, found 0");
+            }
+        }
+        if let Some(s) = self.watch_interval
+            && !(s > 0.0 && s <= 86_400.0)
+        {
+            anyhow::bail!(
+                "--watch-interval: expected seconds above 0 and at most 86400, found {s}"
+            );
+        }
         let mut config = match &self.config {
             Some(path) => ServeConfig::from_file(path)?,
             None => ServeConfig::default(),

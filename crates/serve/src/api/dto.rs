@@ -74,7 +74,7 @@ pub struct ModelDetail<'a> {
     /// serving; `null` once a reload succeeds.
     pub last_reload_error: Option<crate::state::ReloadFailure>,
     /// The input features a request must provide.
-    pub features: &'a [FeatureSpec],
+    pub features: Vec<FeatureSpec>,
     /// The target column the model predicts.
     pub target: &'a TargetSpec,
     /// Class labels in output order, for classifiers.

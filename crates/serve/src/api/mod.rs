@@ -53,6 +53,20 @@ fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
         .default_service(web::to(method_not_allowed))
 }
 
+/// A GET path, which also answers HEAD (the same status and headers, no body); any other
+/// method gets a JSON 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     // Resources are tried in order: the hot route first.
@@ -81,39 +95,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             "/invocations",
             web::post().to(mlflow::invocations),
         ))
-        .service(resource("/ping", web::get().to(mlflow::ping)))
-        .service(resource("/version", web::get().to(mlflow::version)))
-        .service(resource("/v2", web::get().to(v2::server_metadata)))
-        .service(resource("/v2/health/live", web::get().to(v2::live)))
-        .service(resource("/v2/health/ready", web::get().to(v2::ready)))
-        .service(resource(
-            "/v2/models/{name}",
-            web::get().to(v2::model_metadata),
-        ))
-        .service(resource(
-            "/v2/models/{name}/ready",
-            web::get().to(v2::model_ready),
-        ))
-        .service(resource(
+        .service(get("/ping", mlflow::ping))
+        .service(get("/version", mlflow::version))
+        .service(get("/v2", v2::server_metadata))
+        .service(get("/v2/health/live", v2::live))
+        .service(get("/v2/health/ready", v2::ready))
+        .service(get("/v2/models/{name}", v2::model_metadata))
+        .service(get("/v2/models/{name}/ready", v2::model_ready))
+        .service(get(
             "/v2/models/{name}/versions/{version}",
-            web::get().to(v2::version_metadata),
+            v2::version_metadata,
         ))
-        .service(resource(
+        .service(get(
             "/v2/models/{name}/versions/{version}/ready",
-            web::get().to(v2::version_ready),
+            v2::version_ready,
         ))
         .service(resource("/admin/reload", web::post().to(admin::reload)))
-        .service(resource("/health", web::get().to(health::health)))
-        .service(resource("/ready", web::get().to(health::ready)))
-        .service(resource("/models", web::get().to(models::list)))
-        .service(resource("/models/{name}", web::get().to(models::detail)))
-        .service(resource(
+        .service(get("/health", health::health))
+        .service(get("/ready", health::ready))
+        .service(get("/models", models::list))
+        .service(get("/models/{name}", models::detail))
+        .service(get(
             "/models/{name}/versions/{version}",
-            web::get().to(models::detail_version),
+            models::detail_version,
         ))
-        .service(resource(
-            "/models/{name}/aliases/{alias}",
-            web::get().to(models::detail_alias),
-        ))
+        .service(get("/models/{name}/aliases/{alias}", models::detail_alias))
         .default_service(web::to(route_not_found));
 }

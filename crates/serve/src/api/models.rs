@@ -73,11 +73,48 @@ fn detail_pick(
         summary: ModelSummary::new(manifest, model.reference.to_string()),
         served_versions: served,
         last_reload_error,
-        features: model.bundle.schema().features(),
+        features: features_with_learned_categories(&model),
         target: &manifest.target,
         classes: model.bundle.classes(),
         rows: manifest.rows,
         git_sha: manifest.git_sha.as_deref(),
         data_sha256: &manifest.data_sha256,
     }))
+}
+
+/// The model's features, each categorical one with the categories it accepts: the
+/// schema's list, or, when the schema listed none, the ones its one-hot step learned
+/// from the training data.
+fn features_with_learned_categories(
+    model: &crate::state::LoadedModel,
+) -> Vec<ferry_core::schema::FeatureSpec> {
+    let learned = |name: &str| {
+        model
+            .bundle
+            .preprocessor()
+            .steps()
+            .iter()
+            .find_map(|step| match step {
+                ferry_core::preprocess::FittedStep::OneHot {
+                    column, categories, ..
+                } if column == name => Some(categories.clone()),
+                ferry_core::preprocess::FittedStep::OneHot { .. }
+                | ferry_core::preprocess::FittedStep::Impute { .. }
+                | ferry_core::preprocess::FittedStep::StandardScale { .. }
+                | ferry_core::preprocess::FittedStep::MinMaxScale { .. } => None,
+            })
+    };
+    model
+        .bundle
+        .schema()
+        .features()
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if f.categories.is_none() && matches!(f.dtype, ferry_core::schema::DType::Categorical) {
+                f.categories = learned(&f.name);
+            }
+            f
+        })
+        .collect()
 }

@@ -97,7 +97,7 @@ pub struct Record<'r, 'a> {
 
 impl Row for Record<'_, '_> {
     fn cell(&self, _index: usize, name: &str) -> Cell<'_> {
-        // The last occurrence of a repeated key wins, as in any JSON object reader.
+        // Keys are unique: decode refuses a record that repeats one.
         match self.fields.iter().rev().find(|f| f.key == name) {
             None => Cell::Absent,
             Some(f) => match &f.value {
@@ -131,6 +131,38 @@ impl Row for Record<'_, '_> {
 /// when it is JSON of the wrong shape (not an object, `records` not an array of
 /// objects, empty, or over the limit).
 pub fn decode(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError> {
+    let records = decode_shape(body, max_records)?;
+    records.check_duplicate_keys()?;
+    Ok(records)
+}
+
+impl Records<'_> {
+    /// Refuses a record that repeats a key: JSON readers disagree on which value wins,
+    /// so Ferry takes neither.
+    fn check_duplicate_keys(&self) -> Result<(), ApiError> {
+        let single = self.ends.len() == 1;
+        for (i, record) in self.rows().iter().enumerate() {
+            let fields = record.fields;
+            for (j, field) in fields.iter().enumerate() {
+                if fields[..j].iter().any(|f| f.key == field.key) {
+                    let at = if single {
+                        "the record".to_owned()
+                    } else {
+                        format!("records[{i}]")
+                    };
+                    return Err(ApiError::InvalidRequest(format!(
+                        "{at} has the key '{}' twice",
+                        field.key
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`decode`] without the duplicate-key check.
+fn decode_shape(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let shape = de
         .deserialize_any(BodyVisitor { max_records })
@@ -623,9 +655,12 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_key_takes_its_last_value() {
-        let records = decode(br#"{"a": 1, "a": 2}"#, 1).unwrap();
-        assert_eq!(cells(&records, &["a"]), [["number 2"]]);
+    fn a_repeated_key_is_refused() {
+        // Issue 16 changed this: the last value used to win silently.
+        let err = decode(br#"{"a": 1, "a": 2}"#, 1).unwrap_err();
+        assert_eq!(err.to_string(), "the record has the key 'a' twice");
+        let records = decode(br#"{"a": 1, "b": 2}"#, 1).unwrap();
+        assert_eq!(cells(&records, &["a", "b"]), [["number 1", "number 2"]]);
     }
 
     #[test]

@@ -182,7 +182,26 @@ fn serve_fails_fast_when_nothing_could_ever_be_served() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("watch_interval: expected seconds above 0"),
+        stderr.contains("--watch-interval: expected seconds above 0"),
+        "{stderr}"
+    );
+
+    // A bad flag is named as the flag, a bad file value by its key.
+    let out = serve(&["--no-auth", "--max-batch", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: --max-batch: expected at least 1, found 0"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.yaml");
+    fs_err::write(&config, "limits: {max_batch_records: 0}\n").unwrap();
+    let out = serve(&["--no-auth", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("limits.max_batch_records: expected at least 1"),
         "{stderr}"
     );
 }

@@ -268,3 +268,45 @@ async fn the_server_keeps_serving_after_bad_requests() {
         .to_request();
     assert_eq!(test::call_service(&app, req).await.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn a_key_repeated_in_a_record_is_422_naming_it() {
+    let (status, body) = call(predict(
+        r#"{"records": [{"age": 1}, {"age": 30, "sex": "male", "age": 31}]}"#,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "invalid_request");
+    assert_eq!(body["message"], "records[1] has the key 'age' twice");
+}
+
+#[actix_web::test]
+async fn head_answers_on_get_routes() {
+    let app = test::init_service(serve::app(crate::state())).await;
+    for uri in [
+        "/health",
+        "/ready",
+        "/models",
+        "/models/tiny",
+        "/v2/models/tiny",
+    ] {
+        let res = test::call_service(
+            &app,
+            test::TestRequest::default()
+                .method(actix_web::http::Method::HEAD)
+                .uri(uri)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+    }
+    let res = test::call_service(
+        &app,
+        test::TestRequest::default()
+            .method(actix_web::http::Method::HEAD)
+            .uri("/models/tiny/predict")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

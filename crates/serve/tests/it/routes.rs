@@ -47,6 +47,10 @@ async fn health_ready_and_models() {
         .map(|f| f["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["pclass", "sex", "age", "embarked"]);
+    // The schema lists no categories: the ones one-hot learned from the data are shown.
+    assert_eq!(body["features"][1]["categories"], json!(["female", "male"]));
+    assert_eq!(body["features"][3]["categories"], json!(["C", "Q", "S"]));
+    assert!(body["features"][0].get("categories").is_none());
     assert!(body["metrics"]["accuracy"].as_f64().unwrap() > 0.5);
 }
 
@@ -91,4 +95,26 @@ async fn single_and_batch_predictions_agree() {
     assert_eq!(batch["predictions"][0], single["predictions"][0]);
     assert_eq!(batch["predictions"][1]["label"], 0);
     assert_ne!(batch["request_id"], "abc-123");
+}
+
+#[actix_web::test]
+async fn the_largest_batch_allowed_fits_in_the_default_body_limit() {
+    // 10,000 records (the default batch limit) with every field written out long.
+    let record =
+        json!({"pclass": 3, "sex": "female", "age": 29.123_456_789_012_3, "embarked": "S"});
+    let records: Vec<Value> = (0..serve::Limits::default().max_batch_records)
+        .map(|_| record.clone())
+        .collect();
+    let body = json!({ "records": records }).to_string();
+    assert!(body.len() < serve::Limits::default().max_body_bytes);
+    let app = test::init_service(serve::app(state())).await;
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body)
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = test::read_body_json(res).await;
+    assert_eq!(answer["predictions"].as_array().unwrap().len(), 10_000);
 }
