@@ -13,4 +13,5 @@ mod kserve;
 mod mlflow;
 mod parity;
 mod reload;
+mod slow;
 mod versions;

@@ -75,6 +75,21 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most records in one batch request.
     pub max_batch_records: usize,
+    /// Milliseconds a client has to send a request's line and headers (408 after).
+    pub head_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's whole body once its headers
+    /// arrived (408 after): a client sending a byte a second cannot hold a worker.
+    pub body_timeout_ms: u64,
+    /// Milliseconds an idle keep-alive connection stays open.
+    pub keep_alive_ms: u64,
+}
+
+impl Limits {
+    /// [`Limits::body_timeout_ms`] as a duration.
+    #[must_use]
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_timeout_ms)
+    }
 }
 
 impl Default for Limits {
@@ -84,6 +99,9 @@ impl Default for Limits {
             // widest example, diamonds, writes about 160.
             max_body_bytes: 8 << 20,
             max_batch_records: 10_000,
+            head_timeout_ms: 5_000,
+            body_timeout_ms: 30_000,
+            keep_alive_ms: 5_000,
         }
     }
 }
@@ -195,6 +213,17 @@ impl ServeConfig {
         }
         if self.limits.max_batch_records == 0 {
             return Err("limits.max_batch_records: expected at least 1".to_owned());
+        }
+        for (key, ms) in [
+            ("limits.head_timeout_ms", self.limits.head_timeout_ms),
+            ("limits.body_timeout_ms", self.limits.body_timeout_ms),
+            ("limits.keep_alive_ms", self.limits.keep_alive_ms),
+        ] {
+            if !(1..=3_600_000).contains(&ms) {
+                return Err(format!(
+                    "{key}: expected milliseconds from 1 to 3600000, found {ms}"
+                ));
+            }
         }
         if self.workers == Some(0) {
             return Err("workers: expected at least 1".to_owned());

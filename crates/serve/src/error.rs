@@ -203,6 +203,12 @@ pub enum ApiError {
     /// Wrong method.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {millis} ms")]
+    BodyTimeout {
+        /// The limit.
+        millis: u64,
+    },
     /// No API key, or an unknown one.
     #[error("{0}")]
     Unauthorized(String),
@@ -221,7 +227,7 @@ pub enum ApiError {
 fn protocol_message(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::HeadersTooLarge => "the request line and headers are larger than 128 KiB",
-        ErrorCode::RequestTimeout => "the request head did not arrive within 5 seconds",
+        ErrorCode::RequestTimeout => "the request head did not arrive in time",
         ErrorCode::MalformedRequest
         | ErrorCode::InvalidJson
         | ErrorCode::UnsupportedMediaType
@@ -285,6 +291,7 @@ impl ApiError {
             ApiError::ModelNotLoaded(_) => ErrorCode::ModelNotLoaded,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::Internal(_) => ErrorCode::Internal,
@@ -306,6 +313,12 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(code.status())
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(crate::protocol::native::error_body(self));
+        if code == ErrorCode::RequestTimeout {
+            // The rest of a late body is not read: the connection cannot be reused.
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
         if code == ErrorCode::ModelNotLoaded {
             response
                 .headers_mut()

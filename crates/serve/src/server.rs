@@ -37,6 +37,7 @@ pub fn run(
     state: AppState,
 ) -> io::Result<actix_server::Server> {
     let addr = listener.local_addr()?;
+    let limits = state.limits;
     let mut builder = actix_server::Server::build().shutdown_timeout(30);
     if let Some(n) = workers {
         builder = builder.workers(n);
@@ -46,7 +47,10 @@ pub fn run(
             .into_factory()
             .map_err(|err: actix_web::Error| err.error_response());
         let http = HttpService::build()
-            .client_request_timeout(Duration::from_secs(5))
+            .client_request_timeout(Duration::from_millis(limits.head_timeout_ms))
+            .keep_alive(actix_http::KeepAlive::Timeout(Duration::from_millis(
+                limits.keep_alive_ms,
+            )))
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(addr)
             .finish(map_config(app, |()| AppConfig::default()));

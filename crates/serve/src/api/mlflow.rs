@@ -28,7 +28,7 @@ pub(super) async fn invocations(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, MlflowError> {
-    let body = read_body(&req, payload, state.limits.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state.limits).await?;
     let model = state.mlflow_model()?;
     let content_type = req
         .headers()

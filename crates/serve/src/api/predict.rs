@@ -52,7 +52,7 @@ async fn predict_pick(
     request_id: &RequestId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_json_body(req, payload, state.limits.max_body_bytes).await?;
+    let body = read_json_body(req, payload, &state.limits).await?;
     // Errors in the order a client fixes them: unreadable body, unparsable JSON, unknown
     // model or version, then the shape and content of the records.
     let records = native::decode(&body, state.limits.max_batch_records);

@@ -118,7 +118,7 @@ async fn infer_answer(
     version: Option<&str>,
     payload: web::Payload,
 ) -> Result<HttpResponse, V2Error> {
-    let body = read_body(req, payload, state.limits.max_body_bytes).await?;
+    let body = read_body(req, payload, &state.limits).await?;
     let header_length = match req.headers().get(HEADER_LENGTH) {
         None => None,
         Some(v) => Some(

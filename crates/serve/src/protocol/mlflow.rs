@@ -44,7 +44,8 @@ impl ResponseError for MlflowError {
             ErrorKind::InvalidRequest => match code.status() {
                 s @ (StatusCode::PAYLOAD_TOO_LARGE
                 | StatusCode::UNSUPPORTED_MEDIA_TYPE
-                | StatusCode::METHOD_NOT_ALLOWED) => s,
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::REQUEST_TIMEOUT) => s,
                 _ => StatusCode::BAD_REQUEST,
             },
             ErrorKind::NotFound

@@ -15,6 +15,7 @@ use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, web};
 use futures_core::Stream;
 
+use crate::config::Limits;
 use crate::error::ApiError;
 
 /// Reads a JSON request body: checks the content type (`application/json` or any
@@ -27,7 +28,7 @@ use crate::error::ApiError;
 pub async fn read_json_body(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<web::Bytes, ApiError> {
     let is_json = match req.mime_type() {
         Ok(Some(mime)) => {
@@ -43,15 +44,32 @@ pub async fn read_json_body(
                 .map_or_else(|| "no content-type".to_owned(), |v| format!("'{v}'")),
         ));
     }
-    read_body(req, payload, limit).await
+    read_body(req, payload, limits).await
 }
 
-/// Reads a request body of any content type, decompressed, stopping at `limit` bytes.
+/// Reads a request body of any content type, decompressed, stopping at
+/// `limits.max_body_bytes` bytes and after `limits.body_timeout_ms`.
 ///
 /// # Errors
-/// [`ApiError::PayloadTooLarge`], or [`ApiError::InvalidRequest`] when the body cannot
-/// be read.
+/// [`ApiError::PayloadTooLarge`], [`ApiError::BodyTimeout`], or
+/// [`ApiError::InvalidRequest`] when the body cannot be read.
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+) -> Result<web::Bytes, ApiError> {
+    let timeout = limits.body_timeout();
+    actix_web::rt::time::timeout(
+        timeout,
+        read_body_untimed(req, payload, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| ApiError::BodyTimeout {
+        millis: limits.body_timeout_ms,
+    })?
+}
+
+async fn read_body_untimed(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,

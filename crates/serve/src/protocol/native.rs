@@ -257,6 +257,7 @@ pub fn error_body(error: &ApiError) -> Vec<u8> {
         | ApiError::ModelNotLoaded(_)
         | ApiError::RouteNotFound { .. }
         | ApiError::MethodNotAllowed(_)
+        | ApiError::BodyTimeout { .. }
         | ApiError::Unauthorized(_)
         | ApiError::Forbidden(_)
         | ApiError::Internal(_)

@@ -54,7 +54,9 @@ impl ResponseError for V2Error {
         let code = self.0.code();
         match code.kind() {
             ErrorKind::InvalidRequest => match code.status() {
-                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::METHOD_NOT_ALLOWED => code.status(),
+                StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::METHOD_NOT_ALLOWED
+                | StatusCode::REQUEST_TIMEOUT => code.status(),
                 _ => StatusCode::BAD_REQUEST,
             },
             ErrorKind::NotFound

@@ -10,6 +10,7 @@ async fn call(req: test::TestRequest) -> (StatusCode, Value) {
         Limits {
             max_body_bytes: 4096,
             max_batch_records: 3,
+            ..Limits::default()
         },
         &["ghost"],
     )))
