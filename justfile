@@ -92,6 +92,13 @@ train CONFIG="configs/iris.yaml":
 validate CONFIG:
     cargo run --release -p train -- validate {{CONFIG}}
 
+# The quick start in one command: train every example config into artifacts/, then serve
+# them all on 127.0.0.1:8080 without API keys (for your own machine).
+[group('run')]
+demo:
+    cargo run --release -p train -- examples
+    cargo run --release -p serve -- --no-auth
+
 # Serve every model of the registry on 127.0.0.1:8080.
 [group('run')]
 serve *ARGS:

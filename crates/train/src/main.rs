@@ -51,6 +51,17 @@ enum Command {
     },
     /// List the model types a config can name, with their hyperparameters and defaults.
     Models,
+    /// Train every pipeline config in a directory (the examples in `configs/` by default)
+    /// into the registry, one after the other; exit 1 if any failed.
+    Examples {
+        /// The directory of pipeline configs (`*.yaml`; `serve.yaml` is skipped).
+        #[arg(long, default_value = "configs", value_name = "DIR")]
+        dir: PathBuf,
+        /// Registry (a directory, or a file:// URL); overrides each config's
+        /// output.registry.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+        registry: Option<RegistryLocation>,
+    },
     /// Cross-validate a config's model (and run its grid search) on its training split,
     /// without registering anything.
     Cv {
@@ -358,6 +369,9 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        (Some(Command::Examples { dir, registry }), _) => {
+            return train_examples(dir, registry.as_ref(), &mut out);
+        }
         (Some(Command::Validate { config }), _) => Pipeline::from_file(config).map(|p| {
             let _ = writeln!(
                 out,
@@ -410,6 +424,62 @@ fn main() -> ExitCode {
             exit_code(&err)
         }
     }
+}
+
+/// `train examples`: every pipeline config of `dir`, in name order.
+fn train_examples(
+    dir: &std::path::Path,
+    registry: Option<&RegistryLocation>,
+    out: &mut impl Write,
+) -> ExitCode {
+    let mut configs: Vec<PathBuf> = match fs_err::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .filter(|p| p.file_name().is_some_and(|n| n != "serve.yaml"))
+            .collect(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    configs.sort();
+    if configs.is_empty() {
+        eprintln!("error: {} holds no pipeline config", dir.display());
+        return ExitCode::from(2);
+    }
+    let mut failed = 0;
+    for config in &configs {
+        let result = Pipeline::from_file(config).and_then(|pipeline| {
+            let location = train::runner::registry_location(&pipeline, registry);
+            train::run(&pipeline, &location)
+        });
+        match result {
+            Ok(report) => {
+                let _ = writeln!(
+                    out,
+                    "ok      {:<40} {} version {} ({}, {:.1}s)",
+                    config.display(),
+                    report.model,
+                    report.version,
+                    report.kind,
+                    report.seconds
+                );
+            }
+            Err(err) => {
+                failed += 1;
+                let _ = writeln!(out, "FAILED  {:<40} {err}", config.display());
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} of {} configs trained",
+        configs.len() - failed,
+        configs.len()
+    );
+    ExitCode::from(u8::from(failed > 0))
 }
 
 /// Sizes rayon's global pool (forest trees, folds, grid candidates).

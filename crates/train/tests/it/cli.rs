@@ -345,3 +345,51 @@ fn off_a_terminal_progress_is_logged_a_tenth_at_a_time() {
     let lines = stderr.matches(r#"stage="grid search""#).count();
     assert_eq!(lines, 10, "{stderr}");
 }
+
+#[test]
+fn examples_trains_every_config_of_a_directory() {
+    let registry = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["iris.yaml", "diabetes.yaml", "serve.yaml"] {
+        let text = fs_err::read_to_string(workspace().join("configs").join(name)).unwrap();
+        let text = text.replace(
+            "../data/",
+            &format!("{}/", workspace().join("data").display()),
+        );
+        fs_err::write(dir.path().join(name), text).unwrap();
+    }
+    let out = train(
+        &["examples", "--dir", dir.path().to_str().unwrap()],
+        registry.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("diabetes version 1 (linear_regression"),
+        "{text}"
+    );
+    assert!(
+        text.contains("iris version 1 (logistic_regression"),
+        "{text}"
+    );
+    assert!(text.ends_with("2 of 2 configs trained\n"), "{text}");
+    // A config that fails is reported and the exit code says so.
+    fs_err::write(
+        dir.path().join("broken.yaml"),
+        "data: {path: nowhere.csv}\n",
+    )
+    .unwrap();
+    let out = train(
+        &["examples", "--dir", dir.path().to_str().unwrap()],
+        registry.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAILED  "), "{text}");
+    assert!(text.ends_with("2 of 3 configs trained\n"), "{text}");
+}
