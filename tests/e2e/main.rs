@@ -11,6 +11,7 @@ mod errors;
 mod harness;
 mod kserve;
 mod mlflow;
+mod openapi;
 mod parity;
 mod reload;
 mod slow;

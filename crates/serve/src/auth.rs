@@ -69,6 +69,8 @@ pub enum PublicRoute {
     Health,
     /// `/ready` and `/v2/health/ready`.
     Ready,
+    /// `/openapi.json` and the `/docs` pages.
+    Docs,
 }
 
 /// One key, as stored.
@@ -192,6 +194,8 @@ fn public_route(path: &str) -> Option<PublicRoute> {
     match path {
         "/health" | "/ping" | "/v2/health/live" => Some(PublicRoute::Health),
         "/ready" | "/v2/health/ready" => Some(PublicRoute::Ready),
+        "/openapi.json" | "/docs" => Some(PublicRoute::Docs),
+        p if p.starts_with("/docs/") => Some(PublicRoute::Docs),
         _ => None,
     }
 }

@@ -49,8 +49,8 @@ pub struct AuthConfig {
     /// file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_file: Option<PathBuf>,
-    /// Routes open without a key: `health` (`/health`, `/ping`, `/v2/health/live`) and
-    /// `ready` (`/ready`, `/v2/health/ready`).
+    /// Routes open without a key: `health` (`/health`, `/ping`, `/v2/health/live`),
+    /// `ready` (`/ready`, `/v2/health/ready`) and `docs` (`/openapi.json`, `/docs`).
     pub public: Vec<crate::auth::PublicRoute>,
 }
 
@@ -62,6 +62,7 @@ impl Default for AuthConfig {
             public: vec![
                 crate::auth::PublicRoute::Health,
                 crate::auth::PublicRoute::Ready,
+                crate::auth::PublicRoute::Docs,
             ],
         }
     }

@@ -171,7 +171,7 @@ pub struct AppState {
 }
 
 /// A reference that could not be (re)loaded, as `GET /models/{name}` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadFailure {
     /// What was asked for.
     pub reference: String,
@@ -182,7 +182,7 @@ pub struct ReloadFailure {
 }
 
 /// What a reload did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// Versions newly served: reference, previous version (if any) and new version.
     pub changed: Vec<ReloadChange>,
@@ -193,7 +193,7 @@ pub struct ReloadReport {
 }
 
 /// One model version swapped in by a reload.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadChange {
     /// What was asked for.
     pub reference: String,

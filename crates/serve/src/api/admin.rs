@@ -8,6 +8,11 @@ use crate::state::AppState;
 /// `POST /admin/reload`: re-resolve every served reference and swap in the versions
 /// that changed; 200 with what changed and what failed (a failed version leaves the one
 /// served before in place).
+#[utoipa::path(post, path = "/admin/reload", tag = "admin",
+    responses((status = 200, description = "What changed and what failed", body = crate::state::ReloadReport),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 403, description = "The key lacks the admin scope", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 422, description = "The server has no registry to reload from", body = crate::protocol::native::ErrorBody<'_>)))]
 pub(super) async fn reload(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let Some(reloader) = state.reloader.clone() else {
         return Err(ApiError::InvalidRequest(

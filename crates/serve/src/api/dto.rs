@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 /// `GET /health`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// Always `ok` while the process answers.
     pub status: &'static str,
@@ -20,7 +20,7 @@ pub struct Health {
 }
 
 /// `GET /ready`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     /// `ready` or `not_ready`.
     pub status: &'static str,
@@ -33,7 +33,7 @@ pub struct Readiness {
 }
 
 /// One entry of `GET /models`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelSummary<'a> {
     /// Registry name.
     pub name: &'a str,
@@ -42,8 +42,10 @@ pub struct ModelSummary<'a> {
     /// What was asked for (`iris@latest`).
     pub reference: String,
     /// The algorithm.
+    #[schema(value_type = String)]
     pub kind: ModelKind,
     /// Classification or regression.
+    #[schema(value_type = String)]
     pub task: Task,
     /// When the artifact was written.
     pub created_at: &'a str,
@@ -52,7 +54,7 @@ pub struct ModelSummary<'a> {
 }
 
 /// `GET /models`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelList<'a> {
     /// The API version.
     pub api_version: &'static str,
@@ -61,7 +63,7 @@ pub struct ModelList<'a> {
 }
 
 /// `GET /models/{name}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelDetail<'a> {
     /// The API version.
     pub api_version: &'static str,
@@ -74,13 +76,17 @@ pub struct ModelDetail<'a> {
     /// serving; `null` once a reload succeeds.
     pub last_reload_error: Option<crate::state::ReloadFailure>,
     /// The input features a request must provide.
+    #[schema(value_type = Vec<Object>)]
     pub features: Vec<FeatureSpec>,
     /// The target column the model predicts.
+    #[schema(value_type = Object)]
     pub target: &'a TargetSpec,
     /// Class labels in output order, for classifiers.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<serde_json::Value>>)]
     pub classes: Option<&'a [ClassLabel]>,
     /// Training row counts.
+    #[schema(value_type = Object)]
     pub rows: RowCounts,
     /// Commit of the config's repository at training time.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,7 +96,7 @@ pub struct ModelDetail<'a> {
 }
 
 /// One served version of a model, in `GET /models/{name}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServedVersion {
     /// The version.
     pub version: u64,
@@ -221,7 +227,7 @@ impl Serialize for Prediction<'_> {
 }
 
 /// `POST /models/{name}/predict`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PredictResponse<'a> {
     /// The request id (from `X-Request-Id`, or generated).
     pub request_id: &'a str,
@@ -231,6 +237,8 @@ pub struct PredictResponse<'a> {
     pub model_version: u64,
     /// The API version.
     pub api_version: &'static str,
-    /// One prediction per record, in request order.
+    /// One prediction per record, in request order: `label` and `probabilities` for a
+    /// classifier, `value` for a regressor.
+    #[schema(value_type = Vec<Object>)]
     pub predictions: Vec<Prediction<'a>>,
 }

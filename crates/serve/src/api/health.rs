@@ -6,6 +6,8 @@ use crate::API_VERSION;
 use crate::state::AppState;
 
 /// `GET /health`: the process is alive.
+#[utoipa::path(get, path = "/health", tag = "native", security(()),
+    responses((status = 200, description = "Alive", body = Health)))]
 pub(super) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -15,6 +17,10 @@ pub(super) async fn health() -> HttpResponse {
 
 /// `GET /ready`: 200 when at least one model is loaded and every expected model is,
 /// else 503 naming the missing ones.
+#[utoipa::path(get, path = "/ready", tag = "native", security(()),
+    responses(
+        (status = 200, description = "Every configured model is loaded", body = Readiness),
+        (status = 503, description = "A configured model is missing", body = Readiness)))]
 pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let missing = state.missing();
     let models: std::collections::BTreeMap<String, u64> = state

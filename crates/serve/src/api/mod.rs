@@ -5,6 +5,7 @@ pub mod dto;
 mod health;
 mod mlflow;
 mod models;
+pub mod openapi;
 mod predict;
 mod v2;
 
@@ -12,6 +13,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
 use crate::state::{AppState, Pick};
+
+/// `GET /openapi.json`: the OpenAPI 3 document.
+async fn openapi_json() -> HttpResponse {
+    use utoipa::OpenApi as _;
+    HttpResponse::Ok().json(openapi::ApiDoc::openapi())
+}
+
+/// `GET /docs`: to `/docs/`, where Swagger UI's relative asset paths resolve.
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}
 
 /// The version a `/versions/{version}` path segment asks for.
 fn version_pick(name: &str, version: &str) -> Result<Pick, ApiError> {
@@ -111,6 +125,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             v2::version_ready,
         ))
         .service(resource("/admin/reload", web::post().to(admin::reload)))
+        .service(get("/openapi.json", openapi_json))
+        .service(get("/docs", docs_redirect))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", {
+                use utoipa::OpenApi as _;
+                openapi::ApiDoc::openapi()
+            }),
+        )
         .service(get("/health", health::health))
         .service(get("/ready", health::ready))
         .service(get("/models", models::list))

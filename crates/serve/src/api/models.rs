@@ -6,6 +6,9 @@ use crate::error::ApiError;
 use crate::state::{AppState, Pick};
 
 /// `GET /models`.
+#[utoipa::path(get, path = "/models", tag = "native",
+    responses((status = 200, description = "The served models", body = ModelList<'_>),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>)))]
 pub(super) async fn list(state: web::Data<AppState>) -> HttpResponse {
     let models = state.models.load();
     let summaries = models
@@ -19,6 +22,13 @@ pub(super) async fn list(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /models/{name}`: the default version.
+#[utoipa::path(get, path = "/models/{name}", tag = "native",
+    params(("name" = String, Path, description = "The model")),
+    responses((status = 200, description = "The model's details", body = ModelDetail<'_>),
+        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
 pub(super) async fn detail(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -27,6 +37,14 @@ pub(super) async fn detail(
 }
 
 /// `GET /models/{name}/versions/{version}`.
+#[utoipa::path(get, path = "/models/{name}/versions/{version}", tag = "native",
+    params(("name" = String, Path, description = "The model"),
+        ("version" = String, Path, description = "A served version number")),
+    responses((status = 200, description = "The version's details", body = ModelDetail<'_>),
+        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
 pub(super) async fn detail_version(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -37,6 +55,14 @@ pub(super) async fn detail_version(
 }
 
 /// `GET /models/{name}/aliases/{alias}`.
+#[utoipa::path(get, path = "/models/{name}/aliases/{alias}", tag = "native",
+    params(("name" = String, Path, description = "The model"),
+        ("alias" = String, Path, description = "An alias the server loaded")),
+    responses((status = 200, description = "The version's details", body = ModelDetail<'_>),
+        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
 pub(super) async fn detail_alias(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

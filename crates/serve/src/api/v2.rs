@@ -10,14 +10,22 @@ use crate::protocol::read_body;
 use crate::protocol::v2::{self, HEADER_LENGTH, V2Error};
 use crate::state::{AppState, LoadedModel, Pick};
 
-#[derive(Serialize)]
-struct ServerMetadata {
+/// `GET /v2`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ServerMetadata {
+    /// `ferry`.
     name: &'static str,
+    /// The server version.
     version: &'static str,
+    /// `binary_tensor_data`.
+    #[schema(value_type = Vec<String>)]
     extensions: [&'static str; 1],
 }
 
 /// `GET /v2`.
+#[utoipa::path(get, path = "/v2", tag = "kserve-v2",
+    responses((status = 200, description = "Server metadata", body = ServerMetadata),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn server_metadata() -> HttpResponse {
     HttpResponse::Ok().json(ServerMetadata {
         name: "ferry",
@@ -27,11 +35,16 @@ pub(super) async fn server_metadata() -> HttpResponse {
 }
 
 /// `GET /v2/health/live`.
+#[utoipa::path(get, path = "/v2/health/live", tag = "kserve-v2", security(()),
+    responses((status = 200, description = "Alive", body = Object)))]
 pub(super) async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"live": true}))
 }
 
 /// `GET /v2/health/ready`: as `/ready`, every expected model loaded.
+#[utoipa::path(get, path = "/v2/health/ready", tag = "kserve-v2", security(()),
+    responses((status = 200, description = "Ready", body = Object),
+        (status = 503, description = "Not ready", body = Object)))]
 pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let ready = state.missing().is_empty() && !state.models.load().is_empty();
     let body = serde_json::json!({ "ready": ready });
@@ -67,6 +80,14 @@ fn metadata(state: &AppState, name: &str, version: Option<&str>) -> Result<HttpR
 }
 
 /// `GET /v2/models/{name}`.
+#[utoipa::path(get, path = "/v2/models/{name}", tag = "kserve-v2",
+    params(("name" = String, Path, description = "The model")),
+    responses((status = 200, description = "Model metadata", body = crate::protocol::v2::ModelMetadata),
+        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
+        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
+        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn model_metadata(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -75,6 +96,14 @@ pub(super) async fn model_metadata(
 }
 
 /// `GET /v2/models/{name}/versions/{version}`.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "kserve-v2",
+    params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
+    responses((status = 200, description = "Model metadata", body = crate::protocol::v2::ModelMetadata),
+        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
+        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
+        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn version_metadata(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -96,6 +125,14 @@ fn model_ready_answer(
 }
 
 /// `GET /v2/models/{name}/ready`.
+#[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "kserve-v2",
+    params(("name" = String, Path, description = "The model")),
+    responses((status = 200, description = "The model is ready", body = Object),
+        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
+        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
+        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn model_ready(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -104,6 +141,14 @@ pub(super) async fn model_ready(
 }
 
 /// `GET /v2/models/{name}/versions/{version}/ready`.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "kserve-v2",
+    params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
+    responses((status = 200, description = "The version is ready", body = Object),
+        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
+        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
+        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn version_ready(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -139,6 +184,17 @@ async fn infer_answer(
 }
 
 /// `POST /v2/models/{name}/infer`.
+#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "kserve-v2",
+    params(("name" = String, Path, description = "The model")),
+    request_body(content = crate::protocol::v2::InferRequest, content_type = "application/json"),
+    responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
+        (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
+        (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
+        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
+        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
+        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn model_infer(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -149,6 +205,17 @@ pub(super) async fn model_infer(
 }
 
 /// `POST /v2/models/{name}/versions/{version}/infer`.
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "kserve-v2",
+    params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
+    request_body(content = crate::protocol::v2::InferRequest, content_type = "application/json"),
+    responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
+        (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
+        (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
+        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
+        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
+        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
 pub(super) async fn version_infer(
     req: HttpRequest,
     state: web::Data<AppState>,

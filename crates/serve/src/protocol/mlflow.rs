@@ -31,9 +31,13 @@ impl std::fmt::Display for MlflowError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
+/// MLflow's error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = MlflowError)]
+pub struct ErrorBody {
+    /// `BAD_REQUEST`, `MALFORMED_REQUEST`, `UNAUTHENTICATED`, ...
     error_code: &'static str,
+    /// What is wrong.
     message: String,
 }
 
@@ -373,13 +377,16 @@ fn decode_json(body: &[u8], schema: &FeatureSchema) -> Result<Rows, MlflowError>
     Ok(Rows::Records(records))
 }
 
-#[derive(Serialize)]
-struct PredictionsBody<'a> {
+/// MLflow's answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PredictionsBody<'a> {
+    /// Each row's label or value.
+    #[schema(value_type = Vec<serde_json::Value>)]
     predictions: Vec<PredictionValue<'a>>,
 }
 
 /// A prediction as MLflow writes it: the label or the value alone.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum PredictionValue<'a> {
     Label(&'a ferry_core::ClassLabel),

@@ -216,13 +216,20 @@ pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpRespo
 }
 
 /// The native JSON body of every error.
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// The error code (`invalid_features`, `model_not_found`, ...).
     code: &'static str,
+    /// What is wrong, naming the field, the expected and the found value.
     message: String,
+    /// The broad class: `invalid_request`, `not_found`, `unavailable`, `unauthorized`,
+    /// `internal`.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// Every bad field of every record, when there are some.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     errors: Option<&'a [RowErrors]>,
 }
 

@@ -44,8 +44,11 @@ impl std::fmt::Display for V2Error {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
+/// The protocol's error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = V2Error)]
+pub struct ErrorBody {
+    /// What is wrong.
     error: String,
 }
 
@@ -83,32 +86,49 @@ fn invalid(message: impl Into<String>) -> V2Error {
 }
 
 /// `POST .../infer`, as read.
-#[derive(Debug, Deserialize)]
-struct InferRequest {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct InferRequest {
+    /// Echoed in the answer.
     #[serde(default)]
     id: Option<String>,
+    /// `binary_data_output: true` asks for every output in binary.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
+    /// One tensor per feature, or one `[n, k]` tensor.
     inputs: Vec<InputTensor>,
+    /// The outputs wanted (`predict`, `predict_proba`); all when absent.
     #[serde(default)]
     outputs: Option<Vec<RequestedOutput>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct InputTensor {
+/// An input tensor.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct InputTensor {
+    /// A feature name, or any name for one `[n, k]` tensor.
     name: String,
+    /// `[n]`, `[n, 1]` or `[n, k]`.
     shape: Vec<i64>,
+    /// `FP64`, `FP32`, `INT64`, ..., `BOOL` or `BYTES`.
     datatype: String,
+    /// `binary_data_size` when the data is in the binary part.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
+    /// The elements, flat or nested.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<serde_json::Value>>)]
     data: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
-struct RequestedOutput {
+/// An output asked for.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RequestedOutput {
+    /// `predict` or `predict_proba`.
     name: String,
+    /// `binary_data: true` asks for this output in binary.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
 }
 
@@ -592,23 +612,35 @@ fn feature_names(schema: &FeatureSchema) -> String {
 }
 
 /// One output tensor of a response.
-#[derive(Debug, Serialize)]
-struct OutputTensor {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OutputTensor {
+    /// `predict` or `predict_proba`.
     name: String,
+    /// Its datatype.
     datatype: &'static str,
+    /// Its shape.
     shape: Vec<usize>,
+    /// `binary_data_size` when the data is in the binary part.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
+    /// The elements, when in JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<serde_json::Value>>)]
     data: Option<Value>,
 }
 
-#[derive(Debug, Serialize)]
-struct InferResponse<'a> {
+/// The answer to an inference request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InferResponse<'a> {
+    /// The model.
     model_name: &'a str,
+    /// Its version.
     model_version: String,
+    /// The request's `id`, when it had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
+    /// The outputs.
     outputs: Vec<OutputTensor>,
 }
 
@@ -753,19 +785,28 @@ fn feature_datatype(dtype: DType) -> &'static str {
 }
 
 /// `GET /v2/models/{name}[/versions/{v}]`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelMetadata {
+    /// The model.
     name: String,
+    /// Its served versions.
     versions: Vec<String>,
+    /// `ferry`.
     platform: &'static str,
+    /// One input per feature.
     inputs: Vec<TensorMetadata>,
+    /// `predict`, and `predict_proba` for models with probabilities.
     outputs: Vec<TensorMetadata>,
 }
 
-#[derive(Debug, Serialize)]
-struct TensorMetadata {
+/// A tensor's name, datatype and shape (`-1`: any size).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TensorMetadata {
+    /// The name.
     name: String,
+    /// The datatype.
     datatype: &'static str,
+    /// The shape.
     shape: Vec<i64>,
 }
 
