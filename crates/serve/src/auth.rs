@@ -15,7 +15,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError, web};
+use actix_web::{ResponseError, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -225,10 +225,6 @@ fn presented(req: &ServiceRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The name of the key that authenticated a request, for logs.
-#[derive(Debug, Clone)]
-pub struct Caller(pub String);
-
 /// Renders `error` in the body shape of the protocol `path` belongs to.
 fn rejection(path: &str, error: ApiError) -> actix_web::HttpResponse {
     if path == "/v2" || path.starts_with("/v2/") {
@@ -258,14 +254,13 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    let path = req.path().to_owned();
-    if keys.is_public(public_route(&path)) {
+    if keys.is_public(public_route(req.path())) {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_left_body);
     }
-    let scope = required_scope(&path);
+    let scope = required_scope(req.path());
     let verdict = match presented(&req).map(|p| keys.find(p)) {
         None => Err(ApiError::Unauthorized(
             "this route needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY"
@@ -280,7 +275,7 @@ pub async fn middleware(
                 Scope::Admin => key.scopes.admin,
             };
             if allowed {
-                Ok(key.name.clone())
+                Ok(())
             } else {
                 Err(ApiError::Forbidden(format!(
                     "the API key '{}' has scope {}; this route needs {scope}",
@@ -290,13 +285,12 @@ pub async fn middleware(
         }
     };
     match verdict {
-        Ok(name) => {
-            req.extensions_mut().insert(Caller(name));
-            next.call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
-        }
+        Ok(()) => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
         Err(error) => {
+            let path = req.path().to_owned();
             tracing::debug!(%path, error = %error, "Request refused.");
             let (req, _) = req.into_parts();
             let mut response = rejection(&path, error);

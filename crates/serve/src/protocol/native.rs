@@ -141,8 +141,10 @@ impl Records<'_> {
     /// so Ferry takes neither.
     fn check_duplicate_keys(&self) -> Result<(), ApiError> {
         let single = self.ends.len() == 1;
-        for (i, record) in self.rows().iter().enumerate() {
-            let fields = record.fields;
+        let mut start = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            let fields = self.fields.get(start..end).unwrap_or_default();
+            start = end;
             for (j, field) in fields.iter().enumerate() {
                 if fields[..j].iter().any(|f| f.key == field.key) {
                     let at = if single {
