@@ -10,6 +10,7 @@ mod auth;
 mod errors;
 mod harness;
 mod kserve;
+mod metrics;
 mod mlflow;
 mod openapi;
 mod parity;

@@ -98,6 +98,7 @@ fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
 
 fn predict(c: &mut Criterion) {
     let mut group = c.benchmark_group("predict");
+    let metrics = serve::metrics::Metrics::new();
     for (name, file) in [
         ("iris", "iris.csv"),
         ("titanic", "titanic.csv"),
@@ -110,7 +111,7 @@ fn predict(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(name, n), &bytes, |b, bytes| {
                 b.iter(|| {
                     let records = native::decode(black_box(bytes), 10_000).unwrap();
-                    black_box(infer(Arc::clone(&model), &records.rows()).unwrap())
+                    black_box(infer(&metrics, Arc::clone(&model), &records.rows()).unwrap())
                 });
             });
         }

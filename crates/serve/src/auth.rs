@@ -71,6 +71,8 @@ pub enum PublicRoute {
     Ready,
     /// `/openapi.json` and the `/docs` pages.
     Docs,
+    /// `/metrics`.
+    Metrics,
 }
 
 /// One key, as stored.
@@ -195,6 +197,7 @@ fn public_route(path: &str) -> Option<PublicRoute> {
         "/health" | "/ping" | "/v2/health/live" => Some(PublicRoute::Health),
         "/ready" | "/v2/health/ready" => Some(PublicRoute::Ready),
         "/openapi.json" | "/docs" => Some(PublicRoute::Docs),
+        "/metrics" => Some(PublicRoute::Metrics),
         p if p.starts_with("/docs/") => Some(PublicRoute::Docs),
         _ => None,
     }

@@ -50,7 +50,8 @@ pub struct AuthConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_file: Option<PathBuf>,
     /// Routes open without a key: `health` (`/health`, `/ping`, `/v2/health/live`),
-    /// `ready` (`/ready`, `/v2/health/ready`) and `docs` (`/openapi.json`, `/docs`).
+    /// `ready` (`/ready`, `/v2/health/ready`), `docs` (`/openapi.json`, `/docs`) and
+    /// `metrics` (`/metrics`).
     pub public: Vec<crate::auth::PublicRoute>,
 }
 
@@ -63,6 +64,7 @@ impl Default for AuthConfig {
                 crate::auth::PublicRoute::Health,
                 crate::auth::PublicRoute::Ready,
                 crate::auth::PublicRoute::Docs,
+                crate::auth::PublicRoute::Metrics,
             ],
         }
     }

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use ferry_core::Predictions;
 use ferry_core::schema::Row;
 
@@ -27,12 +29,43 @@ pub struct Inference {
 /// [`ApiError::InvalidFeatures`] with every schema violation of every row;
 /// [`ApiError::Predict`] with every value the model cannot use (unknown categories,
 /// overflows), or an internal failure.
-pub fn infer<R: Row>(model: Arc<LoadedModel>, rows: &[R]) -> Result<Inference, ApiError> {
+pub fn infer<R: Row>(
+    metrics: &crate::metrics::Metrics,
+    model: Arc<LoadedModel>,
+    rows: &[R],
+) -> Result<Inference, ApiError> {
+    let started = Instant::now();
     let frame = model
         .bundle
         .schema()
         .validate_rows(rows)
         .map_err(ApiError::InvalidFeatures)?;
     let predictions = model.bundle.predict(&frame)?;
+    let elapsed = started.elapsed();
+    let per_class: Vec<(String, u64)> = match (&predictions, model.bundle.classes()) {
+        (Predictions::Classes { labels, .. }, Some(classes)) => {
+            let mut counts = vec![0u64; classes.len()];
+            for &l in labels {
+                if let Some(c) = counts.get_mut(l) {
+                    *c += 1;
+                }
+            }
+            classes
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(c, n)| (c.to_string(), n))
+                .collect()
+        }
+        (Predictions::Classes { labels, .. }, None) => vec![(String::new(), labels.len() as u64)],
+        (Predictions::Values(v), _) => vec![(String::new(), v.len() as u64)],
+    };
+    metrics.inference(
+        model.resolved.name.as_str(),
+        model.resolved.version.0,
+        rows.len(),
+        elapsed,
+        &per_class,
+    );
     Ok(Inference { model, predictions })
 }

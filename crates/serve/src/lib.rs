@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod infer;
+pub mod metrics;
 pub mod protocol;
 pub mod request_id;
 pub mod server;

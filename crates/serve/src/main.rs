@@ -256,14 +256,14 @@ fn run(
         .context("cannot read the bound address")?;
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        if let (Some(seconds), Some(reloader)) = (watch, state.reloader.clone()) {
-            let models = std::sync::Arc::clone(&state.models);
+        if let (Some(seconds), true) = (watch, state.reloader.is_some()) {
+            let watched = state.clone();
             actix_web::rt::spawn(async move {
                 let period = std::time::Duration::from_secs_f64(seconds);
                 loop {
                     actix_web::rt::time::sleep(period).await;
-                    let (reloader, models) = (reloader.clone(), std::sync::Arc::clone(&models));
-                    let done = actix_web::web::block(move || reloader.reload(&models)).await;
+                    let state = watched.clone();
+                    let done = actix_web::web::block(move || state.reload()).await;
                     if let Err(e) = done {
                         tracing::error!(error = %e, "The registry watcher's reload failed.");
                     }

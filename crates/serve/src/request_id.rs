@@ -82,6 +82,17 @@ pub async fn middleware(
             .match_pattern()
             .unwrap_or_else(|| "<unmatched>".to_owned())
     };
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+    {
+        state.metrics.request(
+            &route(),
+            method.as_str(),
+            status.as_u16(),
+            started.elapsed(),
+        );
+    }
     if status.is_server_error() {
         let detail = res
             .response()

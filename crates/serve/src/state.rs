@@ -139,6 +139,11 @@ impl ModelSet {
         self.models.contains_key(name)
     }
 
+    /// Every served version of every model.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.models.values().flat_map(ServedVersions::all)
+    }
+
     /// The default version of every served model, by name.
     pub fn defaults(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
         self.models
@@ -168,6 +173,8 @@ pub struct AppState {
     pub auth: Option<Arc<crate::auth::ApiKeys>>,
     /// Where reloads read from and what they re-resolve; `None` for a fixed set.
     pub reloader: Option<Arc<Reloader>>,
+    /// The Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A reference that could not be (re)loaded, as `GET /models/{name}` shows it.
@@ -354,6 +361,8 @@ impl AppState {
     /// State serving `models`, ready when every name in `expected` is among them.
     #[must_use]
     pub fn new(models: ModelSet, expected: Vec<ModelName>, limits: Limits) -> Self {
+        let metrics = crate::metrics::Metrics::new();
+        metrics.models(&models, crate::metrics::unix_now());
         Self {
             models: Arc::new(ArcSwap::from_pointee(models)),
             expected: Arc::new(expected),
@@ -361,7 +370,26 @@ impl AppState {
             mlflow_model: None,
             auth: None,
             reloader: None,
+            metrics: Arc::new(metrics),
         }
+    }
+
+    /// Runs a reload and records it in the metrics.
+    ///
+    /// # Errors
+    /// None from the reload itself (its failures are in the report); `None` when the
+    /// state has no reloader.
+    #[must_use]
+    pub fn reload(&self) -> Option<ReloadReport> {
+        let reloader = self.reloader.as_ref()?;
+        let report = reloader.reload(&self.models);
+        self.metrics
+            .reload(report.changed.len(), report.failed.len());
+        if !report.changed.is_empty() {
+            self.metrics
+                .models(&self.models.load(), crate::metrics::unix_now());
+        }
+        Some(report)
     }
 
     /// The same state, reloadable by `reloader` (`POST /admin/reload`, the watcher).

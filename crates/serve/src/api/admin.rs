@@ -14,14 +14,14 @@ use crate::state::AppState;
         (status = 403, description = "The key lacks the admin scope", body = crate::protocol::native::ErrorBody<'_>),
         (status = 422, description = "The server has no registry to reload from", body = crate::protocol::native::ErrorBody<'_>)))]
 pub(super) async fn reload(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let Some(reloader) = state.reloader.clone() else {
-        return Err(ApiError::InvalidRequest(
-            "this server was started without a registry to reload from".to_owned(),
-        ));
-    };
-    let models = std::sync::Arc::clone(&state.models);
-    let report = web::block(move || reloader.reload(&models))
+    let state = state.get_ref().clone();
+    let report = web::block(move || state.reload())
         .await
-        .map_err(|e| ApiError::Internal(format!("the reload task failed: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("the reload task failed: {e}")))?
+        .ok_or_else(|| {
+            ApiError::InvalidRequest(
+                "this server was started without a registry to reload from".to_owned(),
+            )
+        })?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -59,6 +59,6 @@ pub(super) async fn invocations(
         model.bundle.schema(),
         state.limits.max_batch_records,
     )?;
-    let inference = infer(model, &rows.rows())?;
+    let inference = infer(&state.metrics, model, &rows.rows())?;
     mlflow::encode(&inference)
 }

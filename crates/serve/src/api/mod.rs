@@ -14,6 +14,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::error::ApiError;
 use crate::state::{AppState, Pick};
 
+/// `GET /metrics`: Prometheus' text format.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ))
+        .body(state.metrics.render())
+}
+
 /// `GET /openapi.json`: the OpenAPI 3 document.
 async fn openapi_json() -> HttpResponse {
     use utoipa::OpenApi as _;
@@ -126,6 +136,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         ))
         .service(resource("/admin/reload", web::post().to(admin::reload)))
         .service(get("/openapi.json", openapi_json))
+        .service(get("/metrics", metrics))
         .service(get("/docs", docs_redirect))
         .service(
             utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", {

@@ -179,7 +179,7 @@ async fn infer_answer(
     };
     let model = find(state, name, version)?;
     let decoded = v2::decode(&body, header_length, &model, state.limits.max_batch_records)?;
-    let inference = infer(model, &decoded.rows())?;
+    let inference = infer(&state.metrics, model, &decoded.rows())?;
     v2::encode(&inference, &decoded)
 }
 

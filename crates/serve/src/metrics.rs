@@ -1,0 +1,220 @@
+//! Prometheus metrics, served at `/metrics` in the text format. Every label has a bounded
+//! set of values: route templates (not paths), status codes, known HTTP methods, served
+//! models and versions, and a classifier's own classes.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::state::ModelSet;
+
+/// The server's metrics.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    predictions: IntCounterVec,
+    model_seconds: HistogramVec,
+    records: HistogramVec,
+    model_info: IntGaugeVec,
+    reloads: IntCounterVec,
+}
+
+/// Methods kept as themselves in labels; any other becomes `other`.
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+fn must<T>(result: prometheus::Result<T>) -> T {
+    // The metric definitions are constants: a failure is a bug caught by every test.
+    #[allow(clippy::expect_used, reason = "constant metric definitions")]
+    result.expect("a valid metric definition")
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered, with `ferry_build_info` set.
+    #[must_use]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = must(IntCounterVec::new(
+            Opts::new(
+                "ferry_http_requests_total",
+                "HTTP requests answered, by route template, method and status.",
+            ),
+            &["route", "method", "status"],
+        ));
+        let latency = must(HistogramVec::new(
+            HistogramOpts::new(
+                "ferry_http_request_duration_seconds",
+                "Time from the request's arrival to its answer, by route template and method.",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route", "method"],
+        ));
+        let predictions = must(IntCounterVec::new(
+            Opts::new(
+                "ferry_predictions_total",
+                "Rows predicted, by model, version and predicted class (empty for regressors).",
+            ),
+            &["model", "version", "class"],
+        ));
+        let model_seconds = must(HistogramVec::new(
+            HistogramOpts::new(
+                "ferry_model_seconds",
+                "Time inside the model (validation, preprocessing and prediction) per request.",
+            )
+            .buckets(vec![
+                0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                0.1, 0.5, 1.0,
+            ]),
+            &["model", "version"],
+        ));
+        let records = must(HistogramVec::new(
+            HistogramOpts::new(
+                "ferry_records_per_request",
+                "Rows in one prediction request.",
+            )
+            .buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+                10000.0,
+            ]),
+            &["model"],
+        ));
+        let model_info = must(IntGaugeVec::new(
+            Opts::new(
+                "ferry_model_loaded_timestamp_seconds",
+                "When each served model version was loaded (Unix time), with its kind and reference.",
+            ),
+            &["model", "version", "kind", "reference"],
+        ));
+        let reloads = must(IntCounterVec::new(
+            Opts::new(
+                "ferry_model_reloads_total",
+                "Model versions (re)loaded by reloads, by outcome.",
+            ),
+            &["outcome"],
+        ));
+        let build = must(IntGaugeVec::new(
+            Opts::new(
+                "ferry_build_info",
+                "Always 1, labelled with the server's version.",
+            ),
+            &["version"],
+        ));
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(predictions.clone()),
+            Box::new(model_seconds.clone()),
+            Box::new(records.clone()),
+            Box::new(model_info.clone()),
+            Box::new(reloads.clone()),
+            Box::new(build),
+        ] {
+            must(registry.register(c));
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            predictions,
+            model_seconds,
+            records,
+            model_info,
+            reloads,
+        }
+    }
+
+    /// One answered request.
+    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let method = METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
+        let status = status.to_string();
+        self.requests
+            .with_label_values(&[route, method, &status])
+            .inc();
+        self.latency
+            .with_label_values(&[route, method])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// One inference: its rows, the time inside the model and the rows per class (for a
+    /// classifier; one empty-class entry for a regressor).
+    pub fn inference(
+        &self,
+        model: &str,
+        version: u64,
+        rows: usize,
+        elapsed: Duration,
+        per_class: &[(String, u64)],
+    ) {
+        let version = version.to_string();
+        self.records
+            .with_label_values(&[model])
+            .observe(rows as f64);
+        self.model_seconds
+            .with_label_values(&[model, &version])
+            .observe(elapsed.as_secs_f64());
+        for (class, n) in per_class {
+            self.predictions
+                .with_label_values(&[model, &version, class])
+                .inc_by(*n);
+        }
+    }
+
+    /// The served versions, after start-up or a reload: replaces the model info series.
+    pub fn models(&self, models: &ModelSet, loaded_at: i64) {
+        self.model_info.reset();
+        for m in models.all() {
+            self.model_info
+                .with_label_values(&[
+                    m.resolved.name.as_str(),
+                    &m.resolved.version.to_string(),
+                    m.bundle.manifest().model_kind.as_str(),
+                    &m.reference.to_string(),
+                ])
+                .set(loaded_at);
+        }
+    }
+
+    /// Versions a reload loaded and refused.
+    pub fn reload(&self, loaded: usize, refused: usize) {
+        self.reloads
+            .with_label_values(&["success"])
+            .inc_by(loaded as u64);
+        self.reloads
+            .with_label_values(&["failure"])
+            .inc_by(refused as u64);
+    }
+
+    /// The text exposition of every metric.
+    #[must_use]
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding plain metrics into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+#[must_use]
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
