@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::harness::{Server, train};
+use crate::harness::{Server, train, workspace};
 
 fn scrape(server: &Server) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder()
