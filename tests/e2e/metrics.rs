@@ -113,4 +113,58 @@ fn metrics_pass_promtool_and_count_requests_predictions_and_reloads() {
         text.contains(r#"ferry_model_seconds_count{model="iris",version="1"} 3"#),
         "{text}"
     );
+
+    // deploy/: promtool accepts the scrape config and the rules, and every metric they and
+    // the Grafana dashboard query is one the server exports.
+    let deploy = workspace().join("deploy");
+    for (what, file) in [
+        ("config", "prometheus/prometheus.yml"),
+        ("rules", "prometheus/ferry-rules.yml"),
+    ] {
+        let out = Command::new("promtool")
+            .args(["check", what])
+            .arg(deploy.join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check {what} {file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(deploy.join("grafana/ferry-serve.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["expr"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    queries.push(fs_err::read_to_string(deploy.join("prometheus/ferry-rules.yml")).unwrap());
+    let mut used = 0;
+    for query in &queries {
+        for name in query
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("ferry_"))
+        {
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            assert!(
+                text.contains(&format!("# TYPE {base} ")),
+                "{name} is not exported"
+            );
+            used += 1;
+        }
+    }
+    assert!(used >= 10, "{used}");
 }
