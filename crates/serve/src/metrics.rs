@@ -2,17 +2,40 @@
 //! set of values: route templates (not paths), status codes, known HTTP methods, served
 //! models and versions, and a classifier's own classes.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+/// A distinct id per [`Metrics`], so that the per-thread handle caches of two servers
+/// (tests run several in one process) never mix.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The series handles a worker thread already resolved: a hit costs one hash lookup in a
+/// map no other thread touches, instead of a label lookup in a vector every worker
+/// shares.
+#[derive(Default)]
+struct Handles {
+    requests: HashMap<(u64, String, &'static str, u16), (IntCounter, Histogram)>,
+    models: HashMap<(u64, String, u64), (Histogram, Histogram)>,
+    classes: HashMap<(u64, String, u64, String), IntCounter>,
+}
+
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
+}
 
 use crate::state::ModelSet;
 
 /// The server's metrics.
 #[derive(Debug, Clone)]
 pub struct Metrics {
+    id: u64,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -125,6 +148,7 @@ impl Metrics {
             must(registry.register(c));
         }
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             requests,
             latency,
@@ -137,19 +161,29 @@ impl Metrics {
     }
 
     /// One answered request.
-    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    pub fn request(&self, route: String, method: &str, status: u16, elapsed: Duration) {
         let method = METHODS
             .iter()
             .find(|m| **m == method)
             .copied()
             .unwrap_or("other");
-        let status = status.to_string();
-        self.requests
-            .with_label_values(&[route, method, &status])
-            .inc();
-        self.latency
-            .with_label_values(&[route, method])
-            .observe(elapsed.as_secs_f64());
+        HANDLES.with_borrow_mut(|h| {
+            let (count, latency) = h
+                .requests
+                .entry((self.id, route, method, status))
+                .or_insert_with_key(|(_, route, method, status)| {
+                    (
+                        self.requests.with_label_values(&[
+                            route.as_str(),
+                            method,
+                            &status.to_string(),
+                        ]),
+                        self.latency.with_label_values(&[route.as_str(), method]),
+                    )
+                });
+            count.inc();
+            latency.observe(elapsed.as_secs_f64());
+        });
     }
 
     /// One inference: its rows, the time inside the model and the rows per class (for a
@@ -162,18 +196,29 @@ impl Metrics {
         elapsed: Duration,
         per_class: &[(String, u64)],
     ) {
-        let version = version.to_string();
-        self.records
-            .with_label_values(&[model])
-            .observe(rows as f64);
-        self.model_seconds
-            .with_label_values(&[model, &version])
-            .observe(elapsed.as_secs_f64());
-        for (class, n) in per_class {
-            self.predictions
-                .with_label_values(&[model, &version, class])
-                .inc_by(*n);
-        }
+        HANDLES.with_borrow_mut(|h| {
+            let (records, seconds) = h
+                .models
+                .entry((self.id, model.to_owned(), version))
+                .or_insert_with(|| {
+                    (
+                        self.records.with_label_values(&[model]),
+                        self.model_seconds
+                            .with_label_values(&[model, &version.to_string()]),
+                    )
+                });
+            records.observe(rows as f64);
+            seconds.observe(elapsed.as_secs_f64());
+            for (class, n) in per_class {
+                h.classes
+                    .entry((self.id, model.to_owned(), version, class.clone()))
+                    .or_insert_with(|| {
+                        self.predictions
+                            .with_label_values(&[model, &version.to_string(), class])
+                    })
+                    .inc_by(*n);
+            }
+        });
     }
 
     /// The served versions, after start-up or a reload: replaces the model info series.

@@ -87,7 +87,7 @@ pub async fn middleware(
         .app_data::<actix_web::web::Data<crate::AppState>>()
     {
         state.metrics.request(
-            &route(),
+            route(),
             method.as_str(),
             status.as_u16(),
             started.elapsed(),
