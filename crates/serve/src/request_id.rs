@@ -86,12 +86,9 @@ pub async fn middleware(
         .request()
         .app_data::<actix_web::web::Data<crate::AppState>>()
     {
-        state.metrics.request(
-            route(),
-            method.as_str(),
-            status.as_u16(),
-            started.elapsed(),
-        );
+        state
+            .metrics
+            .request(route(), method.as_str(), status.as_u16(), started.elapsed());
     }
     if status.is_server_error() {
         let detail = res
