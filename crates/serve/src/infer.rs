@@ -42,30 +42,25 @@ pub fn infer<R: Row>(
         .map_err(ApiError::InvalidFeatures)?;
     let predictions = model.bundle.predict(&frame)?;
     let elapsed = started.elapsed();
-    let per_class: Vec<(String, u64)> = match (&predictions, model.bundle.classes()) {
-        (Predictions::Classes { labels, .. }, Some(classes)) => {
+    let classes = model.bundle.classes().unwrap_or_default();
+    let counts: Vec<u64> = match &predictions {
+        Predictions::Classes { labels, .. } if !classes.is_empty() => {
             let mut counts = vec![0u64; classes.len()];
             for &l in labels {
                 if let Some(c) = counts.get_mut(l) {
                     *c += 1;
                 }
             }
-            classes
-                .iter()
-                .zip(counts)
-                .filter(|(_, n)| *n > 0)
-                .map(|(c, n)| (c.to_string(), n))
-                .collect()
+            counts
         }
-        (Predictions::Classes { labels, .. }, None) => vec![(String::new(), labels.len() as u64)],
-        (Predictions::Values(v), _) => vec![(String::new(), v.len() as u64)],
+        Predictions::Classes { .. } | Predictions::Values(_) => vec![predictions.len() as u64],
     };
     metrics.inference(
         model.resolved.name.as_str(),
         model.resolved.version.0,
-        rows.len(),
         elapsed,
-        &per_class,
+        classes,
+        &counts,
     );
     Ok(Inference { model, predictions })
 }

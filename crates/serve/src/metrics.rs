@@ -22,8 +22,16 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 #[derive(Default)]
 struct Handles {
     requests: HashMap<(u64, String, &'static str, u16), (IntCounter, Histogram)>,
-    models: HashMap<(u64, String, u64), (Histogram, Histogram)>,
-    classes: HashMap<(u64, String, u64, String), IntCounter>,
+    /// By (metrics id, version), then model name (looked up by `&str`).
+    models: HashMap<(u64, u64), HashMap<String, ModelSeries>>,
+}
+
+/// The series of one served model version.
+struct ModelSeries {
+    records: Histogram,
+    seconds: Histogram,
+    /// One counter per class, in class order (one unlabelled counter for a regressor).
+    classes: Vec<IntCounter>,
 }
 
 thread_local! {
@@ -186,37 +194,51 @@ impl Metrics {
         });
     }
 
-    /// One inference: its rows, the time inside the model and the rows per class (for a
-    /// classifier; one empty-class entry for a regressor).
+    /// One inference of `model` at `version`: its rows, the time inside the model, and
+    /// how many rows got each class (`counts[c]` for class `classes[c]`; for a regressor,
+    /// `classes` is empty and `counts` holds the row count once, recorded with an empty
+    /// class). Resolves each series once per worker thread; a request allocates nothing.
     pub fn inference(
         &self,
         model: &str,
         version: u64,
-        rows: usize,
         elapsed: Duration,
-        per_class: &[(String, u64)],
+        classes: &[ferry_core::ClassLabel],
+        counts: &[u64],
     ) {
         HANDLES.with_borrow_mut(|h| {
-            let (records, seconds) = h
-                .models
-                .entry((self.id, model.to_owned(), version))
-                .or_insert_with(|| {
-                    (
-                        self.records.with_label_values(&[model]),
-                        self.model_seconds
-                            .with_label_values(&[model, &version.to_string()]),
-                    )
-                });
-            records.observe(rows as f64);
-            seconds.observe(elapsed.as_secs_f64());
-            for (class, n) in per_class {
-                h.classes
-                    .entry((self.id, model.to_owned(), version, class.clone()))
-                    .or_insert_with(|| {
-                        self.predictions
-                            .with_label_values(&[model, &version.to_string(), class])
-                    })
-                    .inc_by(*n);
+            let per_model = h.models.entry((self.id, version)).or_default();
+            if !per_model.contains_key(model) {
+                let v = version.to_string();
+                let series = if classes.is_empty() {
+                    vec![self.predictions.with_label_values(&[model, &v, ""])]
+                } else {
+                    classes
+                        .iter()
+                        .map(|c| {
+                            self.predictions
+                                .with_label_values(&[model, &v, &c.to_string()])
+                        })
+                        .collect()
+                };
+                per_model.insert(
+                    model.to_owned(),
+                    ModelSeries {
+                        records: self.records.with_label_values(&[model]),
+                        seconds: self.model_seconds.with_label_values(&[model, &v]),
+                        classes: series,
+                    },
+                );
+            }
+            if let Some(series) = per_model.get(model) {
+                let rows: u64 = counts.iter().sum();
+                series.records.observe(rows as f64);
+                series.seconds.observe(elapsed.as_secs_f64());
+                for (counter, &n) in series.classes.iter().zip(counts) {
+                    if n > 0 {
+                        counter.inc_by(n);
+                    }
+                }
             }
         });
     }
