@@ -223,6 +223,18 @@ fn v2_errors_are_json_with_the_protocol_status() {
         body["error"],
         "unknown output 'predict_log_proba'; this model gives predict and predict_proba"
     );
+    // A shape whose element count overflows is a 400, not a panic.
+    let (status, body) = infer(
+        &json!({"inputs": [{"name": "input", "shape": [4294967296i64, 4294967296i64, 4294967296i64], "datatype": "FP64", "data": [1]}]}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not hold its 1 elements"),
+        "{body}"
+    );
     let (status, body) = server.post(
         "/v2/models/iris/versions/7/infer",
         "application/json",

@@ -456,8 +456,11 @@ pub fn decode(
                 return Err(invalid(format!("input '{}' has no data", input.name)));
             }
         };
-        let expected: i64 = input.shape.iter().product();
-        if input.shape.iter().any(|&d| d < 0) || expected as usize != elements.len() {
+        // A shape whose product overflows (or has a negative dimension) holds nothing.
+        let expected = input.shape.iter().try_fold(1usize, |n, &d| {
+            usize::try_from(d).ok().and_then(|d| n.checked_mul(d))
+        });
+        if expected != Some(elements.len()) {
             return Err(invalid(format!(
                 "input '{}': shape {:?} does not hold its {} elements",
                 input.name,
