@@ -95,16 +95,21 @@ impl Server {
             .arg(registry)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .env("FERRY_LOG_FORMAT", "text")
             .env_remove("FERRY_API_KEYS")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .expect("serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
+        // JSON logs (when a test asks for them) may come before the address line.
+        let line = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("listening on "))
             .expect("serve prints its address");
         let base = line
             .trim()

@@ -13,6 +13,7 @@ mod kserve;
 mod metrics;
 mod mlflow;
 mod openapi;
+mod otlp;
 mod parity;
 mod reload;
 mod slow;

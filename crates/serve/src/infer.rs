@@ -35,6 +35,7 @@ pub fn infer<R: Row>(
     rows: &[R],
 ) -> Result<Inference, ApiError> {
     let started = Instant::now();
+    crate::request_id::record_model(model.resolved.name.as_str(), model.resolved.version.0);
     let frame = model
         .bundle
         .schema()

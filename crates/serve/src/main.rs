@@ -1,6 +1,5 @@
 //! `serve`: serve the models of a registry over HTTP.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,7 +9,6 @@ use ferry_core::artifact::ReadLimits;
 use ferry_core::{ModelRef, RegistryLocation};
 use serve::state::load_models;
 use serve::{AppState, ServeConfig};
-use tracing_subscriber::EnvFilter;
 
 /// Serve every model of a Ferry registry (or the ones named) over HTTP.
 ///
@@ -62,8 +60,9 @@ struct Cli {
     /// waits for models.
     #[arg(long, env = "FERRY_WATCH_INTERVAL", value_name = "SECS")]
     watch_interval: Option<f64>,
-    /// Log format: `text` on stderr or `json` on stdout. Filter with RUST_LOG.
-    #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    /// Log format: `text` on stderr or `json` on stdout; `auto` is JSON when stdout is
+    /// not a terminal. Filter with RUST_LOG.
+    #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
 }
 
@@ -128,29 +127,36 @@ impl Cli {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
+    Auto,
     Text,
     Json,
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    match format {
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_writer(std::io::stderr)
-            .init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_writer(std::io::stdout)
-            .init(),
-    }
+fn init_telemetry(format: LogFormat) -> Result<ferry_telemetry::Telemetry, String> {
+    ferry_telemetry::init(&ferry_telemetry::Options {
+        service: "ferry-serve",
+        version: env!("CARGO_PKG_VERSION"),
+        format: match format {
+            LogFormat::Auto => ferry_telemetry::LogFormat::Auto,
+            LogFormat::Text => ferry_telemetry::LogFormat::Text,
+            LogFormat::Json => ferry_telemetry::LogFormat::Json,
+        },
+        json_stream: ferry_telemetry::LogStream::Stdout,
+        default_filter: "info",
+    })
+    .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // Kept to the end of main: dropping it flushes the spans not yet exported.
+    let _telemetry = match init_telemetry(cli.log_format) {
+        Ok(t) => t,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     // Exit 2: the configuration (flags, file, keys, registry, models) is wrong; 1:
     // serving failed.
     let prepared = cli.resolve().and_then(|config| {

@@ -2,6 +2,7 @@
 //! set of values: route templates (not paths), status codes, known HTTP methods, served
 //! models and versions, and a classifier's own classes.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +17,15 @@ use prometheus::{
 /// (tests run several in one process) never mix.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
+/// A request series: (metrics id, route template, method, status).
+type RequestKey = (u64, Cow<'static, str>, &'static str, u16);
+
 /// The series handles a worker thread already resolved: a hit costs one hash lookup in a
 /// map no other thread touches, instead of a label lookup in a vector every worker
 /// shares.
 #[derive(Default)]
 struct Handles {
-    requests: HashMap<(u64, String, &'static str, u16), (IntCounter, Histogram)>,
+    requests: HashMap<RequestKey, (IntCounter, Histogram)>,
     /// By (metrics id, version), then model name (looked up by `&str`).
     models: HashMap<(u64, u64), HashMap<String, ModelSeries>>,
 }
@@ -168,8 +172,9 @@ impl Metrics {
         }
     }
 
-    /// One answered request.
-    pub fn request(&self, route: String, method: &str, status: u16, elapsed: Duration) {
+    /// One answered request, by its route template (borrowed for the route table's own
+    /// templates, so the common case allocates nothing).
+    pub fn request(&self, route: Cow<'static, str>, method: &str, status: u16, elapsed: Duration) {
         let method = METHODS
             .iter()
             .find(|m| **m == method)
@@ -182,11 +187,11 @@ impl Metrics {
                 .or_insert_with_key(|(_, route, method, status)| {
                     (
                         self.requests.with_label_values(&[
-                            route.as_str(),
+                            route.as_ref(),
                             method,
                             &status.to_string(),
                         ]),
-                        self.latency.with_label_values(&[route.as_str(), method]),
+                        self.latency.with_label_values(&[route.as_ref(), method]),
                     )
                 });
             count.inc();

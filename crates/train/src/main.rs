@@ -1,6 +1,6 @@
 //! `train`: run a pipeline config, validate one, or list the model types.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,7 +9,6 @@ use ferry_core::artifact::ReadLimits;
 use ferry_core::registry::RegistryError;
 use ferry_core::{AliasName, ModelKind, ModelName, ModelRef, RegistryLocation, Version};
 use serde::Serialize;
-use tracing_subscriber::EnvFilter;
 use train::registry_cmd;
 use train::report::FailedRun;
 use train::{Pipeline, RunError};
@@ -38,8 +37,25 @@ struct Cli {
     /// Threads used to fit forests (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Log format on stderr: `text`, `json`, or `auto` (JSON when stderr is not a
+    /// terminal). Filter with RUST_LOG (default `warn`).
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Auto
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Auto,
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,14 +334,26 @@ fn exit_code(err: &RunError) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // Kept to the end of main: dropping it flushes the spans not yet exported.
+    let telemetry = ferry_telemetry::init(&ferry_telemetry::Options {
+        service: "ferry-train",
+        version: env!("CARGO_PKG_VERSION"),
+        format: match cli.log_format {
+            LogFormat::Auto => ferry_telemetry::LogFormat::Auto,
+            LogFormat::Text => ferry_telemetry::LogFormat::Text,
+            LogFormat::Json => ferry_telemetry::LogFormat::Json,
+        },
+        json_stream: ferry_telemetry::LogStream::Stderr,
+        default_filter: "warn",
+    });
+    let _telemetry = match telemetry {
+        Ok(t) => t,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let mut out = std::io::stdout().lock();
     let result = match (&cli.command, &cli.config) {
         (Some(Command::Models), _) => {

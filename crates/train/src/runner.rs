@@ -486,12 +486,34 @@ fn promote(
 /// Any [`RunError`]; [`RunError::GateFailed`] when a gate fails (nothing is registered).
 pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport, RunError> {
     let started = Instant::now();
+    let span = tracing::info_span!(
+        target: "ferry::trace",
+        "train",
+        otel.name = "train",
+        otel.status_code = tracing::field::Empty,
+        otel.status_message = tracing::field::Empty,
+        ferry.model = pipeline.model_name().as_str(),
+        ferry.model_kind = pipeline.model.kind().as_str(),
+        ferry.model_version = tracing::field::Empty,
+        ferry.run_id = tracing::field::Empty,
+    )
+    .entered();
     let registry = location.open(ReadLimits::default());
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
     let mut record = RunRecord::start(pipeline, &stamp, config);
     let mut result = run_recorded(pipeline, location, registry.as_ref(), &stamp, &mut record);
     record.finish(&result, started.elapsed().as_secs_f64());
+    span.record("ferry.run_id", record.run_id.as_str());
+    match &result {
+        Ok(report) => {
+            span.record("ferry.model_version", report.version);
+        }
+        Err(e) => {
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_message", e.to_string());
+        }
+    }
     // Every run is recorded; a record that cannot be written is reported, and does not
     // undo a registered model.
     match record.write(registry.as_ref()) {
@@ -504,6 +526,18 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         Err(e) => tracing::warn!(run = %record.run_id, error = %e, "Could not record the run."),
     }
     result
+}
+
+/// Opens the span of one pipeline stage (exported when spans are, see ferry-telemetry),
+/// a child of the run's span; it ends when the returned guard drops.
+fn stage(name: &'static str) -> tracing::span::EnteredSpan {
+    tracing::info_span!(
+        target: "ferry::trace",
+        "stage",
+        otel.name = name,
+        ferry.stage = name
+    )
+    .entered()
 }
 
 fn run_recorded(
@@ -522,6 +556,7 @@ fn run_recorded(
         lap = Instant::now();
         seconds
     };
+    let span = stage("load");
     let spinner =
         crate::progress::Spinner::new(format!("reading {}", pipeline.data_path().display()));
     let mut dataset = data::load(pipeline, &default_dead_letter)?;
@@ -557,6 +592,9 @@ fn run_recorded(
         )));
     }
 
+    drop(span);
+
+    let span = stage("split");
     let frame = std::mem::take(&mut dataset.frame);
     let (split, train_frame, test_frame) = split_frame(pipeline, &dataset, frame)?;
     if let Some(rows) = &mut record.rows {
@@ -564,7 +602,13 @@ fn run_recorded(
         rows.test = split.test.len();
     }
     record.stages.prepare = clock();
+    drop(span);
     let selection = if pipeline.search().is_some() || pipeline.cv_folds().is_some() {
+        let _span = stage(if pipeline.search().is_some() {
+            "search"
+        } else {
+            "cross_validate"
+        });
         let target = pick(&dataset.target, &split.train);
         let rows = TrainingRows {
             frame: &train_frame,
@@ -587,6 +631,7 @@ fn run_recorded(
             search: None,
         }
     };
+    let span = stage("fit");
     let (preprocessor, training) =
         fit_preprocessing(pipeline, &train_frame, &dataset.target, &split.train)?;
     drop(train_frame);
@@ -600,8 +645,10 @@ fn run_recorded(
     tracing::info!(kind = %fitted.kind(), rows = split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;
     record.stages.fit = clock();
+    drop(span);
 
     // Evaluate exactly as serve predicts.
+    let span = stage("evaluate");
     let classes = predictor.classes().map(<[ClassLabel]>::to_vec);
     let values = score(
         pipeline,
@@ -680,10 +727,14 @@ fn run_recorded(
         config_yaml: &config_yaml,
     };
     record.stages.evaluate = clock();
+    drop(span);
+    let span = stage("publish");
     let published = registry.publish(manifest, &files)?;
     record.stages.publish = clock();
+    drop(span);
     let (resolved, written) = (published.resolved, published.manifest);
     tracing::info!(model = %resolved.name, version = %resolved.version, "Registered model.");
+    let span = stage("promote");
     let promotion = promote(
         pipeline,
         registry,
@@ -694,6 +745,7 @@ fn run_recorded(
         &split.test,
     );
     record.stages.publish += clock();
+    drop(span);
     Ok(RunReport {
         status: RunStatus::Registered,
         model: resolved.name.to_string(),

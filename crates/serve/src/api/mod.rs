@@ -37,6 +37,11 @@ async fn docs_redirect() -> HttpResponse {
         .finish()
 }
 
+/// The path template of the resource that answered a request, read after routing
+/// without rebuilding it from the resource map.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplate(pub &'static str);
+
 /// The version a `/versions/{version}` path segment asks for.
 fn version_pick(name: &str, version: &str) -> Result<Pick, ApiError> {
     version
@@ -70,22 +75,25 @@ async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     })
 }
 
-/// One path with its one route; any other method gets a JSON 405.
-fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+/// One path with its one route; any other method gets a JSON 405. The path is kept as
+/// the resource's [`RouteTemplate`], for metrics and spans.
+fn resource(path: &'static str, route: actix_web::Route) -> actix_web::Resource {
     web::resource(path)
+        .app_data(RouteTemplate(path))
         .route(route)
         .default_service(web::to(method_not_allowed))
 }
 
 /// A GET path, which also answers HEAD (the same status and headers, no body); any other
 /// method gets a JSON 405.
-fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+fn get<F, Args>(path: &'static str, handler: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args> + Clone,
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
     web::resource(path)
+        .app_data(RouteTemplate(path))
         .route(web::get().to(handler.clone()))
         .route(web::head().to(handler))
         .default_service(web::to(method_not_allowed))

@@ -85,9 +85,17 @@ fn flags_override_the_config_file() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
+    // Off a terminal the logs are JSON lines on stdout; the address line is among them.
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .inspect(|l| {
+            if !l.starts_with("listening on ") {
+                let log: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(log["fields"]["message"].is_string(), "{l}");
+            }
+        })
+        .find(|l| l.starts_with("listening on "))
         .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();

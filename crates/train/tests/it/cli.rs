@@ -330,6 +330,7 @@ fn off_a_terminal_progress_is_logged_a_tenth_at_a_time() {
         .args(["--config", "configs/titanic_search.yaml"])
         .env("FERRY_REGISTRY", registry.path())
         .env("RUST_LOG", "info")
+        .env("FERRY_LOG_FORMAT", "text")
         .current_dir(workspace())
         .output()
         .unwrap();
