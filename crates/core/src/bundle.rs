@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use crate::artifact::{ArtifactError, Manifest, ReadLimits, read_version_dir};
+use crate::drift::ReferenceProfile;
 use crate::frame::Frame;
 use crate::label::ClassLabel;
 use crate::model::{Model, PredictError, Predictions, TrainedModel};
@@ -17,6 +20,7 @@ use crate::schema::FeatureSchema;
 pub struct ModelBundle {
     manifest: Manifest,
     predictor: Predictor,
+    reference: Option<Arc<ReferenceProfile>>,
 }
 
 impl ModelBundle {
@@ -45,7 +49,21 @@ impl ModelBundle {
         Ok(Self {
             manifest,
             predictor,
+            reference: None,
         })
+    }
+
+    /// The bundle with `reference` as its reference statistics.
+    #[must_use]
+    pub fn with_reference(mut self, reference: Option<ReferenceProfile>) -> Self {
+        self.reference = reference.map(Arc::new);
+        self
+    }
+
+    /// The reference statistics of the training rows, when the artifact has them.
+    #[must_use]
+    pub fn reference(&self) -> Option<&Arc<ReferenceProfile>> {
+        self.reference.as_ref()
     }
 
     /// Loads and verifies the version directory `dir` with the default [`ReadLimits`].
@@ -61,10 +79,11 @@ impl ModelBundle {
     /// # Errors
     /// As [`read_version_dir`].
     pub fn load_with(dir: &Path, limits: ReadLimits) -> Result<Self, ArtifactError> {
-        let (manifest, predictor) = read_version_dir(dir, limits)?;
+        let (manifest, predictor, reference) = read_version_dir(dir, limits)?;
         Ok(Self {
             manifest,
             predictor,
+            reference: reference.map(Arc::new),
         })
     }
 

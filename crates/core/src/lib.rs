@@ -44,6 +44,7 @@
 pub mod artifact;
 pub mod bundle;
 pub mod config;
+pub mod drift;
 pub mod frame;
 pub mod ids;
 pub mod label;

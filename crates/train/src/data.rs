@@ -85,9 +85,12 @@ fn csv_error_message(e: &polars::error::PolarsError, path: &Path, separator: cha
     }
 }
 
-/// The columns a run reads: the target and the schema's features.
-fn needed_columns(pipeline: &Pipeline) -> Vec<String> {
-    let mut names = vec![pipeline.config.schema.target.name.clone()];
+/// The columns a run reads: the target (when `with_target`) and the schema's features.
+fn needed_columns(pipeline: &Pipeline, with_target: bool) -> Vec<String> {
+    let mut names = Vec::new();
+    if with_target {
+        names.push(pipeline.config.schema.target.name.clone());
+    }
     for f in pipeline.schema.features() {
         if !names.contains(&f.name) {
             names.push(f.name.clone());
@@ -127,10 +130,10 @@ fn file_columns(pipeline: &Pipeline) -> Result<Vec<String>, RunError> {
 
 /// Reads only the columns the schema names (in file order), after checking that the
 /// file has them all: a wide file costs what the model needs.
-fn read_frame(pipeline: &Pipeline) -> Result<DataFrame, RunError> {
+fn read_frame(pipeline: &Pipeline, with_target: bool) -> Result<DataFrame, RunError> {
     let path = pipeline.data_path();
     let available = file_columns(pipeline)?;
-    let needed = needed_columns(pipeline);
+    let needed = needed_columns(pipeline, with_target);
     if let Some(missing) = needed.iter().find(|n| !available.contains(n)) {
         return Err(RunError::MissingColumn {
             path: path.to_owned(),
@@ -280,8 +283,26 @@ impl DeadLetter {
 /// # Errors
 /// [`RunError::ReadData`], [`RunError::MissingColumn`], [`RunError::DeadLetter`].
 pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, RunError> {
+    load_rows(pipeline, default_dead_letter, true)
+}
+
+/// Reads the features of the pipeline's data file alone, as [`load`] does, for data
+/// without (or with an ignored) target: rows with a bad feature go to the dead-letter
+/// file; the dataset's `target` is empty.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_features(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, RunError> {
+    load_rows(pipeline, default_dead_letter, false)
+}
+
+fn load_rows(
+    pipeline: &Pipeline,
+    default_dead_letter: &Path,
+    with_target: bool,
+) -> Result<Dataset, RunError> {
     let path = pipeline.data_path();
-    let df = read_frame(pipeline)?;
+    let df = read_frame(pipeline, with_target)?;
     let columns = text_columns(&df, path)?;
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     let position = |name: &str| {
@@ -302,7 +323,11 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
         .map(|f| position(&f.name))
         .collect::<Result<Vec<_>, _>>()?;
     let target_spec = &pipeline.config.schema.target;
-    let target_column = position(&target_spec.name)?;
+    let target_column = if with_target {
+        Some(position(&target_spec.name)?)
+    } else {
+        None
+    };
 
     let strings = columns
         .iter()
@@ -334,12 +359,17 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
         for (f, col) in fields.iter_mut().zip(&mut text) {
             *f = col.next().flatten();
         }
-        let raw_target = fields
-            .get(target_column)
-            .copied()
-            .flatten()
-            .filter(|s| !null_values.iter().any(|n| n == s));
-        let parsed_target = target_spec.parse(raw_target, pipeline.task);
+        let parsed_target = match target_column {
+            Some(column) => {
+                let raw = fields
+                    .get(column)
+                    .copied()
+                    .flatten()
+                    .filter(|s| !null_values.iter().any(|n| n == s));
+                target_spec.parse(raw, pipeline.task).map(Some)
+            }
+            None => Ok(None),
+        };
         let row = TextRow {
             fields: &fields,
             feature_columns: &feature_columns,
@@ -359,7 +389,7 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
             reasons.extend(errors.iter().map(ToString::to_string));
         }
         match parsed_target {
-            Ok(t) if reasons.is_empty() => target.push(t),
+            Ok(t) if reasons.is_empty() => target.extend(t),
             Ok(_) | Err(_) => {
                 invalid += 1;
                 dead.write(r, &reasons.join("; "), &fields)?;

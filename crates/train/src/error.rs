@@ -114,6 +114,17 @@ pub enum RunError {
     /// The registry refused the artifact.
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
+    /// A drift comparison is impossible (no reference statistics, no usable row).
+    #[error("drift: {0}")]
+    Drift(String),
+    /// A report file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteReport {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
     /// The resolved config could not be serialised.
     #[error("cannot serialise the resolved config: {0}")]
     SerializeConfig(YamlError),
@@ -151,6 +162,7 @@ impl RunError {
             | RunError::TooManyInvalid { .. }
             | RunError::NotEnoughRows(_)
             | RunError::Search(_)
+            | RunError::Drift(_)
             | RunError::WriteFolds(_) => ExitKind::Usage,
             RunError::Preprocess(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Train(e) if e.is_caller_error() => ExitKind::Usage,
@@ -160,7 +172,8 @@ impl RunError {
                 | MetricError::NoProbabilities(_)
                 | MetricError::Empty,
             ) => ExitKind::Usage,
-            RunError::Preprocess(_)
+            RunError::WriteReport { .. }
+            | RunError::Preprocess(_)
             | RunError::Train(_)
             | RunError::Predict(_)
             | RunError::Metric(_)

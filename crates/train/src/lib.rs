@@ -13,6 +13,7 @@
 pub mod config;
 pub mod cv;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod progress;
 pub mod record;

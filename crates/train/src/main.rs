@@ -78,6 +78,26 @@ enum Command {
         #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
         registry: Option<RegistryLocation>,
     },
+    /// Compare a data file (CSV, Parquet, or serve's JSON-lines prediction log) with the
+    /// reference statistics of a registered model's training rows; write drift.json and
+    /// drift.html. Exit 3 when the data set drifted.
+    Drift {
+        /// The model: `name`, `name@alias` or `name/VERSION`.
+        #[arg(long, value_name = "REF")]
+        model: ModelRef,
+        /// The current data.
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Registry (a directory, or a file:// URL) [default: artifacts].
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+        registry: Option<RegistryLocation>,
+        /// Directory for drift.json, drift.html and rejected rows.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        out: PathBuf,
+        /// Print the report as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Cross-validate a config's model (and run its grid search) on its training split,
     /// without registering anything.
     Cv {
@@ -397,6 +417,16 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        (
+            Some(Command::Drift {
+                model,
+                data,
+                registry,
+                out: dir,
+                json,
+            }),
+            _,
+        ) => return drift_command(model, data, registry.as_ref(), dir, *json, &mut out),
         (Some(Command::Examples { dir, registry }), _) => {
             return train_examples(dir, registry.as_ref(), &mut out);
         }
@@ -451,6 +481,89 @@ fn main() -> ExitCode {
             }
             exit_code(&err)
         }
+    }
+}
+
+/// `train drift`: exit 0 without dataset drift, 3 with it, 2 for bad input, 1 when the
+/// report cannot be written.
+fn drift_command(
+    model: &ModelRef,
+    data: &std::path::Path,
+    registry: Option<&RegistryLocation>,
+    dir: &std::path::Path,
+    json: bool,
+    out: &mut impl Write,
+) -> ExitCode {
+    let location = registry
+        .cloned()
+        .unwrap_or_else(train::runner::default_registry);
+    let opened = location.open(ReadLimits::default());
+    let done = train::drift::drift(opened.as_ref(), model, data, dir).and_then(|file| {
+        let paths = train::drift::write(&file, dir)?;
+        Ok((file, paths))
+    });
+    let (file, (json_path, html_path)) = match done {
+        Ok(done) => done,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_code(&err);
+        }
+    };
+    let r = &file.report;
+    if json {
+        let _ = serde_json::to_writer_pretty(&mut *out, &file);
+        let _ = writeln!(out);
+    } else {
+        let _ = writeln!(
+            out,
+            "{}/{} vs {}: {} rows ({} rejected) against {} training rows",
+            file.model,
+            file.version,
+            file.data.display(),
+            r.current_rows,
+            file.rows_rejected,
+            r.reference_rows
+        );
+        let _ = writeln!(
+            out,
+            "{:<24} {:<12} {:>8} {:>9}  reasons",
+            "feature", "type", "PSI", "drifted"
+        );
+        for f in &r.features {
+            let _ = writeln!(
+                out,
+                "{:<24} {:<12} {:>8.3} {:>9}  {}",
+                f.name,
+                f.kind,
+                f.psi,
+                if f.drifted { "yes" } else { "no" },
+                f.reasons.join("; ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} of {} features drifted ({:.0}%, threshold {:.0}%)",
+            if r.dataset_drift {
+                "DRIFT"
+            } else {
+                "no dataset drift"
+            },
+            r.drifted_features,
+            r.features.len(),
+            r.drifted_share * 100.0,
+            r.thresholds.dataset_share * 100.0
+        );
+        let _ = writeln!(
+            out,
+            "wrote {} and {}",
+            json_path.display(),
+            html_path.display()
+        );
+    }
+    if r.dataset_drift {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

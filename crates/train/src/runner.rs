@@ -10,6 +10,7 @@ use ferry_core::artifact::{
     ArtifactFiles, FORMAT_VERSION, Manifest, ReadLimits, RowCounts, sha256_file,
 };
 use ferry_core::config::to_yaml_string;
+use ferry_core::drift::ReferenceProfile;
 use ferry_core::metrics::{self, Metric, Truth};
 use ferry_core::model::{self, EncodedLabels, Target, Task, TrainingSet, ValidModelSpec};
 use ferry_core::schema::TargetValue;
@@ -632,6 +633,8 @@ fn run_recorded(
         }
     };
     let span = stage("fit");
+    let reference =
+        ReferenceProfile::from_frame(pipeline.schema(), &train_frame, pipeline.config.drift);
     let (preprocessor, training) =
         fit_preprocessing(pipeline, &train_frame, &dataset.target, &split.train)?;
     drop(train_frame);
@@ -725,6 +728,7 @@ fn run_recorded(
         model: predictor.model(),
         preprocessor: predictor.preprocessor(),
         config_yaml: &config_yaml,
+        reference: Some(&reference),
     };
     record.stages.evaluate = clock();
     drop(span);

@@ -11,6 +11,8 @@
 //!   preprocessor.json  FittedPreprocessor
 //!   schema.json        FeatureSchema
 //!   config.yaml        the resolved pipeline config
+//!   reference.json     reference statistics of the training rows, for drift
+//!                      (optional: versions trained before drift have none)
 //! ```
 //!
 //! Writers ([`write_version_dir`]) build the directory under a temporary name and rename

@@ -10,6 +10,7 @@ use super::{
     ArtifactError, CONFIG_FILE, FORMAT_VERSION, MANIFEST_FILE, MODEL_BIN, MODEL_JSON, Manifest,
     OLDEST_FORMAT_VERSION, PREPROCESSOR_FILE, ReadLimits, SCHEMA_FILE, required_files, sha256_hex,
 };
+use crate::drift::{REFERENCE_FILE, ReferenceProfile};
 use crate::label::ClassLabel;
 use crate::model::{Model, TrainedModel};
 use crate::predictor::Predictor;
@@ -45,7 +46,7 @@ fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, ArtifactEr
 pub fn read_version_dir(
     dir: &Path,
     limits: ReadLimits,
-) -> Result<(Manifest, Predictor), ArtifactError> {
+) -> Result<(Manifest, Predictor, Option<ReferenceProfile>), ArtifactError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let bytes = read_capped(&manifest_path, limits)?;
     let invalid = |message: String| ArtifactError::InvalidManifest {
@@ -175,6 +176,20 @@ pub fn read_version_dir(
             "the manifest's classes differ from the model's".to_owned(),
         ));
     }
+    // Reference statistics are optional: versions trained before drift had none.
+    let reference: Option<ReferenceProfile> = match contents.get(REFERENCE_FILE) {
+        Some(bytes) => Some(parse(&dir.join(REFERENCE_FILE), bytes)?),
+        None => None,
+    };
+    if let Some(r) = &reference {
+        let names: Vec<&str> = r.features.iter().map(|f| f.name.as_str()).collect();
+        let expected: Vec<&str> = schema.features().iter().map(|f| f.name.as_str()).collect();
+        if names != expected {
+            return Err(inconsistent(format!(
+                "{REFERENCE_FILE} describes features {names:?}, the schema {expected:?}"
+            )));
+        }
+    }
     let predictor = Predictor::new(preprocessor, model).map_err(|e| inconsistent(e.to_string()))?;
-    Ok((manifest, predictor))
+    Ok((manifest, predictor, reference))
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use super::{
     ArtifactError, CONFIG_FILE, MANIFEST_FILE, Manifest, PREPROCESSOR_FILE, SCHEMA_FILE, sha256_hex,
 };
+use crate::drift::{REFERENCE_FILE, ReferenceProfile};
 use crate::model::{Model, TrainedModel};
 use crate::preprocess::FittedPreprocessor;
 
@@ -17,6 +18,8 @@ pub struct ArtifactFiles<'a> {
     pub preprocessor: &'a FittedPreprocessor,
     /// The resolved pipeline config, as YAML.
     pub config_yaml: &'a str,
+    /// The reference statistics of the training rows, for drift (`reference.json`).
+    pub reference: Option<&'a ReferenceProfile>,
 }
 
 fn json<T: serde::Serialize>(file: &str, value: &T) -> Result<Vec<u8>, ArtifactError> {
@@ -55,6 +58,10 @@ pub fn write_version_dir(
             message,
         })?;
     let mut sums = BTreeMap::new();
+    let reference = match files.reference {
+        Some(r) => Some((REFERENCE_FILE, json(REFERENCE_FILE, r)?)),
+        None => None,
+    };
     for (name, bytes) in [
         (model_file, model),
         (
@@ -63,7 +70,10 @@ pub fn write_version_dir(
         ),
         (SCHEMA_FILE, json(SCHEMA_FILE, files.preprocessor.input())?),
         (CONFIG_FILE, files.config_yaml.as_bytes().to_vec()),
-    ] {
+    ]
+    .into_iter()
+    .chain(reference)
+    {
         write_synced(&dir.join(name), &bytes)?;
         sums.insert(name.to_owned(), sha256_hex(&bytes));
     }

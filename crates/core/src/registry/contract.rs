@@ -132,6 +132,7 @@ pub(crate) fn publish(registry: &dyn Registry, name: &str) -> Published {
         model: predictor.model(),
         preprocessor: predictor.preprocessor(),
         config_yaml: &config,
+        reference: None,
     };
     registry.publish(manifest, &files).unwrap()
 }

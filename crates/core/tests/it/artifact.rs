@@ -177,6 +177,7 @@ fn publishing_never_makes_visible_what_a_reader_would_refuse() {
         model: bundle.model(),
         preprocessor: bundle.preprocessor(),
         config_yaml: &config,
+        reference: None,
     };
     // The fixture's preprocessor.json is larger than 1000 bytes: a registry whose
     // readers stop at 1000 bytes must refuse to publish it, and keep serving version 1.
@@ -287,6 +288,7 @@ fn publish_never_reuses_a_version_and_moves_latest_forward() {
         model: bundle.model(),
         preprocessor: bundle.preprocessor(),
         config_yaml: &config,
+        reference: None,
     };
     let versions: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ferry_core::config::{ConfigErrors, from_yaml_str};
+use ferry_core::drift::DriftThresholds;
 use ferry_core::metrics::Metric;
 use ferry_core::model::{ModelKind, Task, ValidModelSpec};
 use ferry_core::schema::{DType, FeatureSchema, FeatureSpec, TargetSpec};
@@ -43,6 +44,14 @@ pub struct PipelineConfig {
     /// the version the alias points to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote: Option<PromoteConfig>,
+    /// When current data counts as drifted from the training rows: stored with the
+    /// artifact's reference statistics, used by `train drift` and serve's live drift.
+    #[serde(default, skip_serializing_if = "is_default_drift")]
+    pub drift: DriftThresholds,
+}
+
+fn is_default_drift(d: &DriftThresholds) -> bool {
+    *d == DriftThresholds::default()
 }
 
 /// `evaluation.cv:`.
@@ -504,6 +513,9 @@ impl PipelineConfig {
     /// Every problem found, each with its YAML path.
     pub fn validate(mut self, base_dir: &Path) -> Result<Pipeline, ConfigErrors> {
         let mut errors = ConfigErrors::new();
+        for (field, message) in self.drift.problems() {
+            errors.push(format!("drift.{field}"), message);
+        }
 
         let model_name = match self.output.model_name.parse::<ModelName>() {
             Ok(n) => Some(n),
