@@ -13,6 +13,7 @@ mod harness;
 mod kserve;
 mod metrics;
 mod mlflow;
+mod monitoring;
 mod openapi;
 mod otlp;
 mod parity;

@@ -48,14 +48,7 @@ fn load(name: &str) -> Arc<LoadedModel> {
     let reference: ModelRef = name.parse().unwrap();
     let (resolved, bundle) = registry.load(&reference).unwrap();
     let mut set = ModelSet::new();
-    set.insert(
-        LoadedModel {
-            reference,
-            resolved,
-            bundle,
-        },
-        true,
-    );
+    set.insert(LoadedModel::new(reference, resolved, bundle), true);
     Arc::clone(set.get(name, &serve::state::Pick::Default).unwrap())
 }
 
@@ -98,7 +91,11 @@ fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
 
 fn predict(c: &mut Criterion) {
     let mut group = c.benchmark_group("predict");
-    let metrics = serve::metrics::Metrics::new();
+    let state = serve::AppState::new(
+        serve::state::ModelSet::new(),
+        Vec::new(),
+        serve::Limits::default(),
+    );
     for (name, file) in [
         ("iris", "iris.csv"),
         ("titanic", "titanic.csv"),
@@ -111,7 +108,7 @@ fn predict(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(name, n), &bytes, |b, bytes| {
                 b.iter(|| {
                     let records = native::decode(black_box(bytes), 10_000).unwrap();
-                    black_box(infer(&metrics, Arc::clone(&model), &records.rows()).unwrap())
+                    black_box(infer(&state, Arc::clone(&model), &records.rows(), "bench").unwrap())
                 });
             });
         }

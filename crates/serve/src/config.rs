@@ -35,6 +35,8 @@ pub struct ServeConfig {
     /// /admin/reload` still reloads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch_interval: Option<f64>,
+    /// A sampled log of predictions (JSON lines), written off the request path.
+    pub prediction_log: crate::prediction_log::PredictionLogConfig,
 }
 
 /// `auth:` of [`ServeConfig`]. The keys themselves come from `keys_file` or the
@@ -118,6 +120,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             workers: None,
             mlflow_model: None,
+            prediction_log: crate::prediction_log::PredictionLogConfig::default(),
             auth: AuthConfig::default(),
             watch_interval: None,
         }
@@ -197,6 +200,11 @@ impl ServeConfig {
         {
             *keys = base.join(&*keys);
         }
+        if let Some(log) = &mut config.prediction_log.path
+            && log.is_relative()
+        {
+            *log = base.join(&*log);
+        }
         config
             .validate()
             .map_err(|message| ServeConfigError::Invalid {
@@ -230,6 +238,9 @@ impl ServeConfig {
         }
         if self.workers == Some(0) {
             return Err("workers: expected at least 1".to_owned());
+        }
+        if let Some(problem) = self.prediction_log.problems().into_iter().next() {
+            return Err(problem);
         }
         if let Some(s) = self.watch_interval
             && !(s > 0.0 && s <= 86_400.0)

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The model is configured but failed to load.
     ModelNotLoaded,
+    /// The served version has no reference statistics to compare drift with.
+    DriftUnavailable,
     /// No API key, or an unknown one.
     Unauthorized,
     /// An API key without the route's scope.
@@ -122,6 +124,7 @@ impl ErrorCode {
             ErrorCode::ModelNotLoaded => {
                 ("model_not_loaded", S::SERVICE_UNAVAILABLE, K::Unavailable)
             }
+            ErrorCode::DriftUnavailable => ("drift_unavailable", S::NOT_FOUND, K::NotFound),
             ErrorCode::Unauthorized => ("unauthorized", S::UNAUTHORIZED, K::Unauthorized),
             ErrorCode::Forbidden => ("forbidden", S::FORBIDDEN, K::Unauthorized),
             ErrorCode::MalformedRequest => ("malformed_request", S::BAD_REQUEST, K::InvalidRequest),
@@ -192,6 +195,16 @@ pub enum ApiError {
     /// Configured model that failed to load.
     #[error("model '{0}' failed to load and is not available")]
     ModelNotLoaded(String),
+    /// A served version without reference statistics.
+    #[error(
+        "model '{name}' version {version} has no reference statistics (it was trained before Ferry stored them): retrain it to watch drift"
+    )]
+    DriftUnavailable {
+        /// The model.
+        name: String,
+        /// The version.
+        version: u64,
+    },
     /// Unknown route.
     #[error("no route for {method} {path}")]
     RouteNotFound {
@@ -240,6 +253,7 @@ fn protocol_message(code: ErrorCode) -> &'static str {
         | ErrorCode::RouteNotFound
         | ErrorCode::MethodNotAllowed
         | ErrorCode::ModelNotLoaded
+        | ErrorCode::DriftUnavailable
         | ErrorCode::Unauthorized
         | ErrorCode::Forbidden
         | ErrorCode::Internal => {
@@ -289,6 +303,7 @@ impl ApiError {
             ApiError::ModelNotFound(_) => ErrorCode::ModelNotFound,
             ApiError::VersionNotFound { .. } => ErrorCode::VersionNotFound,
             ApiError::ModelNotLoaded(_) => ErrorCode::ModelNotLoaded,
+            ApiError::DriftUnavailable { .. } => ErrorCode::DriftUnavailable,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,

@@ -2,6 +2,8 @@
 //! version ([`AppState::find`](crate::state::AppState::find)): validate the decoded rows
 //! against its schema and predict them with `Predictor::predict`, the call training
 //! evaluates with. Protocols only decode and encode; nothing here knows a wire format.
+//! Every inference is also counted in the metrics, added to the model's live drift
+//! window, and (when sampled) offered to the prediction log.
 
 use std::sync::Arc;
 
@@ -30,9 +32,10 @@ pub struct Inference {
 /// [`ApiError::Predict`] with every value the model cannot use (unknown categories,
 /// overflows), or an internal failure.
 pub fn infer<R: Row>(
-    metrics: &crate::metrics::Metrics,
+    state: &crate::AppState,
     model: Arc<LoadedModel>,
     rows: &[R],
+    request_id: &str,
 ) -> Result<Inference, ApiError> {
     let started = Instant::now();
     crate::request_id::record_model(model.resolved.name.as_str(), model.resolved.version.0);
@@ -56,12 +59,29 @@ pub fn infer<R: Row>(
         }
         Predictions::Classes { .. } | Predictions::Values(_) => vec![predictions.len() as u64],
     };
-    metrics.inference(
+    state.metrics.inference(
         model.resolved.name.as_str(),
         model.resolved.version.0,
         elapsed,
         classes,
         &counts,
     );
+    if let Some(window) = &model.drift {
+        window.observe(&frame);
+    }
+    if let Some(log) = &state.prediction_log
+        && log.sample()
+    {
+        log.record(
+            request_id,
+            model.resolved.name.as_str(),
+            model.resolved.version.0,
+            model.bundle.schema(),
+            &frame,
+            &predictions,
+            model.bundle.classes(),
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        );
+    }
     Ok(Inference { model, predictions })
 }

@@ -18,6 +18,8 @@ pub mod config;
 pub mod error;
 pub mod infer;
 pub mod metrics;
+pub mod monitor;
+pub mod prediction_log;
 pub mod protocol;
 pub mod request_id;
 pub mod server;

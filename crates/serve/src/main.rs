@@ -60,6 +60,12 @@ struct Cli {
     /// waits for models.
     #[arg(long, env = "FERRY_WATCH_INTERVAL", value_name = "SECS")]
     watch_interval: Option<f64>,
+    /// Log a sample of the predictions to FILE (JSON lines, rotated by size).
+    #[arg(long, env = "FERRY_PREDICTION_LOG", value_name = "FILE")]
+    prediction_log: Option<PathBuf>,
+    /// Share of requests the prediction log records, from 0 to 1 [default: 0.01].
+    #[arg(long, env = "FERRY_PREDICTION_LOG_SAMPLE_RATE", value_name = "RATE")]
+    prediction_log_sample_rate: Option<f64>,
     /// Log format: `text` on stderr or `json` on stdout; `auto` is JSON when stdout is
     /// not a terminal. Filter with RUST_LOG.
     #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
@@ -119,6 +125,17 @@ impl Cli {
         }
         if self.watch_interval.is_some() {
             config.watch_interval = self.watch_interval;
+        }
+        if let Some(r) = self.prediction_log_sample_rate {
+            if !(r.is_finite() && (0.0..=1.0).contains(&r)) {
+                anyhow::bail!(
+                    "--prediction-log-sample-rate: expected a number from 0 to 1, found {r}"
+                );
+            }
+            config.prediction_log.sample_rate = r;
+        }
+        if self.prediction_log.is_some() {
+            config.prediction_log.path = self.prediction_log;
         }
         config.validate().map_err(anyhow::Error::msg)?;
         Ok(config)
@@ -196,6 +213,7 @@ fn prepare(
         mlflow_model,
         auth: _,
         watch_interval,
+        prediction_log,
     } = config;
     let waits = watch_interval.is_some();
     if !root.is_dir() && !waits {
@@ -242,7 +260,23 @@ fn prepare(
         ),
     }
     let reloader = serve::state::Reloader::new(registry, references, &failures);
-    let state = AppState::new(models, expected, limits)
+    let state = AppState::new(models, expected, limits);
+    let log = match &prediction_log.path {
+        Some(path) => {
+            tracing::info!(path = %path.display(), sample_rate = prediction_log.sample_rate, "Logging predictions.");
+            Some(
+                serve::prediction_log::PredictionLog::start(
+                    path.clone(),
+                    &prediction_log,
+                    state.metrics.log_counters(),
+                )
+                .context("cannot start the prediction log")?,
+            )
+        }
+        None => None,
+    };
+    let state = state
+        .with_prediction_log(log)
         .with_mlflow_model(mlflow_model)
         .with_auth(keys)
         .with_reloader(reloader);

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// A distinct id per [`Metrics`], so that the per-thread handle caches of two servers
@@ -56,6 +56,11 @@ pub struct Metrics {
     records: HistogramVec,
     model_info: IntGaugeVec,
     reloads: IntCounterVec,
+    drift_psi: GaugeVec,
+    drift_share: GaugeVec,
+    drift_rows: IntGaugeVec,
+    drift_detected: IntGaugeVec,
+    log_lines: IntCounterVec,
 }
 
 /// Methods kept as themselves in labels; any other becomes `other`.
@@ -139,6 +144,38 @@ impl Metrics {
             ),
             &["outcome"],
         ));
+        let drift_psi = must(GaugeVec::new(
+            Opts::new(
+                "ferry_drift_psi",
+                "Population stability index of each feature over the live drift window, by model and version.",
+            ),
+            &["model", "version", "feature"],
+        ));
+        let drift_share = must(GaugeVec::new(
+            Opts::new(
+                "ferry_drift_share",
+                "Share of features that drifted over the live drift window.",
+            ),
+            &["model", "version"],
+        ));
+        let drift_rows = must(IntGaugeVec::new(
+            Opts::new("ferry_drift_window_rows", "Rows in the live drift window."),
+            &["model", "version"],
+        ));
+        let drift_detected = must(IntGaugeVec::new(
+            Opts::new(
+                "ferry_drift_detected",
+                "1 when the live drift window shows dataset drift, else 0.",
+            ),
+            &["model", "version"],
+        ));
+        let log_lines = must(IntCounterVec::new(
+            Opts::new(
+                "ferry_prediction_log_rows_total",
+                "Rows offered to the prediction log, by outcome (written, dropped when the queue was full, failed).",
+            ),
+            &["outcome"],
+        ));
         let build = must(IntGaugeVec::new(
             Opts::new(
                 "ferry_build_info",
@@ -155,6 +192,11 @@ impl Metrics {
             Box::new(records.clone()),
             Box::new(model_info.clone()),
             Box::new(reloads.clone()),
+            Box::new(drift_psi.clone()),
+            Box::new(drift_share.clone()),
+            Box::new(drift_rows.clone()),
+            Box::new(drift_detected.clone()),
+            Box::new(log_lines.clone()),
             Box::new(build),
         ] {
             must(registry.register(c));
@@ -169,6 +211,50 @@ impl Metrics {
             records,
             model_info,
             reloads,
+            drift_psi,
+            drift_share,
+            drift_rows,
+            drift_detected,
+            log_lines,
+        }
+    }
+
+    /// The prediction log's counters.
+    #[must_use]
+    pub fn log_counters(&self) -> crate::prediction_log::LogCounters {
+        crate::prediction_log::LogCounters {
+            written: self.log_lines.with_label_values(&["written"]),
+            dropped: self.log_lines.with_label_values(&["dropped"]),
+            failed: self.log_lines.with_label_values(&["failed"]),
+        }
+    }
+
+    /// Sets the drift gauges from the live window of every served version (at each
+    /// scrape).
+    pub fn drift(&self, models: &ModelSet) {
+        for vec in [&self.drift_psi, &self.drift_share] {
+            vec.reset();
+        }
+        self.drift_rows.reset();
+        self.drift_detected.reset();
+        for m in models.all() {
+            let Some(window) = &m.drift else { continue };
+            let report = window.report().report;
+            let (name, version) = (m.resolved.name.as_str(), m.resolved.version.to_string());
+            for f in &report.features {
+                self.drift_psi
+                    .with_label_values(&[name, &version, &f.name])
+                    .set(f.psi);
+            }
+            self.drift_share
+                .with_label_values(&[name, &version])
+                .set(report.drifted_share);
+            self.drift_rows
+                .with_label_values(&[name, &version])
+                .set(i64::try_from(report.current_rows).unwrap_or(i64::MAX));
+            self.drift_detected
+                .with_label_values(&[name, &version])
+                .set(i64::from(report.dataset_drift));
         }
     }
 

@@ -46,17 +46,21 @@ impl RequestId {
     }
 }
 
+/// The id the middleware gave `req`.
+#[must_use]
+pub fn current(req: &HttpRequest) -> RequestId {
+    req.extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER)))
+}
+
 impl FromRequest for RequestId {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = req
-            .extensions()
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER)));
-        ready(Ok(id))
+        ready(Ok(current(req)))
     }
 }
 

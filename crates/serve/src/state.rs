@@ -20,6 +20,25 @@ pub struct LoadedModel {
     pub resolved: Resolved,
     /// The verified bundle.
     pub bundle: ModelBundle,
+    /// Its live drift window; `None` for artifacts without reference statistics.
+    pub drift: Option<crate::monitor::DriftWindow>,
+}
+
+impl LoadedModel {
+    /// A loaded version, with an empty drift window when its artifact has reference
+    /// statistics.
+    #[must_use]
+    pub fn new(reference: ModelRef, resolved: Resolved, bundle: ModelBundle) -> Self {
+        let drift = bundle
+            .reference()
+            .map(|r| crate::monitor::DriftWindow::new(Arc::clone(r)));
+        Self {
+            reference,
+            resolved,
+            bundle,
+            drift,
+        }
+    }
 }
 
 /// Which served version of a model a request asks for.
@@ -175,6 +194,8 @@ pub struct AppState {
     pub reloader: Option<Arc<Reloader>>,
     /// The Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The prediction log, when configured.
+    pub prediction_log: Option<Arc<crate::prediction_log::PredictionLog>>,
 }
 
 /// A reference that could not be (re)loaded, as `GET /models/{name}` shows it.
@@ -323,14 +344,7 @@ impl Reloader {
                         to: resolved.version.0,
                     });
                     failures.remove(reference.name().as_str());
-                    next.insert(
-                        LoadedModel {
-                            reference,
-                            resolved,
-                            bundle,
-                        },
-                        first,
-                    );
+                    next.insert(LoadedModel::new(reference, resolved, bundle), first);
                 }
                 Err(error) => {
                     tracing::error!(model = %reference, %error, "Reload refused; the version served before keeps serving.");
@@ -371,6 +385,7 @@ impl AppState {
             auth: None,
             reloader: None,
             metrics: Arc::new(metrics),
+            prediction_log: None,
         }
     }
 
@@ -396,6 +411,16 @@ impl AppState {
     #[must_use]
     pub fn with_reloader(mut self, reloader: Reloader) -> Self {
         self.reloader = Some(Arc::new(reloader));
+        self
+    }
+
+    /// The same state, logging a sample of its predictions to `log`.
+    #[must_use]
+    pub fn with_prediction_log(
+        mut self,
+        log: Option<crate::prediction_log::PredictionLog>,
+    ) -> Self {
+        self.prediction_log = log.map(Arc::new);
         self
     }
 
@@ -516,14 +541,9 @@ pub fn load_models(
             expected.push(reference.name().clone());
         }
         match registry.load(&reference) {
-            Ok((resolved, bundle)) => models.insert(
-                LoadedModel {
-                    reference,
-                    resolved,
-                    bundle,
-                },
-                first,
-            ),
+            Ok((resolved, bundle)) => {
+                models.insert(LoadedModel::new(reference, resolved, bundle), first)
+            }
             Err(error) => failures.push(LoadFailure { reference, error }),
         }
     }
@@ -547,11 +567,7 @@ mod tests {
         let load = |v: u64| {
             let reference = ModelRef::Version("m".parse().unwrap(), Version(v));
             let (resolved, bundle) = registry.load(&reference).unwrap();
-            LoadedModel {
-                reference,
-                resolved,
-                bundle,
-            }
+            LoadedModel::new(reference, resolved, bundle)
         };
         let mut set = ModelSet::new();
         set.insert(load(3), true);

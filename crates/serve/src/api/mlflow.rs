@@ -59,6 +59,11 @@ pub(super) async fn invocations(
         model.bundle.schema(),
         state.limits.max_batch_records,
     )?;
-    let inference = infer(&state.metrics, model, &rows.rows())?;
+    let inference = infer(
+        &state,
+        model,
+        &rows.rows(),
+        crate::request_id::current(&req).as_str(),
+    )?;
     mlflow::encode(&inference)
 }

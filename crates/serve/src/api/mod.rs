@@ -16,6 +16,7 @@ use crate::state::{AppState, Pick};
 
 /// `GET /metrics`: Prometheus' text format.
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.drift(&state.models.load());
     HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CONTENT_TYPE,
@@ -161,5 +162,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             models::detail_version,
         ))
         .service(get("/models/{name}/aliases/{alias}", models::detail_alias))
+        .service(get("/models/{name}/drift", models::drift))
         .default_service(web::to(route_not_found));
 }

@@ -72,6 +72,52 @@ pub(super) async fn detail_alias(
     detail_pick(&state, &name, pick)
 }
 
+/// `GET /models/{name}/drift`: the live drift of the default version, its recent
+/// requests against its training rows.
+#[utoipa::path(get, path = "/models/{name}/drift", tag = "native",
+    params(("name" = String, Path, description = "The model")),
+    responses((status = 200, description = "The drift of the rows in the window", body = DriftResponse<'_>),
+        (status = 404, description = "No such model, or a version without reference statistics", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
+        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
+pub(super) async fn drift(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let model = state.find(&name, &Pick::Default)?;
+    let Some(window) = &model.drift else {
+        return Err(ApiError::DriftUnavailable {
+            name: name.into_inner(),
+            version: model.resolved.version.0,
+        });
+    };
+    let report = window.report();
+    Ok(HttpResponse::Ok().json(DriftResponse {
+        api_version: API_VERSION,
+        model: model.resolved.name.as_str(),
+        version: model.resolved.version.0,
+        drift: report,
+    }))
+}
+
+/// The body of `GET /models/{name}/drift`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct DriftResponse<'a> {
+    /// The API version.
+    pub api_version: &'a str,
+    /// The model.
+    pub model: &'a str,
+    /// The version compared.
+    pub version: u64,
+    /// The window and its comparison with the training rows: `window`, `rows_seen`,
+    /// `current_rows`, `drifted_share`, `dataset_drift`, `thresholds` and one entry per
+    /// feature (PSI, KS or chi-square and Jensen-Shannon, missing and unseen rates,
+    /// histograms), as `train drift` writes them.
+    #[schema(value_type = Object)]
+    pub drift: crate::monitor::WindowReport,
+}
+
 fn detail_pick(
     state: &AppState,
     name: &str,

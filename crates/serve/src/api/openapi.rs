@@ -37,6 +37,7 @@ impl Modify for Security {
         super::models::detail,
         super::models::detail_version,
         super::models::detail_alias,
+        super::models::drift,
         super::predict::predict,
         super::predict::predict_version,
         super::predict::predict_alias,

@@ -102,6 +102,6 @@ async fn predict_pick(
     }
     let model = state.find(name, &pick?)?;
     let records = records?;
-    let inference = infer(&state.metrics, model, &records.rows())?;
+    let inference = infer(state, model, &records.rows(), request_id.as_str())?;
     native::encode(&inference, request_id)
 }

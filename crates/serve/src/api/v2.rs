@@ -179,7 +179,12 @@ async fn infer_answer(
     };
     let model = find(state, name, version)?;
     let decoded = v2::decode(&body, header_length, &model, state.limits.max_batch_records)?;
-    let inference = infer(&state.metrics, model, &decoded.rows())?;
+    let inference = infer(
+        state,
+        model,
+        &decoded.rows(),
+        crate::request_id::current(req).as_str(),
+    )?;
     v2::encode(&inference, &decoded)
 }
 

@@ -264,6 +264,7 @@ pub fn error_body(error: &ApiError) -> Vec<u8> {
         | ApiError::ModelNotFound(_)
         | ApiError::VersionNotFound { .. }
         | ApiError::ModelNotLoaded(_)
+        | ApiError::DriftUnavailable { .. }
         | ApiError::RouteNotFound { .. }
         | ApiError::MethodNotAllowed(_)
         | ApiError::BodyTimeout { .. }

@@ -1,0 +1,463 @@
+//! The prediction log: a sample of the requests, one JSON line per predicted row
+//! (request id, model, version, inputs, output, time inside the model), written by its
+//! own thread. A request only builds its lines (when sampled) and offers them to a
+//! bounded channel: when the channel is full the lines are dropped and counted, so a
+//! slow or stuck disk never holds a request. The file is rotated by size:
+//! `predictions.jsonl` becomes `predictions.jsonl.1`, and so on up to `max_files`.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use ferry_core::{Column, Frame, Predictions};
+use prometheus::IntCounter;
+use serde::{Deserialize, Serialize};
+
+/// `prediction_log:` of the serve config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PredictionLogConfig {
+    /// The log file; no log when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Share of requests logged, from 0 to 1.
+    pub sample_rate: f64,
+    /// Requests waiting to be written at most; more are dropped (and counted).
+    pub channel_capacity: usize,
+    /// Size at which the file is rotated, in bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept besides the current one.
+    pub max_files: usize,
+}
+
+impl Default for PredictionLogConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            sample_rate: 0.01,
+            channel_capacity: 1024,
+            max_bytes: 100 << 20,
+            max_files: 5,
+        }
+    }
+}
+
+impl PredictionLogConfig {
+    /// Every value out of range, as `prediction_log.<field>: message`.
+    #[must_use]
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !(self.sample_rate.is_finite() && (0.0..=1.0).contains(&self.sample_rate)) {
+            out.push(format!(
+                "prediction_log.sample_rate: expected a number from 0 to 1, found {}",
+                self.sample_rate
+            ));
+        }
+        if self.channel_capacity == 0 {
+            out.push("prediction_log.channel_capacity: expected at least 1, found 0".to_owned());
+        }
+        if self.max_bytes < 1024 {
+            out.push(format!(
+                "prediction_log.max_bytes: expected at least 1024, found {}",
+                self.max_bytes
+            ));
+        }
+        if let Some(parent) = self.path.as_deref().and_then(Path::parent)
+            && !parent.as_os_str().is_empty()
+            && !parent.is_dir()
+        {
+            out.push(format!(
+                "prediction_log.path: directory {} does not exist",
+                parent.display()
+            ));
+        }
+        out
+    }
+}
+
+/// The counters of the log, in the server's metrics.
+#[derive(Debug, Clone)]
+pub struct LogCounters {
+    /// Lines written.
+    pub written: IntCounter,
+    /// Lines dropped because the channel was full.
+    pub dropped: IntCounter,
+    /// Lines lost to write errors.
+    pub failed: IntCounter,
+}
+
+/// The sending side, shared by the request handlers.
+#[derive(Debug)]
+pub struct PredictionLog {
+    tx: SyncSender<Batch>,
+    /// `sample_rate` scaled to the random generator's range.
+    threshold: u64,
+    counters: LogCounters,
+}
+
+/// The lines of one request.
+#[derive(Debug)]
+struct Batch {
+    lines: String,
+    count: u64,
+}
+
+thread_local! {
+    /// Per-thread xorshift state for sampling (seeded from the thread's address and the
+    /// clock; the quality needed is "about one in N").
+    static RNG: Cell<u64> = Cell::new({
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let local = 0u8;
+        (t ^ (std::ptr::from_ref(&local) as u64)).max(1)
+    });
+}
+
+fn next_random() -> u64 {
+    RNG.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+/// One logged row.
+#[derive(Serialize)]
+struct Line<'a> {
+    ts: &'a str,
+    request_id: &'a str,
+    model: &'a str,
+    version: u64,
+    row: usize,
+    latency_us: u64,
+    inputs: serde_json::Map<String, serde_json::Value>,
+    output: serde_json::Value,
+}
+
+impl PredictionLog {
+    /// Starts the writer thread for `config` (whose `path` is set).
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn start(
+        path: PathBuf,
+        config: &PredictionLogConfig,
+        counters: LogCounters,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = sync_channel(config.channel_capacity);
+        let writer = Writer {
+            path,
+            max_bytes: config.max_bytes,
+            max_files: config.max_files,
+            counters: counters.clone(),
+        };
+        std::thread::Builder::new()
+            .name("prediction-log".to_owned())
+            .spawn(move || writer.run(&rx))?;
+        let threshold = if config.sample_rate >= 1.0 {
+            u64::MAX
+        } else {
+            (config.sample_rate * u64::MAX as f64) as u64
+        };
+        Ok(Self {
+            tx,
+            threshold,
+            counters,
+        })
+    }
+
+    /// Whether this request is logged.
+    #[must_use]
+    pub fn sample(&self) -> bool {
+        self.threshold == u64::MAX || (self.threshold > 0 && next_random() < self.threshold)
+    }
+
+    /// Offers the rows of one sampled request; never waits.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site, every field a log column"
+    )]
+    pub fn record(
+        &self,
+        request_id: &str,
+        model: &str,
+        version: u64,
+        schema: &ferry_core::FeatureSchema,
+        frame: &Frame,
+        predictions: &Predictions,
+        classes: Option<&[ferry_core::ClassLabel]>,
+        latency_us: u64,
+    ) {
+        let ts = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
+        let mut lines = String::new();
+        let n = frame.n_rows();
+        for row in 0..n {
+            let inputs = schema
+                .features()
+                .iter()
+                .zip(frame.columns())
+                .map(|(f, c)| {
+                    let v = match c {
+                        Column::Numeric(v) => serde_json::Number::from_f64(v[row])
+                            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+                        Column::Categorical(v) => {
+                            v[row].as_ref().map_or(serde_json::Value::Null, |s| {
+                                serde_json::Value::String(s.clone())
+                            })
+                        }
+                    };
+                    (f.name.clone(), v)
+                })
+                .collect();
+            let output = match predictions {
+                Predictions::Classes {
+                    labels,
+                    probabilities,
+                    n_classes,
+                } => {
+                    let label = |i: usize| {
+                        classes
+                            .and_then(|c| c.get(i))
+                            .map_or(serde_json::Value::Null, |c| serde_json::json!(c))
+                    };
+                    let mut out = serde_json::json!({"prediction": label(labels[row])});
+                    if let Some(p) = probabilities {
+                        let probs: serde_json::Map<String, serde_json::Value> = (0..*n_classes)
+                            .map(|k| {
+                                (
+                                    classes
+                                        .and_then(|c| c.get(k))
+                                        .map_or_else(|| k.to_string(), ToString::to_string),
+                                    serde_json::json!(p[row * n_classes + k]),
+                                )
+                            })
+                            .collect();
+                        out["probabilities"] = serde_json::Value::Object(probs);
+                    }
+                    out
+                }
+                Predictions::Values(v) => serde_json::json!({"prediction": v[row]}),
+            };
+            let line = Line {
+                ts: &ts,
+                request_id,
+                model,
+                version,
+                row,
+                latency_us,
+                inputs,
+                output,
+            };
+            if let Ok(text) = serde_json::to_string(&line) {
+                lines.push_str(&text);
+                lines.push('\n');
+            }
+        }
+        let count = n as u64;
+        match self.tx.try_send(Batch { lines, count }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.dropped.inc_by(count);
+            }
+        }
+    }
+}
+
+/// The writing side, on its own thread.
+struct Writer {
+    path: PathBuf,
+    max_bytes: u64,
+    max_files: usize,
+    counters: LogCounters,
+}
+
+impl Writer {
+    fn open(&self) -> std::io::Result<(std::io::BufWriter<fs_err::File>, u64)> {
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        Ok((std::io::BufWriter::with_capacity(64 << 10, file), size))
+    }
+
+    fn rotated(&self, n: usize) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    /// `path.(k-1)` to `path.k` down to `path` to `path.1`; the oldest is removed.
+    fn rotate(&self) -> std::io::Result<()> {
+        if self.max_files == 0 {
+            return fs_err::remove_file(&self.path);
+        }
+        let _ = fs_err::remove_file(self.rotated(self.max_files));
+        for k in (1..self.max_files).rev() {
+            let from = self.rotated(k);
+            if from.exists() {
+                fs_err::rename(&from, self.rotated(k + 1))?;
+            }
+        }
+        fs_err::rename(&self.path, self.rotated(1))
+    }
+
+    fn run(&self, rx: &Receiver<Batch>) {
+        // Opened here, not at start-up: a path that blocks on open (a FIFO nobody
+        // reads) holds this thread only.
+        let mut out = match self.open() {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "Cannot open the prediction log; logged rows are lost.");
+                None
+            }
+        };
+        let mut pending = false;
+        loop {
+            let batch = if pending {
+                match rx.try_recv() {
+                    Ok(b) => b,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        // Idle: everything so far goes to the file.
+                        if let Some((w, _)) = out.as_mut() {
+                            let _ = w.flush();
+                        }
+                        pending = false;
+                        continue;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(b) => b,
+                    Err(_) => break,
+                }
+            };
+            let Some((writer, size)) = out.as_mut() else {
+                self.counters.failed.inc_by(batch.count);
+                continue;
+            };
+            if *size > 0 && *size + batch.lines.len() as u64 > self.max_bytes {
+                let _ = writer.flush();
+                if let Err(e) = self.rotate() {
+                    tracing::error!(path = %self.path.display(), error = %e, "Cannot rotate the prediction log.");
+                }
+                out = self.open().ok();
+                let Some((writer, size)) = out.as_mut() else {
+                    self.counters.failed.inc_by(batch.count);
+                    continue;
+                };
+                write_batch(writer, size, &batch, &self.counters);
+            } else {
+                write_batch(writer, size, &batch, &self.counters);
+            }
+            pending = true;
+        }
+        if let Some((mut w, _)) = out {
+            let _ = w.flush();
+        }
+    }
+}
+
+fn write_batch(
+    writer: &mut std::io::BufWriter<fs_err::File>,
+    size: &mut u64,
+    batch: &Batch,
+    counters: &LogCounters,
+) {
+    match writer.write_all(batch.lines.as_bytes()) {
+        Ok(()) => {
+            *size += batch.lines.len() as u64;
+            counters.written.inc_by(batch.count);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot write the prediction log.");
+            counters.failed.inc_by(batch.count);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters() -> LogCounters {
+        LogCounters {
+            written: IntCounter::new("w", "w").unwrap(),
+            dropped: IntCounter::new("d", "d").unwrap(),
+            failed: IntCounter::new("f", "f").unwrap(),
+        }
+    }
+
+    #[test]
+    fn sampling_follows_the_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mk = |rate: f64| {
+            PredictionLog::start(
+                dir.path().join("p.jsonl"),
+                &PredictionLogConfig {
+                    sample_rate: rate,
+                    ..PredictionLogConfig::default()
+                },
+                counters(),
+            )
+            .unwrap()
+        };
+        let never = mk(0.0);
+        assert!((0..10_000).all(|_| !never.sample()));
+        let always = mk(1.0);
+        assert!((0..10_000).all(|_| always.sample()));
+        let tenth = mk(0.1);
+        let n = (0..100_000).filter(|_| tenth.sample()).count();
+        assert!((9_000..11_000).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn the_file_is_rotated_by_size_keeping_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl");
+        let c = counters();
+        let writer = Writer {
+            path: path.clone(),
+            max_bytes: 1000,
+            max_files: 2,
+            counters: c.clone(),
+        };
+        let (tx, rx) = sync_channel(100);
+        for i in 0..30 {
+            let line = format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat(90));
+            tx.send(Batch {
+                lines: line,
+                count: 1,
+            })
+            .unwrap();
+        }
+        drop(tx);
+        writer.run(&rx);
+        assert_eq!(c.written.get(), 30);
+        let current = fs_err::read_to_string(&path).unwrap();
+        let one = fs_err::read_to_string(writer.rotated(1)).unwrap();
+        let two = fs_err::read_to_string(writer.rotated(2)).unwrap();
+        assert!(!writer.rotated(3).exists());
+        for f in [&current, &one, &two] {
+            assert!(f.len() <= 1000, "{}", f.len());
+        }
+        // The newest lines are in the current file, the older ones rotated in order.
+        assert!(
+            current
+                .trim_end()
+                .ends_with(&format!("{}\"}}", "x".repeat(90)))
+        );
+        assert!(current.contains("\"i\":29"));
+        let first = |s: &str| -> u64 {
+            let v: serde_json::Value = serde_json::from_str(s.lines().next().unwrap()).unwrap();
+            v["i"].as_u64().unwrap()
+        };
+        assert!(first(&two) < first(&one) && first(&one) < first(&current));
+    }
+}
