@@ -63,11 +63,14 @@ base_url() {
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # Ferry, timed from spawn to /ready = 200, with authentication on: every request
-# carries an API key that Ferry checks (the other servers ignore the header).
+# carries an API key that Ferry checks (the other servers ignore the header). Metrics,
+# tracing (no exporter), live drift and the prediction log (1% of requests) are on, as
+# in production.
 key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 start=$(date +%s%N)
 FERRY_API_KEYS="bench:predict:$key" ./target/release/serve --registry "$tmp/registry" \
-  --bind 127.0.0.1:0 > "$tmp/ferry.out" 2> /dev/null &
+  --bind 127.0.0.1:0 --prediction-log "$tmp/predictions.jsonl" \
+  --prediction-log-sample-rate 0.01 > "$tmp/ferry.out" 2> /dev/null &
 pids+=($!); ferry_pid=$!
 ferry=$(base_url "$tmp/ferry.out")
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$ferry/ready")" = 200 ]; do sleep 0.002; done

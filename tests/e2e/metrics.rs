@@ -100,6 +100,9 @@ fn metrics_pass_promtool_and_count_requests_predictions_and_reloads() {
         r#"ferry_model_reloads_total{outcome="success"} 1"#,
         r#"ferry_model_reloads_total{outcome="failure"} 0"#,
         r#"ferry_build_info{version="0.1.0"} 1"#,
+        r#"ferry_prediction_log_rows_total{outcome="dropped"} 0"#,
+        "# TYPE ferry_drift_psi gauge",
+        "# TYPE ferry_drift_detected gauge",
     ] {
         assert!(text.contains(series), "missing {series}\n{text}");
     }

@@ -176,6 +176,10 @@ impl Metrics {
             ),
             &["outcome"],
         ));
+        // Counters start at 0: a rate over them works from the first scrape.
+        for outcome in ["written", "dropped", "failed"] {
+            log_lines.with_label_values(&[outcome]);
+        }
         let build = must(IntGaugeVec::new(
             Opts::new(
                 "ferry_build_info",

@@ -189,7 +189,10 @@ pub fn init(options: &Options) -> Result<Telemetry, TelemetryError> {
         )
     };
     let endpoint = configured_endpoint(|name| std::env::var(name).ok());
-    let (provider, otel) = match &endpoint {
+    // Without an endpoint no OpenTelemetry layer is installed at all: an absent layer
+    // (`Option::None`) would declare interest in every span and event and so enable
+    // them all, costing every request a span it never exports.
+    let provider = match &endpoint {
         Some(endpoint) => {
             let provider = provider(options).map_err(|source| TelemetryError::Exporter {
                 endpoint: endpoint.clone(),
@@ -198,22 +201,25 @@ pub fn init(options: &Options) -> Result<Telemetry, TelemetryError> {
             let tracer = provider.tracer(options.service);
             // Exported: the trace spans, and warnings and errors raised inside them (as
             // span events).
-            let layer = tracing_opentelemetry::layer()
+            let otel = tracing_opentelemetry::layer()
                 .with_tracer(tracer)
                 .with_filter(filter_fn(|meta| {
                     meta.target().starts_with(TRACE_TARGET)
                         || (meta.is_event() && *meta.level() <= tracing::Level::WARN)
                 }));
             opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-            (Some(provider), Some(layer))
+            // A second init (a test calling main twice) keeps the first subscriber.
+            let _ = tracing_subscriber::registry()
+                .with(fmt)
+                .with(otel)
+                .try_init();
+            Some(provider)
         }
-        None => (None, None),
+        None => {
+            let _ = tracing_subscriber::registry().with(fmt).try_init();
+            None
+        }
     };
-    // A second init (a test calling main twice) keeps the first subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(fmt)
-        .with(otel)
-        .try_init();
     if let Some(endpoint) = &endpoint {
         tracing::info!(%endpoint, "Exporting traces over OTLP/HTTP.");
     }
