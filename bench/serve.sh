@@ -49,17 +49,8 @@ for c in iris titanic diamonds_linear; do
   ./target/release/train --config "configs/$c.yaml" --registry "$tmp/registry" > /dev/null
 done
 
-# Waits (at most 60 s) for a line "... http://ADDR..." in $1 and prints the base URL.
-base_url() {
-  for _ in $(seq 600); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -1 || true)
-    [ -n "$url" ] && { echo "$url"; return; }
-    sleep 0.1
-  done
-  echo "no server address in $1" >&2
-  cat "$1" >&2
-  exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # Ferry, timed from spawn to /ready = 200, with authentication on: every request

@@ -167,6 +167,9 @@ pub async fn middleware(
 /// Adds the model and version that answered to the current request's span, when spans
 /// are exported.
 pub fn record_model(name: &str, version: u64) {
+    if !ferry_telemetry::exporting() {
+        return;
+    }
     let span = tracing::Span::current();
     if !span.is_disabled() {
         span.record("ferry.model", name);

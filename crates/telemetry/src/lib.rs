@@ -36,6 +36,16 @@ use tracing_subscriber::{Layer, Registry};
 /// `RUST_LOG` names the target.
 pub const TRACE_TARGET: &str = "ferry::trace";
 
+/// Whether spans are exported (set once by [`init`]).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`init`] installed a span exporter: when not, code on a hot path can skip
+/// work that only feeds spans.
+#[must_use]
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -208,6 +218,7 @@ pub fn init(options: &Options) -> Result<Telemetry, TelemetryError> {
                         || (meta.is_event() && *meta.level() <= tracing::Level::WARN)
                 }));
             opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+            EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
             // A second init (a test calling main twice) keeps the first subscriber.
             let _ = tracing_subscriber::registry()
                 .with(fmt)
