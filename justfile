@@ -103,3 +103,13 @@ demo:
 [group('run')]
 serve *ARGS:
     cargo run --release -p serve -- {{ARGS}}
+
+# Build the serve image (needs a Docker engine); tagged with the version and git sha.
+[group('ship')]
+image-serve tag="ferry-serve:dev":
+    docker build -f Dockerfile.serve --build-arg VERSION=$(cargo pkgid -p serve | sed 's/.*[#@]//') --build-arg GIT_SHA=$(git rev-parse HEAD) -t {{tag}} .
+
+# Build the train image (needs a Docker engine); tagged with the version and git sha.
+[group('ship')]
+image-train tag="ferry-train:dev":
+    docker build -f Dockerfile.train --build-arg VERSION=$(cargo pkgid -p train | sed 's/.*[#@]//') --build-arg GIT_SHA=$(git rev-parse HEAD) -t {{tag}} .

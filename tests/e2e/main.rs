@@ -10,6 +10,7 @@ mod auth;
 mod drift;
 mod errors;
 mod harness;
+mod image;
 mod kserve;
 mod metrics;
 mod mlflow;

@@ -15,8 +15,10 @@ use serve::{AppState, ServeConfig};
 /// Settings come from, in order of precedence: flags, environment variables, the config
 /// file, built-in defaults.
 #[derive(Debug, Parser)]
-#[command(name = "serve", version)]
+#[command(name = "serve", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Serve config file (YAML: registry, bind, models, limits, workers).
     #[arg(long, env = "FERRY_SERVE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -142,6 +144,37 @@ impl Cli {
     }
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// GET a URL (the container HEALTHCHECK: `serve probe http://127.0.0.1:8080/health`)
+    /// and exit 0 on a 2xx answer within 3 seconds, 1 otherwise; images without a shell
+    /// or curl need it.
+    Probe {
+        /// The URL (plain HTTP).
+        url: String,
+    },
+}
+
+/// `serve probe URL`.
+fn probe(url: &str) -> ExitCode {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(3)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    match agent.get(url).call() {
+        Ok(res) if res.status().is_success() => ExitCode::SUCCESS,
+        Ok(res) => {
+            eprintln!("{url}: {}", res.status());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Auto,
@@ -166,6 +199,9 @@ fn init_telemetry(format: LogFormat) -> Result<ferry_telemetry::Telemetry, Strin
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Probe { url }) = &cli.command {
+        return probe(url);
+    }
     // Kept to the end of main: dropping it flushes the spans not yet exported.
     let _telemetry = match init_telemetry(cli.log_format) {
         Ok(t) => t,
