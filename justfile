@@ -113,3 +113,22 @@ image-serve tag="ferry-serve:dev":
 [group('ship')]
 image-train tag="ferry-train:dev":
     docker build -f Dockerfile.train --build-arg VERSION=$(cargo pkgid -p train | sed 's/.*[#@]//') --build-arg GIT_SHA=$(git rev-parse HEAD) -t {{tag}} .
+
+# Push both images (built by image-serve and image-train with their default tags) to a registry.
+[group('ship')]
+push registry="ghcr.io/ferry-ml" version="dev":
+    docker tag ferry-serve:dev {{registry}}/ferry-serve:{{version}}
+    docker tag ferry-train:dev {{registry}}/ferry-train:{{version}}
+    docker push {{registry}}/ferry-serve:{{version}}
+    docker push {{registry}}/ferry-train:{{version}}
+
+# Apply the dev overlay to the current kubectl context (namespace ferry-dev).
+[group('ship')]
+deploy-dev:
+    kubectl apply -k deploy/k8s/overlays/dev
+    kubectl -n ferry-dev rollout status deployment/ferry-serve --timeout=120s
+
+# Start train, serve, Prometheus and Grafana with docker compose (FERRY_API_KEYS must be set).
+[group('ship')]
+compose-up:
+    docker compose -f deploy/compose/compose.yaml up -d

@@ -93,15 +93,24 @@ fn first_class_passengers_drift_on_class_and_fare_and_the_report_renders() {
 
     // Rendered by headless Chromium: no console message, and not a blank page.
     let png = out.join("drift.png");
+    let profile = tempfile::tempdir().unwrap();
+    // Without the background-networking flags Chromium tries (and fails) to reach
+    // Google's hosts on this closed network.
     let run = Command::new("chromium")
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--enable-logging=stderr",
             "--v=0",
             "--window-size=1280,2400",
         ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", out.join("drift.html").display()))
         .output()

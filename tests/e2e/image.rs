@@ -18,14 +18,14 @@ use crate::harness::{bin, workspace};
 
 /// What the final stage of a Dockerfile says about how the binary runs.
 #[derive(Debug, Default)]
-struct Image {
-    entrypoint: Vec<String>,
-    cmd: Vec<String>,
-    env: BTreeMap<String, String>,
-    workdir: String,
-    user: String,
-    expose: Vec<String>,
-    healthcheck: Vec<String>,
+pub(crate) struct Image {
+    pub(crate) entrypoint: Vec<String>,
+    pub(crate) cmd: Vec<String>,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) workdir: String,
+    pub(crate) user: String,
+    pub(crate) expose: Vec<String>,
+    pub(crate) healthcheck: Vec<String>,
 }
 
 /// A JSON array of strings (exec form), as ENTRYPOINT and CMD must be.
@@ -34,7 +34,7 @@ fn exec_form(text: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("not the exec form (a JSON array): {text}: {e}"))
 }
 
-fn image(dockerfile: &str) -> Image {
+pub(crate) fn image(dockerfile: &str) -> Image {
     let text = fs_err::read_to_string(workspace().join(dockerfile)).unwrap();
     // Logical lines: continuations joined, comments dropped.
     let joined = text

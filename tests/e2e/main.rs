@@ -7,10 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod compose;
 mod drift;
 mod errors;
 mod harness;
 mod image;
+mod k8s;
 mod kserve;
 mod metrics;
 mod mlflow;
