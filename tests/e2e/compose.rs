@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{bin, workspace};
+use crate::harness::{image_bin, workspace};
 use crate::image::image;
 
 fn strings(v: &Value) -> Vec<String> {
@@ -88,7 +88,7 @@ fn the_compose_file_agrees_with_the_images_and_runs_train_then_serve() {
         )
         .replace("/var/lib/ferry/artifacts", volume.to_str().unwrap())
     };
-    let out = Command::new(bin("train"))
+    let out = Command::new(image_bin("train"))
         .args(strings(&train["command"]).iter().map(|a| map(a)))
         .env_clear()
         .envs(train_image.env.iter().map(|(k, v)| (k, map(v))))
@@ -100,7 +100,7 @@ fn the_compose_file_agrees_with_the_images_and_runs_train_then_serve() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = Command::new(bin("serve"))
+    let mut child = Command::new(image_bin("serve"))
         .args(strings(&serve["command"]).iter().map(|a| map(a)))
         .env_clear()
         .envs(serve_image.env.iter().map(|(k, v)| (k, map(v))))

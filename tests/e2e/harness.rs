@@ -31,7 +31,26 @@ pub(crate) fn bin(name: &str) -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    checked(dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// The binary the container images ship: the release build when
+/// `FERRY_TEST_RELEASE_BINARIES=1` (`.ci/run` builds it first, so the image-contract tests
+/// run what the images would), else the test profile's, as [`bin`].
+pub(crate) fn image_bin(name: &str) -> PathBuf {
+    if std::env::var("FERRY_TEST_RELEASE_BINARIES").is_ok_and(|v| v == "1") {
+        checked(
+            workspace()
+                .join("target/release")
+                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX)),
+        )
+    } else {
+        bin(name)
+    }
+}
+
+/// `path`, after checking that it exists and is not older than its sources.
+fn checked(path: PathBuf) -> PathBuf {
     let built = fs_err::metadata(&path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| {

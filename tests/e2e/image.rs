@@ -3,7 +3,8 @@
 //! WORKDIR, read from the Dockerfiles), with the image's paths mapped to temporary
 //! directories standing in for the mounts, and a working directory nobody may write to
 //! (the read-only root filesystem). Only the published port differs: the tests bind an
-//! ephemeral loopback port where the image binds 0.0.0.0:8080.
+//! ephemeral loopback port where the image binds 0.0.0.0:8080. `.ci/run` runs them on the
+//! release binaries (`FERRY_TEST_RELEASE_BINARIES=1`), the ones the images ship.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{bin, workspace};
+use crate::harness::{image_bin, workspace};
 
 /// What the final stage of a Dockerfile says about how the binary runs.
 #[derive(Debug, Default)]
@@ -106,7 +107,7 @@ fn start_serve(
     keys: &str,
 ) -> (Running, Vec<Value>) {
     assert_eq!(serve.entrypoint, ["/usr/local/bin/serve"]);
-    let mut cmd = Command::new(bin("serve"));
+    let mut cmd = Command::new(image_bin("serve"));
     cmd.args(serve.cmd.iter().map(|a| mapped(a, mounts)))
         .env_clear()
         .envs(serve.env.iter().map(|(k, v)| (k, mapped(v, mounts))))
@@ -151,7 +152,7 @@ fn get(base: &str, path: &str) -> (u16, Value) {
 /// Runs train as Dockerfile.train's ENTRYPOINT with `args` (a Job's args).
 fn run_train(train: &Image, args: &[&str], mounts: &[(&str, &Path)], workdir: &Path) {
     assert_eq!(train.entrypoint, ["/usr/local/bin/train"]);
-    let out = Command::new(bin("train"))
+    let out = Command::new(image_bin("train"))
         .args(args.iter().map(|a| mapped(a, mounts)))
         .env_clear()
         .envs(train.env.iter().map(|(k, v)| (k, mapped(v, mounts))))
@@ -249,7 +250,7 @@ fn the_serve_image_runs_as_its_entrypoint_and_cmd_say_and_becomes_ready() {
         .map(|a| a.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}")))
         .collect();
     assert_eq!(probe[0], "/usr/local/bin/serve");
-    let status = Command::new(bin("serve"))
+    let status = Command::new(image_bin("serve"))
         .args(&probe[1..])
         .status()
         .unwrap();

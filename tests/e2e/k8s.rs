@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::harness::{bin, workspace};
+use crate::harness::{image_bin, workspace};
 
 fn render(overlay: &str) -> Vec<Value> {
     let out = Command::new("kubectl")
@@ -191,7 +191,7 @@ fn both_overlays_render_and_agree_with_the_binaries() {
         .iter()
         .map(|a| mounts(a.as_str().unwrap()))
         .collect();
-    let mut child = Command::new(bin("serve"))
+    let mut child = Command::new(image_bin("serve"))
         .args(&args)
         .env_clear()
         .env("FERRY_API_KEYS", &keys)
@@ -229,7 +229,7 @@ fn both_overlays_render_and_agree_with_the_binaries() {
             .iter()
             .map(|a| mounts(a.as_str().unwrap()))
             .collect();
-        let out = Command::new(bin("train"))
+        let out = Command::new(image_bin("train"))
             .args(&train_args)
             .env_clear()
             .env("FERRY_REGISTRY", &registry)
