@@ -73,6 +73,28 @@ pub(crate) fn image(dockerfile: &str) -> Image {
     image
 }
 
+/// The image's user: when the tests run as root (CI here), the binaries run as the
+/// Dockerfile's `USER` (65532), who can write only where the mounts were given to it;
+/// otherwise as the current user.
+fn as_image_user(cmd: &mut Command, user: &str) {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let root = fs_err::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if root {
+        let (uid, gid) = user.split_once(':').unwrap();
+        cmd.uid(uid.parse().unwrap()).gid(gid.parse().unwrap());
+    }
+}
+
+/// Hands `path` to the image's user (a writable mount), when the tests run as root.
+fn own(path: &Path, user: &str) {
+    use std::os::unix::fs::MetadataExt as _;
+    if fs_err::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        let (uid, gid) = user.split_once(':').unwrap();
+        std::os::unix::fs::chown(path, uid.parse().ok(), gid.parse().ok()).unwrap();
+    }
+}
+
 /// A directory nobody may write to, standing in for the read-only root filesystem.
 fn read_only_dir(path: &Path) {
     fs_err::create_dir_all(path).unwrap();
@@ -108,6 +130,7 @@ fn start_serve(
 ) -> (Running, Vec<Value>) {
     assert_eq!(serve.entrypoint, ["/usr/local/bin/serve"]);
     let mut cmd = Command::new(image_bin("serve"));
+    as_image_user(&mut cmd, &serve.user);
     cmd.args(serve.cmd.iter().map(|a| mapped(a, mounts)))
         .env_clear()
         .envs(serve.env.iter().map(|(k, v)| (k, mapped(v, mounts))))
@@ -152,7 +175,9 @@ fn get(base: &str, path: &str) -> (u16, Value) {
 /// Runs train as Dockerfile.train's ENTRYPOINT with `args` (a Job's args).
 fn run_train(train: &Image, args: &[&str], mounts: &[(&str, &Path)], workdir: &Path) {
     assert_eq!(train.entrypoint, ["/usr/local/bin/train"]);
-    let out = Command::new(image_bin("train"))
+    let mut cmd = Command::new(image_bin("train"));
+    as_image_user(&mut cmd, &train.user);
+    let out = cmd
         .args(args.iter().map(|a| mapped(a, mounts)))
         .env_clear()
         .envs(train.env.iter().map(|(k, v)| (k, mapped(v, mounts))))
@@ -181,8 +206,11 @@ struct Layout {
 /// only, side by side as in the repository), and a read-only working directory.
 fn layout() -> Layout {
     let dir = tempfile::tempdir().unwrap();
+    // Traversable by the image's user; writable only where a mount says so.
+    fs_err::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let registry = dir.path().join("artifacts");
     fs_err::create_dir_all(&registry).unwrap();
+    own(&registry, "65532:65532");
     let etc = dir.path().join("etc");
     for sub in ["configs", "data"] {
         let to = etc.join(sub);
@@ -286,7 +314,15 @@ fn train_as_the_job_runs_it_lands_in_the_registry_and_serve_picks_it_up() {
         &mounts,
         &l.workdir,
     );
-    assert!(l.registry.join("iris/1/manifest.json").is_file());
+    let manifest = l.registry.join("iris/1/manifest.json");
+    assert!(manifest.is_file());
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if fs_err::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+            // Written by the image's user, not root.
+            assert_eq!(fs_err::metadata(&manifest).unwrap().uid(), 65532);
+        }
+    }
     // The watcher finds it at its next pass; an admin reload (what the watcher runs)
     // saves the test the interval.
     let agent: ureq::Agent = ureq::Agent::config_builder()
