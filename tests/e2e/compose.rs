@@ -5,13 +5,12 @@
 //! them: train's command puts a model into the shared volume, then serve, with its
 //! command and environment, becomes ready on it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{image_bin, workspace};
+use crate::harness::{image_bin, spawn_listening, workspace};
 use crate::image::image;
 
 fn strings(v: &Value) -> Vec<String> {
@@ -100,23 +99,16 @@ fn the_compose_file_agrees_with_the_images_and_runs_train_then_serve() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = Command::new(image_bin("serve"))
-        .args(strings(&serve["command"]).iter().map(|a| map(a)))
-        .env_clear()
-        .envs(serve_image.env.iter().map(|(k, v)| (k, map(v))))
-        .env("FERRY_BIND", "127.0.0.1:0")
-        .env("FERRY_LOG_FORMAT", "text")
-        .env("FERRY_API_KEYS", "app:predict:compose-key-0123456789")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("listening on "))
-        .expect("serve starts with the compose command");
-    let base = line.trim_start_matches("listening on ").to_owned();
+    let (mut child, base) = spawn_listening(
+        Command::new(image_bin("serve"))
+            .args(strings(&serve["command"]).iter().map(|a| map(a)))
+            .env_clear()
+            .envs(serve_image.env.iter().map(|(k, v)| (k, map(v))))
+            .env("FERRY_BIND", "127.0.0.1:0")
+            .env("FERRY_LOG_FORMAT", "text")
+            .env("FERRY_API_KEYS", "app:predict:compose-key-0123456789"),
+        "the compose command",
+    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

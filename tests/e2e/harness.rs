@@ -87,6 +87,23 @@ pub(crate) fn train(config: &str, registry: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("a JSON report")
 }
 
+/// Spawns `cmd` (a serve command line) with stdout piped and stderr discarded, and
+/// returns the process with the base URL from its `listening on` line.
+pub(crate) fn spawn_listening(cmd: &mut Command, what: &str) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("listening on "))
+        .unwrap_or_else(|| panic!("serve did not start with {what}"));
+    let base = line.trim_start_matches("listening on ").to_owned();
+    (child, base)
+}
+
 /// A running `serve` process on 127.0.0.1 with an ephemeral port, killed on drop.
 pub(crate) struct Server {
     child: Child,

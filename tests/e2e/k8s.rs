@@ -5,14 +5,13 @@
 //! the ConfigMap's pipeline into the registry volume. `.ci/run` also checks the rendered
 //! objects against the Kubernetes schemas (kubernetes-validate --strict).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::harness::{image_bin, workspace};
+use crate::harness::{image_bin, spawn_listening, workspace};
 
 fn render(overlay: &str) -> Vec<Value> {
     let out = Command::new("kubectl")
@@ -191,21 +190,14 @@ fn both_overlays_render_and_agree_with_the_binaries() {
         .iter()
         .map(|a| mounts(a.as_str().unwrap()))
         .collect();
-    let mut child = Command::new(image_bin("serve"))
-        .args(&args)
-        .env_clear()
-        .env("FERRY_API_KEYS", &keys)
-        .env("FERRY_LOG_FORMAT", "text")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("listening on "))
-        .expect("serve starts with the Deployment's args");
-    let base = line.trim_start_matches("listening on ").to_owned();
+    let (mut child, base) = spawn_listening(
+        Command::new(image_bin("serve"))
+            .args(&args)
+            .env_clear()
+            .env("FERRY_API_KEYS", &keys)
+            .env("FERRY_LOG_FORMAT", "text"),
+        "the Deployment's args",
+    );
     let probe = |name: &str| {
         container[name]["httpGet"]["path"]
             .as_str()
