@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use ferry_core::config::from_yaml_str;
 use ferry_core::drift::{DriftReport, FeatureDrift, Observed, compare};
 use ferry_core::registry::Registry;
+use ferry_core::schema::FrameBuilder;
 use ferry_core::{ModelBundle, ModelRef};
 use serde::Serialize;
 
@@ -130,8 +131,10 @@ fn read_prediction_log(
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let mut rows = Vec::new();
-    let mut rejected = 0;
+    // Each row is validated once, as it is added: a bad one is left out, not the log.
+    let schema = bundle.schema();
+    let mut builder = FrameBuilder::new(schema, 0);
+    let (mut read, mut rejected) = (0, 0);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -144,31 +147,16 @@ fn read_prediction_log(
         if value.get("model").and_then(serde_json::Value::as_str) != Some(name) {
             continue;
         }
-        match value.get("inputs") {
-            Some(serde_json::Value::Object(map)) => rows.push(map.clone()),
-            _ => rejected += 1,
+        read += 1;
+        let added = match value.get("inputs") {
+            Some(serde_json::Value::Object(inputs)) => builder.push(inputs).is_ok(),
+            _ => false,
+        };
+        if !added {
+            rejected += 1;
         }
     }
-    let read = rows.len() + rejected;
-    // Rows are validated one by one so a bad one is left out, not the whole log.
-    let schema = bundle.schema();
-    let valid: Vec<_> = rows
-        .into_iter()
-        .filter(|row| {
-            let ok = schema.validate_rows(std::slice::from_ref(row)).is_ok();
-            if !ok {
-                rejected += 1;
-            }
-            ok
-        })
-        .collect();
-    let frame = schema.validate_rows(&valid).map_err(|e| {
-        RunError::Drift(format!(
-            "{}: {} rows failed validation",
-            path.display(),
-            e.len()
-        ))
-    })?;
+    let frame = builder.finish();
     Ok((frame, read, rejected))
 }
 
