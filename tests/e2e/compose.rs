@@ -109,10 +109,7 @@ fn the_compose_file_agrees_with_the_images_and_runs_train_then_serve() {
             .env("FERRY_API_KEYS", "app:predict:compose-key-0123456789"),
         "the compose command",
     );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     let deadline = Instant::now() + Duration::from_secs(10);
     let ready = loop {
         let status = agent

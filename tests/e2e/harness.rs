@@ -87,6 +87,14 @@ pub(crate) fn train(config: &str, registry: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("a JSON report")
 }
 
+/// An HTTP client that returns 4xx and 5xx answers instead of errors.
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// Spawns `cmd` (a serve command line) with stdout piped and stderr discarded, and
 /// returns the process with the base URL from its `listening on` line.
 pub(crate) fn spawn_listening(cmd: &mut Command, what: &str) -> (Child, String) {

@@ -161,10 +161,7 @@ fn start_serve(
 }
 
 fn get(base: &str, path: &str) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     let mut res = agent.get(format!("{base}{path}")).call().unwrap();
     (
         res.status().as_u16(),
@@ -325,10 +322,7 @@ fn train_as_the_job_runs_it_lands_in_the_registry_and_serve_picks_it_up() {
     }
     // The watcher finds it at its next pass; an admin reload (what the watcher runs)
     // saves the test the interval.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     let res = agent
         .post(format!("{}/admin/reload", server.base))
         .header("Authorization", "Bearer k-ops-0123456789abcdef")

@@ -63,10 +63,7 @@ fn check_security(objects: &[Value]) {
 }
 
 fn get(base: &str, path: &str) -> u16 {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     agent
         .get(format!("{base}{path}"))
         .call()
@@ -233,10 +230,7 @@ fn both_overlays_render_and_agree_with_the_binaries() {
             String::from_utf8_lossy(&out.stderr)
         );
         // The watcher's reload, without waiting for its interval.
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = crate::harness::agent();
         let res = agent
             .post(format!("{base}/admin/reload"))
             .header("Authorization", &format!("Bearer {admin_key}"))

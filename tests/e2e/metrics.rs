@@ -9,10 +9,7 @@ use serde_json::json;
 use crate::harness::{Server, train, workspace};
 
 fn scrape(server: &Server) -> String {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     let mut res = agent
         .get(format!("{}/metrics", server.base))
         .call()

@@ -54,10 +54,7 @@ fn titanic_records(only_first_class: bool) -> Vec<Value> {
 }
 
 fn scrape(server: &Server) -> String {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     agent
         .get(format!("{}/metrics", server.base))
         .call()

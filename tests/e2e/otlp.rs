@@ -184,10 +184,7 @@ fn serve_exports_one_span_per_request_under_the_callers_trace() {
         ],
         Stdio::null(),
     );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     let body =
         json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
     let res = agent
@@ -260,10 +257,7 @@ fn without_an_endpoint_nothing_is_traced() {
     let registry = tempfile::tempdir().unwrap();
     train("configs/iris.yaml", registry.path());
     let server = Server::start(registry.path(), &[]);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::harness::agent();
     let res = agent
         .get(format!("{}/health", server.base))
         .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))

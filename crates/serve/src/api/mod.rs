@@ -43,6 +43,51 @@ async fn docs_redirect() -> HttpResponse {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteTemplate(pub &'static str);
 
+/// The errors a native route about one model can answer (OpenAPI only).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "only documents the responses")]
+enum ModelErrors {
+    /// Unknown model, version or alias.
+    #[response(status = 404, description = "No such model, version or alias")]
+    NotFound(crate::protocol::native::ErrorBody<'static>),
+    /// No key.
+    #[response(status = 401, description = "No API key, or an unknown one")]
+    Unauthorized(crate::protocol::native::ErrorBody<'static>),
+    /// A key without the scope.
+    #[response(status = 403, description = "The key lacks the predict scope")]
+    Forbidden(crate::protocol::native::ErrorBody<'static>),
+    /// A configured model that did not load.
+    #[response(
+        status = 503,
+        description = "The model is configured but failed to load"
+    )]
+    Unavailable(crate::protocol::native::ErrorBody<'static>),
+}
+
+/// The errors about a native request's body (OpenAPI only).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "only documents the responses")]
+enum BodyErrors {
+    /// Not JSON.
+    #[response(status = 400, description = "The body is not JSON")]
+    InvalidJson(crate::protocol::native::ErrorBody<'static>),
+    /// Too slow.
+    #[response(status = 408, description = "The body did not arrive in time")]
+    Timeout(crate::protocol::native::ErrorBody<'static>),
+    /// Too large.
+    #[response(status = 413, description = "The body is over the limit")]
+    TooLarge(crate::protocol::native::ErrorBody<'static>),
+    /// Not JSON by its content type.
+    #[response(status = 415, description = "Not application/json")]
+    MediaType(crate::protocol::native::ErrorBody<'static>),
+    /// Bad records.
+    #[response(
+        status = 422,
+        description = "Records that fail the schema, or the wrong shape"
+    )]
+    Invalid(crate::protocol::native::ErrorBody<'static>),
+}
+
 /// The version a `/versions/{version}` path segment asks for.
 fn version_pick(name: &str, version: &str) -> Result<Pick, ApiError> {
     version

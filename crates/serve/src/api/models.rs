@@ -25,10 +25,7 @@ pub(super) async fn list(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/models/{name}", tag = "native",
     params(("name" = String, Path, description = "The model")),
     responses((status = 200, description = "The model's details", body = ModelDetail<'_>),
-        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
+        super::ModelErrors,))]
 pub(super) async fn detail(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -41,10 +38,7 @@ pub(super) async fn detail(
     params(("name" = String, Path, description = "The model"),
         ("version" = String, Path, description = "A served version number")),
     responses((status = 200, description = "The version's details", body = ModelDetail<'_>),
-        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
+        super::ModelErrors,))]
 pub(super) async fn detail_version(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -59,10 +53,7 @@ pub(super) async fn detail_version(
     params(("name" = String, Path, description = "The model"),
         ("alias" = String, Path, description = "An alias the server loaded")),
     responses((status = 200, description = "The version's details", body = ModelDetail<'_>),
-        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),))]
+        super::ModelErrors,))]
 pub(super) async fn detail_alias(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

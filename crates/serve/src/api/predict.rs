@@ -11,15 +11,8 @@ use crate::state::{AppState, Pick};
     params(("name" = String, Path, description = "The model")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
     responses((status = 200, description = "One prediction per record", body = crate::api::dto::PredictResponse<'_>),
-        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 400, description = "The body is not JSON", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 408, description = "The body did not arrive in time", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 413, description = "The body is over the limit", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 415, description = "Not application/json", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 422, description = "Records that fail the schema, or the wrong shape", body = crate::protocol::native::ErrorBody<'_>),))]
+        super::ModelErrors,
+        super::BodyErrors,))]
 pub(super) async fn predict(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -36,15 +29,8 @@ pub(super) async fn predict(
         ("version" = String, Path, description = "A served version number")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
     responses((status = 200, description = "One prediction per record", body = crate::api::dto::PredictResponse<'_>),
-        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 400, description = "The body is not JSON", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 408, description = "The body did not arrive in time", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 413, description = "The body is over the limit", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 415, description = "Not application/json", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 422, description = "Records that fail the schema, or the wrong shape", body = crate::protocol::native::ErrorBody<'_>),))]
+        super::ModelErrors,
+        super::BodyErrors,))]
 pub(super) async fn predict_version(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -63,15 +49,8 @@ pub(super) async fn predict_version(
         ("alias" = String, Path, description = "An alias the server loaded")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
     responses((status = 200, description = "One prediction per record", body = crate::api::dto::PredictResponse<'_>),
-        (status = 404, description = "No such model, version or alias", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 503, description = "The model is configured but failed to load", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 400, description = "The body is not JSON", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 408, description = "The body did not arrive in time", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 413, description = "The body is over the limit", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 415, description = "Not application/json", body = crate::protocol::native::ErrorBody<'_>),
-        (status = 422, description = "Records that fail the schema, or the wrong shape", body = crate::protocol::native::ErrorBody<'_>),))]
+        super::ModelErrors,
+        super::BodyErrors,))]
 pub(super) async fn predict_alias(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -79,15 +79,32 @@ fn metadata(state: &AppState, name: &str, version: Option<&str>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(v2::metadata(&model, versions)))
 }
 
+/// The errors every V2 route about one model can answer, in the protocol's body.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "only documents the responses")]
+enum ModelErrors {
+    /// A bad request.
+    #[response(status = 400, description = "A bad request")]
+    BadRequest(crate::protocol::v2::ErrorBody),
+    /// No key.
+    #[response(status = 401, description = "No API key, or an unknown one")]
+    Unauthorized(crate::protocol::v2::ErrorBody),
+    /// A key without the scope.
+    #[response(status = 403, description = "The key lacks the predict scope")]
+    Forbidden(crate::protocol::v2::ErrorBody),
+    /// Unknown model or version.
+    #[response(status = 404, description = "No such model or version")]
+    NotFound(crate::protocol::v2::ErrorBody),
+    /// A configured model that did not load.
+    #[response(status = 503, description = "The model failed to load")]
+    Unavailable(crate::protocol::v2::ErrorBody),
+}
+
 /// `GET /v2/models/{name}`.
 #[utoipa::path(get, path = "/v2/models/{name}", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model")),
     responses((status = 200, description = "Model metadata", body = crate::protocol::v2::ModelMetadata),
-        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
-        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
-        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
+        ModelErrors))]
 pub(super) async fn model_metadata(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -99,11 +116,7 @@ pub(super) async fn model_metadata(
 #[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
     responses((status = 200, description = "Model metadata", body = crate::protocol::v2::ModelMetadata),
-        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
-        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
-        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
+        ModelErrors))]
 pub(super) async fn version_metadata(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -128,11 +141,7 @@ fn model_ready_answer(
 #[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model")),
     responses((status = 200, description = "The model is ready", body = Object),
-        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
-        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
-        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
+        ModelErrors))]
 pub(super) async fn model_ready(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -144,11 +153,7 @@ pub(super) async fn model_ready(
 #[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
     responses((status = 200, description = "The version is ready", body = Object),
-        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
-        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
-        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
+        ModelErrors))]
 pub(super) async fn version_ready(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -195,11 +200,7 @@ async fn infer_answer(
     responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
         (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
         (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
-        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
-        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
-        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
+        ModelErrors))]
 pub(super) async fn model_infer(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -216,11 +217,7 @@ pub(super) async fn model_infer(
     responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
         (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
         (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
-        (status = 400, description = "A bad request", body = crate::protocol::v2::ErrorBody),
-        (status = 401, description = "No API key, or an unknown one", body = crate::protocol::v2::ErrorBody),
-        (status = 403, description = "The key lacks the predict scope", body = crate::protocol::v2::ErrorBody),
-        (status = 404, description = "No such model or version", body = crate::protocol::v2::ErrorBody),
-        (status = 503, description = "The model failed to load", body = crate::protocol::v2::ErrorBody)))]
+        ModelErrors))]
 pub(super) async fn version_infer(
     req: HttpRequest,
     state: web::Data<AppState>,
