@@ -753,11 +753,12 @@ pub fn compare(
                             missing,
                         } => (counts.iter().sum::<u64>() + unseen, *missing),
                     };
+                    reasons.push("the reference and the rows disagree on its type".to_owned());
                     FeatureDrift {
                         name: feature.name.clone(),
                         kind: "mismatched".to_owned(),
                         drifted: false,
-                        reasons: vec!["the reference and the rows disagree on its type".to_owned()],
+                        reasons: Vec::new(),
                         method: "none".to_owned(),
                         psi: 0.0,
                         ks: None,
@@ -784,9 +785,6 @@ pub fn compare(
                     drift.missing_rate.reference * 100.0,
                     drift.missing_rate.current * 100.0
                 ));
-            }
-            if drift.kind == "mismatched" {
-                reasons = drift.reasons.clone();
             }
             drift.drifted = enough_rows && !reasons.is_empty();
             drift.reasons = if drift.drifted { reasons } else { Vec::new() };

@@ -102,22 +102,6 @@ pub enum TelemetryError {
 #[derive(Debug)]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
-    endpoint: Option<String>,
-    json: bool,
-}
-
-impl Telemetry {
-    /// The OTLP endpoint spans are exported to, if any.
-    #[must_use]
-    pub fn endpoint(&self) -> Option<&str> {
-        self.endpoint.as_deref()
-    }
-
-    /// Whether log lines are JSON.
-    #[must_use]
-    pub fn json_logs(&self) -> bool {
-        self.json
-    }
 }
 
 impl Drop for Telemetry {
@@ -234,11 +218,7 @@ pub fn init(options: &Options) -> Result<Telemetry, TelemetryError> {
     if let Some(endpoint) = &endpoint {
         tracing::info!(%endpoint, "Exporting traces over OTLP/HTTP.");
     }
-    Ok(Telemetry {
-        provider,
-        endpoint,
-        json,
-    })
+    Ok(Telemetry { provider })
 }
 
 fn provider(
