@@ -72,12 +72,10 @@ impl Manifest {
     /// declared order, maps sorted by key) with `manifest_sha256` empty.
     ///
     /// # Errors
-    /// A message when serialisation fails.
-    pub fn content_sha256(&self) -> Result<String, String> {
+    /// [`serde_json::Error`] when serialisation fails.
+    pub fn content_sha256(&self) -> Result<String, serde_json::Error> {
         let mut unsealed = self.clone();
         unsealed.manifest_sha256 = String::new();
-        serde_json::to_vec(&unsealed)
-            .map(|bytes| super::sha256_hex(&bytes))
-            .map_err(|e| e.to_string())
+        serde_json::to_vec(&unsealed).map(|bytes| super::sha256_hex(&bytes))
     }
 }

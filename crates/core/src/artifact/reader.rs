@@ -116,7 +116,9 @@ pub fn read_version_dir(
     };
 
     // The manifest's own checksum, before anything it says is trusted.
-    let sealed = manifest.content_sha256().map_err(invalid)?;
+    let sealed = manifest
+        .content_sha256()
+        .map_err(|e| invalid(e.to_string()))?;
     if sealed != manifest.manifest_sha256 {
         return Err(ArtifactError::ChecksumMismatch {
             path: manifest_path,
@@ -142,10 +144,10 @@ pub fn read_version_dir(
     let part = |name: &str| contents.get(name).map(Vec::as_slice).unwrap_or_default();
     let preprocessor: FittedPreprocessor =
         parse(&dir.join(PREPROCESSOR_FILE), part(PREPROCESSOR_FILE))?;
-    let model = TrainedModel::decode(model_file, part(model_file)).map_err(|message| {
+    let model = TrainedModel::decode(model_file, part(model_file)).map_err(|e| {
         ArtifactError::InvalidFile {
             path: dir.join(model_file),
-            message,
+            message: e.to_string(),
         }
     })?;
     let schema: FeatureSchema = parse(&dir.join(SCHEMA_FILE), part(SCHEMA_FILE))?;

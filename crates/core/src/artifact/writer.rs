@@ -50,13 +50,10 @@ pub fn write_version_dir(
 ) -> Result<Manifest, ArtifactError> {
     fs_err::create_dir(dir)?;
     let model_file = files.model.kind().model_file();
-    let model = files
-        .model
-        .encode()
-        .map_err(|message| ArtifactError::Serialize {
-            file: model_file.to_owned(),
-            message,
-        })?;
+    let model = files.model.encode().map_err(|e| ArtifactError::Serialize {
+        file: model_file.to_owned(),
+        message: e.to_string(),
+    })?;
     let mut sums = BTreeMap::new();
     let reference = match files.reference {
         Some(r) => Some((REFERENCE_FILE, json(REFERENCE_FILE, r)?)),
@@ -79,13 +76,12 @@ pub fn write_version_dir(
     }
     manifest.config_sha256 = sha256_hex(files.config_yaml.as_bytes());
     manifest.files = sums;
-    manifest.manifest_sha256 =
-        manifest
-            .content_sha256()
-            .map_err(|message| ArtifactError::Serialize {
-                file: MANIFEST_FILE.to_owned(),
-                message,
-            })?;
+    manifest.manifest_sha256 = manifest
+        .content_sha256()
+        .map_err(|e| ArtifactError::Serialize {
+            file: MANIFEST_FILE.to_owned(),
+            message: e.to_string(),
+        })?;
     write_synced(&dir.join(MANIFEST_FILE), &json(MANIFEST_FILE, &manifest)?)?;
     fs_err::File::open(dir)?.sync_all()?;
     Ok(manifest)

@@ -2,19 +2,28 @@
 
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use super::error::TrainError;
+use super::error::{TrainError, TreeError};
 use crate::frame::FeatureMatrix;
 
 /// Copies `x` into a row-major smartcore matrix.
-pub(super) fn dense(x: &FeatureMatrix) -> Result<DenseMatrix<f64>, String> {
-    DenseMatrix::new(x.n_rows(), x.n_cols(), x.values().to_vec(), false).map_err(|e| e.to_string())
+pub(super) fn dense(x: &FeatureMatrix) -> Result<DenseMatrix<f64>, smartcore::error::Failed> {
+    DenseMatrix::new(x.n_rows(), x.n_cols(), x.values().to_vec(), false)
 }
 
 pub(super) fn dense_for_fit(
     x: &FeatureMatrix,
     algorithm: &'static str,
 ) -> Result<DenseMatrix<f64>, TrainError> {
-    dense(x).map_err(|message| TrainError::Library { algorithm, message })
+    dense(x).map_err(fit_failed(algorithm))
+}
+
+/// Turns a tree that could not be built into the [`TrainError`] of `algorithm`: an
+/// internal fault (Ferry's or smartcore's tree is malformed).
+pub(super) fn tree_failed(algorithm: &'static str) -> impl Fn(TreeError) -> TrainError + Copy {
+    move |e| TrainError::Library {
+        algorithm,
+        message: e.to_string(),
+    }
 }
 
 pub(super) fn fit_failed(

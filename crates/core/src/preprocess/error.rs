@@ -56,3 +56,36 @@ impl PreprocessError {
         }
     }
 }
+
+/// Why stored fitted steps (a `preprocessor.json`) do not make a preprocessor.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FittedStepsError {
+    /// A step names a feature the input schema does not have.
+    #[error("step for unknown feature '{0}'")]
+    UnknownFeature(String),
+    /// A feature with no column plan (internal fault).
+    #[error("feature '{0}' has no plan")]
+    NoPlan(String),
+    /// A one-hot step lists a category twice.
+    #[error("duplicate category in one_hot of '{0}'")]
+    DuplicateCategory(String),
+    /// A step for a feature of another type.
+    #[error("step {op} does not apply to the type of '{column}'")]
+    WrongType {
+        /// The step's `op`.
+        op: &'static str,
+        /// The feature.
+        column: String,
+    },
+    /// A categorical feature no one-hot step encodes.
+    #[error("categorical feature '{0}' is not one-hot encoded")]
+    NotEncoded(String),
+    /// The stored output features differ from those the steps produce.
+    #[error("stored output features {stored:?} do not match the steps, which produce {built:?}")]
+    Output {
+        /// As stored.
+        stored: Vec<String>,
+        /// As the steps produce them.
+        built: Vec<String>,
+    },
+}

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::PreprocessError;
+use super::error::{FittedStepsError, PreprocessError};
 use super::spec::{ConstantValue, HandleUnknown, ImputeStrategy, PreprocessSpec, StepSpec};
 use crate::frame::{Column, FeatureMatrix, Frame};
 use crate::schema::{DType, FeatureSchema, RowErrors, SchemaError};
@@ -66,6 +66,16 @@ impl FittedStep {
             | FittedStep::OneHot { column, .. } => column,
         }
     }
+
+    /// The step's `op`, as a config names it.
+    fn op(&self) -> &'static str {
+        match self {
+            FittedStep::Impute { .. } => "impute",
+            FittedStep::StandardScale { .. } => "standard_scale",
+            FittedStep::MinMaxScale { .. } => "min_max_scale",
+            FittedStep::OneHot { .. } => "one_hot",
+        }
+    }
 }
 
 /// The per-feature transformation compiled from the fitted steps: what transform runs.
@@ -105,14 +115,14 @@ struct FittedRepr {
 }
 
 impl TryFrom<FittedRepr> for FittedPreprocessor {
-    type Error = String;
-    fn try_from(repr: FittedRepr) -> Result<Self, String> {
+    type Error = FittedStepsError;
+    fn try_from(repr: FittedRepr) -> Result<Self, FittedStepsError> {
         let built = FittedPreprocessor::from_steps(repr.input, repr.steps)?;
         if built.output != repr.output {
-            return Err(format!(
-                "stored output features {:?} do not match the steps, which produce {:?}",
-                repr.output, built.output
-            ));
+            return Err(FittedStepsError::Output {
+                stored: repr.output,
+                built: built.output,
+            });
         }
         Ok(built)
     }
@@ -130,7 +140,7 @@ impl From<FittedPreprocessor> for FittedRepr {
 
 impl FittedPreprocessor {
     /// Compiles fitted steps into a preprocessor for `input`.
-    fn from_steps(input: FeatureSchema, steps: Vec<FittedStep>) -> Result<Self, String> {
+    fn from_steps(input: FeatureSchema, steps: Vec<FittedStep>) -> Result<Self, FittedStepsError> {
         let mut plan: Vec<ColumnPlan> = input
             .features()
             .iter()
@@ -151,10 +161,10 @@ impl FittedPreprocessor {
         let mut encoded = vec![false; input.len()];
         for step in &steps {
             let Some(fi) = input.position(step.column()) else {
-                return Err(format!("step for unknown feature '{}'", step.column()));
+                return Err(FittedStepsError::UnknownFeature(step.column().to_owned()));
             };
             let Some(slot) = plan.get_mut(fi) else {
-                return Err(format!("feature '{}' has no plan", step.column()));
+                return Err(FittedStepsError::NoPlan(step.column().to_owned()));
             };
             match (slot, step) {
                 (
@@ -210,9 +220,8 @@ impl FittedPreprocessor {
                         .collect();
                     s.sort();
                     if s.windows(2).any(|w| w[0].0 == w[1].0) {
-                        return Err(format!(
-                            "duplicate category in one_hot of '{}'",
-                            step.column()
+                        return Err(FittedStepsError::DuplicateCategory(
+                            step.column().to_owned(),
                         ));
                     }
                     *sorted = s;
@@ -221,10 +230,10 @@ impl FittedPreprocessor {
                     encoded[fi] = true;
                 }
                 (_, step) => {
-                    return Err(format!(
-                        "step {step:?} does not apply to the type of '{}'",
-                        step.column()
-                    ));
+                    return Err(FittedStepsError::WrongType {
+                        op: step.op(),
+                        column: step.column().to_owned(),
+                    });
                 }
             }
         }
@@ -232,10 +241,7 @@ impl FittedPreprocessor {
         for (fi, feature) in input.features().iter().enumerate() {
             if feature.dtype == DType::Categorical {
                 if !encoded[fi] {
-                    return Err(format!(
-                        "categorical feature '{}' is not one-hot encoded",
-                        feature.name
-                    ));
+                    return Err(FittedStepsError::NotEncoded(feature.name.to_string()));
                 }
                 for step in &steps {
                     if let FittedStep::OneHot {
@@ -464,7 +470,8 @@ impl PreprocessSpec {
                 fitted.push(f);
             }
         }
-        FittedPreprocessor::from_steps(schema.clone(), fitted).map_err(PreprocessError::Internal)
+        FittedPreprocessor::from_steps(schema.clone(), fitted)
+            .map_err(|e| PreprocessError::Internal(e.to_string()))
     }
 }
 

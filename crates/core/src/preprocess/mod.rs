@@ -6,7 +6,7 @@ mod error;
 mod fitted;
 mod spec;
 
-pub use error::PreprocessError;
+pub use error::{FittedStepsError, PreprocessError};
 pub use fitted::{Fill, FittedPreprocessor, FittedStep};
 pub use spec::{
     ConstantValue, HandleUnknown, ImputeSpec, ImputeStrategy, OneHotSpec, PreprocessSpec,

@@ -7,14 +7,23 @@
 //! infinite; `var_smoothing: 0` is smartcore's model exactly. Probabilities are the
 //! normalised joint likelihoods, as scikit-learn's `predict_proba` computes them.
 
+mod discrete;
+
+pub use discrete::{
+    BernoulliNbModel, BernoulliNbParams, CategoricalNbModel, DiscreteNbParams, MultinomialNbModel,
+    ValidBernoulliNbParams, ValidDiscreteNbParams,
+};
+
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::{
+    Model, ModelKind, PredictError, Predictions, TableError, Target, Task, TrainError, TrainingSet,
+    check_width,
+};
 
 const NAME: &str = "gaussian_nb";
 
@@ -45,17 +54,9 @@ impl GaussianNbParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidGaussianNbParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        if !(self.var_smoothing >= 0.0 && self.var_smoothing.is_finite()) {
-            errors.push(
-                "var_smoothing",
-                format!(
-                    "expected a finite number >= 0, found {}",
-                    self.var_smoothing
-                ),
-            );
-        }
-        errors.into_result(ValidGaussianNbParams(self.clone()))
+        let mut checks = ParamChecks::new();
+        checks.at_least("var_smoothing", self.var_smoothing, 0.0);
+        checks.finish(ValidGaussianNbParams(self.clone()))
     }
 }
 
@@ -131,7 +132,7 @@ impl ValidGaussianNbParams {
 }
 
 /// The number of training rows of each class.
-pub(super) fn class_counts(labels: &super::EncodedLabels) -> Vec<usize> {
+pub(super) fn class_counts(labels: &crate::model::EncodedLabels) -> Vec<usize> {
     let mut counts = vec![0usize; labels.classes().len()];
     for &c in labels.codes() {
         counts[c as usize] += 1;
@@ -191,23 +192,29 @@ impl GaussianNbModel {
     ///
     /// # Errors
     /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TableError> {
         let (k, m) = (self.classes.len(), self.n_features);
-        if k == 0 || self.priors.len() != k {
-            return Err(format!("{} priors for {k} classes", self.priors.len()));
+        if k == 0 {
+            return Err(TableError::NoClasses);
         }
-        if self.means.len() != k * m || self.variances.len() != k * m {
-            return Err(format!(
-                "{} means and {} variances for {k} classes of {m} columns",
-                self.means.len(),
-                self.variances.len()
-            ));
+        for (what, found, expected) in [
+            ("priors", self.priors.len(), k),
+            ("means", self.means.len(), k * m),
+            ("variances", self.variances.len(), k * m),
+        ] {
+            if found != expected {
+                return Err(TableError::Size {
+                    what,
+                    found,
+                    expected,
+                });
+            }
         }
         if self.priors.iter().any(|p| !(0.0..=1.0).contains(p)) {
-            return Err("a prior is not a probability".to_owned());
+            return Err(TableError::Value("a prior is not a probability"));
         }
         if self.variances.iter().any(|v| v.is_nan() || *v < 0.0) {
-            return Err("a variance is negative".to_owned());
+            return Err(TableError::Value("a variance is negative"));
         }
         Ok(())
     }

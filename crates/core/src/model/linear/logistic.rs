@@ -7,14 +7,15 @@ use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 
-use super::smartcore_io::{dense_for_fit, fit_failed};
-use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, Trainer, TrainingSet,
-    check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::smartcore_io::{dense_for_fit, fit_failed};
+use crate::model::{
+    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, Trainer, TrainingSet,
+    check_width,
+};
 
 const NAME: &str = "logistic_regression";
 
@@ -43,14 +44,9 @@ impl LogisticRegressionParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidLogisticRegressionParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
-            errors.push(
-                "alpha",
-                format!("expected a finite number >= 0, found {}", self.alpha),
-            );
-        }
-        errors.into_result(ValidLogisticRegressionParams(self.clone()))
+        let mut checks = ParamChecks::new();
+        checks.at_least("alpha", self.alpha, 0.0);
+        checks.finish(ValidLogisticRegressionParams(self.clone()))
     }
 }
 
@@ -235,7 +231,7 @@ mod tests {
         assert_eq!(n_classes, 3);
         // Independent computation: refit with smartcore and compare its labels, and
         // recompute the softmax by hand from the stored weights.
-        let x = super::super::smartcore_io::dense(&data.x).unwrap();
+        let x = crate::model::smartcore_io::dense(&data.x).unwrap();
         let Target::Classes(enc) = &data.y else {
             panic!()
         };

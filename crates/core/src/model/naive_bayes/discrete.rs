@@ -7,25 +7,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::naive_bayes::{class_counts, decide};
-use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::naive_bayes::{class_counts, decide};
+use crate::model::params::ParamChecks;
+use crate::model::{
+    Model, ModelKind, PredictError, Predictions, TableError, Target, Task, TrainError, TrainingSet,
+    check_width,
+};
 
 /// The most categories a `categorical_nb` column may have.
 const MAX_CATEGORIES: f64 = 65_536.0;
-
-fn check_alpha(errors: &mut ConfigErrors, alpha: f64) {
-    if !(alpha >= 0.0 && alpha.is_finite()) {
-        errors.push(
-            "alpha",
-            format!("expected a finite number >= 0, found {alpha}"),
-        );
-    }
-}
 
 /// Hyperparameters of `type: multinomial_nb` and `type: categorical_nb`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,9 +44,9 @@ impl DiscreteNbParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidDiscreteNbParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        check_alpha(&mut errors, self.alpha);
-        errors.into_result(ValidDiscreteNbParams(self.clone()))
+        let mut checks = ParamChecks::new();
+        checks.at_least("alpha", self.alpha, 0.0);
+        checks.finish(ValidDiscreteNbParams(self.clone()))
     }
 }
 
@@ -87,14 +80,12 @@ impl BernoulliNbParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidBernoulliNbParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        check_alpha(&mut errors, self.alpha);
-        if let Some(t) = self.binarize
-            && !t.is_finite()
-        {
-            errors.push("binarize", format!("expected a finite number, found {t}"));
+        let mut checks = ParamChecks::new();
+        checks.at_least("alpha", self.alpha, 0.0);
+        if let Some(t) = self.binarize {
+            checks.finite("binarize", t);
         }
-        errors.into_result(ValidBernoulliNbParams(self.clone()))
+        checks.finish(ValidBernoulliNbParams(self.clone()))
     }
 }
 
@@ -102,7 +93,7 @@ impl BernoulliNbParams {
 fn class_codes<'a>(
     data: &'a TrainingSet,
     algorithm: &'static str,
-) -> Result<&'a super::EncodedLabels, TrainError> {
+) -> Result<&'a crate::model::EncodedLabels, TrainError> {
     match &data.y {
         Target::Classes(labels) => Ok(labels),
         Target::Values(_) => Err(TrainError::WrongTask {
@@ -329,15 +320,26 @@ fn check_tables(
     priors: &[f64],
     table: usize,
     expected: usize,
-) -> Result<(), String> {
-    if classes == 0 || priors.len() != classes {
-        return Err(format!("{} priors for {classes} classes", priors.len()));
+) -> Result<(), TableError> {
+    if classes == 0 {
+        return Err(TableError::NoClasses);
+    }
+    if priors.len() != classes {
+        return Err(TableError::Size {
+            what: "priors",
+            found: priors.len(),
+            expected: classes,
+        });
     }
     if priors.iter().any(|p| !(0.0..=1.0).contains(p)) {
-        return Err("a prior is not a probability".to_owned());
+        return Err(TableError::Value("a prior is not a probability"));
     }
     if table != expected {
-        return Err(format!("{table} log probabilities, {expected} expected"));
+        return Err(TableError::Size {
+            what: "log probabilities",
+            found: table,
+            expected,
+        });
     }
     Ok(())
 }
@@ -351,7 +353,7 @@ macro_rules! check_per_column {
             ///
             /// # Errors
             /// What is inconsistent.
-            pub fn check(&self) -> Result<(), String> {
+            pub fn check(&self) -> Result<(), TableError> {
                 let k = self.classes.len();
                 check_tables(k, &self.priors, self.feature_log_prob.len(), k * self.n_features)
             }
@@ -366,15 +368,19 @@ impl CategoricalNbModel {
     ///
     /// # Errors
     /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TableError> {
         let k = self.classes.len();
-        if self.n_categories.len() != self.n_features || self.unseen.len() != k * self.n_features {
-            return Err(format!(
-                "{} category counts and {} unseen entries for {} columns",
-                self.n_categories.len(),
-                self.unseen.len(),
-                self.n_features
-            ));
+        for (what, found, expected) in [
+            ("category counts", self.n_categories.len(), self.n_features),
+            ("unseen entries", self.unseen.len(), k * self.n_features),
+        ] {
+            if found != expected {
+                return Err(TableError::Size {
+                    what,
+                    found,
+                    expected,
+                });
+            }
         }
         let expected = self.n_categories.iter().map(|n| n * k).sum();
         check_tables(k, &self.priors, self.log_prob.len(), expected)

@@ -10,7 +10,7 @@
 //! and stay in cache.
 //!
 //! The algorithm is smartcore's, step for step, so that the trees are identical to the
-//! ones smartcore fits with the same seed (the tests here and [`super::forest`]'s
+//! ones smartcore fits with the same seed (the tests here and [`crate::model::forest`]'s
 //! `parity` check it on every probe row): the same bootstrap draws and per-node feature
 //! shuffles from the tree's `SmallRng`, the same column order (smartcore's own argsort),
 //! the same traversal order, the same split score and tie-breaking (a later candidate
@@ -25,8 +25,9 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use smartcore::linalg::basic::arrays::MutArrayView1;
 
-use super::flat::{FlatTree, PreorderNode};
 use crate::frame::FeatureMatrix;
+use crate::model::TreeError;
+use crate::model::tree::flat::{FlatTree, PreorderNode};
 
 /// One column of the training matrix, sorted.
 struct SortedColumn {
@@ -48,13 +49,10 @@ pub(crate) struct SortedColumns {
 
 impl SortedColumns {
     /// Sorts every column of `x`. Rows beyond `u32::MAX` are refused.
-    pub(crate) fn new(x: &FeatureMatrix) -> Result<Self, String> {
+    pub(crate) fn new(x: &FeatureMatrix) -> Result<Self, TreeError> {
         let n_rows = x.n_rows();
         if u32::try_from(n_rows).is_err() {
-            return Err(format!(
-                "{n_rows} training rows; a tree holds at most {}",
-                u32::MAX
-            ));
+            return Err(TreeError::TooManyRows(n_rows));
         }
         let columns = (0..x.n_cols())
             .map(|j| {
@@ -369,18 +367,15 @@ impl Grower<'_> {
     }
 
     /// The grown tree in preorder.
-    fn preorder(&self) -> Result<Vec<PreorderNode>, String> {
+    fn preorder(&self) -> Result<Vec<PreorderNode>, TreeError> {
         let mut out = Vec::with_capacity(self.nodes.len());
         let mut stack = vec![0usize];
         while let Some(i) = stack.pop() {
-            let node = self
-                .nodes
-                .get(i)
-                .ok_or_else(|| format!("node {i} does not exist"))?;
+            let node = self.nodes.get(i).ok_or(TreeError::MissingNode(i))?;
             match (node.children, node.split) {
                 (Some((left, right)), Some(split)) => {
                     let feature = u32::try_from(split.feature)
-                        .map_err(|_| format!("split column {} too large", split.feature))?;
+                        .map_err(|_| TreeError::ColumnTooLarge(split.feature))?;
                     out.push(PreorderNode::Split {
                         feature,
                         threshold: self.threshold(split),
@@ -430,14 +425,13 @@ pub(crate) fn fit_regression_tree(
     counts: &[u32],
     limits: TreeLimits,
     seed: u64,
-) -> Result<FlatTree, String> {
+) -> Result<FlatTree, TreeError> {
     if y.len() != sorted.n_rows || counts.len() != sorted.n_rows {
-        return Err(format!(
-            "{} rows, {} targets and {} counts",
-            sorted.n_rows,
-            y.len(),
-            counts.len()
-        ));
+        return Err(TreeError::Lengths {
+            rows: sorted.n_rows,
+            targets: y.len(),
+            counts: counts.len(),
+        });
     }
     let n_cols = sorted.n_cols();
     // Root statistics over every row in row order, as smartcore sums them; the tree's
@@ -643,6 +637,6 @@ mod tests {
             mtry: 1,
         };
         let err = fit_regression_tree(&sorted, &[1.0], &[1, 1], limits, 0).unwrap_err();
-        assert_eq!(err, "2 rows, 1 targets and 2 counts");
+        assert_eq!(err.to_string(), "2 rows, 1 targets and 2 counts");
     }
 }

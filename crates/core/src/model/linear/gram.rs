@@ -3,6 +3,7 @@
 //! matrix and a tiny solve, with no copy of the data.
 
 use rayon::prelude::*;
+use smartcore::error::Failed;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linalg::traits::cholesky::CholeskyDecomposable;
 use smartcore::linalg::traits::svd::SVDDecomposable;
@@ -117,16 +118,15 @@ impl Centred {
         self.y_mean - w.iter().zip(&self.x_mean).map(|(a, b)| a * b).sum::<f64>()
     }
 
-    fn system(&self, ridge: f64) -> Result<(DenseMatrix<f64>, DenseMatrix<f64>), String> {
-        let mut a = DenseMatrix::new(self.p, self.p, self.gram.clone(), false)
-            .map_err(|e| e.to_string())?;
+    fn system(&self, ridge: f64) -> Result<(DenseMatrix<f64>, DenseMatrix<f64>), Failed> {
+        let mut a = DenseMatrix::new(self.p, self.p, self.gram.clone(), false)?;
         if ridge > 0.0 {
             for i in 0..self.p {
                 let v = at(&a, i, i);
                 smartcore::linalg::basic::arrays::MutArray::set(&mut a, (i, i), v + ridge);
             }
         }
-        let b = DenseMatrix::new(self.p, 1, self.xty.clone(), true).map_err(|e| e.to_string())?;
+        let b = DenseMatrix::new(self.p, 1, self.xty.clone(), true)?;
         Ok((a, b))
     }
 
@@ -134,9 +134,9 @@ impl Centred {
     /// the pseudo-inverse of the system through its SVD, dropping directions whose
     /// singular value is below `1e-9` of the largest (collinear inputs, such as every
     /// category of a one-hot column next to the intercept).
-    pub(super) fn solve_svd(&self, ridge: f64) -> Result<Vec<f64>, String> {
+    pub(super) fn solve_svd(&self, ridge: f64) -> Result<Vec<f64>, Failed> {
         let (a, _) = self.system(ridge)?;
-        let svd = a.svd().map_err(|e| e.to_string())?;
+        let svd = a.svd()?;
         let largest = svd.s.iter().copied().fold(0.0_f64, f64::max);
         let cutoff = largest * 1e-9;
         let p = self.p;
@@ -164,9 +164,9 @@ impl Centred {
 
     /// The coefficients of the (positive definite) system with `ridge > 0` on the
     /// diagonal, by Cholesky.
-    pub(super) fn solve_cholesky(&self, ridge: f64) -> Result<Vec<f64>, String> {
+    pub(super) fn solve_cholesky(&self, ridge: f64) -> Result<Vec<f64>, Failed> {
         let (a, b) = self.system(ridge)?;
-        let w = a.cholesky_solve_mut(b).map_err(|e| e.to_string())?;
+        let w = a.cholesky_solve_mut(b)?;
         Ok((0..self.p).map(|i| at(&w, i, 0)).collect())
     }
 }

@@ -17,6 +17,8 @@
 
 use serde::Deserialize;
 
+use crate::model::TreeError;
+
 /// Marks a leaf in [`Node::feature`].
 const LEAF: u32 = u32::MAX;
 
@@ -60,7 +62,7 @@ impl FlatTree {
     pub(crate) fn from_preorder(
         preorder: impl IntoIterator<Item = PreorderNode>,
         n_features: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TreeError> {
         let mut nodes: Vec<Node> = Vec::new();
         // Internal nodes whose right child is still to come.
         let mut open: Vec<usize> = Vec::new();
@@ -70,12 +72,12 @@ impl FlatTree {
         let mut pending_right = false;
         for node in preorder {
             if missing == 0 {
-                return Err("nodes after the tree is complete".to_owned());
+                return Err(TreeError::NodesAfterEnd);
             }
-            let index = u32::try_from(nodes.len()).map_err(|_| "too many nodes".to_owned())?;
+            let index = u32::try_from(nodes.len()).map_err(|_| TreeError::TooManyNodes)?;
             if pending_right {
                 // This node is the right child of the innermost open split.
-                let parent = open.pop().ok_or("right child without a parent")?;
+                let parent = open.pop().ok_or(TreeError::Orphan)?;
                 if let Some(p) = nodes.get_mut(parent) {
                     p.next = index;
                 }
@@ -83,12 +85,17 @@ impl FlatTree {
             match node {
                 PreorderNode::Split { feature, threshold } => {
                     if feature as usize >= n_features || feature == LEAF {
-                        return Err(format!(
-                            "node {index} splits on column {feature}, the model has {n_features}"
-                        ));
+                        return Err(TreeError::Feature {
+                            node: index,
+                            feature,
+                            n_features,
+                        });
                     }
                     if !threshold.is_finite() {
-                        return Err(format!("node {index} has threshold {threshold}"));
+                        return Err(TreeError::Threshold {
+                            node: index,
+                            threshold,
+                        });
                     }
                     open.push(nodes.len());
                     nodes.push(Node {
@@ -101,7 +108,10 @@ impl FlatTree {
                 }
                 PreorderNode::Leaf(value) => {
                     if !value.is_finite() {
-                        return Err(format!("leaf {n_leaves} has value {value}"));
+                        return Err(TreeError::LeafValue {
+                            leaf: n_leaves,
+                            value,
+                        });
                     }
                     nodes.push(Node {
                         feature: LEAF,
@@ -115,9 +125,7 @@ impl FlatTree {
             }
         }
         if missing != 0 || !open.is_empty() {
-            return Err(format!(
-                "the tree ends early: {missing} subtrees are missing"
-            ));
+            return Err(TreeError::Incomplete(missing));
         }
         Ok(Self { nodes, n_leaves })
     }
@@ -172,21 +180,19 @@ impl FlatTree {
         nodes: &[ScNode<O>],
         n_features: usize,
         leaf_value: impl Fn(O) -> f64,
-    ) -> Result<(Self, Vec<ScLeaf<O>>), String> {
+    ) -> Result<(Self, Vec<ScLeaf<O>>), TreeError> {
         let mut preorder = Vec::with_capacity(nodes.len());
         let mut outputs = Vec::new();
         let mut stack = vec![0usize];
         while let Some(i) = stack.pop() {
             if preorder.len() > nodes.len() {
-                return Err("smartcore's tree has a cycle".to_owned());
+                return Err(TreeError::Cycle);
             }
-            let node = nodes
-                .get(i)
-                .ok_or_else(|| format!("smartcore node {i} does not exist"))?;
+            let node = nodes.get(i).ok_or(TreeError::MissingNode(i))?;
             match (node.true_child, node.false_child, node.split_value) {
                 (Some(left), Some(right), Some(threshold)) => {
                     let feature = u32::try_from(node.split_feature)
-                        .map_err(|_| format!("split feature {} too large", node.split_feature))?;
+                        .map_err(|_| TreeError::ColumnTooLarge(node.split_feature))?;
                     preorder.push(PreorderNode::Split { feature, threshold });
                     stack.push(right);
                     stack.push(left);
@@ -195,7 +201,7 @@ impl FlatTree {
                     preorder.push(PreorderNode::Leaf(leaf_value(node.output)));
                     outputs.push((node.output, node.n_node_samples));
                 }
-                _ => return Err(format!("smartcore node {i} has one child")),
+                _ => return Err(TreeError::OneChild(i)),
             }
         }
         Ok((Self::from_preorder(preorder, n_features)?, outputs))
@@ -261,19 +267,23 @@ pub(crate) struct ClassTree {
 impl ClassTree {
     /// Checks that `counts` has `n_classes` entries per leaf, each leaf with at least
     /// one row, and computes the leaf probabilities.
-    pub(crate) fn new(tree: FlatTree, n_classes: usize, counts: Vec<u32>) -> Result<Self, String> {
+    pub(crate) fn new(
+        tree: FlatTree,
+        n_classes: usize,
+        counts: Vec<u32>,
+    ) -> Result<Self, TreeError> {
         if n_classes == 0 || counts.len() != tree.n_leaves() * n_classes {
-            return Err(format!(
-                "{} class counts for {} leaves of {n_classes} classes",
-                counts.len(),
-                tree.n_leaves()
-            ));
+            return Err(TreeError::Counts {
+                counts: counts.len(),
+                leaves: tree.n_leaves(),
+                classes: n_classes,
+            });
         }
         let mut proba = Vec::with_capacity(counts.len());
         for (leaf, c) in counts.chunks_exact(n_classes).enumerate() {
             let total: u64 = c.iter().map(|&v| u64::from(v)).sum();
             if total == 0 {
-                return Err(format!("leaf {leaf} holds no rows"));
+                return Err(TreeError::EmptyLeaf(leaf));
             }
             proba.extend(c.iter().map(|&v| f64::from(v) / total as f64));
         }
@@ -293,16 +303,16 @@ impl ClassTree {
         x: &crate::frame::FeatureMatrix,
         codes: &[u32],
         weights: &[u32],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TreeError> {
         let mut counts = vec![0u32; tree.n_leaves() * n_classes];
         for ((row, &code), &w) in x.rows().zip(codes).zip(weights) {
             if w == 0 {
                 continue;
             }
-            let (leaf, _) = tree.leaf(row).ok_or("row narrower than the tree")?;
+            let (leaf, _) = tree.leaf(row).ok_or(TreeError::NarrowRow)?;
             let slot = counts
                 .get_mut(leaf * n_classes + code as usize)
-                .ok_or("class code out of range")?;
+                .ok_or(TreeError::ClassCode)?;
             *slot += w;
         }
         Self::new(tree, n_classes, counts)
@@ -345,13 +355,13 @@ pub(crate) fn sum_trees<T, F>(
     n_rows: usize,
     len: usize,
     visit: F,
-) -> Result<Vec<f64>, super::PredictError>
+) -> Result<Vec<f64>, crate::model::PredictError>
 where
     T: Sync,
-    F: Fn(&T, &mut [f64]) -> Result<(), super::PredictError> + Sync,
+    F: Fn(&T, &mut [f64]) -> Result<(), crate::model::PredictError> + Sync,
 {
     use rayon::prelude::*;
-    let group_sum = |group: &[T]| -> Result<Vec<f64>, super::PredictError> {
+    let group_sum = |group: &[T]| -> Result<Vec<f64>, crate::model::PredictError> {
         let mut out = vec![0.0; len];
         for tree in group {
             visit(tree, &mut out)?;
@@ -453,7 +463,7 @@ mod tests {
         ];
         for (nodes, expected) in cases {
             let err = FlatTree::from_preorder(nodes.clone(), 2).unwrap_err();
-            assert!(err.contains(expected), "{nodes:?}: {err}");
+            assert!(err.to_string().contains(expected), "{nodes:?}: {err}");
         }
     }
 

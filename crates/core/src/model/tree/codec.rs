@@ -23,9 +23,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ModelKind;
-use super::flat::{ClassTree, FlatTree, PreorderNode};
 use crate::label::ClassLabel;
+use crate::model::tree::flat::{ClassTree, FlatTree, PreorderNode};
+use crate::model::{
+    DecisionTreeClassifierModel, DecisionTreeRegressorModel, ForestClassifierModel,
+    ForestRegressorModel, MODEL_BIN, Model, ModelFileError, ModelKind, TreeError,
+};
 
 const MAGIC: &[u8; 8] = b"FERRYTRE";
 const ENCODING: u32 = 1;
@@ -56,9 +59,9 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn begin(header: &Header) -> Result<Vec<u8>, String> {
-    let json = serde_json::to_vec(header).map_err(|e| e.to_string())?;
-    let len = u32::try_from(json.len()).map_err(|_| "header too large".to_owned())?;
+fn begin(header: &Header) -> Result<Vec<u8>, ModelFileError> {
+    let json = serde_json::to_vec(header)?;
+    let len = u32::try_from(json.len()).map_err(|_| ModelFileError::TooLarge("header"))?;
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     put_u32(&mut out, ENCODING);
@@ -71,10 +74,10 @@ fn put_tree(
     out: &mut Vec<u8>,
     tree: &FlatTree,
     mut leaf: impl FnMut(&mut Vec<u8>, usize, f64),
-) -> Result<(), String> {
+) -> Result<(), ModelFileError> {
     put_u32(
         out,
-        u32::try_from(tree.n_nodes()).map_err(|_| "tree too large".to_owned())?,
+        u32::try_from(tree.n_nodes()).map_err(|_| ModelFileError::TooLarge("tree"))?,
     );
     let mut leaf_index = 0;
     for node in tree.preorder() {
@@ -94,7 +97,10 @@ fn put_tree(
 }
 
 /// Encodes regression trees.
-pub(crate) fn encode_value_trees(header: &Header, trees: &[FlatTree]) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_value_trees(
+    header: &Header,
+    trees: &[FlatTree],
+) -> Result<Vec<u8>, ModelFileError> {
     let mut out = begin(header)?;
     for tree in trees {
         put_tree(&mut out, tree, |out, _, value| {
@@ -109,7 +115,7 @@ pub(crate) fn encode_class_trees(
     header: &Header,
     n_classes: usize,
     trees: &[ClassTree],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ModelFileError> {
     let mut out = begin(header)?;
     for tree in trees {
         let counts = tree.counts();
@@ -132,32 +138,33 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ModelFileError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let Some(end) = end else {
-            return Err(format!(
-                "truncated: {what} needs {n} bytes at offset {}, {} are left",
-                self.at,
-                self.remaining()
-            ));
+            return Err(ModelFileError::Truncated {
+                what,
+                needed: n,
+                offset: self.at,
+                left: self.remaining(),
+            });
         };
         let slice = self.bytes.get(self.at..end).unwrap_or_default();
         self.at = end;
         Ok(slice)
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes(
-            b.try_into().map_err(|_| what.to_owned())?,
-        ))
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], ModelFileError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
     }
 
-    fn f64(&mut self, what: &str) -> Result<f64, String> {
-        let b = self.take(8, what)?;
-        Ok(f64::from_le_bytes(
-            b.try_into().map_err(|_| what.to_owned())?,
-        ))
+    fn u32(&mut self, what: &'static str) -> Result<u32, ModelFileError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn f64(&mut self, what: &'static str) -> Result<f64, ModelFileError> {
+        Ok(f64::from_le_bytes(self.array(what)?))
     }
 
     fn remaining(&self) -> usize {
@@ -166,31 +173,31 @@ impl<'a> Cursor<'a> {
 }
 
 /// Decodes `model.bin`.
-pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), String> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
     let mut c = Cursor { bytes, at: 0 };
     if c.take(8, "the magic number")? != MAGIC {
-        return Err("not a Ferry tree model (bad magic number)".to_owned());
+        return Err(ModelFileError::BadMagic);
     }
     let encoding = c.u32("the encoding version")?;
     if encoding != ENCODING {
-        return Err(format!(
-            "tree encoding {encoding}, this build reads encoding {ENCODING}"
-        ));
+        return Err(ModelFileError::Encoding {
+            found: encoding,
+            supported: ENCODING,
+        });
     }
     let header_len = c.u32("the header length")? as usize;
     let header: Header = serde_json::from_slice(c.take(header_len, "the header")?)
-        .map_err(|e| format!("invalid header: {e}"))?;
+        .map_err(ModelFileError::Header)?;
     let n_classes = header.classes.as_ref().map(Vec::len);
     if n_classes == Some(0) {
-        return Err("a classifier with no classes".to_owned());
+        return Err(ModelFileError::NoClasses);
     }
     // Each tree takes at least 4 + 12 bytes: never allocate for more than could follow.
     if header.n_trees == 0 || header.n_trees > c.remaining() / 16 {
-        return Err(format!(
-            "header announces {} trees in {} bytes",
-            header.n_trees,
-            c.remaining()
-        ));
+        return Err(ModelFileError::TreeCount {
+            n_trees: header.n_trees,
+            bytes: c.remaining(),
+        });
     }
     let leaf_bytes = n_classes.map_or(8, |k| 4 * k);
     let mut value_trees = Vec::new();
@@ -198,10 +205,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), String> {
     for t in 0..header.n_trees {
         let n_nodes = c.u32("a node count")? as usize;
         if n_nodes == 0 || n_nodes > c.remaining() / 12_usize.min(4 + leaf_bytes) {
-            return Err(format!(
-                "tree {t} announces {n_nodes} nodes in {} bytes",
-                c.remaining()
-            ));
+            return Err(ModelFileError::NodeCount {
+                tree: t,
+                n_nodes,
+                bytes: c.remaining(),
+            });
         }
         let mut preorder = Vec::with_capacity(n_nodes);
         let mut counts = Vec::new();
@@ -219,25 +227,124 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), String> {
                 preorder.push(PreorderNode::Leaf(c.f64("a leaf value")?));
             }
         }
-        let tree = FlatTree::from_preorder(preorder, header.n_features)
-            .map_err(|e| format!("tree {t}: {e}"))?;
+        let in_tree = |source: TreeError| ModelFileError::Tree { tree: t, source };
+        let tree = FlatTree::from_preorder(preorder, header.n_features).map_err(in_tree)?;
         match n_classes {
-            Some(k) => class_trees
-                .push(ClassTree::new(tree, k, counts).map_err(|e| format!("tree {t}: {e}"))?),
+            Some(k) => class_trees.push(ClassTree::new(tree, k, counts).map_err(in_tree)?),
             None => value_trees.push(tree),
         }
     }
     if c.remaining() != 0 {
-        return Err(format!(
-            "{} unexpected bytes after the last tree",
-            c.remaining()
-        ));
+        return Err(ModelFileError::TrailingBytes(c.remaining()));
     }
     let trees = match n_classes {
         Some(_) => Trees::Classes(class_trees),
         None => Trees::Values(value_trees),
     };
     Ok((header, trees))
+}
+
+/// A fitted model stored in `model.bin`: how it becomes a header and trees, and back.
+pub(crate) trait TreeFile: Sized {
+    /// Encodes the model.
+    fn encode(&self) -> Result<Vec<u8>, ModelFileError>;
+    /// Builds the model from a decoded file, whose header names one of its kinds.
+    fn decode(header: Header, trees: Trees) -> Result<Self, ModelFileError>;
+}
+
+/// The header of a model with `classes` (classifiers) and `n_trees` trees.
+fn header_of(model: &impl Model, n_trees: usize) -> Header {
+    Header {
+        kind: model.kind(),
+        n_features: model.n_features(),
+        classes: model.classes().map(<[ClassLabel]>::to_vec),
+        n_trees,
+    }
+}
+
+/// The classes of a classifier's header with its class trees, or why not.
+fn class_parts(
+    header: Header,
+    trees: Trees,
+) -> Result<(Vec<ClassLabel>, Vec<ClassTree>), ModelFileError> {
+    match (header.classes, trees) {
+        (Some(classes), Trees::Classes(t)) => Ok((classes, t)),
+        (Some(_) | None, Trees::Classes(_) | Trees::Values(_)) => Err(ModelFileError::WrongFile {
+            file: MODEL_BIN,
+            kind: header.kind,
+        }),
+    }
+}
+
+/// The value trees of a regressor's header, or why not.
+fn value_parts(header: &Header, trees: Trees) -> Result<Vec<FlatTree>, ModelFileError> {
+    match (&header.classes, trees) {
+        (None, Trees::Values(t)) => Ok(t),
+        (Some(_) | None, Trees::Classes(_) | Trees::Values(_)) => Err(ModelFileError::WrongFile {
+            file: MODEL_BIN,
+            kind: header.kind,
+        }),
+    }
+}
+
+/// The one tree of a decision tree's file.
+fn single<T>(mut trees: Vec<T>) -> Result<T, ModelFileError> {
+    match (trees.pop(), trees.is_empty()) {
+        (Some(t), true) => Ok(t),
+        (Some(_) | None, _) => Err(ModelFileError::NotOneTree),
+    }
+}
+
+impl TreeFile for DecisionTreeClassifierModel {
+    fn encode(&self) -> Result<Vec<u8>, ModelFileError> {
+        let n_classes = self.classes().map_or(0, <[ClassLabel]>::len);
+        encode_class_trees(
+            &header_of(self, 1),
+            n_classes,
+            std::slice::from_ref(self.tree()),
+        )
+    }
+
+    fn decode(header: Header, trees: Trees) -> Result<Self, ModelFileError> {
+        let n_features = header.n_features;
+        let (classes, trees) = class_parts(header, trees)?;
+        Ok(Self::from_parts(classes, n_features, single(trees)?))
+    }
+}
+
+impl TreeFile for DecisionTreeRegressorModel {
+    fn encode(&self) -> Result<Vec<u8>, ModelFileError> {
+        encode_value_trees(&header_of(self, 1), std::slice::from_ref(self.tree()))
+    }
+
+    fn decode(header: Header, trees: Trees) -> Result<Self, ModelFileError> {
+        let trees = value_parts(&header, trees)?;
+        Ok(Self::from_parts(header.n_features, single(trees)?))
+    }
+}
+
+impl TreeFile for ForestClassifierModel {
+    fn encode(&self) -> Result<Vec<u8>, ModelFileError> {
+        let n_classes = self.classes().map_or(0, <[ClassLabel]>::len);
+        encode_class_trees(&header_of(self, self.n_trees()), n_classes, self.trees())
+    }
+
+    fn decode(header: Header, trees: Trees) -> Result<Self, ModelFileError> {
+        let n_features = header.n_features;
+        let (classes, trees) = class_parts(header, trees)?;
+        Ok(Self::from_parts(classes, n_features, trees))
+    }
+}
+
+impl TreeFile for ForestRegressorModel {
+    fn encode(&self) -> Result<Vec<u8>, ModelFileError> {
+        encode_value_trees(&header_of(self, self.trees().len()), self.trees())
+    }
+
+    fn decode(header: Header, trees: Trees) -> Result<Self, ModelFileError> {
+        let trees = value_parts(&header, trees)?;
+        Ok(Self::from_parts(header.kind, header.n_features, trees))
+    }
 }
 
 #[cfg(test)]
@@ -334,10 +441,15 @@ mod tests {
         }
         let mut trailing = good.clone();
         trailing.push(0);
-        assert!(decode(&trailing).unwrap_err().contains("unexpected bytes"));
+        assert!(
+            decode(&trailing)
+                .unwrap_err()
+                .to_string()
+                .contains("unexpected bytes")
+        );
         let mut huge = good;
         let count_at = huge.len() - 40;
         huge[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(decode(&huge).unwrap_err().contains("announces"));
+        assert!(decode(&huge).unwrap_err().to_string().contains("announces"));
     }
 }

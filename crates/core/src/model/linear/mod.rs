@@ -2,6 +2,13 @@
 //! (least squares with an L2 penalty), fitted by smartcore and predicted from their
 //! coefficients.
 
+mod gram;
+mod logistic;
+
+pub use logistic::{
+    LogisticRegressionModel, LogisticRegressionParams, ValidLogisticRegressionParams,
+};
+
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
@@ -9,15 +16,16 @@ use smartcore::linear::linear_regression::{
     LinearRegression, LinearRegressionParameters, LinearRegressionSolverName,
 };
 
-use super::gram::Centred;
-use super::smartcore_io::{dense_for_fit, fit_failed};
-use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, Trainer, TrainingSet,
-    check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::linear::gram::Centred;
+use crate::model::params::ParamChecks;
+use crate::model::smartcore_io::{dense_for_fit, fit_failed};
+use crate::model::{
+    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, Trainer, TrainingSet,
+    check_width,
+};
 
 const NAME: &str = "linear_regression";
 const RIDGE: &str = "ridge_regression";
@@ -83,12 +91,7 @@ impl Trainer for ValidLinearRegressionParams {
                 });
             }
             let system = Centred::new(&data.x, y);
-            let coefficients = system
-                .solve_svd(0.0)
-                .map_err(|message| TrainError::Library {
-                    algorithm: NAME,
-                    message,
-                })?;
+            let coefficients = system.solve_svd(0.0).map_err(fit_failed(NAME))?;
             let intercept = system.intercept(&coefficients);
             return finite(NAME, coefficients, intercept);
         }
@@ -214,14 +217,9 @@ impl RidgeRegressionParams {
     /// # Errors
     /// The offending field.
     pub fn validate(&self) -> Result<ValidRidgeRegressionParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            errors.push(
-                "alpha",
-                format!("expected a finite number above 0, found {}", self.alpha),
-            );
-        }
-        errors.into_result(ValidRidgeRegressionParams(self.clone()))
+        let mut checks = ParamChecks::new();
+        checks.positive("alpha", self.alpha);
+        checks.finish(ValidRidgeRegressionParams(self.clone()))
     }
 }
 
@@ -255,10 +253,7 @@ impl Trainer for ValidRidgeRegressionParams {
             RidgeSolver::Cholesky => system.solve_cholesky(self.0.alpha),
             RidgeSolver::Svd => system.solve_svd(self.0.alpha),
         }
-        .map_err(|message| TrainError::Library {
-            algorithm: RIDGE,
-            message,
-        })?;
+        .map_err(fit_failed(RIDGE))?;
         let intercept = system.intercept(&coefficients);
         finite(RIDGE, coefficients, intercept).map(RidgeRegressionModel)
     }
@@ -326,29 +321,13 @@ impl ElasticNetParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidElasticNetParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            errors.push(
-                "alpha",
-                format!("expected a finite number above 0, found {}", self.alpha),
-            );
-        }
-        if !(0.0..=1.0).contains(&self.l1_ratio) {
-            errors.push(
-                "l1_ratio",
-                format!("expected a number from 0 to 1, found {}", self.l1_ratio),
-            );
-        }
-        if self.max_iter == 0 {
-            errors.push("max_iter", "expected at least 1, found 0");
-        }
-        if !(self.tol.is_finite() && self.tol > 0.0) {
-            errors.push(
-                "tol",
-                format!("expected a finite number above 0, found {}", self.tol),
-            );
-        }
-        errors.into_result(ValidElasticNetParams(self.clone()))
+        let mut checks = ParamChecks::new();
+        checks
+            .positive("alpha", self.alpha)
+            .fraction("l1_ratio", self.l1_ratio)
+            .count_at_least("max_iter", self.max_iter, 1)
+            .positive("tol", self.tol);
+        checks.finish(ValidElasticNetParams(self.clone()))
     }
 }
 

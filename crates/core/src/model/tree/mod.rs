@@ -1,7 +1,16 @@
 //! `type: decision_tree_classifier`: a CART tree fitted by smartcore, converted into
-//! Ferry's flat layout ([`super::flat`]) with each leaf's class counts, and predicted
+//! Ferry's flat layout ([`crate::model::tree::flat`]) with each leaf's class counts, and predicted
 //! from that layout: the probability of a class is its share of the leaf's training rows,
 //! as in scikit-learn.
+
+pub(crate) mod cart;
+pub(crate) mod codec;
+pub(crate) mod flat;
+mod regressor;
+
+pub use regressor::{
+    DecisionTreeRegressorModel, DecisionTreeRegressorParams, ValidDecisionTreeRegressorParams,
+};
 
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
@@ -9,15 +18,16 @@ use smartcore::tree::decision_tree_classifier::{
     DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion as ScCriterion,
 };
 
-use super::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
-use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
-use super::{
-    Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
-    TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::smartcore_io::{dense_for_fit, fit_failed, mirror, tree_failed};
+use crate::model::tree::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
+use crate::model::{
+    Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
+    TrainingSet, TreeError, check_width,
+};
 
 const NAME: &str = "decision_tree_classifier";
 
@@ -77,27 +87,18 @@ impl Default for DecisionTreeClassifierParams {
 pub struct ValidDecisionTreeClassifierParams(DecisionTreeClassifierParams);
 
 /// Checks the size limits shared by trees and forests.
-pub(super) fn check_tree_limits(
-    errors: &mut ConfigErrors,
+pub(crate) fn check_tree_limits(
+    checks: &mut ParamChecks,
     max_depth: Option<u16>,
     min_samples_leaf: usize,
     min_samples_split: usize,
 ) {
-    if max_depth == Some(0) {
-        errors.push("max_depth", "expected at least 1, found 0");
+    if let Some(depth) = max_depth {
+        checks.count_at_least("max_depth", usize::from(depth), 1);
     }
-    if min_samples_leaf < 1 {
-        errors.push(
-            "min_samples_leaf",
-            format!("expected at least 1, found {min_samples_leaf}"),
-        );
-    }
-    if min_samples_split < 2 {
-        errors.push(
-            "min_samples_split",
-            format!("expected at least 2, found {min_samples_split}"),
-        );
-    }
+    checks
+        .count_at_least("min_samples_leaf", min_samples_leaf, 1)
+        .count_at_least("min_samples_split", min_samples_split, 2);
 }
 
 impl DecisionTreeClassifierParams {
@@ -106,14 +107,14 @@ impl DecisionTreeClassifierParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidDecisionTreeClassifierParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
+        let mut checks = ParamChecks::new();
         check_tree_limits(
-            &mut errors,
+            &mut checks,
             self.max_depth,
             self.min_samples_leaf,
             self.min_samples_split,
         );
-        errors.into_result(ValidDecisionTreeClassifierParams(self.clone()))
+        checks.finish(ValidDecisionTreeClassifierParams(self.clone()))
     }
 }
 
@@ -214,14 +215,14 @@ impl ValidDecisionTreeClassifierParams {
 /// counts). The per-leaf totals must equal smartcore's own sample counts, which proves
 /// the rows (and, for a forest, the bootstrap sample) are the ones smartcore fitted on.
 pub(super) fn convert_class_tree(
-    nodes: &[super::flat::ScNode<usize>],
+    nodes: &[crate::model::tree::flat::ScNode<usize>],
     n_classes: usize,
     x: &FeatureMatrix,
     codes: &[u32],
     weights: &[u32],
     algorithm: &'static str,
 ) -> Result<ClassTree, TrainError> {
-    let failed = |message: String| TrainError::Library { algorithm, message };
+    let failed = tree_failed(algorithm);
     let (flat, leaves) = FlatTree::from_smartcore(nodes, x.n_cols(), |_| 0.0).map_err(failed)?;
     let tree = ClassTree::count(flat, n_classes, x, codes, weights).map_err(failed)?;
     let is_root_leaf = leaves.len() == 1;
@@ -233,9 +234,11 @@ pub(super) fn convert_class_tree(
         let ours: u64 = counts.iter().map(|&c| u64::from(c)).sum();
         // smartcore records the root's row count, not its sample total.
         if !is_root_leaf && samples.is_some_and(|n| n as u64 != ours) {
-            return Err(failed(format!(
-                "leaf {leaf}: smartcore fitted {samples:?} samples, Ferry counts {ours}"
-            )));
+            return Err(failed(TreeError::LeafSamples {
+                leaf,
+                theirs: *samples,
+                ours,
+            }));
         }
     }
     Ok(tree)
@@ -330,7 +333,7 @@ mod tests {
         let probabilities = probabilities.unwrap();
         // Independent computation: the class shares of the training rows on each side
         // of the tree's one split.
-        let Some(super::super::flat::PreorderNode::Split { threshold, .. }) =
+        let Some(crate::model::tree::flat::PreorderNode::Split { threshold, .. }) =
             model.tree().tree().preorder().next()
         else {
             panic!("a depth-1 tree splits once")

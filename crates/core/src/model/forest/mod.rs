@@ -4,9 +4,9 @@
 //! in parallel with rayon and the result does not depend on the number of threads.
 //! A classification tree is a one-tree smartcore forest (bootstrap sample plus
 //! per-split feature sampling), converted into Ferry's flat layout
-//! ([`super::flat`]) at once and smartcore's copy dropped, which keeps training memory
+//! ([`crate::model::tree::flat`]) at once and smartcore's copy dropped, which keeps training memory
 //! near the size of the result. A regression tree is grown by Ferry's own CART
-//! ([`super::cart`]) from columns sorted once per forest: the tree smartcore would fit
+//! ([`crate::model::tree::cart`]) from columns sorted once per forest: the tree smartcore would fit
 //! with the same seed, several times faster; `parity` checks it against smartcore's.
 //!
 //! A classification tree keeps, per leaf, the class counts of the bootstrap sample it
@@ -35,17 +35,18 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-use super::cart::{SortedColumns, TreeLimits, bootstrap_counts, fit_regression_tree};
-use super::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
-use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
-use super::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
-use super::{
-    FitProgress, Model, ModelKind, NoProgress, Parity, PredictError, Predictions, SplitCriterion,
-    Target, Task, TrainError, Trainer, TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::smartcore_io::{dense_for_fit, fit_failed, mirror, tree_failed};
+use crate::model::tree::cart::{SortedColumns, TreeLimits, bootstrap_counts, fit_regression_tree};
+use crate::model::tree::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
+use crate::model::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
+use crate::model::{
+    FitProgress, Model, ModelKind, NoProgress, Parity, PredictError, Predictions, SplitCriterion,
+    Target, Task, TrainError, Trainer, TrainingSet, TreeError, check_width,
+};
 
 const CLASSIFIER: &str = "random_forest_classifier";
 const REGRESSOR: &str = "random_forest_regressor";
@@ -74,18 +75,15 @@ fn tree_seed(seed: u64, i: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-fn check_forest(errors: &mut ConfigErrors, n_trees: usize, max_features: Option<usize>) {
-    if n_trees == 0 {
-        errors.push("n_trees", "expected at least 1, found 0");
-    }
-    if n_trees > usize::from(u16::MAX) {
-        errors.push(
-            "n_trees",
-            format!("expected at most {}, found {n_trees}", u16::MAX),
-        );
-    }
-    if max_features == Some(0) {
-        errors.push("max_features", "expected at least 1, found 0");
+/// Checks what both forests take besides the tree limits.
+fn check_forest(checks: &mut ParamChecks, n_trees: usize, max_features: Option<usize>) {
+    checks.count_at_least("n_trees", n_trees, 1).count_at_most(
+        "n_trees",
+        n_trees,
+        usize::from(u16::MAX),
+    );
+    if let Some(m) = max_features {
+        checks.count_at_least("max_features", m, 1);
     }
 }
 
@@ -153,15 +151,15 @@ impl ForestClassifierParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidForestClassifierParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
+        let mut checks = ParamChecks::new();
         check_tree_limits(
-            &mut errors,
+            &mut checks,
             self.max_depth,
             self.min_samples_leaf,
             self.min_samples_split,
         );
-        check_forest(&mut errors, self.n_trees, self.max_features);
-        errors.into_result(ValidForestClassifierParams(self.clone()))
+        check_forest(&mut checks, self.n_trees, self.max_features);
+        checks.finish(ValidForestClassifierParams(self.clone()))
     }
 }
 
@@ -209,6 +207,59 @@ fn class_bootstrap(codes: &[u32], n_classes: usize, seed: u64) -> Vec<u32> {
         }
     }
     counts
+}
+
+/// One forest being grown, tree by tree: the part of a fit that differs between the
+/// classifier and the regressor. [`grow`] is the rest, shared by both.
+trait ForestFit: Sync {
+    /// A grown tree.
+    type Tree: Send;
+    /// The fitted forest.
+    type Model;
+    /// Trees to grow.
+    fn n_trees(&self) -> usize;
+    /// Grows tree `i` (its seed and sample follow from `i` alone, so the forest does not
+    /// depend on the thread count).
+    fn tree(&self, i: usize) -> Result<Self::Tree, TrainError>;
+    /// The forest of `trees`, in order.
+    fn model(&self, trees: Vec<Self::Tree>) -> Self::Model;
+}
+
+/// Grows every tree of `fit` on rayon's pool, reporting each to `progress`.
+fn grow<F: ForestFit>(fit: &F, progress: &dyn FitProgress) -> Result<F::Model, TrainError> {
+    progress.start(fit.n_trees());
+    let trees = (0..fit.n_trees())
+        .into_par_iter()
+        .map(|i| {
+            let tree = fit.tree(i);
+            progress.step();
+            tree
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(fit.model(trees))
+}
+
+/// The per-tree part of a [`Parity`]: `mismatches` of each tree over `rows` probe rows.
+fn tree_parity(mismatches: impl ExactSizeIterator<Item = usize>, rows: usize) -> Parity {
+    let trees = mismatches.len();
+    Parity {
+        trees,
+        compared: trees * rows,
+        mismatches: mismatches.sum(),
+        max_abs_diff: 0.0,
+    }
+}
+
+/// Predicts `probe` with a forest built for a parity check; a failure is internal.
+fn predict_probe(
+    model: &dyn Model,
+    probe: &FeatureMatrix,
+    algorithm: &'static str,
+) -> Result<Predictions, TrainError> {
+    model.predict(probe).map_err(|e| TrainError::Library {
+        algorithm,
+        message: e.to_string(),
+    })
 }
 
 struct ClassForestFit<'a> {
@@ -264,7 +315,7 @@ impl<'a> ClassForestFit<'a> {
     }
 
     /// Fits tree `i` with smartcore and converts it, returning both.
-    fn tree(&self, i: usize) -> Result<(ClassTree, ScClassTree), TrainError> {
+    fn tree_pair(&self, i: usize) -> Result<(ClassTree, ScClassTree), TrainError> {
         let seed = tree_seed(self.seed, i);
         let sc = ScClassTree::fit(&self.x, &self.y, self.base.clone().with_seed(seed))
             .map_err(fit_failed(CLASSIFIER))?;
@@ -283,6 +334,19 @@ impl<'a> ClassForestFit<'a> {
         )?;
         Ok((tree, sc))
     }
+}
+
+impl ForestFit for ClassForestFit<'_> {
+    type Tree = ClassTree;
+    type Model = ForestClassifierModel;
+
+    fn n_trees(&self) -> usize {
+        self.params.0.n_trees
+    }
+
+    fn tree(&self, i: usize) -> Result<ClassTree, TrainError> {
+        self.tree_pair(i).map(|(tree, _)| tree)
+    }
 
     fn model(&self, trees: Vec<ClassTree>) -> ForestClassifierModel {
         let classes = match &self.data.y {
@@ -294,10 +358,6 @@ impl<'a> ClassForestFit<'a> {
             n_features: self.data.x.n_cols(),
             trees,
         }
-    }
-
-    fn n_trees(&self) -> usize {
-        self.params.0.n_trees
     }
 }
 
@@ -319,17 +379,7 @@ impl ValidForestClassifierParams {
         data: &TrainingSet,
         progress: &dyn FitProgress,
     ) -> Result<ForestClassifierModel, TrainError> {
-        let fit = ClassForestFit::new(self, data)?;
-        progress.start(fit.n_trees());
-        let trees = (0..fit.n_trees())
-            .into_par_iter()
-            .map(|i| {
-                let tree = fit.tree(i).map(|(tree, _)| tree);
-                progress.step();
-                tree
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(fit.model(trees))
+        grow(&ClassForestFit::new(self, data)?, progress)
     }
 
     /// Fits the forest and checks, tree by tree, that Ferry's layout predicts exactly
@@ -344,7 +394,7 @@ impl ValidForestClassifierParams {
         let per_tree = (0..fit.n_trees())
             .into_par_iter()
             .map(|i| {
-                let (tree, sc) = fit.tree(i)?;
+                let (tree, sc) = fit.tree_pair(i)?;
                 let theirs = sc.predict(&probe_dense).map_err(fit_failed(CLASSIFIER))?;
                 let mismatches = probe
                     .rows()
@@ -354,26 +404,15 @@ impl ValidForestClassifierParams {
                 Ok((tree, mismatches))
             })
             .collect::<Result<Vec<_>, TrainError>>()?;
-        let mut parity = Parity {
-            trees: per_tree.len(),
-            ..Parity::default()
-        };
-        let mut trees = Vec::with_capacity(per_tree.len());
-        for (tree, mismatches) in per_tree {
-            parity.compared += probe.n_rows();
-            parity.mismatches += mismatches;
-            trees.push(tree);
-        }
+        let (trees, mismatches): (Vec<_>, Vec<_>) = per_tree.into_iter().unzip();
+        let mut parity = tree_parity(mismatches.into_iter(), probe.n_rows());
         let model = fit.model(trees);
         // The forest's output against the trees' mean, computed here independently.
         let k = fit.n_classes;
         let Predictions::Classes {
             probabilities: Some(forest),
             ..
-        } = model.predict(probe).map_err(|e| TrainError::Library {
-            algorithm: CLASSIFIER,
-            message: e.to_string(),
-        })?
+        } = predict_probe(&model, probe, CLASSIFIER)?
         else {
             return Err(TrainError::Library {
                 algorithm: CLASSIFIER,
@@ -474,15 +513,15 @@ impl ForestRegressorParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidForestRegressorParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
+        let mut checks = ParamChecks::new();
         check_tree_limits(
-            &mut errors,
+            &mut checks,
             self.max_depth,
             self.min_samples_leaf,
             self.min_samples_split,
         );
-        check_forest(&mut errors, self.n_trees, self.max_features);
-        errors.into_result(ValidForestRegressorParams(self.clone()))
+        check_forest(&mut checks, self.n_trees, self.max_features);
+        checks.finish(ValidForestRegressorParams(self.clone()))
     }
 }
 
@@ -523,10 +562,7 @@ impl<'a> RegForestFit<'a> {
             });
         }
         let mtry = resolve_max_features(REGRESSOR, p.max_features, n, n)?;
-        let sorted = SortedColumns::new(&data.x).map_err(|message| TrainError::Library {
-            algorithm: REGRESSOR,
-            message,
-        })?;
+        let sorted = SortedColumns::new(&data.x).map_err(tree_failed(REGRESSOR))?;
         Ok(Self {
             params,
             data,
@@ -539,27 +575,6 @@ impl<'a> RegForestFit<'a> {
                 mtry,
             },
             seed: p.seed.unwrap_or(data.seed),
-        })
-    }
-
-    fn n_trees(&self) -> usize {
-        self.params.0.n_trees
-    }
-
-    fn n_features(&self) -> usize {
-        self.data.x.n_cols()
-    }
-
-    /// Fits tree `i` with Ferry's CART on the bootstrap sample and seed smartcore's
-    /// forest would use for it.
-    fn tree(&self, i: usize) -> Result<FlatTree, TrainError> {
-        let seed = tree_seed(self.seed, i);
-        let counts = bootstrap_counts(self.y.len(), seed);
-        fit_regression_tree(&self.sorted, self.y, &counts, self.limits, seed).map_err(|message| {
-            TrainError::Library {
-                algorithm: REGRESSOR,
-                message,
-            }
         })
     }
 
@@ -581,6 +596,32 @@ impl<'a> RegForestFit<'a> {
     }
 }
 
+impl ForestFit for RegForestFit<'_> {
+    type Tree = FlatTree;
+    type Model = ForestRegressorModel;
+
+    fn n_trees(&self) -> usize {
+        self.params.0.n_trees
+    }
+
+    /// Fits tree `i` with Ferry's CART on the bootstrap sample and seed smartcore's
+    /// forest would use for it.
+    fn tree(&self, i: usize) -> Result<FlatTree, TrainError> {
+        let seed = tree_seed(self.seed, i);
+        let counts = bootstrap_counts(self.y.len(), seed);
+        fit_regression_tree(&self.sorted, self.y, &counts, self.limits, seed)
+            .map_err(tree_failed(REGRESSOR))
+    }
+
+    fn model(&self, trees: Vec<FlatTree>) -> ForestRegressorModel {
+        ForestRegressorModel {
+            kind: ModelKind::RandomForestRegressor,
+            n_features: self.data.x.n_cols(),
+            trees,
+        }
+    }
+}
+
 impl Trainer for ValidForestRegressorParams {
     type Model = ForestRegressorModel;
 
@@ -599,21 +640,7 @@ impl ValidForestRegressorParams {
         data: &TrainingSet,
         progress: &dyn FitProgress,
     ) -> Result<ForestRegressorModel, TrainError> {
-        let fit = RegForestFit::new(self, data)?;
-        progress.start(fit.n_trees());
-        let trees = (0..fit.n_trees())
-            .into_par_iter()
-            .map(|i| {
-                let tree = fit.tree(i);
-                progress.step();
-                tree
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ForestRegressorModel {
-            kind: ModelKind::RandomForestRegressor,
-            n_features: fit.n_features(),
-            trees,
-        })
+        grow(&RegForestFit::new(self, data)?, progress)
     }
 
     /// Fits the forest and checks, tree by tree, that the tree Ferry's CART grows
@@ -641,31 +668,20 @@ impl ValidForestRegressorParams {
                 Ok((tree, theirs, mismatches))
             })
             .collect::<Result<Vec<_>, TrainError>>()?;
-        let mut parity = Parity {
-            trees: per_tree.len(),
-            ..Parity::default()
-        };
         let mut sums = vec![0.0; probe.n_rows()];
         let mut trees = Vec::with_capacity(per_tree.len());
-        for (tree, theirs, mismatches) in per_tree {
-            parity.compared += probe.n_rows();
-            parity.mismatches += mismatches;
+        let mut mismatches = Vec::with_capacity(per_tree.len());
+        for (tree, theirs, m) in per_tree {
+            mismatches.push(m);
             for (s, t) in sums.iter_mut().zip(theirs) {
                 *s += t;
             }
             trees.push(tree);
         }
+        let mut parity = tree_parity(mismatches.into_iter(), probe.n_rows());
         let n = trees.len() as f64;
-        let model = ForestRegressorModel {
-            kind: ModelKind::RandomForestRegressor,
-            n_features: fit.n_features(),
-            trees,
-        };
-        let Predictions::Values(ours) = model.predict(probe).map_err(|e| TrainError::Library {
-            algorithm: REGRESSOR,
-            message: e.to_string(),
-        })?
-        else {
+        let model = fit.model(trees);
+        let Predictions::Values(ours) = predict_probe(&model, probe, REGRESSOR)? else {
             return Err(TrainError::Library {
                 algorithm: REGRESSOR,
                 message: "a regressor without values".to_owned(),
@@ -708,14 +724,11 @@ impl ValidForestRegressorParams {
         }
         let sc: ScExtra =
             ExtraTreesRegressor::fit(&x, y, params).map_err(fit_failed(EXTRA_TREES))?;
-        let failed = |message: String| TrainError::Library {
-            algorithm: EXTRA_TREES,
-            message,
-        };
+        let failed = tree_failed(EXTRA_TREES);
         let nodes = mirror::<ScExtraTrees, _>(&sc, EXTRA_TREES)?
             .forest_regressor
             .and_then(|f| f.trees)
-            .ok_or_else(|| failed("smartcore's forest has no trees".to_owned()))?;
+            .ok_or_else(|| failed(TreeError::NoTrees))?;
         let trees = nodes
             .iter()
             .map(|t| FlatTree::from_smartcore(&t.nodes, n, |v| v).map(|(tree, _)| tree))

@@ -6,12 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::{
+    Model, ModelKind, PredictError, Predictions, TableError, Target, Task, TrainError, TrainingSet,
+    check_width,
+};
 
 /// How the k neighbours' votes (or values) are weighted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,9 +71,9 @@ impl KnnParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidKnnParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
+        let mut checks = ParamChecks::new();
         if !(1..=10_000).contains(&self.k) {
-            errors.push(
+            checks.push(
                 "k",
                 format!(
                     "expected a number of neighbours from 1 to 10000, found {}",
@@ -79,7 +81,7 @@ impl KnnParams {
                 ),
             );
         }
-        errors.into_result(ValidKnnParams(self.clone()))
+        checks.finish(ValidKnnParams(self.clone()))
     }
 }
 
@@ -125,27 +127,26 @@ impl Neighbours {
     }
 
     /// Checks what a decoded model holds.
-    fn check(&self, labels: usize) -> Result<(), String> {
+    fn check(&self, labels: usize) -> Result<(), TableError> {
         if self.n_features == 0 || !self.points.len().is_multiple_of(self.n_features) {
-            return Err(format!(
-                "{} values do not make rows of {} features",
-                self.points.len(),
-                self.n_features
-            ));
+            return Err(TableError::Size {
+                what: "training values (not whole rows)",
+                found: self.points.len(),
+                expected: self.n_points().saturating_add(1) * self.n_features.max(1),
+            });
         }
         if labels != self.n_points() {
-            return Err(format!(
-                "{} targets for {} training rows",
-                labels,
-                self.n_points()
-            ));
+            return Err(TableError::Size {
+                what: "targets",
+                found: labels,
+                expected: self.n_points(),
+            });
         }
         if self.k == 0 || self.k > self.n_points() {
-            return Err(format!(
-                "k {} with {} training rows",
-                self.k,
-                self.n_points()
-            ));
+            return Err(TableError::K {
+                k: self.k,
+                rows: self.n_points(),
+            });
         }
         Ok(())
     }
@@ -262,17 +263,21 @@ impl KnnClassifierModel {
     ///
     /// # Errors
     /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TableError> {
         self.neighbours.check(self.labels.len())?;
         if self.classes.is_empty() {
-            return Err("a classifier needs at least one class".to_owned());
+            return Err(TableError::NoClasses);
         }
         match self
             .labels
             .iter()
             .find(|&&l| l as usize >= self.classes.len())
         {
-            Some(l) => Err(format!("label {l} of {} classes", self.classes.len())),
+            Some(&l) => Err(TableError::Class {
+                what: "label",
+                index: l as usize,
+                classes: self.classes.len(),
+            }),
             None => Ok(()),
         }
     }
@@ -283,7 +288,7 @@ impl KnnRegressorModel {
     ///
     /// # Errors
     /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TableError> {
         self.neighbours.check(self.values.len())
     }
 }

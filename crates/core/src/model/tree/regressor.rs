@@ -1,5 +1,5 @@
 //! `type: decision_tree_regressor`: one CART regression tree on every training row,
-//! grown by Ferry's CART ([`super::cart`]): the tree smartcore's `DecisionTreeRegressor`
+//! grown by Ferry's CART ([`crate::model::tree::cart`]): the tree smartcore's `DecisionTreeRegressor`
 //! fits with the same seed, which `parity` checks.
 
 use serde::{Deserialize, Serialize};
@@ -8,17 +8,18 @@ use smartcore::tree::decision_tree_regressor::{
     DecisionTreeRegressor, DecisionTreeRegressorParameters,
 };
 
-use super::cart::{SortedColumns, TreeLimits, fit_regression_tree};
-use super::flat::FlatTree;
-use super::smartcore_io::{dense_for_fit, fit_failed};
-use super::tree::check_tree_limits;
-use super::{
-    Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
-    TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::smartcore_io::{dense_for_fit, fit_failed, tree_failed};
+use crate::model::tree::cart::{SortedColumns, TreeLimits, fit_regression_tree};
+use crate::model::tree::check_tree_limits;
+use crate::model::tree::flat::FlatTree;
+use crate::model::{
+    Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
+    TrainingSet, check_width,
+};
 
 const NAME: &str = "decision_tree_regressor";
 
@@ -55,14 +56,14 @@ impl DecisionTreeRegressorParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self) -> Result<ValidDecisionTreeRegressorParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
+        let mut checks = ParamChecks::new();
         check_tree_limits(
-            &mut errors,
+            &mut checks,
             self.max_depth,
             self.min_samples_leaf,
             self.min_samples_split,
         );
-        errors.into_result(ValidDecisionTreeRegressorParams(self.clone()))
+        checks.finish(ValidDecisionTreeRegressorParams(self.clone()))
     }
 }
 
@@ -147,11 +148,8 @@ impl Trainer for ValidDecisionTreeRegressorParams {
         let y = self.targets(data)?;
         let p = &self.0;
         let n = data.x.n_cols();
-        let library = |message| TrainError::Library {
-            algorithm: NAME,
-            message,
-        };
-        let sorted = SortedColumns::new(&data.x).map_err(library)?;
+        let library = tree_failed(NAME);
+        let sorted = SortedColumns::new(&data.x).map_err(&library)?;
         let limits = TreeLimits {
             max_depth: p.max_depth.unwrap_or(u16::MAX),
             min_samples_leaf: p.min_samples_leaf,

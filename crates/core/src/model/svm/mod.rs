@@ -13,13 +13,15 @@ use smartcore::svm::Kernels;
 use smartcore::svm::svc::{SVC, SVCParameters};
 use smartcore::svm::svr::{SVR, SVRParameters};
 
-use super::smartcore_io::{dense_for_fit, fit_failed, mirror};
-use super::{
-    Model, ModelKind, PredictError, Predictions, Target, Task, TrainError, TrainingSet, check_width,
-};
 use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
+use crate::model::params::ParamChecks;
+use crate::model::smartcore_io::{dense_for_fit, fit_failed, mirror};
+use crate::model::{
+    Model, ModelKind, PredictError, Predictions, TableError, Target, Task, TrainError, TrainingSet,
+    check_width,
+};
 
 /// The kernel of a support vector machine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,42 +131,31 @@ impl SvmParams {
     /// # Errors
     /// The offending fields.
     pub fn validate(&self, regression: bool) -> Result<ValidSvmParams, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        let positive = |errors: &mut ConfigErrors, name: &str, v: f64| {
-            if !(v > 0.0 && v.is_finite()) {
-                errors.push(name, format!("expected a finite number > 0, found {v}"));
-            }
-        };
-        positive(&mut errors, "c", self.c);
-        positive(&mut errors, "tol", self.tol);
+        let mut checks = ParamChecks::new();
+        checks
+            .positive("c", self.c)
+            .positive("tol", self.tol)
+            .at_least("degree", self.degree, 1.0)
+            .finite("coef0", self.coef0);
         if let Some(g) = self.gamma {
-            positive(&mut errors, "gamma", g);
-        }
-        if !(self.degree >= 1.0 && self.degree.is_finite()) {
-            errors.push(
-                "degree",
-                format!("expected a finite number >= 1, found {}", self.degree),
-            );
-        }
-        if !self.coef0.is_finite() {
-            errors.push(
-                "coef0",
-                format!("expected a finite number, found {}", self.coef0),
-            );
+            checks.positive("gamma", g);
         }
         match (regression, self.epsilon, self.epochs) {
             (true, Some(e), _) if !(e >= 0.0 && e.is_finite()) => {
-                errors.push(
-                    "epsilon",
-                    format!("expected a finite number >= 0, found {e}"),
-                );
+                checks.at_least("epsilon", e, 0.0);
             }
-            (false, Some(_), _) => errors.push("epsilon", "applies to svr only"),
-            (true, _, Some(_)) => errors.push("epochs", "applies to svc only"),
-            (false, _, Some(0)) => errors.push("epochs", "expected at least 1, found 0"),
+            (false, Some(_), _) => {
+                checks.push("epsilon", "applies to svr only");
+            }
+            (true, _, Some(_)) => {
+                checks.push("epochs", "applies to svc only");
+            }
+            (false, _, Some(e)) => {
+                checks.count_at_least("epochs", e, 1);
+            }
             _ => {}
         }
-        errors.into_result(ValidSvmParams(self.clone()))
+        checks.finish(ValidSvmParams(self.clone()))
     }
 }
 
@@ -243,13 +234,13 @@ impl Machine {
         f
     }
 
-    fn check(&self, n_features: usize) -> Result<(), String> {
+    fn check(&self, n_features: usize) -> Result<(), TableError> {
         if self.vectors.len() != self.weights.len() * n_features {
-            return Err(format!(
-                "{} support vector values for {} weights of {n_features} columns",
-                self.vectors.len(),
-                self.weights.len()
-            ));
+            return Err(TableError::Size {
+                what: "support vector values",
+                found: self.vectors.len(),
+                expected: self.weights.len() * n_features,
+            });
         }
         Ok(())
     }
@@ -371,14 +362,22 @@ impl SvcModel {
     ///
     /// # Errors
     /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TableError> {
         let k = self.classes.len();
         if k < 2 || self.machines.len() != k * (k - 1) / 2 {
-            return Err(format!("{} machines for {k} classes", self.machines.len()));
+            return Err(TableError::Size {
+                what: "one-vs-one machines",
+                found: self.machines.len(),
+                expected: k * k.saturating_sub(1) / 2,
+            });
         }
         for (a, b, m) in &self.machines {
-            if *a as usize >= k || *b as usize >= k {
-                return Err(format!("machine for classes {a} and {b} of {k}"));
+            if let Some(&index) = [a, b].into_iter().find(|&&c| c as usize >= k) {
+                return Err(TableError::Class {
+                    what: "machine class",
+                    index: index as usize,
+                    classes: k,
+                });
             }
             m.check(self.n_features)?;
         }
@@ -391,7 +390,7 @@ impl SvrModel {
     ///
     /// # Errors
     /// What is inconsistent.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TableError> {
         self.machine.check(self.n_features)
     }
 }
