@@ -13,6 +13,7 @@ mod errors;
 mod harness;
 mod image;
 mod k8s;
+mod layers;
 mod kserve;
 mod metrics;
 mod mlflow;
