@@ -316,11 +316,11 @@ fn the_import_reader_sees_groups_super_and_circles() {
     assert_eq!(e["b"], BTreeSet::from(["c".to_owned()]));
     assert_eq!(e["c::d"], BTreeSet::from(["a".to_owned()]));
     assert!(circles(&e).is_empty());
-    modules.insert("c".to_owned(), "// crate::a in a comment\nuse crate::a;".to_owned());
-    let modules: BTreeMap<_, _> = modules
-        .into_iter()
-        .map(|(k, v)| (k, code_of(&v)))
-        .collect();
+    modules.insert(
+        "c".to_owned(),
+        "// crate::a in a comment\nuse crate::a;".to_owned(),
+    );
+    let modules: BTreeMap<_, _> = modules.into_iter().map(|(k, v)| (k, code_of(&v))).collect();
     let found = circles(&edges(&modules));
     assert_eq!(found, vec![vec!["a", "b", "c", "a"]]);
 }

@@ -8,6 +8,9 @@ use ferry_core::config::{YamlError, from_yaml_str};
 use ferry_core::{ModelName, ModelRef};
 use serde::{Deserialize, Serialize};
 
+use crate::api_keys::{ApiKeys, ApiKeysError, PublicRoute};
+use crate::prediction_log::PredictionLogConfig;
+
 /// `serve --config FILE`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,7 +39,7 @@ pub struct ServeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch_interval: Option<f64>,
     /// A sampled log of predictions (JSON lines), written off the request path.
-    pub prediction_log: crate::prediction_log::PredictionLogConfig,
+    pub prediction_log: PredictionLogConfig,
 }
 
 /// `auth:` of [`ServeConfig`]. The keys themselves come from `keys_file` or the
@@ -54,7 +57,7 @@ pub struct AuthConfig {
     /// Routes open without a key: `health` (`/health`, `/ping`, `/v2/health/live`),
     /// `ready` (`/ready`, `/v2/health/ready`), `docs` (`/openapi.json`, `/docs`) and
     /// `metrics` (`/metrics`).
-    pub public: Vec<crate::auth::PublicRoute>,
+    pub public: Vec<PublicRoute>,
 }
 
 impl Default for AuthConfig {
@@ -63,10 +66,10 @@ impl Default for AuthConfig {
             disabled: false,
             keys_file: None,
             public: vec![
-                crate::auth::PublicRoute::Health,
-                crate::auth::PublicRoute::Ready,
-                crate::auth::PublicRoute::Docs,
-                crate::auth::PublicRoute::Metrics,
+                PublicRoute::Health,
+                PublicRoute::Ready,
+                PublicRoute::Docs,
+                PublicRoute::Metrics,
             ],
         }
     }
@@ -120,7 +123,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             workers: None,
             mlflow_model: None,
-            prediction_log: crate::prediction_log::PredictionLogConfig::default(),
+            prediction_log: PredictionLogConfig::default(),
             auth: AuthConfig::default(),
             watch_interval: None,
         }
@@ -142,13 +145,50 @@ pub enum ServeConfigError {
         source: YamlError,
     },
     /// A value is out of range.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Invalid {
         /// The config file.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// The key and what is wrong with its value.
+        source: ConfigValueError,
     },
+}
+
+/// A config value out of its range: the key, and what was expected and found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigValueError {
+    /// The key (`limits.max_body_bytes`).
+    pub key: String,
+    /// What was expected and what was found.
+    pub problem: String,
+}
+
+impl ConfigValueError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Why the API keys a config asks for cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// Auth is on and no keys are given.
+    #[error(
+        "no API keys: set FERRY_API_KEYS or --api-keys-file FILE (auth.keys_file) to \
+         lines of name:scopes:key, or run with --no-auth (auth.disabled: true) on a \
+         trusted network"
+    )]
+    Missing,
+    /// The keys file cannot be read.
+    #[error("auth.keys_file: {0}")]
+    Read(std::io::Error),
+    /// The keys do not parse.
+    #[error(transparent)]
+    Parse(#[from] ApiKeysError),
 }
 
 impl ServeConfig {
@@ -156,27 +196,23 @@ impl ServeConfig {
     /// of `env_keys` (the `FERRY_API_KEYS` variable) or of `auth.keys_file`.
     ///
     /// # Errors
-    /// A message when auth is on and no keys are given, or they do not parse.
-    pub fn api_keys(&self, env_keys: Option<&str>) -> Result<Option<crate::auth::ApiKeys>, String> {
+    /// [`KeysError`] when auth is on and no keys are given, or they do not parse.
+    pub fn api_keys(&self, env_keys: Option<&str>) -> Result<Option<ApiKeys>, KeysError> {
         if self.auth.disabled {
             return Ok(None);
         }
         let public = self.auth.public.clone();
         match (env_keys, &self.auth.keys_file) {
-            (Some(text), _) => {
-                crate::auth::ApiKeys::parse(text, "FERRY_API_KEYS", public).map(Some)
-            }
+            (Some(text), _) => Ok(Some(ApiKeys::parse(text, "FERRY_API_KEYS", public)?)),
             (None, Some(file)) => {
-                let text =
-                    fs_err::read_to_string(file).map_err(|e| format!("auth.keys_file: {e}"))?;
-                crate::auth::ApiKeys::parse(&text, &file.display().to_string(), public).map(Some)
+                let text = fs_err::read_to_string(file).map_err(KeysError::Read)?;
+                Ok(Some(ApiKeys::parse(
+                    &text,
+                    &file.display().to_string(),
+                    public,
+                )?))
             }
-            (None, None) => Err(
-                "no API keys: set FERRY_API_KEYS or --api-keys-file FILE (auth.keys_file) to \
-                 lines of name:scopes:key, or run with --no-auth (auth.disabled: true) on a \
-                 trusted network"
-                    .to_owned(),
-            ),
+            (None, None) => Err(KeysError::Missing),
         }
     }
 
@@ -207,9 +243,9 @@ impl ServeConfig {
         }
         config
             .validate()
-            .map_err(|message| ServeConfigError::Invalid {
+            .map_err(|source| ServeConfigError::Invalid {
                 path: path.to_owned(),
-                message,
+                source,
             })?;
         Ok(config)
     }
@@ -217,13 +253,19 @@ impl ServeConfig {
     /// Checks the limits and the worker count.
     ///
     /// # Errors
-    /// A message naming the key and the value.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`ConfigValueError`] naming the key and the value.
+    pub fn validate(&self) -> Result<(), ConfigValueError> {
         if self.limits.max_body_bytes == 0 {
-            return Err("limits.max_body_bytes: expected at least 1".to_owned());
+            return Err(ConfigValueError::new(
+                "limits.max_body_bytes",
+                "expected at least 1",
+            ));
         }
         if self.limits.max_batch_records == 0 {
-            return Err("limits.max_batch_records: expected at least 1".to_owned());
+            return Err(ConfigValueError::new(
+                "limits.max_batch_records",
+                "expected at least 1",
+            ));
         }
         for (key, ms) in [
             ("limits.head_timeout_ms", self.limits.head_timeout_ms),
@@ -231,22 +273,24 @@ impl ServeConfig {
             ("limits.keep_alive_ms", self.limits.keep_alive_ms),
         ] {
             if !(1..=3_600_000).contains(&ms) {
-                return Err(format!(
-                    "{key}: expected milliseconds from 1 to 3600000, found {ms}"
+                return Err(ConfigValueError::new(
+                    key,
+                    format!("expected milliseconds from 1 to 3600000, found {ms}"),
                 ));
             }
         }
         if self.workers == Some(0) {
-            return Err("workers: expected at least 1".to_owned());
+            return Err(ConfigValueError::new("workers", "expected at least 1"));
         }
-        if let Some(problem) = self.prediction_log.problems().into_iter().next() {
-            return Err(problem);
+        if let Some((key, problem)) = self.prediction_log.problems().into_iter().next() {
+            return Err(ConfigValueError::new(key, problem));
         }
         if let Some(s) = self.watch_interval
             && !(s > 0.0 && s <= 86_400.0)
         {
-            return Err(format!(
-                "watch_interval: expected seconds above 0 and at most 86400, found {s}"
+            return Err(ConfigValueError::new(
+                "watch_interval",
+                format!("expected seconds above 0 and at most 86400, found {s}"),
             ));
         }
         // Several versions of a model may be served (`iris@production`, `iris/3`); the
@@ -255,14 +299,18 @@ impl ServeConfig {
             && !self.models.is_empty()
             && !self.models.iter().any(|r| r.name() == name)
         {
-            return Err(format!(
-                "mlflow_model: '{name}' is not among the served models"
+            return Err(ConfigValueError::new(
+                "mlflow_model",
+                format!("'{name}' is not among the served models"),
             ));
         }
         let mut refs: Vec<String> = self.models.iter().map(ToString::to_string).collect();
         refs.sort_unstable();
         if let Some(pair) = refs.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("models: '{}' is named twice", pair[0]));
+            return Err(ConfigValueError::new(
+                "models",
+                format!("'{}' is named twice", pair[0]),
+            ));
         }
         Ok(())
     }

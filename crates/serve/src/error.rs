@@ -1,13 +1,11 @@
 //! One table from errors to HTTP: [`ErrorCode`] names every failure a client can see,
 //! [`ApiError`] carries it, and [`ApiError::code`] maps every variant with an exhaustive
-//! match (no `_ =>`), so a new error cannot silently become a 500. Each protocol renders
-//! the body in its own shape from the code and the error; [`ApiError`]'s own
-//! `ResponseError` renders Ferry's native body (`{"code", "message", "type",
-//! "errors"}`), which every route outside a protocol uses too.
+//! match (no `_ =>`), so a new error cannot silently become a 500. Nothing here renders:
+//! each protocol renders the body in its own shape from the code and the error, through
+//! [`crate::protocol::ErrorShape`] (Ferry's native shape, `{"code", "message", "type",
+//! "errors"}`, is also what every route outside a protocol answers).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 use ferry_core::model::PredictError;
 use ferry_core::preprocess::PreprocessError;
 use ferry_core::schema::{RowErrors, SchemaError, describe_rows};
@@ -231,8 +229,8 @@ pub enum ApiError {
     /// Internal failure with its detail (logged, never sent).
     #[error("{0}")]
     Internal(String),
-    /// An error the HTTP layer answers before any route runs
-    /// ([`crate::server::JsonErrors`]).
+    /// An error the HTTP layer answers before any route runs (the server's
+    /// `JsonErrors` wrapper around each connection).
     #[error("{}", protocol_message(*.0))]
     Protocol(ErrorCode),
 }
@@ -317,28 +315,3 @@ impl ApiError {
 
 /// Fixed message of every 5xx: details stay in the server log.
 pub const INTERNAL_MESSAGE: &str = "internal error; the server log has the details";
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.code().status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let code = self.code();
-        let mut response = HttpResponse::build(code.status())
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(crate::protocol::native::error_body(self));
-        if code == ErrorCode::RequestTimeout {
-            // The rest of a late body is not read: the connection cannot be reused.
-            response
-                .head_mut()
-                .set_connection_type(actix_web::http::ConnectionType::Close);
-        }
-        if code == ErrorCode::ModelNotLoaded {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        }
-        response
-    }
-}

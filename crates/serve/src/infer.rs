@@ -13,7 +13,7 @@ use ferry_core::Predictions;
 use ferry_core::schema::Row;
 
 use crate::error::ApiError;
-use crate::state::LoadedModel;
+use crate::state::{AppState, LoadedModel};
 
 /// The outcome of one inference: the model that answered and its predictions, one per
 /// row, in row order.
@@ -32,13 +32,13 @@ pub struct Inference {
 /// [`ApiError::Predict`] with every value the model cannot use (unknown categories,
 /// overflows), or an internal failure.
 pub fn infer<R: Row>(
-    state: &crate::AppState,
+    state: &AppState,
     model: Arc<LoadedModel>,
     rows: &[R],
     request_id: &str,
 ) -> Result<Inference, ApiError> {
     let started = Instant::now();
-    crate::request_id::record_model(model.resolved.name.as_str(), model.resolved.version.0);
+    crate::request::record_model(model.resolved.name.as_str(), model.resolved.version.0);
     let frame = model
         .bundle
         .schema()

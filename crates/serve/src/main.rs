@@ -238,7 +238,7 @@ fn main() -> ExitCode {
 /// served, unless a registry watcher is configured to wait for models.
 fn prepare(
     config: ServeConfig,
-    keys: Option<serve::auth::ApiKeys>,
+    keys: Option<serve::api_keys::ApiKeys>,
 ) -> anyhow::Result<(AppState, String, Option<usize>, Option<f64>)> {
     let ServeConfig {
         registry: root,

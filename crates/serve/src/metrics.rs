@@ -42,7 +42,7 @@ thread_local! {
     static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
 }
 
-use crate::state::ModelSet;
+use crate::model_set::ModelSet;
 
 /// The server's metrics.
 #[derive(Debug, Clone)]

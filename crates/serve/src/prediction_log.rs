@@ -46,30 +46,33 @@ impl Default for PredictionLogConfig {
 impl PredictionLogConfig {
     /// Every value out of range, as `prediction_log.<field>: message`.
     #[must_use]
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if !(self.sample_rate.is_finite() && (0.0..=1.0).contains(&self.sample_rate)) {
-            out.push(format!(
-                "prediction_log.sample_rate: expected a number from 0 to 1, found {}",
-                self.sample_rate
+            out.push((
+                "prediction_log.sample_rate",
+                format!("expected a number from 0 to 1, found {}", self.sample_rate),
             ));
         }
         if self.channel_capacity == 0 {
-            out.push("prediction_log.channel_capacity: expected at least 1, found 0".to_owned());
+            out.push((
+                "prediction_log.channel_capacity",
+                "expected at least 1, found 0".to_owned(),
+            ));
         }
         if self.max_bytes < 1024 {
-            out.push(format!(
-                "prediction_log.max_bytes: expected at least 1024, found {}",
-                self.max_bytes
+            out.push((
+                "prediction_log.max_bytes",
+                format!("expected at least 1024, found {}", self.max_bytes),
             ));
         }
         if let Some(parent) = self.path.as_deref().and_then(Path::parent)
             && !parent.as_os_str().is_empty()
             && !parent.is_dir()
         {
-            out.push(format!(
-                "prediction_log.path: directory {} does not exist",
-                parent.display()
+            out.push((
+                "prediction_log.path",
+                format!("directory {} does not exist", parent.display()),
             ));
         }
         out

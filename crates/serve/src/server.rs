@@ -21,9 +21,35 @@ use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_confi
 use actix_web::dev::AppConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use actix_web::App;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+
 use crate::error::{ApiError, ErrorCode};
+use crate::middleware::{auth, trace};
 use crate::protocol::native::error_body;
+use crate::request::{API_VERSION, API_VERSION_HEADER};
 use crate::state::AppState;
+
+/// The application: the request-id middleware around the route table.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // The last wrap is the outermost: every answer, refusals too, gets a request id.
+    App::new()
+        .wrap(from_fn(auth::middleware))
+        .wrap(from_fn(trace::middleware))
+        .configure(move |cfg| crate::api::configure(cfg, &state))
+}
 
 /// Runs the application for `state` on `listener` with `workers` worker threads (one per
 /// core when `None`). SIGTERM and Ctrl-C stop accepting and give in-flight requests up
@@ -43,7 +69,7 @@ pub fn run(
         builder = builder.workers(n);
     }
     builder = builder.listen("ferry-serve", listener, move || {
-        let app = crate::app(state.clone())
+        let app = app(state.clone())
             .into_factory()
             .map_err(|err: actix_web::Error| err.error_response());
         let http = HttpService::build()
@@ -97,8 +123,8 @@ fn json_response(code: ErrorCode) -> Vec<u8> {
         status.canonical_reason().unwrap_or(""),
         body.len(),
         uuid::Uuid::new_v4(),
-        crate::request_id::API_VERSION_HEADER,
-        crate::API_VERSION,
+        API_VERSION_HEADER,
+        API_VERSION,
     )
     .into_bytes();
     out.extend_from_slice(&body);

@@ -5,177 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use ferry_core::registry::{RegistryError, Resolved};
-use ferry_core::{AliasName, ModelBundle, ModelName, ModelRef, Registry, Version};
+use ferry_core::registry::RegistryError;
+use ferry_core::{ModelName, ModelRef, Registry};
 
+use crate::api_keys::ApiKeys;
 use crate::config::Limits;
 use crate::error::ApiError;
-
-/// A model version being served.
-#[derive(Debug)]
-pub struct LoadedModel {
-    /// What was asked for (`iris`, `iris@production`, `iris/3`).
-    pub reference: ModelRef,
-    /// The version it resolved to.
-    pub resolved: Resolved,
-    /// The verified bundle.
-    pub bundle: ModelBundle,
-    /// Its live drift window; `None` for artifacts without reference statistics.
-    pub drift: Option<crate::monitor::DriftWindow>,
-}
-
-impl LoadedModel {
-    /// A loaded version, with an empty drift window when its artifact has reference
-    /// statistics.
-    #[must_use]
-    pub fn new(reference: ModelRef, resolved: Resolved, bundle: ModelBundle) -> Self {
-        let drift = bundle
-            .reference()
-            .map(|r| crate::monitor::DriftWindow::new(Arc::clone(r)));
-        Self {
-            reference,
-            resolved,
-            bundle,
-            drift,
-        }
-    }
-}
-
-/// Which served version of a model a request asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pick {
-    /// The model's default version (the first `--model` given for its name).
-    Default,
-    /// An explicit version number.
-    Version(Version),
-    /// The version loaded for `--model name@alias` (`name` alone is `name@latest`).
-    Alias(AliasName),
-}
-
-impl std::fmt::Display for Pick {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Pick::Default => f.write_str("its default version"),
-            Pick::Version(v) => write!(f, "version {v}"),
-            Pick::Alias(a) => write!(f, "alias '{a}'"),
-        }
-    }
-}
-
-/// The served versions of one model and the one a request without a version gets.
-#[derive(Debug, Clone)]
-pub struct ServedVersions {
-    default: Version,
-    versions: BTreeMap<Version, Arc<LoadedModel>>,
-}
-
-impl ServedVersions {
-    /// The version a request that names no version gets.
-    #[must_use]
-    pub fn default_model(&self) -> Option<&Arc<LoadedModel>> {
-        self.versions.get(&self.default)
-    }
-
-    /// Every served version, in version order.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
-        self.versions.values()
-    }
-
-    /// The version a request picks.
-    #[must_use]
-    pub fn pick(&self, pick: &Pick) -> Option<&Arc<LoadedModel>> {
-        match pick {
-            Pick::Default => self.default_model(),
-            Pick::Version(v) => self.versions.get(v),
-            Pick::Alias(alias) => self
-                .versions
-                .values()
-                .find(|m| matches!(&m.reference, ModelRef::Alias(_, a) if a == alias)),
-        }
-    }
-}
-
-/// The served models, keyed by name and version: several versions of a model can be
-/// served at once, one of them the default for requests that name no version.
-#[derive(Debug, Clone, Default)]
-pub struct ModelSet {
-    models: BTreeMap<ModelName, ServedVersions>,
-}
-
-impl ModelSet {
-    /// An empty set.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `model` under its name and resolved version; the first version added for a
-    /// name, or one added with `default`, becomes the name's default. Replaces a version
-    /// already present.
-    pub fn insert(&mut self, model: LoadedModel, default: bool) {
-        self.insert_shared(Arc::new(model), default);
-    }
-
-    /// [`ModelSet::insert`] for a model already shared (kept across a reload).
-    pub fn insert_shared(&mut self, model: Arc<LoadedModel>, default: bool) {
-        let name = model.resolved.name.clone();
-        let version = model.resolved.version;
-        let entry = self.models.entry(name).or_insert_with(|| ServedVersions {
-            default: version,
-            versions: BTreeMap::new(),
-        });
-        if default {
-            entry.default = version;
-        }
-        entry.versions.insert(version, model);
-    }
-
-    /// The loaded model that was asked for as `reference`, if any.
-    #[must_use]
-    pub fn by_reference(&self, reference: &ModelRef) -> Option<&Arc<LoadedModel>> {
-        self.models
-            .get(reference.name().as_str())?
-            .versions
-            .values()
-            .find(|m| &m.reference == reference)
-    }
-
-    /// The model `name` at the version `pick` asks for.
-    #[must_use]
-    pub fn get(&self, name: &str, pick: &Pick) -> Option<&Arc<LoadedModel>> {
-        self.models.get(name)?.pick(pick)
-    }
-
-    /// The served versions of `name`.
-    #[must_use]
-    pub fn versions(&self, name: &str) -> Option<&ServedVersions> {
-        self.models.get(name)
-    }
-
-    /// True when some version of `name` is served.
-    #[must_use]
-    pub fn contains(&self, name: &str) -> bool {
-        self.models.contains_key(name)
-    }
-
-    /// Every served version of every model.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
-        self.models.values().flat_map(ServedVersions::all)
-    }
-
-    /// The default version of every served model, by name.
-    pub fn defaults(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
-        self.models
-            .values()
-            .filter_map(ServedVersions::default_model)
-    }
-
-    /// True when nothing is served.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.models.is_empty()
-    }
-}
+use crate::metrics::{Metrics, unix_now};
+pub use crate::model_set::{LoadedModel, ModelSet, Pick, ServedVersions};
+use crate::prediction_log::PredictionLog;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -189,13 +27,13 @@ pub struct AppState {
     /// The model MLflow's `/invocations` answers for, when configured.
     pub mlflow_model: Option<ModelName>,
     /// The API keys; `None` when authentication is off.
-    pub auth: Option<Arc<crate::auth::ApiKeys>>,
+    pub auth: Option<Arc<ApiKeys>>,
     /// Where reloads read from and what they re-resolve; `None` for a fixed set.
     pub reloader: Option<Arc<Reloader>>,
     /// The Prometheus metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<Metrics>,
     /// The prediction log, when configured.
-    pub prediction_log: Option<Arc<crate::prediction_log::PredictionLog>>,
+    pub prediction_log: Option<Arc<PredictionLog>>,
 }
 
 /// A reference that could not be (re)loaded, as `GET /models/{name}` shows it.
@@ -375,8 +213,8 @@ impl AppState {
     /// State serving `models`, ready when every name in `expected` is among them.
     #[must_use]
     pub fn new(models: ModelSet, expected: Vec<ModelName>, limits: Limits) -> Self {
-        let metrics = crate::metrics::Metrics::new();
-        metrics.models(&models, crate::metrics::unix_now());
+        let metrics = Metrics::new();
+        metrics.models(&models, unix_now());
         Self {
             models: Arc::new(ArcSwap::from_pointee(models)),
             expected: Arc::new(expected),
@@ -401,8 +239,7 @@ impl AppState {
         self.metrics
             .reload(report.changed.len(), report.failed.len());
         if !report.changed.is_empty() {
-            self.metrics
-                .models(&self.models.load(), crate::metrics::unix_now());
+            self.metrics.models(&self.models.load(), unix_now());
         }
         Some(report)
     }
@@ -416,17 +253,14 @@ impl AppState {
 
     /// The same state, logging a sample of its predictions to `log`.
     #[must_use]
-    pub fn with_prediction_log(
-        mut self,
-        log: Option<crate::prediction_log::PredictionLog>,
-    ) -> Self {
+    pub fn with_prediction_log(mut self, log: Option<PredictionLog>) -> Self {
         self.prediction_log = log.map(Arc::new);
         self
     }
 
     /// The same state, with requests checked against `keys` (`None`: no check).
     #[must_use]
-    pub fn with_auth(mut self, keys: Option<crate::auth::ApiKeys>) -> Self {
+    pub fn with_auth(mut self, keys: Option<ApiKeys>) -> Self {
         self.auth = keys.map(Arc::new);
         self
     }
@@ -553,6 +387,7 @@ pub fn load_models(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_core::Version;
     use ferry_core::registry::contract;
 
     #[test]

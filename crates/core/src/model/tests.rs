@@ -168,12 +168,19 @@ fn every_kind_in_the_table_fits_round_trips_and_keeps_its_promises() {
         let fitted = fit(&spec, &data).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(fitted.kind(), *kind);
         assert_eq!(fitted.n_features(), 3);
-        assert_eq!(fitted.classes().is_some(), kind.task() == Task::Classification);
+        assert_eq!(
+            fitted.classes().is_some(),
+            kind.task() == Task::Classification
+        );
 
         let before = fitted.predict(&data.x).unwrap();
         match &before {
             Predictions::Classes { probabilities, .. } => {
-                assert_eq!(probabilities.is_some(), kind.gives_probabilities(), "{kind}");
+                assert_eq!(
+                    probabilities.is_some(),
+                    kind.gives_probabilities(),
+                    "{kind}"
+                );
             }
             Predictions::Values(_) => assert!(!kind.gives_probabilities(), "{kind}"),
         }
@@ -184,7 +191,11 @@ fn every_kind_in_the_table_fits_round_trips_and_keeps_its_promises() {
         assert_eq!(back, fitted, "{kind}");
         assert_eq!(back.predict(&data.x).unwrap(), before, "{kind}");
         // The other file name refuses the bytes rather than misreading them.
-        let other = if kind.model_file() == MODEL_JSON { MODEL_BIN } else { MODEL_JSON };
+        let other = if kind.model_file() == MODEL_JSON {
+            MODEL_BIN
+        } else {
+            MODEL_JSON
+        };
         assert!(TrainedModel::decode(other, &bytes).is_err(), "{kind}");
 
         if let Some(p) = parity(&spec, &data, &data.x).unwrap() {

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use ferry_core::artifact::{Manifest, RowCounts};
 use ferry_core::model::Task;
 use ferry_core::schema::{FeatureSpec, TargetSpec};
-use ferry_core::{ClassLabel, ModelKind, Predictions};
+use ferry_core::{ClassLabel, ModelKind};
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 
 /// `GET /health`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -124,121 +123,4 @@ impl<'a> ModelSummary<'a> {
                 .collect(),
         }
     }
-}
-
-/// One prediction.
-#[derive(Debug)]
-pub enum Prediction<'a> {
-    /// A classifier's label, and its class probabilities when the model gives them.
-    Class {
-        /// Predicted label.
-        label: &'a ClassLabel,
-        /// Every class with its probability, in the model's class order.
-        classes: &'a [ClassLabel],
-        /// The probabilities.
-        probabilities: Option<&'a [f64]>,
-    },
-    /// A regressor's value.
-    Value(f64),
-}
-
-impl<'a> Prediction<'a> {
-    /// One prediction per row of `predictions`, labelled with the model's `classes`.
-    ///
-    /// # Errors
-    /// A message when the predictions do not match the model's task or classes (a bug).
-    pub fn batch(
-        predictions: &'a Predictions,
-        classes: Option<&'a [ClassLabel]>,
-    ) -> Result<Vec<Prediction<'a>>, String> {
-        match (predictions, classes) {
-            (
-                Predictions::Classes {
-                    labels,
-                    probabilities,
-                    n_classes,
-                },
-                Some(classes),
-            ) => labels
-                .iter()
-                .enumerate()
-                .map(|(r, &c)| {
-                    let label = classes
-                        .get(c)
-                        .ok_or_else(|| format!("class index {c} out of range"))?;
-                    let probabilities = match probabilities {
-                        Some(p) => Some(
-                            p.get(r * n_classes..(r + 1) * n_classes)
-                                .ok_or("probabilities shorter than the batch")?,
-                        ),
-                        None => None,
-                    };
-                    Ok(Prediction::Class {
-                        label,
-                        classes,
-                        probabilities,
-                    })
-                })
-                .collect(),
-            (Predictions::Values(values), None) => {
-                Ok(values.iter().map(|v| Prediction::Value(*v)).collect())
-            }
-            (Predictions::Classes { .. }, None) | (Predictions::Values(_), Some(_)) => {
-                Err("model output does not match its task".to_owned())
-            }
-        }
-    }
-}
-
-struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
-
-impl Serialize for Probabilities<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (label, p) in self.0.iter().zip(self.1) {
-            map.serialize_entry(&label.to_string(), p)?;
-        }
-        map.end()
-    }
-}
-
-impl Serialize for Prediction<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Prediction::Class {
-                label,
-                classes,
-                probabilities,
-            } => {
-                let mut map = s.serialize_map(Some(1 + usize::from(probabilities.is_some())))?;
-                map.serialize_entry("label", label)?;
-                if let Some(p) = probabilities {
-                    map.serialize_entry("probabilities", &Probabilities(classes, p))?;
-                }
-                map.end()
-            }
-            Prediction::Value(v) => {
-                let mut map = s.serialize_map(Some(1))?;
-                map.serialize_entry("value", v)?;
-                map.end()
-            }
-        }
-    }
-}
-
-/// `POST /models/{name}/predict`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PredictResponse<'a> {
-    /// The request id (from `X-Request-Id`, or generated).
-    pub request_id: &'a str,
-    /// Model name.
-    pub model: &'a str,
-    /// Model version.
-    pub model_version: u64,
-    /// The API version.
-    pub api_version: &'static str,
-    /// One prediction per record, in request order: `label` and `probabilities` for a
-    /// classifier, `value` for a regressor.
-    #[schema(value_type = Vec<Object>)]
-    pub predictions: Vec<Prediction<'a>>,
 }

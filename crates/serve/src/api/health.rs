@@ -2,7 +2,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use super::dto::{Health, Readiness};
-use crate::API_VERSION;
+use crate::request::API_VERSION;
 use crate::state::AppState;
 
 /// `GET /health`: the process is alive.

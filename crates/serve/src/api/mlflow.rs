@@ -63,7 +63,7 @@ pub(super) async fn invocations(
         &state,
         model,
         &rows.rows(),
-        crate::request_id::current(&req).as_str(),
+        crate::request::current(&req).as_str(),
     )?;
     mlflow::encode(&inference)
 }

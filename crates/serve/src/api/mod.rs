@@ -12,6 +12,7 @@ mod v2;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
+use crate::request::RouteTemplate;
 use crate::state::{AppState, Pick};
 
 /// `GET /metrics`: Prometheus' text format.
@@ -37,11 +38,6 @@ async fn docs_redirect() -> HttpResponse {
         .insert_header((actix_web::http::header::LOCATION, "/docs/"))
         .finish()
 }
-
-/// The path template of the resource that answered a request, read after routing
-/// without rebuilding it from the resource map.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteTemplate(pub &'static str);
 
 /// The errors a native route about one model can answer (OpenAPI only).
 #[derive(utoipa::IntoResponses)]

@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 
 use super::dto::{ModelDetail, ModelList, ModelSummary, ServedVersion};
-use crate::API_VERSION;
 use crate::error::ApiError;
+use crate::request::API_VERSION;
 use crate::state::{AppState, Pick};
 
 /// `GET /models`.

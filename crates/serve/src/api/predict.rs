@@ -3,14 +3,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::error::ApiError;
 use crate::infer::infer;
 use crate::protocol::{native, read_json_body};
-use crate::request_id::RequestId;
+use crate::request::RequestId;
 use crate::state::{AppState, Pick};
 
 /// `POST /models/{name}/predict`: the model's default version.
 #[utoipa::path(post, path = "/models/{name}/predict", tag = "native",
     params(("name" = String, Path, description = "The model")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
-    responses((status = 200, description = "One prediction per record", body = crate::api::dto::PredictResponse<'_>),
+    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse<'_>),
         super::ModelErrors,
         super::BodyErrors,))]
 pub(super) async fn predict(
@@ -28,7 +28,7 @@ pub(super) async fn predict(
     params(("name" = String, Path, description = "The model"),
         ("version" = String, Path, description = "A served version number")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
-    responses((status = 200, description = "One prediction per record", body = crate::api::dto::PredictResponse<'_>),
+    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse<'_>),
         super::ModelErrors,
         super::BodyErrors,))]
 pub(super) async fn predict_version(
@@ -48,7 +48,7 @@ pub(super) async fn predict_version(
     params(("name" = String, Path, description = "The model"),
         ("alias" = String, Path, description = "An alias the server loaded")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
-    responses((status = 200, description = "One prediction per record", body = crate::api::dto::PredictResponse<'_>),
+    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse<'_>),
         super::ModelErrors,
         super::BodyErrors,))]
 pub(super) async fn predict_alias(

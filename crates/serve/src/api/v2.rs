@@ -176,7 +176,7 @@ async fn infer_answer(
                 .ok()
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .ok_or_else(|| {
-                    V2Error(ApiError::InvalidRequest(format!(
+                    V2Error::from(ApiError::InvalidRequest(format!(
                         "{HEADER_LENGTH} must be a byte count, found {v:?}"
                     )))
                 })?,
@@ -188,7 +188,7 @@ async fn infer_answer(
         state,
         model,
         &decoded.rows(),
-        crate::request_id::current(req).as_str(),
+        crate::request::current(req).as_str(),
     )?;
     v2::encode(&inference, &decoded)
 }

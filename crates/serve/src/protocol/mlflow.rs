@@ -4,32 +4,24 @@
 //! (`{"error_code", "message"}`), so clients and curl recipes written for MLflow work
 //! unchanged. The rows go through the one inference step every protocol shares.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, ResponseError};
 use ferry_core::schema::{Cell, FeatureSchema, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::api::dto::Prediction;
+use super::{ErrorShape, Prediction, ProtocolError};
 use crate::error::{ApiError, ErrorCode, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 
+/// MLflow's error shape: `{"error_code", "message"}`, and 400 for every request error
+/// but a few statuses its clients handle themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct Mlflow;
+
 /// An error answered in MLflow's body shape.
-#[derive(Debug)]
-pub struct MlflowError(pub ApiError);
-
-impl From<ApiError> for MlflowError {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl std::fmt::Display for MlflowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub type MlflowError = ProtocolError<Mlflow>;
 
 /// MLflow's error body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -41,9 +33,9 @@ pub struct ErrorBody {
     message: String,
 }
 
-impl ResponseError for MlflowError {
-    fn status_code(&self) -> StatusCode {
-        let code = self.0.code();
+impl ErrorShape for Mlflow {
+    fn status(error: &ApiError) -> StatusCode {
+        let code = error.code();
         match code.kind() {
             ErrorKind::InvalidRequest => match code.status() {
                 s @ (StatusCode::PAYLOAD_TOO_LARGE
@@ -59,30 +51,32 @@ impl ResponseError for MlflowError {
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let code = self.0.code();
+    fn body(error: &ApiError) -> Vec<u8> {
+        let code = error.code();
         let (error_code, message) = match code.kind() {
             ErrorKind::Internal => ("INTERNAL_ERROR", INTERNAL_MESSAGE.to_owned()),
-            ErrorKind::NotFound => ("RESOURCE_DOES_NOT_EXIST", self.0.to_string()),
-            ErrorKind::Unavailable => ("TEMPORARILY_UNAVAILABLE", self.0.to_string()),
+            ErrorKind::NotFound => ("RESOURCE_DOES_NOT_EXIST", error.to_string()),
+            ErrorKind::Unavailable => ("TEMPORARILY_UNAVAILABLE", error.to_string()),
             ErrorKind::Unauthorized if code == ErrorCode::Forbidden => {
-                ("PERMISSION_DENIED", self.0.to_string())
+                ("PERMISSION_DENIED", error.to_string())
             }
-            ErrorKind::Unauthorized => ("UNAUTHENTICATED", self.0.to_string()),
+            ErrorKind::Unauthorized => ("UNAUTHENTICATED", error.to_string()),
             ErrorKind::InvalidRequest if code == ErrorCode::InvalidJson => {
-                ("MALFORMED_REQUEST", self.0.to_string())
+                ("MALFORMED_REQUEST", error.to_string())
             }
-            ErrorKind::InvalidRequest => ("BAD_REQUEST", self.0.to_string()),
+            ErrorKind::InvalidRequest => ("BAD_REQUEST", error.to_string()),
         };
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        // Serialising strings cannot fail; an empty body would still carry the status.
+        serde_json::to_vec(&ErrorBody {
             error_code,
             message,
         })
+        .unwrap_or_default()
     }
 }
 
 fn invalid(message: impl Into<String>) -> MlflowError {
-    MlflowError(ApiError::InvalidRequest(message.into()))
+    MlflowError::from(ApiError::InvalidRequest(message.into()))
 }
 
 /// The rows of an `/invocations` request.
@@ -174,7 +168,7 @@ pub fn decode(
         Some("application/json") => decode_json(body, schema)?,
         Some("text/csv") => decode_csv(body)?,
         other => {
-            return Err(MlflowError(ApiError::UnsupportedMediaType(format!(
+            return Err(MlflowError::from(ApiError::UnsupportedMediaType(format!(
                 "{}; /invocations takes application/json ({SHAPES}) or text/csv",
                 other.map_or_else(|| "no content-type".to_owned(), |c| format!("'{c}'"))
             ))));
@@ -270,7 +264,7 @@ fn records(
 
 fn decode_json(body: &[u8], schema: &FeatureSchema) -> Result<Rows, MlflowError> {
     let value: Value = serde_json::from_slice(body)
-        .map_err(|e| MlflowError(ApiError::InvalidJson(e.to_string())))?;
+        .map_err(|e| MlflowError::from(ApiError::InvalidJson(e.to_string())))?;
     let Value::Object(mut top) = value else {
         return Err(invalid(format!(
             "expected a JSON object with one of {SHAPES}, found {}",
@@ -401,7 +395,7 @@ enum PredictionValue<'a> {
 pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
     let bundle = &inference.model.bundle;
     let predictions = Prediction::batch(&inference.predictions, bundle.classes())
-        .map_err(|e| MlflowError(ApiError::Internal(e)))?
+        .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?
         .into_iter()
         .map(|p| match p {
             Prediction::Class { label, .. } => PredictionValue::Label(label),
@@ -409,11 +403,11 @@ pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
         })
         .collect();
     let body = serde_json::to_vec(&PredictionsBody { predictions })
-        .map_err(|e| MlflowError(ApiError::Internal(e.to_string())))?;
+        .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .insert_header((
-            crate::MODEL_VERSION_HEADER.clone(),
+            crate::request::MODEL_VERSION_HEADER.clone(),
             header::HeaderValue::from(bundle.manifest().version.0),
         ))
         .body(body))

@@ -1,6 +1,6 @@
 //! Wire protocols: each decodes request bytes into rows for the shared inference step
 //! ([`crate::infer`]) and encodes its answer; errors are rendered from the one
-//! [`ErrorCode`](crate::ErrorCode) table in the protocol's own body shape.
+//! [`ErrorCode`] table in the protocol's own body shape.
 //!
 //! - [`native`]: Ferry's JSON (`POST /models/{name}/predict`);
 //! - [`v2`]: the Open Inference Protocol (KServe V2) over REST, with Triton's binary
@@ -11,12 +11,199 @@ pub mod mlflow;
 pub mod native;
 pub mod v2;
 
-use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, web};
+use std::marker::PhantomData;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{ConnectionType, StatusCode};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_core::Stream;
 
+use ferry_core::{ClassLabel, Predictions};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
 use crate::config::Limits;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+
+/// How a protocol answers an error: the one trait every protocol implements, so each
+/// renders the shared [`ErrorCode`] table in its own body shape (and, where its
+/// clients expect it, its own status for a code).
+pub trait ErrorShape {
+    /// The status `error` is answered with; the table's by default.
+    fn status(error: &ApiError) -> StatusCode {
+        error.code().status()
+    }
+
+    /// The JSON body for `error`. A 5xx body never carries the error's detail.
+    fn body(error: &ApiError) -> Vec<u8>;
+}
+
+/// An [`ApiError`] answered in protocol `P`'s shape: what the protocol's handlers
+/// return. Every protocol's answer also follows the table's header rules: a 503 for a
+/// model that failed to load carries `Retry-After`, and a body that arrived too late
+/// closes the connection (the rest of it is never read).
+pub struct ProtocolError<P>(pub ApiError, PhantomData<fn() -> P>);
+
+impl<P> From<ApiError> for ProtocolError<P> {
+    fn from(error: ApiError) -> Self {
+        Self(error, PhantomData)
+    }
+}
+
+impl<P> std::fmt::Debug for ProtocolError<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<P> std::fmt::Display for ProtocolError<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl<P: ErrorShape> ResponseError for ProtocolError<P> {
+    fn status_code(&self) -> StatusCode {
+        P::status(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        respond::<P>(&self.0)
+    }
+}
+
+/// The answer to `error` in protocol `P`'s shape.
+pub fn respond<P: ErrorShape>(error: &ApiError) -> HttpResponse {
+    let code = error.code();
+    let mut response = HttpResponse::build(P::status(error))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(P::body(error));
+    if code == ErrorCode::RequestTimeout {
+        // The rest of a late body is not read: the connection cannot be reused.
+        response
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    if code == ErrorCode::ModelNotLoaded {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    }
+    response
+}
+
+/// Model output that does not fit the model it came from (an internal fault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OutputMismatch {
+    /// A class index past the model's classes.
+    #[error("class index {0} out of range")]
+    ClassIndex(usize),
+    /// Fewer probabilities than rows times classes.
+    #[error("probabilities shorter than the batch")]
+    Probabilities,
+    /// Labels from a regressor or values from a classifier.
+    #[error("model output does not match its task")]
+    Task,
+}
+
+/// One prediction.
+#[derive(Debug)]
+pub enum Prediction<'a> {
+    /// A classifier's label, and its class probabilities when the model gives them.
+    Class {
+        /// Predicted label.
+        label: &'a ClassLabel,
+        /// Every class with its probability, in the model's class order.
+        classes: &'a [ClassLabel],
+        /// The probabilities.
+        probabilities: Option<&'a [f64]>,
+    },
+    /// A regressor's value.
+    Value(f64),
+}
+
+impl<'a> Prediction<'a> {
+    /// One prediction per row of `predictions`, labelled with the model's `classes`.
+    ///
+    /// # Errors
+    /// [`OutputMismatch`] when the predictions do not match the model's task or classes
+    /// (a bug: answered as a 500).
+    pub fn batch(
+        predictions: &'a Predictions,
+        classes: Option<&'a [ClassLabel]>,
+    ) -> Result<Vec<Prediction<'a>>, OutputMismatch> {
+        match (predictions, classes) {
+            (
+                Predictions::Classes {
+                    labels,
+                    probabilities,
+                    n_classes,
+                },
+                Some(classes),
+            ) => labels
+                .iter()
+                .enumerate()
+                .map(|(r, &c)| {
+                    let label = classes.get(c).ok_or(OutputMismatch::ClassIndex(c))?;
+                    let probabilities = match probabilities {
+                        Some(p) => Some(
+                            p.get(r * n_classes..(r + 1) * n_classes)
+                                .ok_or(OutputMismatch::Probabilities)?,
+                        ),
+                        None => None,
+                    };
+                    Ok(Prediction::Class {
+                        label,
+                        classes,
+                        probabilities,
+                    })
+                })
+                .collect(),
+            (Predictions::Values(values), None) => {
+                Ok(values.iter().map(|v| Prediction::Value(*v)).collect())
+            }
+            (Predictions::Classes { .. }, None) | (Predictions::Values(_), Some(_)) => {
+                Err(OutputMismatch::Task)
+            }
+        }
+    }
+}
+
+struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
+
+impl Serialize for Probabilities<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (label, p) in self.0.iter().zip(self.1) {
+            map.serialize_entry(&label.to_string(), p)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Prediction<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Prediction::Class {
+                label,
+                classes,
+                probabilities,
+            } => {
+                let mut map = s.serialize_map(Some(1 + usize::from(probabilities.is_some())))?;
+                map.serialize_entry("label", label)?;
+                if let Some(p) = probabilities {
+                    map.serialize_entry("probabilities", &Probabilities(classes, p))?;
+                }
+                map.end()
+            }
+            Prediction::Value(v) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("value", v)?;
+                map.end()
+            }
+        }
+    }
+}
 
 /// Reads a JSON request body: checks the content type (`application/json` or any
 /// `+json` type), decompresses it when the client sent it compressed, and stops at

@@ -17,11 +17,10 @@ use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::api::dto::{PredictResponse, Prediction};
+use super::{ErrorShape, Prediction, ProtocolError, respond};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
-use crate::request_id::RequestId;
-use crate::{API_VERSION, MODEL_VERSION_HEADER};
+use crate::request::{API_VERSION, MODEL_VERSION_HEADER, RequestId};
 
 /// The value of one record field.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,8 +196,8 @@ fn decode_shape(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError
 pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
     let bundle = &inference.model.bundle;
     let manifest = bundle.manifest();
-    let predictions =
-        Prediction::batch(&inference.predictions, bundle.classes()).map_err(ApiError::Internal)?;
+    let predictions = Prediction::batch(&inference.predictions, bundle.classes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let body = serde_json::to_vec(&PredictResponse {
         request_id: request_id.as_str(),
         model: manifest.name.as_str(),
@@ -235,9 +234,51 @@ pub struct ErrorBody<'a> {
     errors: Option<&'a [RowErrors]>,
 }
 
-/// The native error body for `error`, from the [`ErrorCode`](crate::ErrorCode) table: `code`, a
-/// message (a fixed one for 5xx: the details stay in the log), `type`, and `errors` with
-/// every bad field of every record when there are some.
+/// `POST /models/{name}/predict`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PredictResponse<'a> {
+    /// The request id (from `X-Request-Id`, or generated).
+    pub request_id: &'a str,
+    /// Model name.
+    pub model: &'a str,
+    /// Model version.
+    pub model_version: u64,
+    /// The API version.
+    pub api_version: &'static str,
+    /// One prediction per record, in request order: `label` and `probabilities` for a
+    /// classifier, `value` for a regressor.
+    #[schema(value_type = Vec<Object>)]
+    pub predictions: Vec<Prediction<'a>>,
+}
+
+/// Ferry's native error shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Native;
+
+/// An error answered in the native shape.
+pub type NativeError = ProtocolError<Native>;
+
+impl ErrorShape for Native {
+    fn body(error: &ApiError) -> Vec<u8> {
+        error_body(error)
+    }
+}
+
+/// Every route outside a protocol, and every native route, answers an [`ApiError`] in
+/// the native shape.
+impl actix_web::ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        Native::status(self)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        respond::<Native>(self)
+    }
+}
+
+/// The native error body for `error`, from the [`ErrorCode`](crate::error::ErrorCode)
+/// table: `code`, a message (a fixed one for 5xx: the details stay in the log), `type`,
+/// and `errors` with every bad field of every record when there are some.
 #[must_use]
 pub fn error_body(error: &ApiError) -> Vec<u8> {
     let code = error.code();

@@ -13,14 +13,15 @@
 //! Errors are `{"error": "..."}` with the status of Ferry's error table, 4xx request
 //! errors as 400 as the protocol asks.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 use ferry_core::schema::{Cell, DType, FeatureSchema, Row};
 use ferry_core::{ClassLabel, Model, Predictions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{ErrorShape, ProtocolError};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 use crate::state::LoadedModel;
@@ -28,21 +29,13 @@ use crate::state::LoadedModel;
 /// The header that gives the length of the JSON part of a binary request or response.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 
+/// The protocol's error shape: `{"error": message}`, and 400 for every request error
+/// but a few statuses its clients handle themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct V2;
+
 /// An error answered in the protocol's body shape.
-#[derive(Debug)]
-pub struct V2Error(pub ApiError);
-
-impl From<ApiError> for V2Error {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl std::fmt::Display for V2Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub type V2Error = ProtocolError<V2>;
 
 /// The protocol's error body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -52,9 +45,9 @@ pub struct ErrorBody {
     error: String,
 }
 
-impl ResponseError for V2Error {
-    fn status_code(&self) -> StatusCode {
-        let code = self.0.code();
+impl ErrorShape for V2 {
+    fn status(error: &ApiError) -> StatusCode {
+        let code = error.code();
         match code.kind() {
             ErrorKind::InvalidRequest => match code.status() {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -69,20 +62,21 @@ impl ResponseError for V2Error {
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let error = match self.0.code().kind() {
+    fn body(error: &ApiError) -> Vec<u8> {
+        let error = match error.code().kind() {
             ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
             ErrorKind::InvalidRequest
             | ErrorKind::NotFound
             | ErrorKind::Unavailable
-            | ErrorKind::Unauthorized => self.0.to_string(),
+            | ErrorKind::Unauthorized => error.to_string(),
         };
-        HttpResponse::build(self.status_code()).json(ErrorBody { error })
+        // Serialising a string cannot fail; an empty body would still carry the status.
+        serde_json::to_vec(&ErrorBody { error }).unwrap_or_default()
     }
 }
 
 fn invalid(message: impl Into<String>) -> V2Error {
-    V2Error(ApiError::InvalidRequest(message.into()))
+    V2Error::from(ApiError::InvalidRequest(message.into()))
 }
 
 /// `POST .../infer`, as read.
@@ -427,8 +421,8 @@ pub fn decode(
         None => (body, &[][..]),
     };
     let json = nan_to_null(json);
-    let request: InferRequest =
-        serde_json::from_slice(&json).map_err(|e| V2Error(ApiError::InvalidJson(e.to_string())))?;
+    let request: InferRequest = serde_json::from_slice(&json)
+        .map_err(|e| V2Error::from(ApiError::InvalidJson(e.to_string())))?;
     let schema = model.bundle.schema();
     let all_binary =
         binary_flag(request.parameters.as_ref(), "binary_data_output").unwrap_or(false);
@@ -724,7 +718,7 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
                 ..
             } = &inference.predictions
             else {
-                return Err(V2Error(ApiError::Internal(
+                return Err(V2Error::from(ApiError::Internal(
                     "predict_proba for a model without probabilities".to_owned(),
                 )));
             };
@@ -757,10 +751,10 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
         id: request.id.as_deref(),
         outputs,
     })
-    .map_err(|e| V2Error(ApiError::Internal(e.to_string())))?;
+    .map_err(|e| V2Error::from(ApiError::Internal(e.to_string())))?;
     let mut response = HttpResponse::Ok();
     response.insert_header((
-        crate::MODEL_VERSION_HEADER.clone(),
+        crate::request::MODEL_VERSION_HEADER.clone(),
         HeaderValue::from(manifest.version.0),
     ));
     if binary.is_empty() {

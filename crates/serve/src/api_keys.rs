@@ -7,21 +7,14 @@
 //!
 //! Requests carry a key as `Authorization: Bearer KEY` or `X-API-Key: KEY`. No key or an
 //! unknown one is a 401; a known key without the route's scope a 403. Health and
-//! readiness routes are open unless configured otherwise.
+//! readiness routes are open unless configured otherwise. The check itself is
+//! [`crate::middleware::auth`]; this module holds the keys and the route policy.
 
 use std::fmt;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::error::ApiError;
-use crate::state::AppState;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,9 +70,11 @@ pub enum PublicRoute {
 
 /// One key, as stored.
 #[derive(Clone)]
-struct Key {
-    name: String,
-    scopes: Scopes,
+pub(crate) struct Key {
+    /// The key's name (logged; the key never is).
+    pub(crate) name: String,
+    /// What it may do.
+    pub(crate) scopes: Scopes,
     digest: [u8; 32],
 }
 
@@ -100,6 +95,50 @@ pub struct ApiKeys {
     public: Vec<PublicRoute>,
 }
 
+/// Why a key list does not parse. Messages name the source and line, never a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiKeysError {
+    /// A line that is not `name:scopes:key`.
+    #[error("{at}: expected name:scopes:key")]
+    Malformed {
+        /// Source and line.
+        at: String,
+    },
+    /// An empty name.
+    #[error("{at}: the key has no name")]
+    NoName {
+        /// Source and line.
+        at: String,
+    },
+    /// A scope other than `predict` and `admin`.
+    #[error("{at}: unknown scope '{scope}', expected predict, admin or predict+admin")]
+    UnknownScope {
+        /// Source and line.
+        at: String,
+        /// The scope given.
+        scope: String,
+    },
+    /// A key shorter than [`MIN_KEY_LEN`].
+    #[error("{at}: key '{name}' is shorter than {MIN_KEY_LEN} characters")]
+    Short {
+        /// Source and line.
+        at: String,
+        /// The key's name.
+        name: String,
+    },
+    /// A name used twice.
+    #[error("{at}: the name '{name}' is used twice")]
+    Repeated {
+        /// Source and line.
+        at: String,
+        /// The name.
+        name: String,
+    },
+    /// A source without a key.
+    #[error("{0} holds no key")]
+    Empty(String),
+}
+
 /// The shortest key accepted, in characters.
 pub const MIN_KEY_LEN: usize = 16;
 
@@ -109,9 +148,9 @@ impl ApiKeys {
     /// `public` routes open.
     ///
     /// # Errors
-    /// A message naming the source and line of a malformed entry, a short key, an
+    /// [`ApiKeysError`] naming the source and line of a malformed entry, a short key, an
     /// unknown scope or a repeated name; never the key itself.
-    pub fn parse(text: &str, source: &str, public: Vec<PublicRoute>) -> Result<Self, String> {
+    pub fn parse(text: &str, source: &str, public: Vec<PublicRoute>) -> Result<Self, ApiKeysError> {
         let mut keys: Vec<Key> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -122,11 +161,11 @@ impl ApiKeys {
             let mut parts = line.splitn(3, ':');
             let (Some(name), Some(scopes), Some(key)) = (parts.next(), parts.next(), parts.next())
             else {
-                return Err(format!("{at}: expected name:scopes:key"));
+                return Err(ApiKeysError::Malformed { at });
             };
             let name = name.trim();
             if name.is_empty() {
-                return Err(format!("{at}: the key has no name"));
+                return Err(ApiKeysError::NoName { at });
             }
             let mut parsed = Scopes::default();
             for scope in scopes.split('+').map(str::trim) {
@@ -134,20 +173,25 @@ impl ApiKeys {
                     "predict" => parsed.predict = true,
                     "admin" => parsed.admin = true,
                     other => {
-                        return Err(format!(
-                            "{at}: unknown scope '{other}', expected predict, admin or predict+admin"
-                        ));
+                        return Err(ApiKeysError::UnknownScope {
+                            at,
+                            scope: other.to_owned(),
+                        });
                     }
                 }
             }
             let key = key.trim();
             if key.chars().count() < MIN_KEY_LEN {
-                return Err(format!(
-                    "{at}: key '{name}' is shorter than {MIN_KEY_LEN} characters"
-                ));
+                return Err(ApiKeysError::Short {
+                    at,
+                    name: name.to_owned(),
+                });
             }
             if keys.iter().any(|k| k.name == name) {
-                return Err(format!("{at}: the name '{name}' is used twice"));
+                return Err(ApiKeysError::Repeated {
+                    at,
+                    name: name.to_owned(),
+                });
             }
             keys.push(Key {
                 name: name.to_owned(),
@@ -156,7 +200,7 @@ impl ApiKeys {
             });
         }
         if keys.is_empty() {
-            return Err(format!("{source} holds no key"));
+            return Err(ApiKeysError::Empty(source.to_owned()));
         }
         Ok(Self { keys, public })
     }
@@ -174,7 +218,7 @@ impl ApiKeys {
     }
 
     /// The key `presented` matches, compared with every key in constant time.
-    fn find(&self, presented: &str) -> Option<&Key> {
+    pub(crate) fn find(&self, presented: &str) -> Option<&Key> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
         for key in &self.keys {
@@ -186,13 +230,14 @@ impl ApiKeys {
         found
     }
 
-    fn is_public(&self, route: Option<PublicRoute>) -> bool {
+    /// Whether `route` is left open.
+    pub(crate) fn is_public(&self, route: Option<PublicRoute>) -> bool {
         route.is_some_and(|r| self.public.contains(&r))
     }
 }
 
 /// The open-able route `path` is, if it is one.
-fn public_route(path: &str) -> Option<PublicRoute> {
+pub(crate) fn public_route(path: &str) -> Option<PublicRoute> {
     match path {
         "/health" | "/ping" | "/v2/health/live" => Some(PublicRoute::Health),
         "/ready" | "/v2/health/ready" => Some(PublicRoute::Ready),
@@ -204,107 +249,11 @@ fn public_route(path: &str) -> Option<PublicRoute> {
 }
 
 /// The scope `path` needs.
-fn required_scope(path: &str) -> Scope {
+pub(crate) fn required_scope(path: &str) -> Scope {
     if path == "/admin" || path.starts_with("/admin/") {
         Scope::Admin
     } else {
         Scope::Predict
-    }
-}
-
-/// The key a request presents: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
-fn presented(req: &ServiceRequest) -> Option<&str> {
-    let headers = req.headers();
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
-    }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
-
-/// Renders `error` in the body shape of the protocol `path` belongs to.
-fn rejection(path: &str, error: ApiError) -> actix_web::HttpResponse {
-    if path == "/v2" || path.starts_with("/v2/") {
-        crate::protocol::v2::V2Error(error).error_response()
-    } else if path == "/invocations" {
-        crate::protocol::mlflow::MlflowError(error).error_response()
-    } else {
-        error.error_response()
-    }
-}
-
-/// The middleware: lets through open routes and requests with a key of the route's
-/// scope; answers 401 or 403 otherwise. With auth disabled, lets everything through.
-///
-/// # Errors
-/// The inner service's errors.
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let keys = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.auth.clone());
-    let Some(keys) = keys else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    };
-    if keys.is_public(public_route(req.path())) {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    }
-    let scope = required_scope(req.path());
-    let verdict = match presented(&req).map(|p| keys.find(p)) {
-        None => Err(ApiError::Unauthorized(
-            "this route needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY"
-                .to_owned(),
-        )),
-        Some(None) => Err(ApiError::Unauthorized(
-            "the API key is not valid".to_owned(),
-        )),
-        Some(Some(key)) => {
-            let allowed = match scope {
-                Scope::Predict => key.scopes.predict,
-                Scope::Admin => key.scopes.admin,
-            };
-            if allowed {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden(format!(
-                    "the API key '{}' has scope {}; this route needs {scope}",
-                    key.name, key.scopes
-                )))
-            }
-        }
-    };
-    match verdict {
-        Ok(()) => next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body),
-        Err(error) => {
-            let path = req.path().to_owned();
-            tracing::debug!(%path, error = %error, "Request refused.");
-            let (req, _) = req.into_parts();
-            let mut response = rejection(&path, error);
-            if response.status() == actix_web::http::StatusCode::UNAUTHORIZED {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-            }
-            Ok(ServiceResponse::new(req, response).map_into_right_body())
-        }
     }
 }
 
@@ -353,8 +302,8 @@ mod tests {
             ("# nothing\n", "keys.txt holds no key"),
         ] {
             let err = ApiKeys::parse(text, "keys.txt", Vec::new()).unwrap_err();
-            assert_eq!(err, message);
-            assert!(!err.contains("0123456789abcdef"), "{err}");
+            assert_eq!(err.to_string(), message);
+            assert!(!err.to_string().contains("0123456789abcdef"), "{err}");
         }
     }
 

@@ -1,74 +1,30 @@
-//! Request ids and the per-request middleware: every request gets an id (the client's
-//! `X-Request-Id` when it is sane, else a new UUID), every response carries it and the
-//! API version, and every request is logged once with its route template and status (at
-//! `debug`; a 5xx at `error`, with its detail, once), counted in the metrics, and traced
-//! as one span when spans are exported.
+//! The per-request middleware: every request gets its id ([`crate::request`]), every
+//! response carries it and the API version, and every request is logged once with its
+//! route template and status (at `debug`; a 5xx at `error`, with its detail, once),
+//! counted in the metrics, and traced as one span when spans are exported.
 
 use std::borrow::Cow;
-use std::future::{Ready, ready};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest};
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
-/// The request id header.
-pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-/// The W3C trace-context header: on a response, the server span of the request (when
-/// spans are exported), so a client can find its trace.
-pub static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static("traceparent");
-/// The API version header.
-pub static API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-ferry-api-version");
-
-/// The id of the current request.
-#[derive(Debug, Clone)]
-pub struct RequestId(String);
-
-impl RequestId {
-    /// The id.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn from_header(value: Option<&HeaderValue>) -> Self {
-        let client = value
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
-        match client {
-            Some(s) => Self(s.to_owned()),
-            None => Self(uuid::Uuid::new_v4().to_string()),
-        }
-    }
-}
-
-/// The id the middleware gave `req`.
-#[must_use]
-pub fn current(req: &HttpRequest) -> RequestId {
-    req.extensions()
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER)))
-}
-
-impl FromRequest for RequestId {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(current(req)))
-    }
-}
+use crate::request::{
+    API_VERSION, API_VERSION_HEADER, REQUEST_ID_HEADER, RequestId, RouteTemplate,
+    TRACEPARENT_HEADER,
+};
+use crate::state::AppState;
 
 /// The route template of an answered request: the resource's own (no allocation), else
 /// the one actix-web rebuilds from its resource map (Swagger UI's assets), else
 /// `<unmatched>`.
 fn route_template(req: &HttpRequest) -> Cow<'static, str> {
-    match req.app_data::<crate::api::RouteTemplate>() {
+    match req.app_data::<RouteTemplate>() {
         Some(t) => Cow::Borrowed(t.0),
         None => Cow::Owned(
             req.match_pattern()
@@ -82,7 +38,8 @@ fn route_template(req: &HttpRequest) -> Cow<'static, str> {
 /// request.
 ///
 /// The span (target [`ferry_telemetry::TRACE_TARGET`]) exists only when spans are
-/// exported; handlers add the model and version to it (see [`record_model`]).
+/// exported; handlers add the model and version to it (see
+/// [`crate::request::record_model`]).
 ///
 /// # Errors
 /// Whatever the inner service returns.
@@ -136,7 +93,7 @@ pub async fn middleware(
     }
     headers.insert(
         API_VERSION_HEADER.clone(),
-        HeaderValue::from_static(crate::API_VERSION),
+        HeaderValue::from_static(API_VERSION),
     );
     if let Some(v) =
         ferry_telemetry::traceparent(&span).and_then(|t| HeaderValue::from_str(&t).ok())
@@ -153,26 +110,10 @@ pub async fn middleware(
     } else if tracing::enabled!(tracing::Level::DEBUG) {
         tracing::debug!(request_id = id.as_str(), %method, route = route.as_ref(), status = status.as_u16(), micros, "Handled request.");
     }
-    if let Some(state) = res
-        .request()
-        .app_data::<actix_web::web::Data<crate::AppState>>()
-    {
+    if let Some(state) = res.request().app_data::<actix_web::web::Data<AppState>>() {
         state
             .metrics
             .request(route, method.as_str(), status.as_u16(), elapsed);
     }
     Ok(res)
-}
-
-/// Adds the model and version that answered to the current request's span, when spans
-/// are exported.
-pub fn record_model(name: &str, version: u64) {
-    if !ferry_telemetry::exporting() {
-        return;
-    }
-    let span = tracing::Span::current();
-    if !span.is_disabled() {
-        span.record("ferry.model", name);
-        span.record("ferry.model_version", version);
-    }
 }

@@ -1,0 +1,176 @@
+//! The served models: each loaded version ([`LoadedModel`]), the versions of one name
+//! ([`ServedVersions`]) and the whole set ([`ModelSet`]) that the server swaps at a
+//! reload. Below the server state so that metrics and protocols can read the set
+//! without depending on the state that owns it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_core::registry::Resolved;
+use ferry_core::{AliasName, ModelBundle, ModelName, ModelRef, Version};
+
+use crate::monitor::DriftWindow;
+
+/// A model version being served.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// What was asked for (`iris`, `iris@production`, `iris/3`).
+    pub reference: ModelRef,
+    /// The version it resolved to.
+    pub resolved: Resolved,
+    /// The verified bundle.
+    pub bundle: ModelBundle,
+    /// Its live drift window; `None` for artifacts without reference statistics.
+    pub drift: Option<DriftWindow>,
+}
+
+impl LoadedModel {
+    /// A loaded version, with an empty drift window when its artifact has reference
+    /// statistics.
+    #[must_use]
+    pub fn new(reference: ModelRef, resolved: Resolved, bundle: ModelBundle) -> Self {
+        let drift = bundle.reference().map(|r| DriftWindow::new(Arc::clone(r)));
+        Self {
+            reference,
+            resolved,
+            bundle,
+            drift,
+        }
+    }
+}
+
+/// Which served version of a model a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    /// The model's default version (the first `--model` given for its name).
+    Default,
+    /// An explicit version number.
+    Version(Version),
+    /// The version loaded for `--model name@alias` (`name` alone is `name@latest`).
+    Alias(AliasName),
+}
+
+impl std::fmt::Display for Pick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pick::Default => f.write_str("its default version"),
+            Pick::Version(v) => write!(f, "version {v}"),
+            Pick::Alias(a) => write!(f, "alias '{a}'"),
+        }
+    }
+}
+
+/// The served versions of one model and the one a request without a version gets.
+#[derive(Debug, Clone)]
+pub struct ServedVersions {
+    default: Version,
+    versions: BTreeMap<Version, Arc<LoadedModel>>,
+}
+
+impl ServedVersions {
+    /// The version a request that names no version gets.
+    #[must_use]
+    pub fn default_model(&self) -> Option<&Arc<LoadedModel>> {
+        self.versions.get(&self.default)
+    }
+
+    /// Every served version, in version order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.versions.values()
+    }
+
+    /// The version a request picks.
+    #[must_use]
+    pub fn pick(&self, pick: &Pick) -> Option<&Arc<LoadedModel>> {
+        match pick {
+            Pick::Default => self.default_model(),
+            Pick::Version(v) => self.versions.get(v),
+            Pick::Alias(alias) => self
+                .versions
+                .values()
+                .find(|m| matches!(&m.reference, ModelRef::Alias(_, a) if a == alias)),
+        }
+    }
+}
+
+/// The served models, keyed by name and version: several versions of a model can be
+/// served at once, one of them the default for requests that name no version.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSet {
+    models: BTreeMap<ModelName, ServedVersions>,
+}
+
+impl ModelSet {
+    /// An empty set.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `model` under its name and resolved version; the first version added for a
+    /// name, or one added with `default`, becomes the name's default. Replaces a version
+    /// already present.
+    pub fn insert(&mut self, model: LoadedModel, default: bool) {
+        self.insert_shared(Arc::new(model), default);
+    }
+
+    /// [`ModelSet::insert`] for a model already shared (kept across a reload).
+    pub fn insert_shared(&mut self, model: Arc<LoadedModel>, default: bool) {
+        let name = model.resolved.name.clone();
+        let version = model.resolved.version;
+        let entry = self.models.entry(name).or_insert_with(|| ServedVersions {
+            default: version,
+            versions: BTreeMap::new(),
+        });
+        if default {
+            entry.default = version;
+        }
+        entry.versions.insert(version, model);
+    }
+
+    /// The loaded model that was asked for as `reference`, if any.
+    #[must_use]
+    pub fn by_reference(&self, reference: &ModelRef) -> Option<&Arc<LoadedModel>> {
+        self.models
+            .get(reference.name().as_str())?
+            .versions
+            .values()
+            .find(|m| &m.reference == reference)
+    }
+
+    /// The model `name` at the version `pick` asks for.
+    #[must_use]
+    pub fn get(&self, name: &str, pick: &Pick) -> Option<&Arc<LoadedModel>> {
+        self.models.get(name)?.pick(pick)
+    }
+
+    /// The served versions of `name`.
+    #[must_use]
+    pub fn versions(&self, name: &str) -> Option<&ServedVersions> {
+        self.models.get(name)
+    }
+
+    /// True when some version of `name` is served.
+    #[must_use]
+    pub fn contains(&self, name: &str) -> bool {
+        self.models.contains_key(name)
+    }
+
+    /// Every served version of every model.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.models.values().flat_map(ServedVersions::all)
+    }
+
+    /// The default version of every served model, by name.
+    pub fn defaults(&self) -> impl Iterator<Item = &Arc<LoadedModel>> {
+        self.models
+            .values()
+            .filter_map(ServedVersions::default_model)
+    }
+
+    /// True when nothing is served.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+}

@@ -1,0 +1,83 @@
+//! What every layer knows of a request: its id (the client's `X-Request-Id` when it is
+//! sane, else a new UUID), the route template that answered it, the headers every
+//! answer carries, and the model that answered (on the request's trace span). The
+//! middleware that sets them is [`crate::middleware::trace`].
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+/// The API version in every response.
+pub const API_VERSION: &str = "v1";
+
+/// The header carrying the served model version on prediction responses.
+pub static MODEL_VERSION_HEADER: HeaderName = HeaderName::from_static("x-model-version");
+
+/// The path template of the resource that answered a request, read after routing
+/// without rebuilding it from the resource map.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplate(pub &'static str);
+
+/// The request id header.
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// The W3C trace-context header: on a response, the server span of the request (when
+/// spans are exported), so a client can find its trace.
+pub static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static("traceparent");
+/// The API version header.
+pub static API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-ferry-api-version");
+
+/// The id of the current request.
+#[derive(Debug, Clone)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The id.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The client's id when it is sane (printable, at most 128 bytes), else a new one.
+    pub(crate) fn from_header(value: Option<&HeaderValue>) -> Self {
+        let client = value
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
+        match client {
+            Some(s) => Self(s.to_owned()),
+            None => Self(uuid::Uuid::new_v4().to_string()),
+        }
+    }
+}
+
+/// The id the middleware gave `req`.
+#[must_use]
+pub fn current(req: &HttpRequest) -> RequestId {
+    req.extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER)))
+}
+
+impl FromRequest for RequestId {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(current(req)))
+    }
+}
+
+/// Adds the model and version that answered to the current request's span, when spans
+/// are exported.
+pub fn record_model(name: &str, version: u64) {
+    if !ferry_telemetry::exporting() {
+        return;
+    }
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("ferry.model", name);
+        span.record("ferry.model_version", version);
+    }
+}
