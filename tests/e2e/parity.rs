@@ -12,7 +12,7 @@ fn test_set(config: &str, bundle: &ModelBundle) -> (Vec<Value>, Predictions, Vec
     let pipeline = Pipeline::from_file(&workspace().join(config)).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let dataset = train::data::load(&pipeline, &scratch.path().join("dead.csv")).unwrap();
-    let split = train::runner::split_rows(&pipeline, &dataset);
+    let split = train::stages::split::split_rows(&pipeline, &dataset);
     let frame = dataset.frame.select_rows(&split.test);
     let records = to_json(&frame, pipeline.schema());
     let truth = split

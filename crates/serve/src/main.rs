@@ -182,7 +182,9 @@ enum LogFormat {
     Json,
 }
 
-fn init_telemetry(format: LogFormat) -> Result<ferry_telemetry::Telemetry, String> {
+fn init_telemetry(
+    format: LogFormat,
+) -> Result<ferry_telemetry::Telemetry, ferry_telemetry::TelemetryError> {
     ferry_telemetry::init(&ferry_telemetry::Options {
         service: "ferry-serve",
         version: env!("CARGO_PKG_VERSION"),
@@ -194,7 +196,6 @@ fn init_telemetry(format: LogFormat) -> Result<ferry_telemetry::Telemetry, Strin
         json_stream: ferry_telemetry::LogStream::Stdout,
         default_filter: "info",
     })
-    .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::config::{Pipeline, Search};
 use crate::error::RunError;
+use crate::fitting::{fit_predictor, labels_at, score};
 use crate::progress::Progress;
-use crate::runner::{fit_predictor, labels_at, score};
 
 /// The training rows cross-validation draws its folds from.
 #[derive(Debug, Clone, Copy)]

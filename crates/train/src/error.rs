@@ -99,15 +99,8 @@ pub enum RunError {
     #[error("evaluation: {0}")]
     Metric(#[from] MetricError),
     /// One or more quality gates failed; nothing was registered.
-    #[error("quality gates failed, the model was not registered: {}", failures.join("; "))]
-    GateFailed {
-        /// Each failed gate, described.
-        failures: Vec<String>,
-        /// Every gate's outcome.
-        gates: Vec<crate::report::GateResult>,
-        /// The test-set metrics.
-        metrics: std::collections::BTreeMap<String, f64>,
-    },
+    #[error(transparent)]
+    GateFailed(#[from] crate::stages::gate::GatesFailed),
     /// The artifact could not be assembled.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
@@ -178,7 +171,7 @@ impl RunError {
             | RunError::Predict(_)
             | RunError::Metric(_)
             | RunError::DeadLetter { .. }
-            | RunError::GateFailed { .. }
+            | RunError::GateFailed(_)
             | RunError::Artifact(_)
             | RunError::Registry(_)
             | RunError::SerializeConfig(_) => ExitKind::Failure,

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::config::Pipeline;
 use crate::cv::{CvTable, SearchTable};
 use crate::error::RunError;
-use crate::report::{FailedRun, GateResult, Promotion, RunReport, RunStatus, Stages};
+use crate::report::{FailedRun, Promotion, RunReport, RunStatus, Stages};
+use crate::stages::gate::GateResult;
 
 /// One run, as recorded.
 #[derive(Debug, Clone, Serialize)]

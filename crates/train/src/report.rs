@@ -11,34 +11,7 @@ use serde::Serialize;
 
 use crate::cv::{CvTable, SearchTable};
 use crate::error::RunError;
-
-/// The outcome of one quality gate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GateResult {
-    /// The metric.
-    pub metric: Metric,
-    /// Its lower bound.
-    pub min: Option<f64>,
-    /// Its upper bound.
-    pub max: Option<f64>,
-    /// The measured value.
-    pub value: f64,
-    /// Whether the value is within the bounds.
-    pub passed: bool,
-}
-
-impl fmt::Display for GateResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} = {:.4}", self.metric, self.value)?;
-        if let Some(m) = self.min {
-            write!(f, ", min {m}")?;
-        }
-        if let Some(m) = self.max {
-            write!(f, ", max {m}")?;
-        }
-        f.write_str(if self.passed { ": passed" } else { ": FAILED" })
-    }
-}
+use crate::stages::gate::GateResult;
 
 /// Wall time of each stage of a run, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -125,8 +98,12 @@ impl FailedRun {
     /// The report of a run of `model` (when its config was read) that stopped on `err`.
     #[must_use]
     pub fn new(model: Option<String>, err: &RunError) -> Self {
-        let (status, metrics, gates) = if let RunError::GateFailed { metrics, gates, .. } = err {
-            (RunStatus::GatesFailed, metrics.clone(), gates.clone())
+        let (status, metrics, gates) = if let RunError::GateFailed(failed) = err {
+            (
+                RunStatus::GatesFailed,
+                failed.metrics.clone(),
+                failed.gates.clone(),
+            )
         } else {
             (RunStatus::Failed, BTreeMap::new(), Vec::new())
         };

@@ -13,6 +13,7 @@ use ferry_core::{ModelName, ModelSpec, PreprocessSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunError;
+pub use crate::stages::gate::GateConfig;
 
 /// A pipeline config file: what to read, how to validate and preprocess it, which model
 /// to fit, how to evaluate it and where to register it.
@@ -237,20 +238,6 @@ pub struct EvaluationConfig {
     /// Cross-validation on the training split, reported beside the test metrics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cv: Option<CvConfig>,
-}
-
-/// One quality gate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GateConfig {
-    /// The metric.
-    pub metric: Metric,
-    /// Smallest acceptable value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Largest acceptable value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
 }
 
 /// `output:`.

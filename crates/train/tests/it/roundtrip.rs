@@ -5,7 +5,7 @@
 use ferry_core::model::{self, TrainedModel};
 use ferry_core::{Model, Predictor};
 use train::Pipeline;
-use train::runner::prepare;
+use train::stages::split::prepare;
 
 use crate::workspace;
 

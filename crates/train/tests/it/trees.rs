@@ -6,7 +6,7 @@
 use ferry_core::model::{self, Parity, Predictions};
 use ferry_core::{FeatureMatrix, Predictor};
 use train::Pipeline;
-use train::runner::{Prepared, prepare};
+use train::stages::split::{Prepared, prepare};
 
 use crate::{workspace, write_config};
 

@@ -1,0 +1,127 @@
+//! A run as stages: [`load`], [`split`], [`select`] (cross-validation and grid
+//! search), [`fit`], [`evaluate`], [`gate`], [`publish`] and [`promote`], each a
+//! function over a small [`Run`] context, each tested on its own. [`crate::runner::run`]
+//! calls them in that order and records the run.
+
+pub mod evaluate;
+pub mod fit;
+pub mod gate;
+pub mod load;
+pub mod promote;
+pub mod publish;
+pub mod select;
+pub mod split;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ferry_core::{Registry, RegistryLocation};
+
+use crate::config::Pipeline;
+use crate::record::RunRecord;
+
+/// What the stages of one run share: the pipeline, the registry it publishes to, the
+/// run's record (which each stage fills in: rows, timings, cross-validation) and the
+/// clock that times each stage.
+pub struct Run<'a> {
+    /// The validated pipeline.
+    pub pipeline: &'a Pipeline,
+    /// The registry the model is published to.
+    pub registry: &'a dyn Registry,
+    /// When the run started, as the artifact and the dead-letter file name it.
+    pub stamp: &'a str,
+    /// Where rejected rows go when the config names no file.
+    pub dead_letter: PathBuf,
+    /// The run's record.
+    pub record: &'a mut RunRecord,
+    lap: Instant,
+}
+
+impl std::fmt::Debug for Run<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("model", &self.pipeline.model_name())
+            .field("stamp", &self.stamp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Run<'a> {
+    /// A run of `pipeline` into `registry` (found at `location`), started at `stamp`.
+    pub fn new(
+        pipeline: &'a Pipeline,
+        registry: &'a dyn Registry,
+        location: &RegistryLocation,
+        stamp: &'a str,
+        record: &'a mut RunRecord,
+    ) -> Self {
+        Self {
+            pipeline,
+            registry,
+            stamp,
+            dead_letter: default_dead_letter(pipeline, location, stamp),
+            record,
+            lap: Instant::now(),
+        }
+    }
+
+    /// Seconds since the previous call (or the start): the time of the stage just done.
+    pub fn lap(&mut self) -> f64 {
+        let seconds = self.lap.elapsed().as_secs_f64();
+        self.lap = Instant::now();
+        seconds
+    }
+}
+
+/// Where rejected rows go when the config names no dead-letter file:
+/// `<registry>/<model>/dead-letter/<time>-<pid>.csv` for a local registry.
+pub(crate) fn default_dead_letter(
+    pipeline: &Pipeline,
+    location: &RegistryLocation,
+    stamp: &str,
+) -> PathBuf {
+    let file = format!("{}-{}.csv", stamp.replace(':', ""), std::process::id());
+    match location {
+        RegistryLocation::Local(root) => root
+            .join(pipeline.model_name().as_str())
+            .join("dead-letter")
+            .join(file),
+    }
+}
+
+/// Opens the span of one pipeline stage (exported when spans are, see ferry-telemetry),
+/// a child of the run's span; it ends when the returned guard drops.
+pub(crate) fn span(name: &'static str) -> tracing::span::EnteredSpan {
+    tracing::info_span!(
+        target: "ferry::trace",
+        "stage",
+        otel.name = name,
+        ferry.stage = name
+    )
+    .entered()
+}
+
+/// A small pipeline and its data for the stages' tests: every 20th titanic passenger
+/// (`tests/fixtures`), loaded and validated.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::path::{Path, PathBuf};
+
+    use crate::config::Pipeline;
+    use crate::data::Dataset;
+
+    /// `tests/fixtures/pipelines/tiny.yaml`, validated.
+    pub(crate) fn pipeline() -> Pipeline {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pipelines/tiny.yaml");
+        Pipeline::from_file(&path).unwrap()
+    }
+
+    /// Its data, loaded (rejected rows to a temporary dead-letter file).
+    pub(crate) fn dataset(pipeline: &Pipeline) -> (tempfile::TempDir, Dataset) {
+        let dir = tempfile::tempdir().unwrap();
+        let dead: PathBuf = dir.path().join("dead.csv");
+        let dataset = crate::data::load(pipeline, &dead).unwrap();
+        (dir, dataset)
+    }
+}
