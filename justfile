@@ -21,6 +21,12 @@ lint:
 doc:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+# Build the book (docs/) into target/book, checking its links (needs mdbook and
+# mdbook-linkcheck2: `cargo install mdbook mdbook-linkcheck2 --locked`).
+[group('check')]
+book:
+    mdbook build docs
+
 # Dependency-direction, license and source checks (needs cargo-deny; `cargo deny check`
 # adds the advisories, which need network access to the advisory database).
 [group('check')]

@@ -8,6 +8,7 @@
 
 mod auth;
 mod compose;
+mod docs;
 mod drift;
 mod errors;
 mod harness;
