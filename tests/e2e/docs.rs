@@ -59,8 +59,8 @@ fn every_yaml_example_of_the_book_and_the_readme_validates() {
         let text = fs_err::read_to_string(&page).unwrap();
         for (i, block) in blocks(&text, "yaml").into_iter().enumerate() {
             let origin = format!("{} yaml block {}", page.display(), i + 1);
-            let value: Value = serde_yaml::from_str(block)
-                .unwrap_or_else(|e| panic!("{origin}: not YAML: {e}"));
+            let value: Value =
+                serde_yaml::from_str(block).unwrap_or_else(|e| panic!("{origin}: not YAML: {e}"));
             let Value::Mapping(map) = value else {
                 panic!("{origin}: not a mapping")
             };

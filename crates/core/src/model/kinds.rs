@@ -35,6 +35,23 @@ const TREE: [(&str, &str); 3] = [
     ("min_samples_split", "2"),
 ];
 
+/// What both forests of regression trees take.
+const FOREST_REGRESSOR: [(&str, &str); 6] = [
+    ("n_trees", "100"),
+    TREE[0],
+    TREE[1],
+    TREE[2],
+    ("max_features", "all columns"),
+    ("seed", "the split seed"),
+];
+
+/// What both nearest-neighbour models take.
+const KNN: [(&str, &str); 3] = [
+    ("k", "5"),
+    ("weights", "uniform (or distance)"),
+    ("metric", "euclidean (or manhattan)"),
+];
+
 /// The kernel settings of both support vector machines.
 const SVM: [(&str, &str); 6] = [
     ("c", "1.0"),
@@ -147,14 +164,7 @@ model_table! {
             params: ForestRegressorParams => ValidForestRegressorParams,
             validate: |p| p.validate(),
             fit: |p, data, progress| RandomForestRegressor(p.fit_observed(data, progress)),
-            hyperparameters: &[
-                ("n_trees", "100"),
-                TREE[0],
-                TREE[1],
-                TREE[2],
-                ("max_features", "all columns"),
-                ("seed", "the split seed"),
-            ],
+            hyperparameters: &FOREST_REGRESSOR,
             parity: |p, data, probe| p.parity(data, probe),
         }
         /// Extremely randomised trees: every tree on all rows, each split at a random
@@ -165,14 +175,7 @@ model_table! {
             params: ForestRegressorParams => ValidForestRegressorParams,
             validate: |p| p.validate(),
             fit: |p, data, progress| RandomForestRegressor(p.fit_extra_trees(data)),
-            hyperparameters: &[
-                ("n_trees", "100"),
-                TREE[0],
-                TREE[1],
-                TREE[2],
-                ("max_features", "all columns"),
-                ("seed", "the split seed"),
-            ],
+            hyperparameters: &FOREST_REGRESSOR,
             parity: |p, data, probe| p.extra_trees_parity(data, probe),
         }
         /// The majority (or distance-weighted) class of the k nearest training rows.
@@ -182,11 +185,7 @@ model_table! {
             params: KnnParams => ValidKnnParams,
             validate: |p| p.validate(),
             fit: |p, data, progress| KnnClassifier(p.fit_classifier(data)),
-            hyperparameters: &[
-                ("k", "5"),
-                ("weights", "uniform (or distance)"),
-                ("metric", "euclidean (or manhattan)"),
-            ],
+            hyperparameters: &KNN,
         }
         /// The mean (or distance-weighted mean) target of the k nearest training rows.
         KnnRegressor = "knn_regressor" {
@@ -195,11 +194,7 @@ model_table! {
             params: KnnParams => ValidKnnParams,
             validate: |p| p.validate(),
             fit: |p, data, progress| KnnRegressor(p.fit_regressor(data)),
-            hyperparameters: &[
-                ("k", "5"),
-                ("weights", "uniform (or distance)"),
-                ("metric", "euclidean (or manhattan)"),
-            ],
+            hyperparameters: &KNN,
         }
         /// Gaussian naive Bayes: a normal distribution per class and column.
         GaussianNb = "gaussian_nb" {

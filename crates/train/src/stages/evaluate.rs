@@ -38,7 +38,6 @@ pub fn evaluate(
 mod tests {
     use super::*;
     use crate::fitting::fit_predictor;
-    use crate::record::RunRecord;
     use crate::stages::fixture;
     use crate::stages::split::split_frame;
 
@@ -55,10 +54,8 @@ mod tests {
             &frames.split.train,
         )
         .unwrap();
-        let location = ferry_core::RegistryLocation::Local(dir.path().to_owned());
-        let registry = location.open(ferry_core::artifact::ReadLimits::default());
-        let mut record = RunRecord::start(&pipeline, "t", String::new());
-        let mut run = Run::new(&pipeline, registry.as_ref(), &location, "t", &mut record);
+        let mut runner = fixture::Runner::new(&pipeline, dir.path());
+        let mut run = runner.run(&pipeline);
         let values = evaluate(&mut run, &predictor, &frames, &dataset.target).unwrap();
         let names: Vec<&str> = values.keys().map(|m| m.as_str()).collect();
         assert_eq!(names, ["accuracy", "roc_auc", "log_loss"]);

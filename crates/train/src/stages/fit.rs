@@ -53,7 +53,6 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RunRecord;
     use crate::stages::fixture;
     use crate::stages::split::split_frame;
 
@@ -62,10 +61,8 @@ mod tests {
         let pipeline = fixture::pipeline();
         let (dir, dataset) = fixture::dataset(&pipeline);
         let frames = split_frame(&pipeline, &dataset, dataset.frame.clone()).unwrap();
-        let location = ferry_core::RegistryLocation::Local(dir.path().to_owned());
-        let registry = location.open(ferry_core::artifact::ReadLimits::default());
-        let mut record = RunRecord::start(&pipeline, "t", String::new());
-        let mut run = Run::new(&pipeline, registry.as_ref(), &location, "t", &mut record);
+        let mut runner = fixture::Runner::new(&pipeline, dir.path());
+        let mut run = runner.run(&pipeline);
         let fitted = fit(&mut run, &pipeline.model, &frames, &dataset.target).unwrap();
         assert_eq!(fitted.predictor.model().kind(), pipeline.model.kind());
         let predictions = fitted.predictor.predict(&frames.test).unwrap();

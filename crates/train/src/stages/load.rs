@@ -66,23 +66,14 @@ fn check(run: &Run<'_>, dataset: Dataset) -> Result<Dataset, RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RunRecord;
     use crate::stages::fixture;
 
     #[test]
     fn load_records_rows_and_refuses_too_many_invalid_ones() {
         let pipeline = fixture::pipeline();
         let dir = tempfile::tempdir().unwrap();
-        let location = ferry_core::RegistryLocation::Local(dir.path().to_owned());
-        let registry = location.open(ferry_core::artifact::ReadLimits::default());
-        let mut record = RunRecord::start(&pipeline, "2026-12-04T00:00:00Z", String::new());
-        let mut run = Run::new(
-            &pipeline,
-            registry.as_ref(),
-            &location,
-            "2026-12-04T00:00:00Z",
-            &mut record,
-        );
+        let mut runner = fixture::Runner::new(&pipeline, dir.path());
+        let mut run = runner.run(&pipeline);
         let dataset = load(&mut run).unwrap();
         let rows = run.record.rows.unwrap();
         assert_eq!(rows.valid, dataset.frame.n_rows());

@@ -107,8 +107,49 @@ pub(crate) fn span(name: &'static str) -> tracing::span::EnteredSpan {
 pub(crate) mod fixture {
     use std::path::{Path, PathBuf};
 
+    use ferry_core::artifact::ReadLimits;
+    use ferry_core::config::to_yaml_string;
+    use ferry_core::{Registry, RegistryLocation};
+
+    use super::Run;
     use crate::config::Pipeline;
     use crate::data::Dataset;
+    use crate::record::RunRecord;
+
+    /// The start time of the fixture runs.
+    pub(crate) const STAMP: &str = "2026-12-04T00:00:00Z";
+
+    /// What a [`Run`] borrows: a registry under a temporary directory and a record.
+    pub(crate) struct Runner {
+        location: RegistryLocation,
+        pub(crate) registry: std::sync::Arc<dyn Registry>,
+        record: RunRecord,
+    }
+
+    impl Runner {
+        /// A registry under `dir` and a record of a run of `pipeline`.
+        pub(crate) fn new(pipeline: &Pipeline, dir: &Path) -> Self {
+            let location = RegistryLocation::Local(dir.join("registry"));
+            let registry = location.open(ReadLimits::default());
+            let config = to_yaml_string(pipeline.config()).unwrap();
+            Self {
+                location,
+                registry,
+                record: RunRecord::start(pipeline, STAMP, config),
+            }
+        }
+
+        /// The run context of `pipeline`.
+        pub(crate) fn run<'a>(&'a mut self, pipeline: &'a Pipeline) -> Run<'a> {
+            Run::new(
+                pipeline,
+                self.registry.as_ref(),
+                &self.location,
+                STAMP,
+                &mut self.record,
+            )
+        }
+    }
 
     /// `tests/fixtures/pipelines/tiny.yaml`, validated.
     pub(crate) fn pipeline() -> Pipeline {

@@ -93,7 +93,6 @@ pub fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RunRecord;
     use crate::stages::fixture;
     use crate::stages::split::split_frame;
 
@@ -102,17 +101,8 @@ mod tests {
         let pipeline = fixture::pipeline();
         let (dir, dataset) = fixture::dataset(&pipeline);
         let frames = split_frame(&pipeline, &dataset, dataset.frame.clone()).unwrap();
-        let location = ferry_core::RegistryLocation::Local(dir.path().join("registry"));
-        let registry = location.open(ferry_core::artifact::ReadLimits::default());
-        let config = to_yaml_string(pipeline.config()).unwrap();
-        let mut record = RunRecord::start(&pipeline, "2026-12-04T00:00:00Z", config);
-        let mut run = Run::new(
-            &pipeline,
-            registry.as_ref(),
-            &location,
-            "2026-12-04T00:00:00Z",
-            &mut record,
-        );
+        let mut runner = fixture::Runner::new(&pipeline, dir.path());
+        let mut run = runner.run(&pipeline);
         let fitted =
             super::super::fit::fit(&mut run, &pipeline.model, &frames, &dataset.target).unwrap();
         let rows = RowCounts {
@@ -128,8 +118,9 @@ mod tests {
         assert_eq!(published.resolved.version, Version(1));
         assert_eq!(published.manifest.rows, rows);
         assert_eq!(published.manifest.metrics, metrics);
-        assert_eq!(published.manifest.created_at, "2026-12-04T00:00:00Z");
-        let (_, bundle) = registry
+        assert_eq!(published.manifest.created_at, fixture::STAMP);
+        let (_, bundle) = runner
+            .registry
             .load(&ferry_core::ModelRef::Version(
                 pipeline.model_name().clone(),
                 Version(1),
