@@ -1,7 +1,7 @@
 //! The book (`docs/src`) and the README: every YAML example parses and validates as what
 //! it shows (a pipeline config, a part of one, or a serve config), and every relative
-//! link points to a file that exists. `mdbook build docs` in CI checks the links inside
-//! the book, anchors included.
+//! link points to a file that exists and, with a `#fragment`, to a heading of it.
+//! `mdbook build docs` in CI checks the book's links to files once more, as rendered.
 
 use std::path::{Path, PathBuf};
 
@@ -94,8 +94,37 @@ fn every_yaml_example_of_the_book_and_the_readme_validates() {
     }
 }
 
+/// The anchors of a page's headings, as mdBook makes them (lower case; letters, digits,
+/// `_` and `-` kept, spaces to `-`, the rest dropped), outside code blocks.
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        }
+        if fenced || !line.starts_with('#') {
+            continue;
+        }
+        let title = line.trim_start_matches('#').trim();
+        out.push(
+            title
+                .chars()
+                .filter_map(|c| match c {
+                    c if c.is_alphanumeric() || c == '_' || c == '-' => {
+                        Some(c.to_lowercase().next().unwrap_or(c))
+                    }
+                    c if c.is_whitespace() => Some('-'),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
 #[test]
-fn every_relative_link_of_the_book_and_the_readme_points_to_a_file() {
+fn every_relative_link_of_the_book_and_the_readme_points_to_a_file_and_heading() {
     let mut checked = 0;
     for page in pages() {
         let text = fs_err::read_to_string(&page).unwrap();
@@ -104,15 +133,28 @@ fn every_relative_link_of_the_book_and_the_readme_points_to_a_file() {
             let rest = &text[i + 2..];
             let Some(end) = rest.find(')') else { continue };
             let target = &rest[..end];
-            if target.contains("://") || target.starts_with('#') || target.contains(' ') {
+            if target.contains("://") || target.contains(' ') {
                 continue;
             }
-            let file = target.split('#').next().unwrap_or_default();
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file.is_empty() {
+                page.clone()
+            } else {
+                dir.join(file)
+            };
             assert!(
-                dir.join(file).exists(),
+                linked.exists(),
                 "{}: link to {target}, which does not exist",
                 page.display()
             );
+            if !anchor.is_empty() {
+                let headings = anchors(&fs_err::read_to_string(&linked).unwrap());
+                assert!(
+                    headings.iter().any(|h| h == anchor),
+                    "{}: link to {target}, whose page has no such heading (it has {headings:?})",
+                    page.display()
+                );
+            }
             checked += 1;
         }
     }
