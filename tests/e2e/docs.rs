@@ -11,7 +11,7 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The README and every chapter of the book.
+/// The README, DESIGN.md and every chapter of the book.
 fn pages() -> Vec<PathBuf> {
     let mut pages: Vec<PathBuf> = fs_err::read_dir(workspace().join("docs/src"))
         .unwrap()
@@ -20,6 +20,7 @@ fn pages() -> Vec<PathBuf> {
         .collect();
     pages.sort();
     pages.push(workspace().join("README.md"));
+    pages.push(workspace().join("DESIGN.md"));
     pages
 }
 

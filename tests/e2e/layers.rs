@@ -2,7 +2,8 @@
 //! serve and train, resolves it to the module (file) it names, and fails on any circle
 //! between modules, and on any serve module importing from a layer above its own.
 //!
-//! serve's layers, bottom to top (DESIGN.md draws the same picture):
+//! serve's layers, bottom to top (DESIGN.md, at the repository root, draws the same
+//! picture):
 //!
 //! 1. base: `error` (codes and `ApiError`, no rendering), `config`, `api_keys`,
 //!    `request` (request id, route template, the headers every answer carries),

@@ -111,10 +111,10 @@ pub(crate) mod fixture {
     use ferry_core::config::to_yaml_string;
     use ferry_core::{Registry, RegistryLocation};
 
-    use super::Run;
     use crate::config::Pipeline;
     use crate::data::Dataset;
     use crate::record::RunRecord;
+    use crate::stages::Run;
 
     /// The start time of the fixture runs.
     pub(crate) const STAMP: &str = "2026-12-04T00:00:00Z";
