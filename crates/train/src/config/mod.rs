@@ -453,15 +453,15 @@ fn grid_candidates(
             params.insert(name.as_str().into(), values[pick].clone());
             section.insert(name.as_str().into(), values[pick].clone());
         }
-        let built = ModelSpec::deserialize(serde_yaml::Value::Mapping(section))
-            .map_err(|e| e.to_string())
-            .and_then(|spec| {
-                spec.validate()
-                    .map(|valid| (spec, valid))
-                    .map_err(|e| e.to_string())
-            });
-        match built {
-            Ok((spec, valid)) => candidates.push(Candidate {
+        let spec = match ModelSpec::deserialize(serde_yaml::Value::Mapping(section)) {
+            Ok(spec) => spec,
+            Err(why) => {
+                errors.push("search.grid", format!("candidate {params:?}: {why}"));
+                return Vec::new();
+            }
+        };
+        match spec.validate() {
+            Ok(valid) => candidates.push(Candidate {
                 params,
                 spec,
                 valid,

@@ -47,49 +47,43 @@ pub fn promote(
         }
     };
     outcome.previous = previous.map(|v| v.0);
-    let deserved = match previous {
-        None => Ok(format!("{} had no version", config.alias)),
-        Some(_) if !config.require_better => Ok("no comparison required".to_owned()),
-        Some(current) => {
-            let scored = registry
-                .load(&ModelRef::Version(name.clone(), current))
-                .map_err(|e| e.to_string())
-                .and_then(|(_, bundle)| {
-                    score(pipeline, bundle.predictor(), test_frame, target, test_rows)
-                        .map_err(|e| e.to_string())
-                });
-            match scored {
-                Err(why) => Err(format!(
-                    "version {current} cannot be scored on this run's test rows: {why}"
-                )),
-                Ok(values) => {
-                    let old = values.get(&metric).copied().unwrap_or(f64::NAN);
-                    outcome.current = Some(old);
-                    if metric.better(value, old) {
-                        Ok(format!(
-                            "{metric} {value:.4} beats version {current}'s {old:.4} on the same {} test rows",
-                            test_rows.len()
-                        ))
-                    } else {
-                        Err(format!(
-                            "{metric} {value:.4} does not beat version {current}'s {old:.4} on the same {} test rows",
-                            test_rows.len()
-                        ))
+    // Whether the new version deserves the alias, and why (or why not).
+    let (deserved, why) = match previous {
+        None => (true, format!("{} had no version", config.alias)),
+        Some(_) if !config.require_better => (true, "no comparison required".to_owned()),
+        Some(current) => match registry.load(&ModelRef::Version(name.clone(), current)) {
+            Err(e) => (false, unscored(current, &e)),
+            Ok((_, bundle)) => {
+                match score(pipeline, bundle.predictor(), test_frame, target, test_rows) {
+                    Err(e) => (false, unscored(current, &e)),
+                    Ok(values) => {
+                        let old = values.get(&metric).copied().unwrap_or(f64::NAN);
+                        outcome.current = Some(old);
+                        let beats = metric.better(value, old);
+                        let verb = if beats { "beats" } else { "does not beat" };
+                        (
+                            beats,
+                            format!(
+                                "{metric} {value:.4} {verb} version {current}'s {old:.4} on the same {} test rows",
+                                test_rows.len()
+                            ),
+                        )
                     }
                 }
             }
-        }
+        },
     };
-    match deserved {
-        Ok(why) => match registry.set_alias(name, &config.alias, version) {
+    outcome.reason = if !deserved {
+        why
+    } else {
+        match registry.set_alias(name, &config.alias, version) {
             Ok(()) => {
                 outcome.promoted = true;
-                outcome.reason = why;
+                why
             }
-            Err(e) => outcome.reason = format!("{why}, but the alias could not be moved: {e}"),
-        },
-        Err(why) => outcome.reason = why,
-    }
+            Err(e) => format!("{why}, but the alias could not be moved: {e}"),
+        }
+    };
     tracing::info!(
         alias = %config.alias,
         promoted = outcome.promoted,
@@ -97,6 +91,11 @@ pub fn promote(
         "Promotion."
     );
     Some(outcome)
+}
+
+/// Why version `current` could not be compared.
+fn unscored(current: Version, error: &dyn std::fmt::Display) -> String {
+    format!("version {current} cannot be scored on this run's test rows: {error}")
 }
 
 #[cfg(test)]
