@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use ferry_core::RegistryLocation;
-use ferry_core::artifact::{ReadLimits, RowCounts};
+use ferry_core::artifact::ReadLimits;
 use ferry_core::config::to_yaml_string;
 
 use crate::config::Pipeline;
@@ -97,13 +97,7 @@ fn run_stages(run: &mut Run<'_>) -> Result<RunReport, RunError> {
     let fitted = stages::fit::fit(run, &selection.spec, &frames, &dataset.target)?;
     let values = stages::evaluate::evaluate(run, &fitted.predictor, &frames, &dataset.target)?;
     let gates = stages::gate::gate(&run.pipeline.config.evaluation.gates, &values)?;
-    let rows = RowCounts {
-        read: dataset.read,
-        valid: dataset.target.len(),
-        invalid: dataset.invalid,
-        train: frames.split.train.len(),
-        test: frames.split.test.len(),
-    };
+    let rows = frames.row_counts(&dataset);
     let published = stages::publish::publish(run, &fitted, &selection, rows, &values)?;
     let (resolved, written) = (published.resolved, published.manifest);
     let promotion = {

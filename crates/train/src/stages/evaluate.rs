@@ -37,7 +37,6 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fitting::fit_predictor;
     use crate::stages::fixture;
     use crate::stages::split::split_frame;
 
@@ -46,14 +45,7 @@ mod tests {
         let pipeline = fixture::pipeline();
         let (dir, dataset) = fixture::dataset(&pipeline);
         let frames = split_frame(&pipeline, &dataset, dataset.frame.clone()).unwrap();
-        let predictor = fit_predictor(
-            &pipeline,
-            &pipeline.model,
-            &frames.train,
-            &dataset.target,
-            &frames.split.train,
-        )
-        .unwrap();
+        let predictor = fixture::predictor(&pipeline, &dataset, &frames);
         let mut runner = fixture::Runner::new(&pipeline, dir.path());
         let mut run = runner.run(&pipeline);
         let values = evaluate(&mut run, &predictor, &frames, &dataset.target).unwrap();

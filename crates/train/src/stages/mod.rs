@@ -158,6 +158,22 @@ pub(crate) mod fixture {
         Pipeline::from_file(&path).unwrap()
     }
 
+    /// The configured model fitted on the training rows of `frames`.
+    pub(crate) fn predictor(
+        pipeline: &Pipeline,
+        dataset: &Dataset,
+        frames: &super::split::SplitFrames,
+    ) -> ferry_core::Predictor {
+        crate::fitting::fit_predictor(
+            pipeline,
+            &pipeline.model,
+            &frames.train,
+            &dataset.target,
+            &frames.split.train,
+        )
+        .unwrap()
+    }
+
     /// Its data, loaded (rejected rows to a temporary dead-letter file).
     pub(crate) fn dataset(pipeline: &Pipeline) -> (tempfile::TempDir, Dataset) {
         let dir = tempfile::tempdir().unwrap();

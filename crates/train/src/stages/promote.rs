@@ -101,7 +101,6 @@ fn unscored(current: Version, error: &dyn std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fitting::fit_predictor;
     use crate::stages::fixture;
     use crate::stages::split::split_frame;
     use ferry_core::Registry;
@@ -128,14 +127,7 @@ mod tests {
         assert!(promote_now(&pipeline, Version(1)).is_none());
 
         // A real version to point at: the fixture artifact's manifest with this model.
-        let predictor = fit_predictor(
-            &pipeline,
-            &pipeline.model,
-            &frames.train,
-            &dataset.target,
-            &frames.split.train,
-        )
-        .unwrap();
+        let predictor = fixture::predictor(&pipeline, &dataset, &frames);
         let fixture_manifest = ferry_core::ModelBundle::load(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../tests/fixtures/registry/tiny/1"),

@@ -105,13 +105,7 @@ mod tests {
         let mut run = runner.run(&pipeline);
         let fitted =
             super::super::fit::fit(&mut run, &pipeline.model, &frames, &dataset.target).unwrap();
-        let rows = RowCounts {
-            read: dataset.read,
-            valid: dataset.target.len(),
-            invalid: dataset.invalid,
-            train: frames.split.train.len(),
-            test: frames.split.test.len(),
-        };
+        let rows = frames.row_counts(&dataset);
         let metrics = BTreeMap::from([(Metric::Accuracy, 0.75)]);
         let selection = Selection::configured(&pipeline);
         let published = publish(&mut run, &fitted, &selection, rows, &metrics).unwrap();

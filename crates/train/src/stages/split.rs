@@ -2,6 +2,7 @@
 //! valid rows, and the preprocessing fitted on the training rows for callers that want
 //! the prepared training set ([`prepare`]).
 
+use ferry_core::artifact::RowCounts;
 use ferry_core::model::{EncodedLabels, TrainingSet};
 use ferry_core::split::{Split, train_test_split};
 use ferry_core::{FittedPreprocessor, Frame};
@@ -67,6 +68,20 @@ pub fn split_frame(
     }
     let (train, test) = frame.split_rows(&split.train, &split.test);
     Ok(SplitFrames { split, train, test })
+}
+
+impl SplitFrames {
+    /// The row counts of `dataset` split into these frames, as the manifest records them.
+    #[must_use]
+    pub fn row_counts(&self, dataset: &Dataset) -> RowCounts {
+        RowCounts {
+            read: dataset.read,
+            valid: dataset.target.len(),
+            invalid: dataset.invalid,
+            train: self.split.train.len(),
+            test: self.split.test.len(),
+        }
+    }
 }
 
 /// The stage: splits the dataset's rows (taking them out of it) and records the sizes.
