@@ -85,13 +85,11 @@ fn modules(src: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// The code of a file: without its unit tests and without comments.
+/// The code of a file: without comments and without its test-only modules
+/// (`#[cfg(test)]` before a `mod` with a body, cut to its closing brace).
 fn code_of(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(i) => &text[..i],
-        None => text,
-    };
-    text.lines()
+    let code: String = text
+        .lines()
         .map(|l| match l.find("//") {
             // `//` inside a string literal (a URL) is rare in this code; a path after
             // it would be missed, never invented.
@@ -99,7 +97,40 @@ fn code_of(text: &str) -> String {
             None => l,
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    let mut out = String::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "#[cfg(test)]".len()..];
+        let head = after.trim_start();
+        let is_mod = head.starts_with("mod ") || head.starts_with("pub(crate) mod ");
+        let open = after.find('{');
+        let semicolon = after.find(';');
+        match (is_mod, open) {
+            (true, Some(open)) if semicolon.is_none_or(|s| s > open) => {
+                let mut depth = 0usize;
+                let mut end = after.len();
+                for (i, c) in after[open..].char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = open + i + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                rest = &after[end..];
+            }
+            _ => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The paths a module's code names through `crate::` or `super::`, as absolute
@@ -322,6 +353,12 @@ fn the_import_reader_sees_groups_super_and_circles() {
         "// crate::a in a comment\nuse crate::a;".to_owned(),
     );
     let modules: BTreeMap<_, _> = modules.into_iter().map(|(k, v)| (k, code_of(&v))).collect();
-    let found = circles(&edges(&modules));
+    let e = edges(&modules);
+    assert_eq!(
+        e["c"],
+        BTreeSet::from(["a".to_owned()]),
+        "test-only paths are not read"
+    );
+    let found = circles(&e);
     assert_eq!(found, vec![vec!["a", "b", "c", "a"]]);
 }
