@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ferry_core::config::{YamlError, from_yaml_str};
-use ferry_core::{ModelName, ModelRef};
+use ferry_core::{ModelName, ModelRef, RegistryLocation};
 use serde::{Deserialize, Serialize};
 
 use crate::api_keys::{ApiKeys, ApiKeysError, PublicRoute};
@@ -15,8 +15,12 @@ use crate::prediction_log::PredictionLogConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
-    /// Registry directory; relative paths are resolved against the config file.
-    pub registry: PathBuf,
+    /// Registry: a directory (relative paths are resolved against the config file) or
+    /// an object-store URL (`s3://bucket/prefix`, `gs://...`, `az://...`).
+    #[serde(with = "location")]
+    pub registry: RegistryLocation,
+    /// The local cache of an object-store registry's versions.
+    pub cache: CacheConfig,
     /// Address to listen on; port 0 picks a free port.
     pub bind: String,
     /// Models to serve (`name`, `name@alias`, `name/3`); empty serves the latest of
@@ -40,6 +44,28 @@ pub struct ServeConfig {
     pub watch_interval: Option<f64>,
     /// A sampled log of predictions (JSON lines), written off the request path.
     pub prediction_log: PredictionLogConfig,
+}
+
+/// `cache:` of [`ServeConfig`]: where an object-store registry's versions are kept once
+/// downloaded (a restart, or a store that is briefly unreachable, serves from here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// The directory; `FERRY_CACHE_DIR`, else `ferry-cache` in the temporary
+    /// directory, when absent. Relative paths are resolved against the config file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// The most it holds, in bytes; the least recently used versions go first.
+    pub max_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: 2 << 30,
+        }
+    }
 }
 
 /// `auth:` of [`ServeConfig`]. The keys themselves come from `keys_file` or the
@@ -117,7 +143,8 @@ impl Default for Limits {
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
-            registry: PathBuf::from("artifacts"),
+            registry: RegistryLocation::Local(PathBuf::from("artifacts")),
+            cache: CacheConfig::default(),
             bind: "127.0.0.1:8080".to_owned(),
             models: Vec::new(),
             limits: Limits::default(),
@@ -228,8 +255,15 @@ impl ServeConfig {
                 source,
             })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        if config.registry.is_relative() {
-            config.registry = base.join(&config.registry);
+        if let RegistryLocation::Local(dir) = &mut config.registry
+            && dir.is_relative()
+        {
+            *dir = base.join(&*dir);
+        }
+        if let Some(dir) = &mut config.cache.dir
+            && dir.is_relative()
+        {
+            *dir = base.join(&*dir);
         }
         if let Some(keys) = &mut config.auth.keys_file
             && keys.is_relative()
@@ -279,6 +313,12 @@ impl ServeConfig {
                 ));
             }
         }
+        if self.cache.max_bytes == 0 {
+            return Err(ConfigValueError::new(
+                "cache.max_bytes",
+                "expected at least 1",
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigValueError::new("workers", "expected at least 1"));
         }
@@ -317,6 +357,22 @@ impl ServeConfig {
 }
 
 /// Model references as strings in YAML.
+mod location {
+    use ferry_core::RegistryLocation;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(l: &RegistryLocation, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(l)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<RegistryLocation, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+}
+
 mod refs {
     use ferry_core::ModelRef;
     use serde::de::Error as _;
@@ -346,7 +402,10 @@ mod tests {
     fn the_shipped_serve_config_parses() {
         let path = workspace().join("configs/serve.yaml");
         let config = ServeConfig::from_file(&path).unwrap();
-        assert_eq!(config.registry, workspace().join("configs/../artifacts"));
+        assert_eq!(
+            config.registry,
+            RegistryLocation::Local(workspace().join("configs/../artifacts"))
+        );
         assert_eq!(config.bind, "127.0.0.1:8080");
         let names: Vec<String> = config.models.iter().map(ToString::to_string).collect();
         assert_eq!(names, ["iris@latest", "titanic@latest", "diabetes@latest"]);
@@ -383,7 +442,7 @@ mod tests {
         assert_eq!(
             config,
             ServeConfig {
-                registry: dir.path().join("artifacts"),
+                registry: RegistryLocation::Local(dir.path().join("artifacts")),
                 ..ServeConfig::default()
             }
         );

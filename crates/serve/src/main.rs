@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use ferry_core::artifact::ReadLimits;
 use ferry_core::{ModelRef, RegistryLocation};
 use serve::state::load_models;
 use serve::{AppState, ServeConfig};
@@ -22,9 +21,17 @@ struct Cli {
     /// Serve config file (YAML: registry, bind, models, limits, workers).
     #[arg(long, env = "FERRY_SERVE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Registry directory [default: artifacts].
-    #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
-    registry: Option<PathBuf>,
+    /// Registry: a directory or an object-store URL (s3://BUCKET/PREFIX, gs://...,
+    /// az://...) [default: artifacts].
+    #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
+    registry: Option<RegistryLocation>,
+    /// Where an object-store registry's versions are cached [default: ferry-cache in
+    /// the temporary directory].
+    #[arg(long, env = "FERRY_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// The most the cache holds, in bytes [default: 2147483648].
+    #[arg(long, env = "FERRY_CACHE_MAX_BYTES", value_name = "BYTES")]
+    cache_max_bytes: Option<u64>,
     /// Address to listen on; port 0 picks a free port, printed at startup
     /// [default: 127.0.0.1:8080].
     #[arg(long, env = "FERRY_BIND", value_name = "ADDR")]
@@ -100,6 +107,12 @@ impl Cli {
         };
         if let Some(r) = self.registry {
             config.registry = r;
+        }
+        if self.cache_dir.is_some() {
+            config.cache.dir = self.cache_dir;
+        }
+        if let Some(n) = self.cache_max_bytes {
+            config.cache.max_bytes = n;
         }
         if let Some(b) = self.bind {
             config.bind = b;
@@ -242,7 +255,8 @@ fn prepare(
     keys: Option<serve::api_keys::ApiKeys>,
 ) -> anyhow::Result<(AppState, String, Option<usize>, Option<f64>)> {
     let ServeConfig {
-        registry: root,
+        registry: location,
+        cache,
         bind,
         models: references,
         limits,
@@ -253,7 +267,10 @@ fn prepare(
         prediction_log,
     } = config;
     let waits = watch_interval.is_some();
-    if !root.is_dir() && !waits {
+    if let Some(root) = location.as_local()
+        && !root.is_dir()
+        && !waits
+    {
         anyhow::bail!(
             "registry {} does not exist: train a model into it first (cargo run -p train -- \
              --config configs/iris.yaml --registry {}), or pass --registry DIR",
@@ -261,9 +278,19 @@ fn prepare(
             root.display()
         );
     }
-    let registry = RegistryLocation::Local(root.clone()).open(ReadLimits::default());
+    let options = ferry_store::StoreOptions {
+        cache_dir: cache
+            .dir
+            .unwrap_or_else(ferry_store::StoreOptions::default_cache_dir),
+        cache_max_bytes: cache.max_bytes,
+        ..ferry_store::StoreOptions::default()
+    };
+    let registry = ferry_store::open(&location, &options)?;
     let (models, expected, failures) = load_models(registry.as_ref(), &references)
-        .with_context(|| format!("cannot list registry {}", root.display()))?;
+        .with_context(|| format!("cannot list registry {location}"))?;
+    if let Some(reason) = registry.offline() {
+        tracing::warn!(registry = %location, %reason, "Starting from the local cache.");
+    }
     for failure in &failures {
         tracing::error!(model = %failure.reference, error = %failure.error, "Model refused; it is not served.");
     }
@@ -274,11 +301,9 @@ fn prepare(
         if !waits {
             if references.is_empty() {
                 anyhow::bail!(
-                    "registry {} holds no model: train the examples first (just train-examples, \
-                     or cargo run -p train -- --config configs/iris.yaml --registry {}), or \
-                     start with --watch-interval SECS to wait for one",
-                    root.display(),
-                    root.display()
+                    "registry {location} holds no model: train the examples first (just \
+                     train-examples, or cargo run -p train -- --config configs/iris.yaml \
+                     --registry {location}), or start with --watch-interval SECS to wait for one"
                 );
             }
             let reasons: Vec<String> = failures
@@ -287,7 +312,7 @@ fn prepare(
                 .collect();
             anyhow::bail!("no model could be loaded: {}", reasons.join("; "));
         }
-        tracing::warn!(registry = %root.display(), "No model is loaded yet; /ready answers 503 until the watcher finds one.");
+        tracing::warn!(registry = %location, "No model is loaded yet; /ready answers 503 until the watcher finds one.");
     }
     match &keys {
         Some(keys) => tracing::info!(keys = keys.len(), "API keys loaded."),

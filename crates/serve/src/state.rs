@@ -119,6 +119,13 @@ impl Reloader {
         }
     }
 
+    /// Why the registry answers from its local cache instead of its store, while it
+    /// does (see [`Registry::offline`]).
+    #[must_use]
+    pub fn offline(&self) -> Option<String> {
+        self.registry.offline()
+    }
+
     /// The last failure of model `name`, if its latest (re)load failed.
     #[must_use]
     pub fn failure(&self, name: &str) -> Option<ReloadFailure> {

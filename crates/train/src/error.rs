@@ -107,6 +107,10 @@ pub enum RunError {
     /// The registry refused the artifact.
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
+    /// The registry cannot be opened (a store client not built in, its settings
+    /// refused, no cache directory).
+    #[error(transparent)]
+    OpenRegistry(#[from] ferry_store::OpenError),
     /// A drift comparison is impossible (no reference statistics, no usable row).
     #[error("drift: {0}")]
     Drift(String),
@@ -155,6 +159,7 @@ impl RunError {
             | RunError::TooManyInvalid { .. }
             | RunError::NotEnoughRows(_)
             | RunError::Search(_)
+            | RunError::OpenRegistry(_)
             | RunError::Drift(_)
             | RunError::WriteFolds(_) => ExitKind::Usage,
             RunError::Preprocess(e) if e.is_caller_error() => ExitKind::Usage,

@@ -229,11 +229,12 @@ impl fmt::Display for Collected {
             "would remove"
         };
         for l in &self.leftovers {
-            writeln!(
-                f,
-                "{verb} {} ({} bytes, left by process {})",
-                l.location, l.bytes, l.pid
-            )?;
+            let by = match (l.pid, l.age_secs) {
+                (Some(pid), _) => format!("left by process {pid}"),
+                (None, Some(age)) => format!("unfinished for {age} s"),
+                (None, None) => "unfinished".to_owned(),
+            };
+            writeln!(f, "{verb} {} ({} bytes, {by})", l.location, l.bytes)?;
         }
         let bytes: u64 = self.leftovers.iter().map(|l| l.bytes).sum();
         write!(

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use ferry_core::RegistryLocation;
-use ferry_core::artifact::ReadLimits;
 use ferry_core::config::to_yaml_string;
+use ferry_store::StoreOptions;
 
 use crate::config::Pipeline;
 use crate::cv::{self, CvTable, SearchTable, TrainingRows};
@@ -26,7 +26,7 @@ use crate::stages::{self, Run, default_dead_letter};
 #[must_use]
 pub fn registry_location(pipeline: &Pipeline, cli: Option<&RegistryLocation>) -> RegistryLocation {
     cli.cloned()
-        .or_else(|| pipeline.registry().map(RegistryLocation::from))
+        .or_else(|| pipeline.registry().cloned())
         .unwrap_or_else(default_registry)
 }
 
@@ -55,7 +55,7 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
         ferry.run_id = tracing::field::Empty,
     )
     .entered();
-    let registry = location.open(ReadLimits::default());
+    let registry = ferry_store::open(location, &StoreOptions::default())?;
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
     let mut record = RunRecord::start(pipeline, &stamp, config);

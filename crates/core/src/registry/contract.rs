@@ -126,7 +126,7 @@ fn sample(name: &str) -> (Manifest, Predictor, String) {
 }
 
 /// Publishes the sample model as `name`.
-pub(crate) fn publish(registry: &dyn Registry, name: &str) -> Published {
+pub fn publish(registry: &dyn Registry, name: &str) -> Published {
     let (manifest, predictor, config) = sample(name);
     let files = ArtifactFiles {
         model: predictor.model(),

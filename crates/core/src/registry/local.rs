@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::{
-    AliasName, Leftover, ModelName, ModelRef, Published, Registry, RegistryError, Resolved, Version,
+    AliasName, Leftover, ModelName, ModelRef, Published, Registry, RegistryError, Resolved,
+    Version, is_valid_run_id,
 };
 use crate::artifact::{ArtifactFiles, Manifest, ReadLimits, write_version_dir};
 use crate::bundle::ModelBundle;
@@ -28,15 +29,6 @@ const HISTORY_DIR: &str = ".history";
 /// `<model>/runs/<run-id>/run.json`.
 const RUNS_DIR: &str = "runs";
 const RUN_FILE: &str = "run.json";
-
-/// A run id that is one safe path component.
-fn valid_run_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
 
 /// The process that wrote a temporary entry: `.tmp-<version>-<pid>` (a version being
 /// published) or `.<alias>.<pid>.tmp` (an alias being rewritten).
@@ -107,7 +99,8 @@ fn collect_in(dir: &Path, dry_run: bool) -> Result<Vec<Leftover>, RegistryError>
         }
         found.push(Leftover {
             location: path.display().to_string(),
-            pid,
+            pid: Some(pid),
+            age_secs: None,
             bytes,
         });
     }
@@ -578,7 +571,7 @@ impl Registry for LocalRegistry {
         run_id: &str,
         record: &[u8],
     ) -> Result<String, RegistryError> {
-        if !valid_run_id(run_id) {
+        if !is_valid_run_id(run_id) {
             return Err(RegistryError::RunNotFound {
                 name: name.clone(),
                 run: run_id.to_owned(),
@@ -603,7 +596,7 @@ impl Registry for LocalRegistry {
         for entry in entries {
             let entry = entry?;
             if let Some(id) = entry.file_name().to_str()
-                && valid_run_id(id)
+                && is_valid_run_id(id)
                 && entry.path().join(RUN_FILE).is_file()
             {
                 ids.push(id.to_owned());
@@ -628,7 +621,7 @@ impl Registry for LocalRegistry {
             name: name.clone(),
             run: run_id.to_owned(),
         };
-        if !valid_run_id(run_id) {
+        if !is_valid_run_id(run_id) {
             return Err(not_found());
         }
         let path = self
@@ -692,7 +685,7 @@ mod tests {
                     .unwrap()
                     .to_str()
                     .unwrap();
-                (name, l.pid, l.bytes)
+                (name, l.pid.unwrap(), l.bytes)
             })
             .collect();
         let dead_version_name = format!(".tmp-3-{DEAD_PID}");

@@ -22,11 +22,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 
 pub use local::LocalRegistry;
 
-use crate::artifact::{ArtifactError, ArtifactFiles, Manifest, ReadLimits};
+use crate::artifact::{ArtifactError, ArtifactFiles, Manifest};
 use crate::bundle::ModelBundle;
 pub use crate::ids::{AliasName, LATEST, ModelName, ModelRef, Version};
 
@@ -54,6 +53,15 @@ pub enum RegistryError {
         name: ModelName,
         /// The alias asked for.
         alias: AliasName,
+    },
+    /// A remote store failed a request (unreachable, refused, or answered an error); the
+    /// message names the object.
+    #[error("{location}: {message}")]
+    Store {
+        /// The object or prefix (`s3://bucket/prefix/iris/3/manifest.json`).
+        location: String,
+        /// The store's error.
+        message: String,
     },
     /// An alias record does not hold a version number.
     #[error("alias file {path} does not hold a version number")]
@@ -115,12 +123,25 @@ impl RegistryError {
             | RegistryError::AliasNotFound { .. }
             | RegistryError::RunNotFound { .. } => true,
             RegistryError::Io(_)
+            | RegistryError::Store { .. }
             | RegistryError::CorruptAlias { .. }
             | RegistryError::Artifact(_)
             | RegistryError::VersionInUse { .. }
             | RegistryError::NoEarlierVersion { .. } => false,
         }
     }
+}
+
+/// Whether `id` is a run id [`Registry::write_run`] accepts: 1 to 64 characters of
+/// `A-Z`, `a-z`, `0-9`, `-`, `_`, `.`, not starting with `.` (one safe path component or
+/// object-key segment).
+#[must_use]
+pub fn is_valid_run_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A resolved reference.
@@ -294,6 +315,13 @@ pub trait Registry: Send + Sync + fmt::Debug {
     /// # Errors
     /// IO errors while listing or removing.
     fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError>;
+
+    /// Why this registry answers from a local copy instead of its store, while it does
+    /// (a remote store unreachable, the last verified copies served meanwhile); `None`
+    /// when its answers are current. A local directory is never offline.
+    fn offline(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A leftover of an interrupted publish or alias write, from
@@ -302,43 +330,160 @@ pub trait Registry: Send + Sync + fmt::Debug {
 pub struct Leftover {
     /// Where it is (a path or URL).
     pub location: String,
-    /// The process that left it.
-    pub pid: u32,
-    /// Its size on disk.
+    /// The process that left it, when the store records one (a local directory does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Seconds since it was last written, when the store records no writer (an object
+    /// store: a leftover is whatever is older than the grace period).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_secs: Option<u64>,
+    /// Its size in bytes.
     pub bytes: u64,
 }
 
 /// Where a registry lives, as configured (`--registry`, `FERRY_REGISTRY`, a config's
-/// `registry` key): a local directory, given as a path or a `file://` URL.
+/// `registry` key): a local directory (a path or a `file://` URL) or an object store
+/// (`s3://BUCKET/PREFIX`, `gs://`, `az://`, or `memory://` for one process's tests).
+///
+/// Parsing only reads the text; `ferry_store::open` turns a location into a
+/// [`Registry`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryLocation {
     /// A directory on this machine.
     Local(PathBuf),
+    /// A bucket (and a prefix in it) of an object store.
+    Object(StoreUrl),
+}
+
+/// The object stores a registry can live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreScheme {
+    /// Amazon S3 and S3-compatible servers (`s3://`).
+    S3,
+    /// Google Cloud Storage (`gs://`).
+    Gcs,
+    /// Azure Blob Storage (`az://`).
+    Azure,
+    /// A store in this process's memory (`memory://`), gone when it exits: for tests.
+    Memory,
+}
+
+impl StoreScheme {
+    /// The URL scheme (`s3`, `gs`, `az`, `memory`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreScheme::S3 => "s3",
+            StoreScheme::Gcs => "gs",
+            StoreScheme::Azure => "az",
+            StoreScheme::Memory => "memory",
+        }
+    }
+}
+
+/// An object-store registry location: `SCHEME://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoreUrl {
+    scheme: StoreScheme,
+    bucket: String,
+    prefix: String,
+}
+
+impl StoreUrl {
+    /// The store.
+    #[must_use]
+    pub fn scheme(&self) -> StoreScheme {
+        self.scheme
+    }
+
+    /// The bucket (S3, GCS) or container (Azure).
+    #[must_use]
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key prefix the registry lives under, without leading or trailing `/`; empty
+    /// for the bucket's root.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.bucket)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix)?;
+        }
+        Ok(())
+    }
 }
 
 /// A registry location that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported registry location {found:?}: expected a directory path or a file:// URL")]
+#[error("unsupported registry location {found:?}: {problem}")]
 pub struct LocationError {
     /// The refused text.
     pub found: String,
+    /// What was expected instead.
+    pub problem: String,
 }
+
+const EXPECTED_LOCATION: &str = "expected a directory path, a file:// URL, or an object-store \
+     URL (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX)";
 
 impl FromStr for RegistryLocation {
     type Err = LocationError;
     fn from_str(s: &str) -> Result<Self, LocationError> {
+        let refuse = |problem: &str| LocationError {
+            found: s.to_owned(),
+            problem: problem.to_owned(),
+        };
         if let Some(path) = s.strip_prefix("file://") {
             return Ok(RegistryLocation::Local(PathBuf::from(path)));
         }
-        // Any other `scheme://` names a store this build has no client for; a path
-        // never contains `://` in practice, so refuse it rather than create a directory
-        // called `mlflow:`.
-        if s.is_empty() || s.contains("://") {
-            return Err(LocationError {
-                found: s.to_owned(),
-            });
+        if s.is_empty() {
+            return Err(refuse(EXPECTED_LOCATION));
         }
-        Ok(RegistryLocation::Local(PathBuf::from(s)))
+        // A path never contains `://` in practice: refuse an unknown scheme rather than
+        // create a directory called `mlflow:`.
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return Ok(RegistryLocation::Local(PathBuf::from(s)));
+        };
+        let scheme = match scheme {
+            "s3" | "s3a" => StoreScheme::S3,
+            "gs" => StoreScheme::Gcs,
+            "az" | "azure" => StoreScheme::Azure,
+            "memory" => StoreScheme::Memory,
+            _ => return Err(refuse(EXPECTED_LOCATION)),
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = !bucket.is_empty()
+            && bucket.len() <= 255
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !bucket_ok {
+            return Err(refuse(
+                "expected a bucket name of letters, digits, '-', '_' and '.' after the scheme",
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        let prefix_ok = prefix
+            .split('/')
+            .all(|part| prefix.is_empty() || (!part.is_empty() && part != "." && part != ".."))
+            && !prefix.contains(['?', '#', '\\']);
+        if !prefix_ok {
+            return Err(refuse(
+                "expected a prefix of non-empty segments without '.', '..', '?', '#' or '\\'",
+            ));
+        }
+        Ok(RegistryLocation::Object(StoreUrl {
+            scheme,
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        }))
     }
 }
 
@@ -352,16 +497,18 @@ impl fmt::Display for RegistryLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RegistryLocation::Local(p) => write!(f, "{}", p.display()),
+            RegistryLocation::Object(url) => write!(f, "{url}"),
         }
     }
 }
 
 impl RegistryLocation {
-    /// Opens the registry, reading artifacts with `limits`.
+    /// The local directory, for a local registry.
     #[must_use]
-    pub fn open(&self, limits: ReadLimits) -> Arc<dyn Registry> {
+    pub fn as_local(&self) -> Option<&Path> {
         match self {
-            RegistryLocation::Local(path) => Arc::new(LocalRegistry::new(path).with_limits(limits)),
+            RegistryLocation::Local(p) => Some(p),
+            RegistryLocation::Object(_) => None,
         }
     }
 }
@@ -385,9 +532,43 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported registry location \"mlflow://host:5000\": expected a directory path or a file:// URL"
+            "unsupported registry location \"mlflow://host:5000\": expected a directory path, \
+             a file:// URL, or an object-store URL (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, \
+             az://CONTAINER/PREFIX)"
         );
         assert!("".parse::<RegistryLocation>().is_err());
+        for bad in [
+            "s3://",
+            "s3://bu cket/x",
+            "s3://b/../x",
+            "gs://b/a//c",
+            "s3://b/x?y",
+        ] {
+            assert!(bad.parse::<RegistryLocation>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn object_store_urls_parse_into_scheme_bucket_and_prefix() {
+        let RegistryLocation::Object(url) = "s3://models/team/prod/".parse().unwrap() else {
+            panic!("an object store")
+        };
+        assert_eq!(
+            (url.scheme(), url.bucket(), url.prefix()),
+            (StoreScheme::S3, "models", "team/prod")
+        );
+        assert_eq!(url.to_string(), "s3://models/team/prod");
+        for (text, scheme) in [
+            ("gs://b", StoreScheme::Gcs),
+            ("az://c/p", StoreScheme::Azure),
+            ("memory://t", StoreScheme::Memory),
+        ] {
+            let RegistryLocation::Object(url) = text.parse().unwrap() else {
+                panic!("{text}")
+            };
+            assert_eq!(url.scheme(), scheme);
+            assert_eq!(url.to_string(), text);
+        }
     }
 
     #[test]

@@ -29,12 +29,14 @@ pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
         .defaults()
         .map(|m| (m.resolved.name.to_string(), m.resolved.version.0))
         .collect();
+    let registry_offline = state.reloader.as_ref().and_then(|r| r.offline());
     if missing.is_empty() && !models.is_empty() {
         HttpResponse::Ok().json(Readiness {
             status: "ready",
             api_version: API_VERSION,
             models,
             missing,
+            registry_offline,
         })
     } else {
         HttpResponse::ServiceUnavailable()
@@ -44,6 +46,7 @@ pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
                 api_version: API_VERSION,
                 models,
                 missing,
+                registry_offline,
             })
     }
 }

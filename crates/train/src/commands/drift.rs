@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use ferry_core::artifact::ReadLimits;
 use ferry_core::{ModelRef, RegistryLocation};
 
 use super::exit_code;
+use crate::RunError;
 
 /// `train drift`: exit 0 without dataset drift, 3 with it, 2 for bad input, 1 when the
 /// report cannot be written.
@@ -23,11 +23,13 @@ pub fn drift_command(
     let location = registry
         .cloned()
         .unwrap_or_else(crate::runner::default_registry);
-    let opened = location.open(ReadLimits::default());
-    let done = crate::drift::drift(opened.as_ref(), model, data, dir).and_then(|file| {
-        let paths = crate::drift::write(&file, dir)?;
-        Ok((file, paths))
-    });
+    let done = ferry_store::open(&location, &ferry_store::StoreOptions::default())
+        .map_err(RunError::from)
+        .and_then(|opened| crate::drift::drift(opened.as_ref(), model, data, dir))
+        .and_then(|file| {
+            let paths = crate::drift::write(&file, dir)?;
+            Ok((file, paths))
+        });
     let (file, (json_path, html_path)) = match done {
         Ok(done) => done,
         Err(err) => {

@@ -12,7 +12,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use ferry_core::RegistryLocation;
-use ferry_core::artifact::ReadLimits;
 use ferry_core::registry::RegistryError;
 use serde::Serialize;
 
@@ -47,7 +46,13 @@ pub fn with_registry(
     let location = location
         .cloned()
         .unwrap_or_else(crate::runner::default_registry);
-    let registry = location.open(ReadLimits::default());
+    let registry = match ferry_store::open(&location, &ferry_store::StoreOptions::default()) {
+        Ok(registry) => registry,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     match verb(registry.as_ref()) {
         Ok(code) => code,
         Err(err) => {

@@ -9,7 +9,7 @@ use ferry_core::drift::DriftThresholds;
 use ferry_core::metrics::Metric;
 use ferry_core::model::{ModelKind, Task, ValidModelSpec};
 use ferry_core::schema::{DType, FeatureSchema, FeatureSpec, TargetSpec};
-use ferry_core::{ModelName, ModelSpec, PreprocessSpec};
+use ferry_core::{ModelName, ModelSpec, PreprocessSpec, RegistryLocation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunError;
@@ -246,10 +246,11 @@ pub struct EvaluationConfig {
 pub struct OutputConfig {
     /// Registry name of the model: `[a-z0-9_-]+`.
     pub model_name: String,
-    /// Registry directory, relative to the config file. `--registry` and
+    /// Registry: a directory (relative to the config file) or an object-store URL
+    /// (`s3://bucket/prefix`, `gs://...`, `az://...`). `--registry` and
     /// `FERRY_REGISTRY` override it; `artifacts` in the working directory by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry: Option<PathBuf>,
+    pub registry: Option<String>,
 }
 
 /// A validated pipeline, with paths resolved against the config file's directory.
@@ -265,7 +266,7 @@ pub struct Pipeline {
     pub(crate) task: Task,
     pub(crate) stratify: bool,
     pub(crate) metrics: Vec<Metric>,
-    pub(crate) registry: Option<PathBuf>,
+    pub(crate) registry: Option<RegistryLocation>,
     pub(crate) dead_letter: Option<PathBuf>,
     pub(crate) search: Option<Search>,
     pub(crate) promote: Option<Promote>,
@@ -315,10 +316,10 @@ impl Pipeline {
         &self.data_path
     }
 
-    /// The registry directory the config names, resolved against the config file.
+    /// The registry the config names (a directory resolved against the config file).
     #[must_use]
-    pub fn registry(&self) -> Option<&Path> {
-        self.registry.as_deref()
+    pub fn registry(&self) -> Option<&RegistryLocation> {
+        self.registry.as_ref()
     }
 
     /// Classification or regression.
@@ -695,11 +696,17 @@ impl PipelineConfig {
             }
         });
 
-        let registry = self
-            .output
-            .registry
-            .as_deref()
-            .map(|r| resolve(base_dir, r));
+        let registry = match self.output.registry.as_deref().map(str::parse) {
+            None => None,
+            Some(Ok(RegistryLocation::Local(dir))) => {
+                Some(RegistryLocation::Local(resolve(base_dir, &dir)))
+            }
+            Some(Ok(remote)) => Some(remote),
+            Some(Err(e)) => {
+                errors.push("output.registry", e.to_string());
+                None
+            }
+        };
         let dead_letter = self
             .data
             .dead_letter

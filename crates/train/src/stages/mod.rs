@@ -74,7 +74,9 @@ impl<'a> Run<'a> {
 }
 
 /// Where rejected rows go when the config names no dead-letter file:
-/// `<registry>/<model>/dead-letter/<time>-<pid>.csv` for a local registry.
+/// `<registry>/<model>/dead-letter/<time>-<pid>.csv` for a local registry, and
+/// `dead-letter/<model>/<time>-<pid>.csv` in the working directory for an object store
+/// (rows are data, not artifacts: they stay on the machine that read them).
 pub(crate) fn default_dead_letter(
     pipeline: &Pipeline,
     location: &RegistryLocation,
@@ -85,6 +87,9 @@ pub(crate) fn default_dead_letter(
         RegistryLocation::Local(root) => root
             .join(pipeline.model_name().as_str())
             .join("dead-letter")
+            .join(file),
+        RegistryLocation::Object(_) => PathBuf::from("dead-letter")
+            .join(pipeline.model_name().as_str())
             .join(file),
     }
 }
@@ -107,7 +112,6 @@ pub(crate) fn span(name: &'static str) -> tracing::span::EnteredSpan {
 pub(crate) mod fixture {
     use std::path::{Path, PathBuf};
 
-    use ferry_core::artifact::ReadLimits;
     use ferry_core::config::to_yaml_string;
     use ferry_core::{Registry, RegistryLocation};
 
@@ -130,7 +134,8 @@ pub(crate) mod fixture {
         /// A registry under `dir` and a record of a run of `pipeline`.
         pub(crate) fn new(pipeline: &Pipeline, dir: &Path) -> Self {
             let location = RegistryLocation::Local(dir.join("registry"));
-            let registry = location.open(ReadLimits::default());
+            let registry = ferry_store::open(&location, &ferry_store::StoreOptions::default())
+                .expect("a local registry opens");
             let config = to_yaml_string(pipeline.config()).unwrap();
             Self {
                 location,

@@ -1,0 +1,267 @@
+//! [`open`]: a registry location to a registry.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use object_store::prefix::PrefixStore;
+
+use ferry_core::artifact::ReadLimits;
+use ferry_core::registry::{LocalRegistry, Registry, RegistryLocation, StoreScheme, StoreUrl};
+
+use crate::object::ObjectStoreRegistry;
+
+/// How to open a registry: the artifact limits, and for an object store its local cache
+/// and network timeouts. Credentials are not here: each store reads its own from the
+/// environment (see [`open`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreOptions {
+    /// Limits every artifact read (and every publish's read-back) is held to.
+    pub limits: ReadLimits,
+    /// Where an object-store registry keeps its verified local copies.
+    pub cache_dir: PathBuf,
+    /// The most the cache holds, in bytes; the least recently used copies go first.
+    pub cache_max_bytes: u64,
+    /// The longest one request to the store may take.
+    pub request_timeout: Duration,
+    /// Retries of a failed request (with backoff) before the store counts as
+    /// unreachable.
+    pub max_retries: usize,
+}
+
+impl StoreOptions {
+    /// `FERRY_CACHE_DIR`, else `ferry-cache` in the system's temporary directory.
+    #[must_use]
+    pub fn default_cache_dir() -> PathBuf {
+        std::env::var_os("FERRY_CACHE_DIR")
+            .map_or_else(|| std::env::temp_dir().join("ferry-cache"), PathBuf::from)
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            limits: ReadLimits::default(),
+            cache_dir: Self::default_cache_dir(),
+            cache_max_bytes: 2 << 30,
+            request_timeout: Duration::from_secs(30),
+            max_retries: 3,
+        }
+    }
+}
+
+/// Why a registry could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The location names a store this build has no client for.
+    #[error(
+        "registry {url}: this build has no {scheme}:// client; build with the cargo \
+         feature `{feature}` (cargo build -p serve -p train --features {feature})"
+    )]
+    NotBuilt {
+        /// The location.
+        url: String,
+        /// Its scheme.
+        scheme: &'static str,
+        /// The feature that adds it.
+        feature: &'static str,
+    },
+    /// The store's client refused its configuration (a bad region, endpoint, or
+    /// credentials setting).
+    #[error("registry {url}: {message}")]
+    Config {
+        /// The location.
+        url: String,
+        /// The client's message.
+        message: String,
+    },
+    /// The local cache directory or the I/O runtime could not be made.
+    #[error("registry {url}: cannot prepare the local cache: {source}")]
+    Cache {
+        /// The location.
+        url: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The `memory://` stores of this process, by bucket: every open of one name reaches
+/// the same store, as every open of one bucket does.
+static MEMORY: LazyLock<Mutex<HashMap<String, Arc<InMemory>>>> = LazyLock::new(Mutex::default);
+
+/// Opens the registry at `location`.
+///
+/// A directory is a [`LocalRegistry`]. An object-store URL is an
+/// [`ObjectStoreRegistry`], whose client is configured from the environment like the
+/// clouds' own tools:
+/// - `s3://`: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, or web identity
+///   (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`: IRSA), or the instance's metadata;
+///   `AWS_REGION`; `AWS_ENDPOINT_URL` (+ `AWS_ALLOW_HTTP=true` for plain HTTP) for an
+///   S3-compatible server;
+/// - `gs://`: `GOOGLE_SERVICE_ACCOUNT` (a key file), else workload identity / the
+///   metadata server;
+/// - `az://`: `AZURE_STORAGE_ACCOUNT_NAME` with a key, a SAS token, or workload
+///   identity (`AZURE_FEDERATED_TOKEN_FILE`).
+///
+/// Nothing is contacted here: an unreachable store shows at the first request.
+///
+/// # Errors
+/// [`OpenError`] when the scheme's client is not built in, its configuration is
+/// refused, or the cache directory cannot be made.
+pub fn open(
+    location: &RegistryLocation,
+    options: &StoreOptions,
+) -> Result<Arc<dyn Registry>, OpenError> {
+    match location {
+        RegistryLocation::Local(root) => Ok(Arc::new(
+            LocalRegistry::new(root).with_limits(options.limits),
+        )),
+        RegistryLocation::Object(url) => Ok(Arc::new(open_object(url, options)?)),
+    }
+}
+
+/// Opens an object-store registry (for callers that need its concrete type).
+///
+/// # Errors
+/// As [`open`].
+pub fn open_object(
+    url: &StoreUrl,
+    options: &StoreOptions,
+) -> Result<ObjectStoreRegistry, OpenError> {
+    let bucket_store = client(url, options)?;
+    let store: Arc<dyn ObjectStore> = if url.prefix().is_empty() {
+        bucket_store
+    } else {
+        Arc::new(PrefixStore::new(bucket_store, url.prefix()))
+    };
+    ObjectStoreRegistry::new(
+        store,
+        url.to_string(),
+        &options.cache_dir,
+        options.cache_max_bytes,
+    )
+    .map(|r| r.with_limits(options.limits))
+    .map_err(|source| OpenError::Cache {
+        url: url.to_string(),
+        source,
+    })
+}
+
+/// The retry policy, and the timeouts as client settings: set key by key on top of what
+/// the environment configured (a whole `ClientOptions` would drop, say,
+/// `AWS_ALLOW_HTTP`).
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn network(
+    options: &StoreOptions,
+) -> (
+    object_store::RetryConfig,
+    [(object_store::ClientConfigKey, String); 2],
+) {
+    // The HTTP client's TLS needs a process-wide crypto provider; the first open
+    // installs ring's (an error only says one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let retry = object_store::RetryConfig {
+        max_retries: options.max_retries,
+        retry_timeout: options.request_timeout,
+        backoff: object_store::BackoffConfig::default(),
+    };
+    let timeouts = [
+        (
+            object_store::ClientConfigKey::Timeout,
+            format!("{}ms", options.request_timeout.as_millis()),
+        ),
+        (
+            object_store::ClientConfigKey::ConnectTimeout,
+            "5s".to_owned(),
+        ),
+    ];
+    (retry, timeouts)
+}
+
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn config_error(url: &StoreUrl) -> impl FnOnce(object_store::Error) -> OpenError + '_ {
+    move |e| OpenError::Config {
+        url: url.to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg_attr(
+    all(feature = "s3", feature = "gcs", feature = "azure"),
+    expect(dead_code, reason = "every client is built in")
+)]
+fn not_built(url: &StoreUrl, feature: &'static str) -> OpenError {
+    OpenError::NotBuilt {
+        url: url.to_string(),
+        scheme: url.scheme().as_str(),
+        feature,
+    }
+}
+
+#[cfg_attr(
+    not(any(feature = "s3", feature = "gcs", feature = "azure")),
+    expect(unused_variables, reason = "only the cloud clients have options")
+)]
+fn client(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, OpenError> {
+    match url.scheme() {
+        StoreScheme::Memory => {
+            let mut stores = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+            let store = stores.entry(url.bucket().to_owned()).or_default();
+            Ok(Arc::clone(store) as Arc<dyn ObjectStore>)
+        }
+        #[cfg(feature = "s3")]
+        StoreScheme::S3 => {
+            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+            let (retry, timeouts) = network(options);
+            timeouts
+                .into_iter()
+                .fold(AmazonS3Builder::from_env(), |b, (key, value)| {
+                    b.with_config(AmazonS3ConfigKey::Client(key), value)
+                })
+                .with_retry(retry)
+                .with_bucket_name(url.bucket())
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(config_error(url))
+        }
+        #[cfg(feature = "gcs")]
+        StoreScheme::Gcs => {
+            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+            let (retry, timeouts) = network(options);
+            timeouts
+                .into_iter()
+                .fold(GoogleCloudStorageBuilder::from_env(), |b, (key, value)| {
+                    b.with_config(GoogleConfigKey::Client(key), value)
+                })
+                .with_retry(retry)
+                .with_bucket_name(url.bucket())
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(config_error(url))
+        }
+        #[cfg(feature = "azure")]
+        StoreScheme::Azure => {
+            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+            let (retry, timeouts) = network(options);
+            timeouts
+                .into_iter()
+                .fold(MicrosoftAzureBuilder::from_env(), |b, (key, value)| {
+                    b.with_config(AzureConfigKey::Client(key), value)
+                })
+                .with_retry(retry)
+                .with_container_name(url.bucket())
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(config_error(url))
+        }
+        #[cfg(not(feature = "s3"))]
+        StoreScheme::S3 => Err(not_built(url, "s3")),
+        #[cfg(not(feature = "gcs"))]
+        StoreScheme::Gcs => Err(not_built(url, "gcs")),
+        #[cfg(not(feature = "azure"))]
+        StoreScheme::Azure => Err(not_built(url, "azure")),
+    }
+}
