@@ -73,9 +73,21 @@ pub(crate) fn workspace() -> PathBuf {
 
 /// Trains `config` (relative to the workspace) into `registry`, returning the JSON report.
 pub(crate) fn train(config: &str, registry: &Path) -> Value {
-    let out = Command::new(bin("train"))
+    train_with(&bin("train"), config, registry.as_os_str(), &[])
+}
+
+/// Trains `config` with the `train` binary at `exe` into `registry` (a directory or a
+/// URL) with `env` added, returning the JSON report.
+pub(crate) fn train_with(
+    exe: &Path,
+    config: &str,
+    registry: &std::ffi::OsStr,
+    env: &[(&str, String)],
+) -> Value {
+    let out = Command::new(exe)
         .args(["--config", config, "--json", "--registry"])
         .arg(registry)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workspace())
         .output()
         .expect("train runs");
@@ -127,9 +139,10 @@ impl Server {
         Self::start_with(registry, &args, &[], Stdio::null())
     }
 
-    /// Serves `registry` with `extra` flags and `env` variables, stderr to `stderr`.
+    /// Serves `registry` (a directory or a URL) with `extra` flags and `env` variables,
+    /// stderr to `stderr`.
     pub(crate) fn start_with(
-        registry: &Path,
+        registry: impl AsRef<std::ffi::OsStr>,
         extra: &[&str],
         env: &[(&str, &str)],
         stderr: Stdio,

@@ -9,6 +9,16 @@ use crate::harness::{Server, train, workspace};
 /// The test-set rows of `config` as JSON records, their in-process predictions and their
 /// true targets, rebuilt with train's own loader and split.
 fn test_set(config: &str, bundle: &ModelBundle) -> (Vec<Value>, Predictions, Vec<TargetValue>) {
+    let (frame, records, truth) = test_frame(config);
+    (records, bundle.predict(&frame).unwrap(), truth)
+}
+
+/// The test-set rows of `config` as JSON records.
+pub(crate) fn test_records(config: &str) -> Vec<Value> {
+    test_frame(config).1
+}
+
+fn test_frame(config: &str) -> (Frame, Vec<Value>, Vec<TargetValue>) {
     let pipeline = Pipeline::from_file(&workspace().join(config)).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let dataset = train::data::load(&pipeline, &scratch.path().join("dead.csv")).unwrap();
@@ -20,7 +30,7 @@ fn test_set(config: &str, bundle: &ModelBundle) -> (Vec<Value>, Predictions, Vec
         .iter()
         .map(|&i| dataset.target[i].clone())
         .collect();
-    (records, bundle.predict(&frame).unwrap(), truth)
+    (frame, records, truth)
 }
 
 fn to_json(frame: &Frame, schema: &ferry_core::FeatureSchema) -> Vec<Value> {

@@ -12,7 +12,7 @@ use crate::harness::{Server, train};
 
 /// Bounded load: until `stop` (or 30 s, or 50,000 requests), POSTs an iris record and
 /// keeps each answer's status and model version.
-fn load(server_base: &str, stop: &AtomicBool, seen: &Mutex<Vec<(u16, u64)>>) {
+pub(crate) fn load(server_base: &str, stop: &AtomicBool, seen: &Mutex<Vec<(u16, u64)>>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))

@@ -30,6 +30,11 @@ pub struct StoreOptions {
     /// Retries of a failed request (with backoff) before the store counts as
     /// unreachable.
     pub max_retries: usize,
+    /// Client settings on top of the environment's, by `object_store`'s key names
+    /// (`aws_endpoint`, `aws_allow_http`, `aws_region`, `google_service_account`,
+    /// `azure_storage_account_name`, ...): for programs that configure a store without
+    /// environment variables. Empty for train and serve, which read the environment.
+    pub settings: Vec<(String, String)>,
 }
 
 impl StoreOptions {
@@ -49,6 +54,7 @@ impl Default for StoreOptions {
             cache_max_bytes: 2 << 30,
             request_timeout: Duration::from_secs(30),
             max_retries: 3,
+            settings: Vec::new(),
         }
     }
 }
@@ -181,6 +187,55 @@ fn network(
     (retry, timeouts)
 }
 
+/// Applies `settings` (key, value) to a builder whose keys parse from their names.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn settings<B, K>(
+    mut builder: B,
+    settings: &[(String, String)],
+    url: &StoreUrl,
+) -> Result<B, OpenError>
+where
+    B: WithConfig<K>,
+    K: std::str::FromStr<Err = object_store::Error>,
+{
+    for (key, value) in settings {
+        let parsed = key.parse::<K>().map_err(config_error(url))?;
+        builder = builder.set(parsed, value);
+    }
+    Ok(builder)
+}
+
+/// The builders' `with_config`, as one trait for [`settings`].
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+trait WithConfig<K> {
+    fn set(self, key: K, value: &str) -> Self;
+}
+
+#[cfg(feature = "s3")]
+impl WithConfig<object_store::aws::AmazonS3ConfigKey> for object_store::aws::AmazonS3Builder {
+    fn set(self, key: object_store::aws::AmazonS3ConfigKey, value: &str) -> Self {
+        self.with_config(key, value)
+    }
+}
+
+#[cfg(feature = "gcs")]
+impl WithConfig<object_store::gcp::GoogleConfigKey>
+    for object_store::gcp::GoogleCloudStorageBuilder
+{
+    fn set(self, key: object_store::gcp::GoogleConfigKey, value: &str) -> Self {
+        self.with_config(key, value)
+    }
+}
+
+#[cfg(feature = "azure")]
+impl WithConfig<object_store::azure::AzureConfigKey>
+    for object_store::azure::MicrosoftAzureBuilder
+{
+    fn set(self, key: object_store::azure::AzureConfigKey, value: &str) -> Self {
+        self.with_config(key, value)
+    }
+}
+
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 fn config_error(url: &StoreUrl) -> impl FnOnce(object_store::Error) -> OpenError + '_ {
     move |e| OpenError::Config {
@@ -216,11 +271,13 @@ fn client(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>
         StoreScheme::S3 => {
             use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
             let (retry, timeouts) = network(options);
-            timeouts
+            let builder = timeouts
                 .into_iter()
                 .fold(AmazonS3Builder::from_env(), |b, (key, value)| {
                     b.with_config(AmazonS3ConfigKey::Client(key), value)
-                })
+                });
+            let builder = settings(builder, &options.settings, url)?;
+            builder
                 .with_retry(retry)
                 .with_bucket_name(url.bucket())
                 .build()
@@ -231,11 +288,13 @@ fn client(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>
         StoreScheme::Gcs => {
             use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
             let (retry, timeouts) = network(options);
-            timeouts
+            let builder = timeouts
                 .into_iter()
                 .fold(GoogleCloudStorageBuilder::from_env(), |b, (key, value)| {
                     b.with_config(GoogleConfigKey::Client(key), value)
-                })
+                });
+            let builder = settings(builder, &options.settings, url)?;
+            builder
                 .with_retry(retry)
                 .with_bucket_name(url.bucket())
                 .build()
@@ -246,11 +305,13 @@ fn client(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>
         StoreScheme::Azure => {
             use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
             let (retry, timeouts) = network(options);
-            timeouts
+            let builder = timeouts
                 .into_iter()
                 .fold(MicrosoftAzureBuilder::from_env(), |b, (key, value)| {
                     b.with_config(AzureConfigKey::Client(key), value)
-                })
+                });
+            let builder = settings(builder, &options.settings, url)?;
+            builder
                 .with_retry(retry)
                 .with_container_name(url.bucket())
                 .build()

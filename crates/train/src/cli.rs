@@ -21,8 +21,9 @@ pub struct Cli {
     /// Pipeline config to run.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Registry (a directory, or a file:// URL); overrides the config's output.registry.
-    #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+    /// Registry: a directory, a file:// URL, or an object-store URL (s3://BUCKET/PREFIX,
+    /// gs://..., az://...); overrides the config's output.registry.
+    #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
     pub registry: Option<RegistryLocation>,
     /// Print the run report as JSON instead of a summary.
     #[arg(long)]
@@ -71,9 +72,9 @@ pub enum Command {
         /// The directory of pipeline configs (`*.yaml`; `serve.yaml` is skipped).
         #[arg(long, default_value = "configs", value_name = "DIR")]
         dir: PathBuf,
-        /// Registry (a directory, or a file:// URL); overrides each config's
-        /// output.registry.
-        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+        /// Registry (a directory or a file://, s3://, gs:// or az:// URL); overrides each
+        /// config's output.registry.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
         registry: Option<RegistryLocation>,
     },
     /// Compare a data file (CSV, Parquet, or serve's JSON-lines prediction log) with the
@@ -86,8 +87,9 @@ pub enum Command {
         /// The current data.
         #[arg(long, value_name = "FILE")]
         data: PathBuf,
-        /// Registry (a directory, or a file:// URL) [default: artifacts].
-        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+        /// Registry (a directory or a file://, s3://, gs:// or az:// URL) [default:
+        /// artifacts].
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
         registry: Option<RegistryLocation>,
         /// Directory for drift.json, drift.html and rejected rows.
         #[arg(long, default_value = ".", value_name = "DIR")]
@@ -103,7 +105,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Registry for the default dead-letter location; overrides output.registry.
-        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR")]
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
         registry: Option<RegistryLocation>,
         /// Print the report as JSON instead of a table.
         #[arg(long)]
@@ -118,8 +120,9 @@ pub enum Command {
     },
     /// The record every training run leaves in the registry, failed runs too.
     Runs {
-        /// Registry (a directory, or a file:// URL); default `artifacts`.
-        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR", global = true)]
+        /// Registry: a directory, a file:// URL, or an object-store URL (s3://BUCKET/PREFIX,
+        /// gs://..., az://...); default `artifacts`.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL", global = true)]
         registry: Option<RegistryLocation>,
         /// Print JSON instead of text.
         #[arg(long, global = true)]
@@ -129,8 +132,9 @@ pub enum Command {
     },
     /// Read and tidy a registry: list, show, verify, gc.
     Registry {
-        /// Registry (a directory, or a file:// URL); default `artifacts`.
-        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR", global = true)]
+        /// Registry: a directory, a file:// URL, or an object-store URL (s3://BUCKET/PREFIX,
+        /// gs://..., az://...); default `artifacts`.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL", global = true)]
         registry: Option<RegistryLocation>,
         /// Print JSON instead of text.
         #[arg(long, global = true)]
