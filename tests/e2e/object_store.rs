@@ -268,3 +268,77 @@ fn two_servers_on_s3_serve_as_the_local_registry_follow_a_promotion_and_survive_
     );
     assert_eq!(answers(&restarted, "iris", &iris_records), before);
 }
+
+#[test]
+fn three_shards_and_a_finish_on_s3_publish_what_one_process_publishes() {
+    let s3 = S3Server::start();
+    let url = format!("s3://{BUCKET}/sharded");
+    let local = tempfile::tempdir().unwrap();
+    let config = "configs/titanic_search.yaml";
+    let single = crate::harness::train(config, local.path());
+
+    let shard = |i: usize| {
+        let spec = format!("{i}/3");
+        Command::new(bin("train"))
+            .args(["--config", config, "--registry", url.as_str(), "--shard"])
+            .arg(spec)
+            .envs(s3.env())
+            .current_dir(crate::harness::workspace())
+            .output()
+            .unwrap()
+    };
+    let finish = || {
+        Command::new(bin("train"))
+            .args([
+                "--config",
+                config,
+                "--registry",
+                url.as_str(),
+                "--finish",
+                "--json",
+            ])
+            .envs(s3.env())
+            .current_dir(crate::harness::workspace())
+            .output()
+            .unwrap()
+    };
+    // Two shards in parallel, then a finish too early: refused, naming what is missing.
+    let (first, second) = std::thread::scope(|s| {
+        let a = s.spawn(|| shard(0));
+        let b = s.spawn(|| shard(1));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for out in [&first, &second] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let early = finish();
+    assert_eq!(early.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        stderr.contains("no result yet for cell(s) 2, 5 of 6"),
+        "{stderr}"
+    );
+
+    let last = shard(2);
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let finished = finish();
+    assert!(
+        finished.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    let sharded: Value = serde_json::from_slice(&finished.stdout).unwrap();
+    assert_eq!(sharded["search"], single["search"]);
+    assert_eq!(sharded["search"]["best"], single["search"]["best"]);
+    assert_eq!(sharded["model_sha256"], single["model_sha256"]);
+    assert_eq!(sharded["metrics"], single["metrics"]);
+    assert_eq!(sharded["version"], 1);
+}

@@ -5,6 +5,7 @@
 //! <model>/.claims/<version>           empty; created-if-absent to claim a number
 //! <model>/aliases/<alias>             {"version": 3, "history": [null, 1, 3]}
 //! <model>/runs/<run-id>/run.json      a training run's record
+//! <model>/searches/<key>/<cell>.json  one grid cell's scores of a sharded search
 //! ```
 //!
 //! A version exists when its `manifest.json` does: readers ignore a version directory
@@ -19,6 +20,7 @@ pub(crate) const CLAIMS: &str = ".claims";
 pub(crate) const ALIASES: &str = "aliases";
 pub(crate) const RUNS: &str = "runs";
 pub(crate) const RUN_FILE: &str = "run.json";
+pub(crate) const SEARCHES: &str = "searches";
 
 pub(crate) fn model(name: &ModelName) -> Path {
     Path::from(name.as_str())
@@ -54,6 +56,14 @@ pub(crate) fn runs(name: &ModelName) -> Path {
 
 pub(crate) fn run(name: &ModelName, run_id: &str) -> Path {
     runs(name).join(run_id).join(RUN_FILE)
+}
+
+pub(crate) fn search(name: &ModelName, key: &str) -> Path {
+    model(name).join(SEARCHES).join(key)
+}
+
+pub(crate) fn search_cell(name: &ModelName, key: &str, cell: usize) -> Path {
+    search(name, key).join(format!("{cell}.json"))
 }
 
 /// What one object under a model's prefix is.

@@ -1078,6 +1078,64 @@ impl Registry for ObjectStoreRegistry {
         self.finish(read)
     }
 
+    fn write_search_cell(
+        &self,
+        name: &ModelName,
+        search: &str,
+        cell: usize,
+        record: &[u8],
+    ) -> Result<(), RegistryError> {
+        if !is_valid_run_id(search) {
+            return Err(RegistryError::RunNotFound {
+                name: name.clone(),
+                run: search.to_owned(),
+            });
+        }
+        let path = layout::search_cell(name, search, cell);
+        let written = self.bridge.block(async {
+            self.store
+                .put(&path, PutPayload::from(record.to_vec()))
+                .await
+                .map_err(store_err(&path))
+        });
+        self.finish(written.map(|_| ()))
+    }
+
+    fn search_cells(
+        &self,
+        name: &ModelName,
+        search: &str,
+    ) -> Result<BTreeMap<usize, Vec<u8>>, RegistryError> {
+        if !is_valid_run_id(search) {
+            return Err(RegistryError::RunNotFound {
+                name: name.clone(),
+                run: search.to_owned(),
+            });
+        }
+        let read = self.bridge.block(async {
+            let mut cells = BTreeMap::new();
+            for meta in self.list(&layout::search(name, search)).await? {
+                let Some(Ok(cell)) = meta
+                    .location
+                    .filename()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::parse::<usize>)
+                else {
+                    continue;
+                };
+                let got = self
+                    .store
+                    .get(&meta.location)
+                    .await
+                    .map_err(store_err(&meta.location))?;
+                let bytes = got.bytes().await.map_err(store_err(&meta.location))?;
+                cells.insert(cell, bytes.to_vec());
+            }
+            Ok::<_, Failure>(cells)
+        });
+        self.finish(read)
+    }
+
     fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {
         let found = self.bridge.block(self.garbage(dry_run));
         self.finish(found)

@@ -25,6 +25,20 @@ pub struct Cli {
     /// gs://..., az://...); overrides the config's output.registry.
     #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
     pub registry: Option<RegistryLocation>,
+    /// Score only this shard's cells of the config's grid search and record them in the
+    /// registry (INDEX/COUNT, INDEX from 0 as Kubernetes' JOB_COMPLETION_INDEX); nothing
+    /// is published. Run every shard, then --finish.
+    #[arg(
+        long,
+        value_name = "INDEX/COUNT",
+        conflicts_with = "finish",
+        requires = "config"
+    )]
+    pub shard: Option<crate::shard::Shard>,
+    /// Rank the grid cells the shards recorded, then fit, gate and publish the best,
+    /// exactly as a single run would.
+    #[arg(long, requires = "config")]
+    pub finish: bool,
     /// Print the run report as JSON instead of a summary.
     #[arg(long)]
     pub json: bool,

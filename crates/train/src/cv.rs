@@ -12,7 +12,7 @@ use ferry_core::schema::TargetValue;
 use ferry_core::split::k_folds;
 use ferry_core::{Frame, Predictor};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Pipeline, Search};
 use crate::error::RunError;
@@ -29,7 +29,7 @@ pub struct TrainingRows<'a> {
 }
 
 /// One metric over the folds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     /// Mean over the folds.
     pub mean: f64,
@@ -82,7 +82,7 @@ impl fmt::Display for CvTable {
 }
 
 /// One grid candidate's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateResult {
     /// The grid values it sets.
     pub params: serde_json::Value,
@@ -91,7 +91,7 @@ pub struct CandidateResult {
     /// Every evaluation metric over the folds (empty when it failed).
     pub scores: BTreeMap<Metric, Score>,
     /// Why it could not be scored, when it failed on some fold.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -299,10 +299,30 @@ pub fn grid_search(
     search: &Search,
     rows: TrainingRows<'_>,
 ) -> Result<SearchTable, RunError> {
-    let specs: Vec<&ValidModelSpec> = search.candidates.iter().map(|c| &c.valid).collect();
+    let all: Vec<usize> = (0..search.candidates.len()).collect();
+    let candidates = evaluate_cells(pipeline, search, rows, &all)?;
+    rank(search, candidates)
+}
+
+/// Cross-validates the grid cells `cells` (indices into `search.candidates`) on `rows`,
+/// unranked: one shard's share of a search spread over processes. Each cell's result is
+/// the same as in a whole search (same folds, same fits).
+///
+/// # Errors
+/// As [`cross_validate`].
+pub fn evaluate_cells(
+    pipeline: &Pipeline,
+    search: &Search,
+    rows: TrainingRows<'_>,
+    cells: &[usize],
+) -> Result<Vec<CandidateResult>, RunError> {
+    let chosen: Vec<&crate::config::Candidate> = cells
+        .iter()
+        .filter_map(|&i| search.candidates.get(i))
+        .collect();
+    let specs: Vec<&ValidModelSpec> = chosen.iter().map(|c| &c.valid).collect();
     let results = evaluate_specs(pipeline, &specs, rows, search.folds, "grid search")?;
-    let mut candidates: Vec<CandidateResult> = search
-        .candidates
+    Ok(chosen
         .iter()
         .zip(results)
         .map(|(c, result)| {
@@ -322,7 +342,18 @@ pub fn grid_search(
                 },
             }
         })
-        .collect();
+        .collect())
+}
+
+/// Ranks every cell's result of `search` (in grid order) by its metric and picks the
+/// best: what a whole search ends with, also from results gathered from shards.
+///
+/// # Errors
+/// [`RunError::Search`] when every candidate failed.
+pub fn rank(
+    search: &Search,
+    mut candidates: Vec<CandidateResult>,
+) -> Result<SearchTable, RunError> {
     let metric = search.metric;
     let mean = |c: &CandidateResult| c.scores.get(&metric).map(|s| s.mean);
     // Ranked best first; ties keep grid order. NaN scores rank last.

@@ -26,6 +26,7 @@ pub mod record;
 pub mod registry_cmd;
 pub mod report;
 pub mod runner;
+pub mod shard;
 pub mod stages;
 
 pub use config::Pipeline;

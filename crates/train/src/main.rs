@@ -105,7 +105,18 @@ fn main() -> ExitCode {
         ) => return runs_command(registry.as_ref(), *json, verb, &mut out),
         (None, Some(config)) => {
             set_threads(cli.threads);
-            commands::run::run(config, cli.registry.as_ref(), cli.json, &mut out)
+            match cli.shard {
+                Some(shard) => {
+                    commands::run::shard(config, cli.registry.as_ref(), shard, cli.json, &mut out)
+                }
+                None => commands::run::run(
+                    config,
+                    cli.registry.as_ref(),
+                    cli.finish,
+                    cli.json,
+                    &mut out,
+                ),
+            }
         }
         (None, None) => {
             let usage = <Cli as clap::CommandFactory>::command().render_usage();

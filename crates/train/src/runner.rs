@@ -19,7 +19,7 @@ use crate::fitting::pick;
 use crate::record::RunRecord;
 use crate::report::{RunReport, RunStatus};
 use crate::stages::split::{SplitFrames, split_frame};
-use crate::stages::{self, Run, default_dead_letter};
+use crate::stages::{self, Run, SearchFrom, default_dead_letter};
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
@@ -42,6 +42,19 @@ pub fn default_registry() -> RegistryLocation {
 /// # Errors
 /// Any [`RunError`]; [`RunError::GateFailed`] when a gate fails (nothing is registered).
 pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport, RunError> {
+    run_with(pipeline, location, SearchFrom::Grid)
+}
+
+/// As [`run`], with the grid search's scores taken from `search_from`: with
+/// [`SearchFrom::Shards`], the cells the `--shard` processes recorded (`--finish`).
+///
+/// # Errors
+/// As [`run`]; [`RunError::Search`] when a shard's cells are missing.
+pub fn run_with(
+    pipeline: &Pipeline,
+    location: &RegistryLocation,
+    search_from: SearchFrom,
+) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let span = tracing::info_span!(
         target: "ferry::trace",
@@ -61,6 +74,7 @@ pub fn run(pipeline: &Pipeline, location: &RegistryLocation) -> Result<RunReport
     let mut record = RunRecord::start(pipeline, &stamp, config);
     let mut result = {
         let mut stages = Run::new(pipeline, registry.as_ref(), location, &stamp, &mut record);
+        stages.search_from = search_from;
         run_stages(&mut stages)
     };
     record.finish(&result, started.elapsed().as_secs_f64());

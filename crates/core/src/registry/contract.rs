@@ -71,6 +71,10 @@ pub const CHECKS: &[Check] = &[
         "run records are written, listed and read back",
         run_records_round_trip,
     ),
+    (
+        "search cells are written, replaced and read back by index",
+        search_cells_round_trip,
+    ),
 ];
 
 /// A small linear model `y = 2x + 1` with its manifest draft, ready to publish as
@@ -251,6 +255,32 @@ fn run_records_round_trip(registry: &dyn Registry) {
         );
     }
     assert!(registry.write_run(&m, "../escape", b"{}").is_err());
+    assert!(registry.collect_garbage(true).unwrap().is_empty());
+}
+
+fn search_cells_round_trip(registry: &dyn Registry) {
+    let m = name("grid");
+    assert!(registry.search_cells(&m, "abc123").unwrap().is_empty());
+    registry
+        .write_search_cell(&m, "abc123", 2, b"{\"cell\":2}")
+        .unwrap();
+    registry
+        .write_search_cell(&m, "abc123", 0, b"{\"old\":0}")
+        .unwrap();
+    registry
+        .write_search_cell(&m, "abc123", 0, b"{\"cell\":0}")
+        .unwrap();
+    registry.write_search_cell(&m, "other", 1, b"{}").unwrap();
+    let cells = registry.search_cells(&m, "abc123").unwrap();
+    assert_eq!(
+        cells.into_iter().collect::<Vec<_>>(),
+        [(0, b"{\"cell\":0}".to_vec()), (2, b"{\"cell\":2}".to_vec())]
+    );
+    assert!(registry.write_search_cell(&m, "../x", 0, b"{}").is_err());
+    assert!(registry.search_cells(&m, "a/b").is_err());
+    // Cells are not versions, runs or garbage.
+    assert!(registry.models().unwrap().is_empty());
+    assert!(registry.runs(&m).unwrap().is_empty());
     assert!(registry.collect_garbage(true).unwrap().is_empty());
 }
 

@@ -28,6 +28,8 @@ const LOCK_FILE: &str = ".lock";
 const HISTORY_DIR: &str = ".history";
 /// `<model>/runs/<run-id>/run.json`.
 const RUNS_DIR: &str = "runs";
+/// `<model>/searches/<search>/<cell>.json`.
+const SEARCHES_DIR: &str = "searches";
 const RUN_FILE: &str = "run.json";
 
 /// The process that wrote a temporary entry: `.tmp-<version>-<pid>` (a version being
@@ -634,6 +636,60 @@ impl Registry for LocalRegistry {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn write_search_cell(
+        &self,
+        name: &ModelName,
+        search: &str,
+        cell: usize,
+        record: &[u8],
+    ) -> Result<(), RegistryError> {
+        if !is_valid_run_id(search) {
+            return Err(RegistryError::RunNotFound {
+                name: name.clone(),
+                run: search.to_owned(),
+            });
+        }
+        let dir = self.model_dir(name).join(SEARCHES_DIR).join(search);
+        fs_err::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".{cell}.json.{}.tmp", std::process::id()));
+        let mut f = fs_err::File::create(&tmp)?;
+        f.write_all(record)?;
+        f.sync_all()?;
+        fs_err::rename(&tmp, dir.join(format!("{cell}.json")))?;
+        Ok(())
+    }
+
+    fn search_cells(
+        &self,
+        name: &ModelName,
+        search: &str,
+    ) -> Result<BTreeMap<usize, Vec<u8>>, RegistryError> {
+        if !is_valid_run_id(search) {
+            return Err(RegistryError::RunNotFound {
+                name: name.clone(),
+                run: search.to_owned(),
+            });
+        }
+        let dir = self.model_dir(name).join(SEARCHES_DIR).join(search);
+        let Some(entries) = read_dir_or_empty(&dir)? else {
+            return Ok(BTreeMap::new());
+        };
+        let mut cells = BTreeMap::new();
+        for entry in entries {
+            let entry = entry?;
+            let Some(Ok(cell)) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .map(str::parse::<usize>)
+            else {
+                continue;
+            };
+            cells.insert(cell, fs_err::read(entry.path())?);
+        }
+        Ok(cells)
     }
 
     fn collect_garbage(&self, dry_run: bool) -> Result<Vec<Leftover>, RegistryError> {

@@ -308,6 +308,31 @@ pub trait Registry: Send + Sync + fmt::Debug {
     /// [`RegistryError::RunNotFound`], or IO errors.
     fn read_run(&self, name: &ModelName, run_id: &str) -> Result<Vec<u8>, RegistryError>;
 
+    /// Stores the result of cell `cell` of a grid search of `name` that several
+    /// processes share (JSON), under `search`, a key every process of that search
+    /// derives alike (same charset as a run id); writing a cell again replaces it.
+    ///
+    /// # Errors
+    /// IO errors; [`RegistryError::RunNotFound`] for a key outside the charset.
+    fn write_search_cell(
+        &self,
+        name: &ModelName,
+        search: &str,
+        cell: usize,
+        record: &[u8],
+    ) -> Result<(), RegistryError>;
+
+    /// The cells of search `search` of `name` recorded so far, by cell index; empty
+    /// when none is.
+    ///
+    /// # Errors
+    /// IO errors; [`RegistryError::RunNotFound`] for a key outside the charset.
+    fn search_cells(
+        &self,
+        name: &ModelName,
+        search: &str,
+    ) -> Result<BTreeMap<usize, Vec<u8>>, RegistryError>;
+
     /// Finds the leftovers of publishes and alias writes whose process is gone (killed
     /// mid-way), and removes them unless `dry_run`. Work in progress of a live process
     /// is never touched.

@@ -8,24 +8,66 @@ use ferry_core::RegistryLocation;
 use crate::config::Pipeline;
 use crate::error::RunError;
 use crate::report::FailedRun;
+use crate::shard::Shard;
+use crate::stages::SearchFrom;
+
+/// Scores shard `shard` of the grid search of `config` and records it in `registry` (or
+/// the config's own), printing what it scored.
+///
+/// # Errors
+/// The shard's error.
+pub fn shard(
+    config: &Path,
+    registry: Option<&RegistryLocation>,
+    shard: Shard,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    let pipeline = Pipeline::from_file(config)?;
+    let location = crate::runner::registry_location(&pipeline, registry);
+    let report = crate::shard::run_shard(&pipeline, &location, shard)?;
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        let _ = writeln!(out, "{report}");
+    }
+    Ok(())
+}
 
 /// Runs the pipeline `config` into `registry` (or the config's own), printing the
-/// report as a summary or, with `json`, as JSON (a failed run's too).
+/// report as a summary or, with `json`, as JSON (a failed run's too). With `finish`, the
+/// grid search's scores are the cells its shards recorded.
 ///
 /// # Errors
 /// The run's error, after its JSON report when `json`.
 pub fn run(
     config: &Path,
     registry: Option<&RegistryLocation>,
+    finish: bool,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), RunError> {
+    let search_from = if finish {
+        SearchFrom::Shards
+    } else {
+        SearchFrom::Grid
+    };
     let (model, result) = match Pipeline::from_file(config) {
+        Ok(pipeline) if finish && pipeline.search().is_none() => (
+            Some(pipeline.model_name().to_string()),
+            Err(RunError::Search(
+                "--finish needs a config with a `search:` section".to_owned(),
+            )),
+        ),
         Ok(pipeline) => {
             let location = crate::runner::registry_location(&pipeline, registry);
             (
                 Some(pipeline.model_name().to_string()),
-                crate::runner::run(&pipeline, &location),
+                crate::runner::run_with(&pipeline, &location, search_from),
             )
         }
         Err(err) => (None, Err(err)),

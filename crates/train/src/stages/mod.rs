@@ -34,7 +34,19 @@ pub struct Run<'a> {
     pub dead_letter: PathBuf,
     /// The run's record.
     pub record: &'a mut RunRecord,
+    /// Where the grid search's scores come from: scored here, or recorded by shards.
+    pub search_from: SearchFrom,
     lap: Instant,
+}
+
+/// Where a run's grid search scores come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchFrom {
+    /// Every cell scored by this process.
+    #[default]
+    Grid,
+    /// Every cell recorded in the registry by `--shard` processes (`--finish`).
+    Shards,
 }
 
 impl std::fmt::Debug for Run<'_> {
@@ -61,6 +73,7 @@ impl<'a> Run<'a> {
             stamp,
             dead_letter: default_dead_letter(pipeline, location, stamp),
             record,
+            search_from: SearchFrom::Grid,
             lap: Instant::now(),
         }
     }

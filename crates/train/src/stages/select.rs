@@ -4,8 +4,8 @@
 use ferry_core::model::ValidModelSpec;
 use ferry_core::schema::TargetValue;
 
-use super::Run;
 use super::split::SplitFrames;
+use super::{Run, SearchFrom};
 use crate::config::Pipeline;
 use crate::cv::{self, CvTable, SearchTable, TrainingRows};
 use crate::error::RunError;
@@ -43,9 +43,21 @@ impl Selection {
 /// # Errors
 /// Fitting or scoring errors of a fold or a candidate.
 pub fn select_model(pipeline: &Pipeline, rows: TrainingRows<'_>) -> Result<Selection, RunError> {
+    select_with(pipeline, rows, |search| {
+        cv::grid_search(pipeline, search, rows)
+    })
+}
+
+/// As [`select_model`], the search's table made by `table` (scored here, or gathered
+/// from shards).
+fn select_with(
+    pipeline: &Pipeline,
+    rows: TrainingRows<'_>,
+    table: impl FnOnce(&crate::config::Search) -> Result<SearchTable, RunError>,
+) -> Result<Selection, RunError> {
     let mut selection = Selection::configured(pipeline);
     if let Some(search) = pipeline.search() {
-        let table = cv::grid_search(pipeline, search, rows)?;
+        let table = table(search)?;
         if let Some(best) = search.candidates.get(table.best) {
             tracing::info!(
                 params = %serde_json::to_string(&table.best().map(|b| &b.params)).unwrap_or_default(),
@@ -96,7 +108,16 @@ pub fn select(
         frame: &frames.train,
         target: &target,
     };
-    let selection = select_model(pipeline, rows);
+    let selection = match run.search_from {
+        SearchFrom::Grid => select_model(pipeline, rows),
+        SearchFrom::Shards => {
+            let key = crate::shard::search_key(run.record);
+            let registry = run.registry;
+            select_with(pipeline, rows, |search| {
+                crate::shard::recorded_table(registry, pipeline, search, &key)
+            })
+        }
+    };
     run.record.stages.cv = run.lap();
     let selection = selection?;
     run.record.cv.clone_from(&selection.cv);
