@@ -323,13 +323,19 @@ fn three_shards_and_a_finish_on_s3_publish_what_one_process_publishes() {
         "{stderr}"
     );
 
+    // A finish that waits, started before the last shard: it publishes once that is in.
+    let waiting = Command::new(bin("train"))
+        .args(["--config", config, "--registry", url.as_str()])
+        .args(["--finish", "--wait", "120", "--json"])
+        .envs(s3.env())
+        .current_dir(crate::harness::workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let last = shard(2);
-    assert!(
-        last.status.success(),
-        "{}",
-        String::from_utf8_lossy(&last.stderr)
-    );
-    let finished = finish();
+    assert!(last.status.success(), "{}", String::from_utf8_lossy(&last.stderr));
+    let finished = waiting.wait_with_output().unwrap();
     assert!(
         finished.status.success(),
         "{}",

@@ -39,6 +39,11 @@ pub struct Cli {
     /// exactly as a single run would.
     #[arg(long, requires = "config")]
     pub finish: bool,
+    /// With --finish: wait up to SECS for cells whose shards are still running (polling
+    /// the registry), instead of failing at once; lets a finishing Job start with its
+    /// shards.
+    #[arg(long, value_name = "SECS", requires = "finish", default_value_t = 0)]
+    pub wait: u64,
     /// Print the run report as JSON instead of a summary.
     #[arg(long)]
     pub json: bool,

@@ -112,7 +112,8 @@ fn main() -> ExitCode {
                 None => commands::run::run(
                     config,
                     cli.registry.as_ref(),
-                    cli.finish,
+                    cli.finish
+                        .then_some(std::time::Duration::from_secs(cli.wait)),
                     cli.json,
                     &mut out,
                 ),

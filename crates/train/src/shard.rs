@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use ferry_core::RegistryLocation;
 use ferry_core::config::to_yaml_string;
@@ -182,8 +182,11 @@ pub fn run_shard(
     })
 }
 
+/// How often a waiting finish looks for the cells still missing.
+const POLL: Duration = Duration::from_secs(5);
+
 /// The search table of every recorded cell of `search` under `key`, ranked as a single
-/// process ranks its own.
+/// process ranks its own; waits up to `wait` for cells not recorded yet.
 ///
 /// # Errors
 /// [`RunError::Search`] when a cell has no result yet (naming them) or a recorded cell
@@ -193,13 +196,27 @@ pub fn recorded_table(
     pipeline: &Pipeline,
     search: &Search,
     key: &str,
+    wait: Duration,
 ) -> Result<SearchTable, RunError> {
-    let mut recorded = registry.search_cells(pipeline.model_name(), key)?;
     let n = search.candidates.len();
-    let missing: Vec<String> = (0..n)
-        .filter(|i| !recorded.contains_key(i))
-        .map(|i| i.to_string())
-        .collect();
+    let deadline = Instant::now() + wait;
+    let (mut recorded, missing) = loop {
+        let recorded = registry.search_cells(pipeline.model_name(), key)?;
+        let missing: Vec<String> = (0..n)
+            .filter(|i| !recorded.contains_key(i))
+            .map(|i| i.to_string())
+            .collect();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if missing.is_empty() || left.is_zero() {
+            break (recorded, missing);
+        }
+        tracing::info!(
+            search = key,
+            missing = missing.len(),
+            "Waiting for the shards' cells."
+        );
+        std::thread::sleep(left.min(POLL));
+    };
     if !missing.is_empty() {
         return Err(RunError::Search(format!(
             "the sharded search {key} of {} has no result yet for cell(s) {} of {n}: run \

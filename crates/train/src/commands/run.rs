@@ -40,24 +40,25 @@ pub fn shard(
 
 /// Runs the pipeline `config` into `registry` (or the config's own), printing the
 /// report as a summary or, with `json`, as JSON (a failed run's too). With `finish`, the
-/// grid search's scores are the cells its shards recorded.
+/// grid search's scores are the cells its shards recorded (waiting up to that long for
+/// missing ones).
 ///
 /// # Errors
 /// The run's error, after its JSON report when `json`.
 pub fn run(
     config: &Path,
     registry: Option<&RegistryLocation>,
-    finish: bool,
+    finish: Option<std::time::Duration>,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), RunError> {
-    let search_from = if finish {
-        SearchFrom::Shards
+    let search_from = if let Some(wait) = finish {
+        SearchFrom::Shards(wait)
     } else {
         SearchFrom::Grid
     };
     let (model, result) = match Pipeline::from_file(config) {
-        Ok(pipeline) if finish && pipeline.search().is_none() => (
+        Ok(pipeline) if finish.is_some() && pipeline.search().is_none() => (
             Some(pipeline.model_name().to_string()),
             Err(RunError::Search(
                 "--finish needs a config with a `search:` section".to_owned(),

@@ -45,8 +45,9 @@ pub enum SearchFrom {
     /// Every cell scored by this process.
     #[default]
     Grid,
-    /// Every cell recorded in the registry by `--shard` processes (`--finish`).
-    Shards,
+    /// Every cell recorded in the registry by `--shard` processes (`--finish`), waiting
+    /// up to this long for cells still missing.
+    Shards(std::time::Duration),
 }
 
 impl std::fmt::Debug for Run<'_> {

@@ -110,11 +110,11 @@ pub fn select(
     };
     let selection = match run.search_from {
         SearchFrom::Grid => select_model(pipeline, rows),
-        SearchFrom::Shards => {
+        SearchFrom::Shards(wait) => {
             let key = crate::shard::search_key(run.record);
             let registry = run.registry;
             select_with(pipeline, rows, |search| {
-                crate::shard::recorded_table(registry, pipeline, search, &key)
+                crate::shard::recorded_table(registry, pipeline, search, &key, wait)
             })
         }
     };
