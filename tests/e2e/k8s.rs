@@ -249,3 +249,187 @@ fn both_overlays_render_and_agree_with_the_binaries() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// The pod template of a workload.
+fn pod_spec(o: &Value) -> &Value {
+    match o["kind"].as_str() {
+        Some("CronJob") => &o["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => &o["spec"]["template"]["spec"],
+    }
+}
+
+/// The args of a workload's first container, with `index` for the Job's completion
+/// index and the pod's paths moved under `dir`.
+fn pod_args(o: &Value, dir: &std::path::Path, index: Option<usize>) -> Vec<String> {
+    pod_spec(o)["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let a = a
+                .as_str()
+                .unwrap()
+                .replace("/etc/ferry", dir.join("etc").to_str().unwrap());
+            match index {
+                Some(i) => a.replace("$(JOB_COMPLETION_INDEX)", &i.to_string()),
+                None => a,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_prod_overlay_keeps_its_registry_in_a_bucket_and_its_jobs_run_against_one() {
+    let objects = render("prod");
+    check_security(&objects);
+    assert!(
+        objects.iter().all(|o| o["kind"] != "PersistentVolumeClaim"),
+        "prod needs no shared volume"
+    );
+    let account = find(&objects, "ServiceAccount", "ferry");
+    assert!(
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("arn:aws:iam::")),
+        "{account}"
+    );
+    let registry_config = find(&objects, "ConfigMap", "ferry-registry");
+    let url = registry_config["data"]["url"].as_str().unwrap();
+    assert!(
+        matches!(
+            url.parse::<ferry_core::RegistryLocation>(),
+            Ok(ferry_core::RegistryLocation::Object(_))
+        ),
+        "{url}"
+    );
+    let workloads: Vec<&Value> = objects
+        .iter()
+        .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "Job" | "CronJob")))
+        .collect();
+    assert_eq!(workloads.len(), 5, "serve, train, retrain, search, finish");
+    for o in &workloads {
+        let spec = pod_spec(o);
+        assert_eq!(
+            spec["serviceAccountName"], account["metadata"]["name"],
+            "{o}"
+        );
+        let volumes = spec["volumes"].as_array().unwrap();
+        assert!(
+            volumes.iter().all(|v| v["persistentVolumeClaim"].is_null()),
+            "{o}"
+        );
+        let container = &spec["containers"][0];
+        let env = container["env"].as_array().unwrap();
+        let var = |name: &str| env.iter().find(|e| e["name"] == name);
+        let registry = var("FERRY_REGISTRY").unwrap_or_else(|| panic!("{o}"));
+        let key_ref = &registry["valueFrom"]["configMapKeyRef"];
+        assert!(
+            registry_config["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with(key_ref["name"].as_str().unwrap())
+        );
+        assert_eq!(key_ref["key"], "url");
+        // The cache is an emptyDir mounted where FERRY_CACHE_DIR says.
+        let cache_dir = var("FERRY_CACHE_DIR").unwrap()["value"].as_str().unwrap();
+        let mount = container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"] == cache_dir)
+            .unwrap_or_else(|| panic!("no mount at {cache_dir}: {o}"));
+        let volume = volumes.iter().find(|v| v["name"] == mount["name"]).unwrap();
+        assert!(volume["emptyDir"].is_object(), "{volume}");
+    }
+
+    // The Indexed Job: one shard per completion index.
+    let search = find(&objects, "Job", "ferry-search");
+    assert_eq!(search["spec"]["completionMode"], "Indexed");
+    let completions = search["spec"]["completions"].as_u64().unwrap() as usize;
+    let args = pod_args(search, std::path::Path::new("/"), None);
+    assert!(
+        args.contains(&format!("$(JOB_COMPLETION_INDEX)/{completions}")),
+        "{args:?}"
+    );
+    let index_env = pod_spec(search)["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "JOB_COMPLETION_INDEX")
+        .unwrap();
+    assert!(
+        index_env["valueFrom"]["fieldRef"]["fieldPath"]
+            .as_str()
+            .unwrap()
+            .contains("job-completion-index")
+    );
+
+    // The Jobs as the cluster would run them, against a real S3 server: the finish
+    // started with the shards, then serve as the Deployment starts it.
+    let s3 = crate::s3::S3Server::start();
+    let bucket_url = format!("s3://{}/k8s", crate::s3::BUCKET);
+    let dir = tempfile::tempdir().unwrap();
+    let pipelines = find(&objects, "ConfigMap", "ferry-pipelines");
+    let pipelines_dir = dir.path().join("etc/pipelines");
+    fs_err::create_dir_all(&pipelines_dir).unwrap();
+    for (name, text) in pipelines["data"].as_object().unwrap() {
+        fs_err::write(pipelines_dir.join(name), text.as_str().unwrap()).unwrap();
+    }
+    let pod = |o: &Value, index: Option<usize>| {
+        let work = tempfile::tempdir_in(dir.path()).unwrap().keep();
+        let mut cmd = Command::new(image_bin("train"));
+        cmd.args(pod_args(o, dir.path(), index))
+            .env_clear()
+            .envs(s3.env())
+            .env("FERRY_REGISTRY", &bucket_url)
+            .env("FERRY_CACHE_DIR", &work)
+            .current_dir(&work)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let finish = find(&objects, "Job", "ferry-search-finish");
+    let finishing = pod(finish, None).spawn().unwrap();
+    let shards: Vec<_> = (0..completions)
+        .map(|i| pod(search, Some(i)).spawn().unwrap())
+        .collect();
+    for child in shards.into_iter().chain([finishing]) {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let deployment = find(&objects, "Deployment", "ferry-serve");
+    let serve_config = find(&objects, "ConfigMap", "ferry-serve-config");
+    let config_dir = dir.path().join("etc/serve");
+    fs_err::create_dir_all(&config_dir).unwrap();
+    let serve_yaml = serve_config["data"]["serve.yaml"]
+        .as_str()
+        .unwrap()
+        .replace("bind: 0.0.0.0:8080", "bind: 127.0.0.1:0");
+    fs_err::write(config_dir.join("serve.yaml"), serve_yaml).unwrap();
+    let cache = dir.path().join("serve-cache");
+    let (mut child, base) = spawn_listening(
+        Command::new(image_bin("serve"))
+            .args(pod_args(deployment, dir.path(), None))
+            .env_clear()
+            .envs(s3.env())
+            .env("FERRY_REGISTRY", &bucket_url)
+            .env("FERRY_CACHE_DIR", &cache)
+            .env("FERRY_NO_AUTH", "true")
+            .env("FERRY_LOG_FORMAT", "text"),
+        "the prod Deployment's args",
+    );
+    let ready = crate::harness::agent()
+        .get(format!("{base}/ready"))
+        .call()
+        .map(|mut r| (r.status().as_u16(), r.body_mut().read_json::<Value>().ok()));
+    let _ = child.kill();
+    let _ = child.wait();
+    let (status, body) = ready.unwrap();
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(body.unwrap()["models"], serde_json::json!({"iris": 1}));
+}

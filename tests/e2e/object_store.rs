@@ -334,7 +334,11 @@ fn three_shards_and_a_finish_on_s3_publish_what_one_process_publishes() {
         .spawn()
         .unwrap();
     let last = shard(2);
-    assert!(last.status.success(), "{}", String::from_utf8_lossy(&last.stderr));
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
     let finished = waiting.wait_with_output().unwrap();
     assert!(
         finished.status.success(),
