@@ -362,3 +362,8 @@ fn the_import_reader_sees_groups_super_and_circles() {
     let found = circles(&e);
     assert_eq!(found, vec![vec!["a", "b", "c", "a"]]);
 }
+
+#[test]
+fn store_modules_import_in_no_circle() {
+    check_crate("store");
+}

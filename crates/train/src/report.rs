@@ -130,7 +130,7 @@ pub struct RunReport {
     /// The version `latest` points to after the run (higher than `version` when a
     /// concurrent run registered a newer one).
     pub latest: u64,
-    /// The version directory.
+    /// Where the version was written: its directory, or its URL in a bucket.
     pub path: PathBuf,
     /// The algorithm.
     pub kind: ModelKind,

@@ -133,7 +133,11 @@ fn run_stages(run: &mut Run<'_>) -> Result<RunReport, RunError> {
         model: resolved.name.to_string(),
         version: resolved.version.0,
         latest: published.latest.0,
-        path: resolved.path,
+        path: match run.registry_url.as_deref() {
+            // A bucket's version is named by its URL; the local copy is a cache detail.
+            Some(url) => format!("{url}/{}/{}", resolved.name, resolved.version).into(),
+            None => resolved.path,
+        },
         kind: written.model_kind,
         rows: written.rows,
         dead_letter: dataset.dead_letter,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use ferry_core::{ModelRef, RegistryLocation};
 
 use super::exit_code;
-use crate::RunError;
+use crate::error::RunError;
 
 /// `train drift`: exit 0 without dataset drift, 3 with it, 2 for bad input, 1 when the
 /// report cannot be written.

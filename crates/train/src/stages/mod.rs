@@ -36,6 +36,8 @@ pub struct Run<'a> {
     pub record: &'a mut RunRecord,
     /// Where the grid search's scores come from: scored here, or recorded by shards.
     pub search_from: SearchFrom,
+    /// The registry's URL when it is an object store (reports name versions by it).
+    pub registry_url: Option<String>,
     lap: Instant,
 }
 
@@ -75,6 +77,10 @@ impl<'a> Run<'a> {
             dead_letter: default_dead_letter(pipeline, location, stamp),
             record,
             search_from: SearchFrom::Grid,
+            registry_url: match location {
+                RegistryLocation::Object(url) => Some(url.to_string()),
+                RegistryLocation::Local(_) => None,
+            },
             lap: Instant::now(),
         }
     }
