@@ -359,17 +359,29 @@ impl ServeConfig {
 /// Model references as strings in YAML.
 mod location {
     use ferry_core::RegistryLocation;
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(l: &RegistryLocation, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(l)
     }
 
+    /// Refused inside the visitor, so that the error carries the key's path.
+    struct Location;
+
+    impl serde::de::Visitor<'_> for Location {
+        type Value = RegistryLocation;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a directory path or an s3://, gs://, az:// or file:// URL")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RegistryLocation, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<RegistryLocation, D::Error> {
-        String::deserialize(d)?.parse().map_err(D::Error::custom)
+        d.deserialize_str(Location)
     }
 }
 
@@ -431,6 +443,34 @@ mod tests {
         fs_err::write(&path, "workers: 0\n").unwrap();
         let err = ServeConfig::from_file(&path).unwrap_err().to_string();
         assert!(err.ends_with("workers: expected at least 1"), "{err}");
+    }
+
+    #[test]
+    fn a_registry_may_be_a_bucket_with_a_cache_beside_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.yaml");
+        fs_err::write(
+            &path,
+            "registry: s3://models/prod\ncache: {dir: cache, max_bytes: 1000}\n",
+        )
+        .unwrap();
+        let config = ServeConfig::from_file(&path).unwrap();
+        assert_eq!(config.registry.to_string(), "s3://models/prod");
+        assert!(config.registry.as_local().is_none());
+        assert_eq!(config.cache.dir, Some(dir.path().join("cache")));
+        assert_eq!(config.cache.max_bytes, 1000);
+        fs_err::write(&path, "registry: ftp://models/prod\n").unwrap();
+        let err = ServeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("registry: unsupported registry location"),
+            "{err}"
+        );
+        fs_err::write(&path, "cache: {max_bytes: 0}\n").unwrap();
+        let err = ServeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("cache.max_bytes: expected at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -197,3 +197,40 @@ fn grid_promote_and_cv_mistakes_are_reported_at_their_paths() {
       - promote.alias: every registered version moves latest; name another alias (production)
     ");
 }
+
+#[test]
+fn the_output_registry_is_a_directory_beside_the_config_or_a_bucket() {
+    let local = iris_with(|t| {
+        t.replace(
+            "  model_name: iris",
+            "  model_name: iris\n  registry: models",
+        )
+    })
+    .unwrap();
+    // Resolved against the config file's directory (a temporary one here).
+    assert!(
+        matches!(local.registry(), Some(RegistryLocation::Local(p)) if p.ends_with("models") && p.is_absolute()),
+        "{:?}",
+        local.registry()
+    );
+    let bucket = iris_with(|t| {
+        t.replace(
+            "  model_name: iris",
+            "  model_name: iris\n  registry: s3://models/prod",
+        )
+    })
+    .unwrap();
+    assert_eq!(bucket.registry().unwrap().to_string(), "s3://models/prod");
+    let err = iris_with(|t| {
+        t.replace(
+            "  model_name: iris",
+            "  model_name: iris\n  registry: mlflow://host:5000",
+        )
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("output.registry: unsupported registry location \"mlflow://host:5000\""),
+        "{err}"
+    );
+}
