@@ -72,10 +72,10 @@ fn a_damaged_cached_copy_is_downloaded_again() {
     let reference: ModelRef = "m".parse().unwrap();
     let (resolved, _) = reg.load(&reference).unwrap();
     let model = resolved.path.join("model.json");
-    std::fs::write(&model, b"{}").unwrap();
+    fs_err::write(&model, b"{}").unwrap();
     let (_, bundle) = reg.load(&reference).unwrap();
     assert_eq!(bundle.manifest().version, Version(1));
-    assert_ne!(std::fs::read(&model).unwrap(), b"{}");
+    assert_ne!(fs_err::read(&model).unwrap(), b"{}");
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn the_cache_keeps_to_its_bound_and_keeps_the_copy_just_loaded() {
             .load(&ModelRef::Version("m".parse().unwrap(), Version(v)))
             .unwrap();
     }
-    let kept: Vec<_> = std::fs::read_dir(reader.cache_dir().join("m"))
+    let kept: Vec<_> = fs_err::read_dir(reader.cache_dir().join("m"))
         .unwrap()
         .filter_map(|e| e.unwrap().file_name().to_str()?.parse::<u64>().ok())
         .collect();
