@@ -69,7 +69,10 @@ fn every_yaml_example_of_the_book_and_the_readme_validates() {
             if has("data") && has("model") {
                 validate_pipeline(&map, &origin);
                 pipeline.get_or_insert((map, origin));
-            } else if has("bind") || has("limits") {
+            } else if ["bind", "limits", "cache", "watch_interval"]
+                .iter()
+                .any(|k| has(k))
+            {
                 let dir = tempfile::tempdir().unwrap();
                 let path = dir.path().join("serve.yaml");
                 fs_err::write(&path, block).unwrap();
