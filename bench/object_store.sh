@@ -10,7 +10,7 @@
 #   ready     serve --model diamonds_forest, spawn to /ready = 200: on the local
 #             registry, on the bucket with an empty cache (cold), and again with the
 #             cache that start filled (warm); plus the time to GET the version's
-#             objects from the server once (download).
+#             objects from the server once with boto3 (download).
 # Prints each round and the median ratios the issue sets targets for:
 #   publish s3/local (target <= 2), cold/(local + download) (<= 2), warm/local (<= 1.2).
 # Bounded: each readiness poll gives up after 60 s.
@@ -56,14 +56,18 @@ ready_seconds() {
   kill "$pid"; wait "$pid" 2> /dev/null || true
 }
 
+# Seconds to GET every object of version $1 once with boto3 (moto's dependency).
 download_seconds() {
-  local total=0 key t
-  for key in $(curl -fsS "$endpoint/ferry?list-type=2&prefix=bench/$model/$1/" |
-               grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'); do
-    t=$(curl -fsS -o /dev/null -w '%{time_total}' "$endpoint/ferry/$key")
-    total=$(echo "$total + $t" | bc)
-  done
-  echo "$total"
+  tests/.venv/bin/python - "$endpoint" "bench/$model/$1/" << 'PY'
+import sys, time, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="bench", aws_secret_access_key="bench-secret")
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket="ferry", Prefix=sys.argv[2])["Contents"]]
+start = time.perf_counter()
+for key in keys:
+    s3.get_object(Bucket="ferry", Key=key)["Body"].read()
+print(f"{time.perf_counter() - start:.3f}")
+PY
 }
 
 echo "round publish_local publish_s3 ready_local ready_cold ready_warm download"

@@ -388,7 +388,10 @@ impl ObjectStoreRegistry {
         }
     }
 
-    async fn resolve_remote(&self, reference: &ModelRef) -> Result<Version, Failure> {
+    /// The version `reference` stands for. With `check`, also that it is complete (a
+    /// HEAD of its manifest, once per version); without, the caller's next read of the
+    /// manifest checks it.
+    async fn resolve_remote(&self, reference: &ModelRef, check: bool) -> Result<Version, Failure> {
         let name = reference.name();
         let missing = |found: RegistryError| async move {
             let (versions, _) = self.scan(name).await?;
@@ -424,7 +427,7 @@ impl ObjectStoreRegistry {
                 }
             }
         };
-        if self.exists(name, version).await? {
+        if !check || self.exists(name, version).await? {
             Ok(version)
         } else {
             missing(RegistryError::VersionNotFound {
@@ -559,7 +562,8 @@ impl ObjectStoreRegistry {
         }
     }
 
-    async fn upload(
+    /// Uploads every file of the version in `dir` but its manifest.
+    async fn upload_files(
         &self,
         name: &ModelName,
         version: Version,
@@ -576,7 +580,16 @@ impl ObjectStoreRegistry {
             Ok::<(), Failure>(())
         });
         futures_util::future::try_join_all(files).await?;
-        // Last: the manifest is what makes the version exist.
+        Ok(())
+    }
+
+    /// Uploads the manifest: the version exists from now on.
+    async fn commit(
+        &self,
+        name: &ModelName,
+        version: Version,
+        dir: &FsPath,
+    ) -> Result<(), Failure> {
         let path = layout::manifest(name, version);
         let bytes = fs_err::read(dir.join(MANIFEST_FILE))?;
         self.store
@@ -615,17 +628,32 @@ impl ObjectStoreRegistry {
         let version = self.claim(&name).await?;
         manifest.version = version;
         let partial = self.cache.partial()?;
-        // Written and read back exactly as serve will before anything is uploaded.
-        let written = write_version_dir(&partial, manifest, files)
-            .and_then(|m| ModelBundle::load_with(&partial, self.limits).map(|_| m));
-        let written = match written {
+        let written = match write_version_dir(&partial, manifest, files) {
             Ok(m) => m,
             Err(e) => {
                 self.cache.discard(&partial);
                 return Err(RegistryError::Artifact(e).into());
             }
         };
-        if let Err(e) = self.upload(&name, version, &written, &partial).await {
+        // Read back exactly as serve will while the files upload; the manifest, which
+        // makes the version exist, goes up only once both are done.
+        let check = {
+            let (dir, limits) = (partial.clone(), self.limits);
+            tokio::task::spawn_blocking(move || ModelBundle::load_with(&dir, limits).map(|_| ()))
+        };
+        let (checked, uploaded) =
+            tokio::join!(check, self.upload_files(&name, version, &written, &partial));
+        let checked = match checked {
+            Ok(result) => result.map_err(|e| Failure::Registry(RegistryError::Artifact(e))),
+            Err(join) => Err(Failure::Registry(RegistryError::Io(std::io::Error::other(
+                join,
+            )))),
+        };
+        let done = match (checked, uploaded) {
+            (Ok(()), Ok(())) => self.commit(&name, version, &partial).await,
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        };
+        if let Err(e) = done {
             self.cache.discard(&partial);
             // Best effort: what was uploaded goes; gc finds whatever stays.
             let _ = self
@@ -823,7 +851,7 @@ impl Registry for ObjectStoreRegistry {
 
     fn resolve(&self, reference: &ModelRef) -> Result<Resolved, RegistryError> {
         let name = reference.name();
-        match self.bridge.block(self.resolve_remote(reference)) {
+        match self.bridge.block(self.resolve_remote(reference, true)) {
             Ok(version) => {
                 self.back_online();
                 if let ModelRef::Alias(_, alias) = reference {
@@ -843,30 +871,49 @@ impl Registry for ObjectStoreRegistry {
     }
 
     fn load(&self, reference: &ModelRef) -> Result<(Resolved, ModelBundle), RegistryError> {
-        let resolved = self.resolve(reference)?;
-        let fetched = if self.offline().is_some() {
-            None
-        } else {
-            Some(
-                self.bridge
-                    .block(self.fetch(&resolved.name, resolved.version)),
-            )
-        };
-        match fetched {
-            Some(Ok(bundle)) => Ok((resolved, bundle)),
-            Some(Err(f)) if !f.unreachable() => self.finish(Err(f)),
-            Some(Err(f)) => {
-                // Gone between resolving and downloading: the cached copy, if any.
-                self.went_offline(&f);
+        let name = reference.name();
+        // Resolve without the HEAD of the manifest: downloading it proves the version.
+        let loaded = self.bridge.block(async {
+            let version = self.resolve_remote(reference, false).await?;
+            let bundle = self.fetch(name, version).await?;
+            Ok::<_, Failure>((version, bundle))
+        });
+        match loaded {
+            Ok((version, bundle)) => {
+                self.back_online();
+                if let ModelRef::Alias(_, alias) = reference {
+                    self.cache.remember_alias(name, alias, version);
+                }
+                Ok((self.resolved(name, version), bundle))
+            }
+            Err(f) if f.unreachable() => {
+                // The store is gone: the copy this reference last stood for, if any.
+                let resolved = self
+                    .resolve_cached(reference)
+                    .map(|v| self.resolved(name, v));
+                let Some(resolved) = resolved else {
+                    return self.finish(Err(f));
+                };
                 match ModelBundle::load_with(&resolved.path, self.limits) {
-                    Ok(bundle) => Ok((resolved, bundle)),
+                    Ok(bundle) => {
+                        self.went_offline(&f);
+                        Ok((resolved, bundle))
+                    }
                     Err(_) => self.finish(Err(f)),
                 }
             }
-            None => {
-                let bundle = ModelBundle::load_with(&resolved.path, self.limits)?;
-                Ok((resolved, bundle))
+            Err(Failure::Store {
+                error: object_store::Error::NotFound { .. },
+                path,
+            }) if path.filename() == Some(MANIFEST_FILE) => {
+                // An alias to a deleted version, or no such version: resolving says which.
+                let resolved = self.resolve(reference)?;
+                Err(RegistryError::VersionNotFound {
+                    name: resolved.name,
+                    version: resolved.version,
+                })
             }
+            Err(f) => self.finish(Err(f)),
         }
     }
 
