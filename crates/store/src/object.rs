@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use ferry_core::artifact::{ArtifactFiles, MANIFEST_FILE, Manifest, ReadLimits, write_version_dir};
 use ferry_core::bundle::ModelBundle;
 use ferry_core::registry::{
-    Leftover, Published, Registry, RegistryError, Resolved, is_valid_run_id,
+    Leftover, Published, Registry, RegistryError, Resolved, check_run_id, is_valid_run_id,
 };
 use ferry_core::{AliasName, ModelName, ModelRef, Version};
 
@@ -1052,12 +1052,7 @@ impl Registry for ObjectStoreRegistry {
         run_id: &str,
         record: &[u8],
     ) -> Result<String, RegistryError> {
-        if !is_valid_run_id(run_id) {
-            return Err(RegistryError::RunNotFound {
-                name: name.clone(),
-                run: run_id.to_owned(),
-            });
-        }
+        check_run_id(name, run_id)?;
         let path = layout::run(name, run_id);
         let written = self.bridge.block(async {
             self.store
@@ -1132,12 +1127,7 @@ impl Registry for ObjectStoreRegistry {
         cell: usize,
         record: &[u8],
     ) -> Result<(), RegistryError> {
-        if !is_valid_run_id(search) {
-            return Err(RegistryError::RunNotFound {
-                name: name.clone(),
-                run: search.to_owned(),
-            });
-        }
+        check_run_id(name, search)?;
         let path = layout::search_cell(name, search, cell);
         let written = self.bridge.block(async {
             self.store
@@ -1153,12 +1143,7 @@ impl Registry for ObjectStoreRegistry {
         name: &ModelName,
         search: &str,
     ) -> Result<BTreeMap<usize, Vec<u8>>, RegistryError> {
-        if !is_valid_run_id(search) {
-            return Err(RegistryError::RunNotFound {
-                name: name.clone(),
-                run: search.to_owned(),
-            });
-        }
+        check_run_id(name, search)?;
         let read = self.bridge.block(async {
             let mut cells = BTreeMap::new();
             for meta in self.list(&layout::search(name, search)).await? {

@@ -187,52 +187,106 @@ fn network(
     (retry, timeouts)
 }
 
-/// Applies `settings` (key, value) to a builder whose keys parse from their names.
+/// The part of each cloud's client builder [`cloud`] uses.
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
-fn settings<B, K>(
-    mut builder: B,
-    settings: &[(String, String)],
-    url: &StoreUrl,
-) -> Result<B, OpenError>
-where
-    B: WithConfig<K>,
-    K: std::str::FromStr<Err = object_store::Error>,
-{
-    for (key, value) in settings {
-        let parsed = key.parse::<K>().map_err(config_error(url))?;
-        builder = builder.set(parsed, value);
-    }
-    Ok(builder)
+trait CloudBuilder: Sized {
+    /// The builder's setting keys, parsed from their names (`aws_endpoint`, ...).
+    type Key: std::str::FromStr<Err = object_store::Error>;
+    fn from_env() -> Self;
+    fn client(self, key: object_store::ClientConfigKey, value: String) -> Self;
+    fn set(self, key: Self::Key, value: &str) -> Self;
+    fn finish(
+        self,
+        retry: object_store::RetryConfig,
+        bucket: &str,
+    ) -> object_store::Result<Arc<dyn ObjectStore>>;
 }
 
-/// The builders' `with_config`, as one trait for [`settings`].
+/// A cloud's client: the environment's settings, then the timeouts and retries, then
+/// `options.settings`, for the bucket `url` names.
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
-trait WithConfig<K> {
-    fn set(self, key: K, value: &str) -> Self;
+fn cloud<B: CloudBuilder>(
+    url: &StoreUrl,
+    options: &StoreOptions,
+) -> Result<Arc<dyn ObjectStore>, OpenError> {
+    let (retry, timeouts) = network(options);
+    let mut builder = timeouts
+        .into_iter()
+        .fold(B::from_env(), |b, (key, value)| b.client(key, value));
+    for (key, value) in &options.settings {
+        builder = builder.set(key.parse().map_err(config_error(url))?, value);
+    }
+    builder
+        .finish(retry, url.bucket())
+        .map_err(config_error(url))
 }
 
 #[cfg(feature = "s3")]
-impl WithConfig<object_store::aws::AmazonS3ConfigKey> for object_store::aws::AmazonS3Builder {
-    fn set(self, key: object_store::aws::AmazonS3ConfigKey, value: &str) -> Self {
+impl CloudBuilder for object_store::aws::AmazonS3Builder {
+    type Key = object_store::aws::AmazonS3ConfigKey;
+    fn from_env() -> Self {
+        Self::from_env()
+    }
+    fn client(self, key: object_store::ClientConfigKey, value: String) -> Self {
+        self.with_config(Self::Key::Client(key), value)
+    }
+    fn set(self, key: Self::Key, value: &str) -> Self {
         self.with_config(key, value)
+    }
+    fn finish(
+        self,
+        retry: object_store::RetryConfig,
+        bucket: &str,
+    ) -> object_store::Result<Arc<dyn ObjectStore>> {
+        let store = self.with_retry(retry).with_bucket_name(bucket).build()?;
+        Ok(Arc::new(store))
     }
 }
 
 #[cfg(feature = "gcs")]
-impl WithConfig<object_store::gcp::GoogleConfigKey>
-    for object_store::gcp::GoogleCloudStorageBuilder
-{
-    fn set(self, key: object_store::gcp::GoogleConfigKey, value: &str) -> Self {
+impl CloudBuilder for object_store::gcp::GoogleCloudStorageBuilder {
+    type Key = object_store::gcp::GoogleConfigKey;
+    fn from_env() -> Self {
+        Self::from_env()
+    }
+    fn client(self, key: object_store::ClientConfigKey, value: String) -> Self {
+        self.with_config(Self::Key::Client(key), value)
+    }
+    fn set(self, key: Self::Key, value: &str) -> Self {
         self.with_config(key, value)
+    }
+    fn finish(
+        self,
+        retry: object_store::RetryConfig,
+        bucket: &str,
+    ) -> object_store::Result<Arc<dyn ObjectStore>> {
+        let store = self.with_retry(retry).with_bucket_name(bucket).build()?;
+        Ok(Arc::new(store))
     }
 }
 
 #[cfg(feature = "azure")]
-impl WithConfig<object_store::azure::AzureConfigKey>
-    for object_store::azure::MicrosoftAzureBuilder
-{
-    fn set(self, key: object_store::azure::AzureConfigKey, value: &str) -> Self {
+impl CloudBuilder for object_store::azure::MicrosoftAzureBuilder {
+    type Key = object_store::azure::AzureConfigKey;
+    fn from_env() -> Self {
+        Self::from_env()
+    }
+    fn client(self, key: object_store::ClientConfigKey, value: String) -> Self {
+        self.with_config(Self::Key::Client(key), value)
+    }
+    fn set(self, key: Self::Key, value: &str) -> Self {
         self.with_config(key, value)
+    }
+    fn finish(
+        self,
+        retry: object_store::RetryConfig,
+        container: &str,
+    ) -> object_store::Result<Arc<dyn ObjectStore>> {
+        let store = self
+            .with_retry(retry)
+            .with_container_name(container)
+            .build()?;
+        Ok(Arc::new(store))
     }
 }
 
@@ -268,56 +322,11 @@ fn client(url: &StoreUrl, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>
             Ok(Arc::clone(store) as Arc<dyn ObjectStore>)
         }
         #[cfg(feature = "s3")]
-        StoreScheme::S3 => {
-            use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-            let (retry, timeouts) = network(options);
-            let builder = timeouts
-                .into_iter()
-                .fold(AmazonS3Builder::from_env(), |b, (key, value)| {
-                    b.with_config(AmazonS3ConfigKey::Client(key), value)
-                });
-            let builder = settings(builder, &options.settings, url)?;
-            builder
-                .with_retry(retry)
-                .with_bucket_name(url.bucket())
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-                .map_err(config_error(url))
-        }
+        StoreScheme::S3 => cloud::<object_store::aws::AmazonS3Builder>(url, options),
         #[cfg(feature = "gcs")]
-        StoreScheme::Gcs => {
-            use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-            let (retry, timeouts) = network(options);
-            let builder = timeouts
-                .into_iter()
-                .fold(GoogleCloudStorageBuilder::from_env(), |b, (key, value)| {
-                    b.with_config(GoogleConfigKey::Client(key), value)
-                });
-            let builder = settings(builder, &options.settings, url)?;
-            builder
-                .with_retry(retry)
-                .with_bucket_name(url.bucket())
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-                .map_err(config_error(url))
-        }
+        StoreScheme::Gcs => cloud::<object_store::gcp::GoogleCloudStorageBuilder>(url, options),
         #[cfg(feature = "azure")]
-        StoreScheme::Azure => {
-            use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-            let (retry, timeouts) = network(options);
-            let builder = timeouts
-                .into_iter()
-                .fold(MicrosoftAzureBuilder::from_env(), |b, (key, value)| {
-                    b.with_config(AzureConfigKey::Client(key), value)
-                });
-            let builder = settings(builder, &options.settings, url)?;
-            builder
-                .with_retry(retry)
-                .with_container_name(url.bucket())
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-                .map_err(config_error(url))
-        }
+        StoreScheme::Azure => cloud::<object_store::azure::MicrosoftAzureBuilder>(url, options),
         #[cfg(not(feature = "s3"))]
         StoreScheme::S3 => Err(not_built(url, "s3")),
         #[cfg(not(feature = "gcs"))]

@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use super::{
     AliasName, Leftover, ModelName, ModelRef, Published, Registry, RegistryError, Resolved,
-    Version, is_valid_run_id,
+    Version, check_run_id, is_valid_run_id,
 };
 use crate::artifact::{ArtifactFiles, Manifest, ReadLimits, write_version_dir};
 use crate::bundle::ModelBundle;
@@ -573,12 +573,7 @@ impl Registry for LocalRegistry {
         run_id: &str,
         record: &[u8],
     ) -> Result<String, RegistryError> {
-        if !is_valid_run_id(run_id) {
-            return Err(RegistryError::RunNotFound {
-                name: name.clone(),
-                run: run_id.to_owned(),
-            });
-        }
+        check_run_id(name, run_id)?;
         let dir = self.model_dir(name).join(RUNS_DIR).join(run_id);
         fs_err::create_dir_all(&dir)?;
         let tmp = dir.join(format!(".{RUN_FILE}.{}.tmp", std::process::id()));
@@ -645,12 +640,7 @@ impl Registry for LocalRegistry {
         cell: usize,
         record: &[u8],
     ) -> Result<(), RegistryError> {
-        if !is_valid_run_id(search) {
-            return Err(RegistryError::RunNotFound {
-                name: name.clone(),
-                run: search.to_owned(),
-            });
-        }
+        check_run_id(name, search)?;
         let dir = self.model_dir(name).join(SEARCHES_DIR).join(search);
         fs_err::create_dir_all(&dir)?;
         let tmp = dir.join(format!(".{cell}.json.{}.tmp", std::process::id()));
@@ -666,12 +656,7 @@ impl Registry for LocalRegistry {
         name: &ModelName,
         search: &str,
     ) -> Result<BTreeMap<usize, Vec<u8>>, RegistryError> {
-        if !is_valid_run_id(search) {
-            return Err(RegistryError::RunNotFound {
-                name: name.clone(),
-                run: search.to_owned(),
-            });
-        }
+        check_run_id(name, search)?;
         let dir = self.model_dir(name).join(SEARCHES_DIR).join(search);
         let Some(entries) = read_dir_or_empty(&dir)? else {
             return Ok(BTreeMap::new());

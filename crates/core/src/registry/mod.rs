@@ -144,6 +144,22 @@ pub fn is_valid_run_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// `Ok` for a run id (or search key) [`is_valid_run_id`] accepts, else
+/// [`RegistryError::RunNotFound`] naming it under `name`.
+///
+/// # Errors
+/// [`RegistryError::RunNotFound`].
+pub fn check_run_id(name: &ModelName, id: &str) -> Result<(), RegistryError> {
+    if is_valid_run_id(id) {
+        Ok(())
+    } else {
+        Err(RegistryError::RunNotFound {
+            name: name.clone(),
+            run: id.to_owned(),
+        })
+    }
+}
+
 /// A resolved reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {

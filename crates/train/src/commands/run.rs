@@ -5,6 +5,7 @@ use std::path::Path;
 
 use ferry_core::RegistryLocation;
 
+use super::ShowAndSerialize;
 use crate::config::Pipeline;
 use crate::error::RunError;
 use crate::report::FailedRun;
@@ -21,20 +22,11 @@ pub fn shard(
     registry: Option<&RegistryLocation>,
     shard: Shard,
     json: bool,
-    out: &mut impl Write,
+    out: &mut dyn Write,
 ) -> Result<(), RunError> {
     let pipeline = Pipeline::from_file(config)?;
     let location = crate::runner::registry_location(&pipeline, registry);
-    let report = crate::shard::run_shard(&pipeline, &location, shard)?;
-    if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        let _ = writeln!(out, "{report}");
-    }
+    crate::shard::run_shard(&pipeline, &location, shard)?.write(out, json);
     Ok(())
 }
 
@@ -50,7 +42,7 @@ pub fn run(
     registry: Option<&RegistryLocation>,
     finish: Option<std::time::Duration>,
     json: bool,
-    out: &mut impl Write,
+    out: &mut dyn Write,
 ) -> Result<(), RunError> {
     let search_from = if let Some(wait) = finish {
         SearchFrom::Shards(wait)
@@ -87,14 +79,6 @@ pub fn run(
             return Err(err);
         }
     };
-    if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        let _ = writeln!(out, "{report}");
-    }
+    report.write(out, json);
     Ok(())
 }
