@@ -119,6 +119,73 @@ fn eight_processes_publishing_and_moving_an_alias_at_once_lose_nothing() {
         registry.aliases(&iris).unwrap()["production"],
         history[8].unwrap()
     );
+
+    // Every registry verb works on the bucket as on a directory.
+    let verify = train_cli(&s3, &["registry", "verify", "--registry", url.as_str()]);
+    assert!(
+        verify.ends_with("8 versions checked, 0 damaged\n"),
+        "{verify}"
+    );
+    let list = train_cli(&s3, &["registry", "list", "--registry", url.as_str()]);
+    assert!(
+        list.contains("iris") && list.contains("production="),
+        "{list}"
+    );
+    let show = train_cli(
+        &s3,
+        &["registry", "show", "iris/3", "--registry", url.as_str()],
+    );
+    assert!(show.contains("logistic_regression"), "{show}");
+    let diff = train_cli(
+        &s3,
+        &[
+            "registry",
+            "diff",
+            "iris/1",
+            "iris/2",
+            "--registry",
+            url.as_str(),
+        ],
+    );
+    assert!(diff.contains("accuracy"), "{diff}");
+    let before = history[7].unwrap().0.to_string();
+    let rolled = train_cli(
+        &s3,
+        &[
+            "registry",
+            "rollback",
+            "iris",
+            "production",
+            "--registry",
+            url.as_str(),
+            "--json",
+        ],
+    );
+    assert!(
+        rolled.contains(&format!("\"version\": {before}")),
+        "{rolled}"
+    );
+    let gc = train_cli(
+        &s3,
+        &["registry", "gc", "--dry-run", "--registry", url.as_str()],
+    );
+    assert!(gc.ends_with("0 leftovers, 0 bytes\n"), "{gc}");
+    let runs = train_cli(&s3, &["runs", "list", "--registry", url.as_str(), "--json"]);
+    assert_eq!(runs.matches("\"registered\"").count(), 8, "{runs}");
+    let production = registry.aliases(&iris).unwrap()["production"];
+    let doomed = if production == Version(8) { 7 } else { 8 };
+    let deleted = train_cli(
+        &s3,
+        &[
+            "registry",
+            "delete",
+            &format!("iris/{doomed}"),
+            "--registry",
+            url.as_str(),
+        ],
+    );
+    assert!(deleted.contains("deleted"), "{deleted}");
+    assert_eq!(registry.versions(&iris).unwrap().len(), 7);
 }
 
 /// The served answers of `records` (their `predictions`), as JSON.
