@@ -71,6 +71,12 @@ bench-train *ARGS:
 bench-cv *ARGS:
     bash bench/cv.sh {{ARGS}}
 
+# The object-store registry against the local one: publish, cold and warm start
+# (bench/object_store.sh; needs tests/.venv with moto, as .ci/run installs it).
+[group('test')]
+bench-store:
+    bash bench/object_store.sh
+
 # Criterion benches of decode + validate + preprocess + predict and of bundle loading.
 [group('test')]
 bench-predict:
