@@ -661,7 +661,10 @@ impl ObjectStoreRegistry {
                 .await;
             return Err(e);
         }
+        // The published copy stays as the cache's (a serve on this machine starts warm),
+        // within the cache's bound like any download.
         let path = self.cache.install(&partial, &name, version)?;
+        self.cache.evict(&path);
         let latest_path = layout::alias(&name, &AliasName::latest());
         let after = self
             .update_alias(&latest_path, |current| {
