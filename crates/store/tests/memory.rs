@@ -216,3 +216,24 @@ fn futures_block<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+#[test]
+fn what_a_train_publishes_stays_cached_within_the_bound() {
+    let store = Arc::new(InMemory::new());
+    let cache = tempfile::tempdir().unwrap();
+    let writer = ObjectStoreRegistry::new(
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        "memory://published",
+        cache.path(),
+        2_000,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        contract::publish(&writer, "m");
+    }
+    let kept: Vec<_> = fs_err::read_dir(writer.cache_dir().join("m"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.parse::<u64>().ok())
+        .collect();
+    assert_eq!(kept, [3]);
+}
