@@ -207,7 +207,9 @@ fn init_telemetry(
             LogFormat::Json => ferry_telemetry::LogFormat::Json,
         },
         json_stream: ferry_telemetry::LogStream::Stdout,
-        default_filter: "info",
+        // object_store logs each retry at INFO: while a bucket registry is unreachable that
+        // is every watch poll; ferry-store says once that it serves from the cache.
+        default_filter: "info,object_store=warn",
     })
 }
 
