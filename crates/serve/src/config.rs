@@ -17,7 +17,6 @@ use crate::prediction_log::PredictionLogConfig;
 pub struct ServeConfig {
     /// Registry: a directory (relative paths are resolved against the config file) or
     /// an object-store URL (`s3://bucket/prefix`, `gs://...`, `az://...`).
-    #[serde(with = "location")]
     pub registry: RegistryLocation,
     /// The local cache of an object-store registry's versions.
     pub cache: CacheConfig,
@@ -357,34 +356,6 @@ impl ServeConfig {
 }
 
 /// Model references as strings in YAML.
-mod location {
-    use ferry_core::RegistryLocation;
-    use serde::{Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(l: &RegistryLocation, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(l)
-    }
-
-    /// Refused inside the visitor, so that the error carries the key's path.
-    struct Location;
-
-    impl serde::de::Visitor<'_> for Location {
-        type Value = RegistryLocation;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a directory path or an s3://, gs://, az:// or file:// URL")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RegistryLocation, E> {
-            v.parse().map_err(E::custom)
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<RegistryLocation, D::Error> {
-        d.deserialize_str(Location)
-    }
-}
-
 mod refs {
     use ferry_core::ModelRef;
     use serde::de::Error as _;

@@ -528,6 +528,32 @@ impl FromStr for RegistryLocation {
     }
 }
 
+impl serde::Serialize for RegistryLocation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Parsed inside the visitor, so that a config reader reports a refused location under
+/// its key.
+struct LocationVisitor;
+
+impl serde::de::Visitor<'_> for LocationVisitor {
+    type Value = RegistryLocation;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a directory path or an s3://, gs://, az:// or file:// URL")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RegistryLocation, E> {
+        v.parse().map_err(E::custom)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RegistryLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(LocationVisitor)
+    }
+}
+
 impl From<&Path> for RegistryLocation {
     fn from(path: &Path) -> Self {
         RegistryLocation::Local(path.to_owned())
