@@ -155,12 +155,18 @@ impl Cache {
 
     /// The models with at least one copy, by name.
     pub(crate) fn models(&self) -> Vec<ModelName> {
+        let mut names = self.model_dirs();
+        names.retain(|n| !self.versions(n).is_empty());
+        names
+    }
+
+    /// Every directory named like a model, copies or not, by name.
+    fn model_dirs(&self) -> Vec<ModelName> {
         let mut names: Vec<ModelName> = fs_err::read_dir(&self.root)
             .into_iter()
             .flatten()
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().to_str()?.parse::<ModelName>().ok())
-            .filter(|n| !self.versions(n).is_empty())
             .collect();
         names.sort();
         names
@@ -169,7 +175,7 @@ impl Cache {
     /// Removes the least recently used copies, never `keep`, until the rest fit.
     pub(crate) fn evict(&self, keep: &Path) {
         let mut copies: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
-        for name in self.models() {
+        for name in self.model_dirs() {
             for version in self.versions(&name) {
                 let dir = self.version_dir(&name, version);
                 let used = fs_err::metadata(dir.join(MANIFEST_FILE))

@@ -834,9 +834,13 @@ impl Registry for ObjectStoreRegistry {
                 self.back_online();
                 Ok(names)
             }
-            Err(f) if f.unreachable() && !self.cache.models().is_empty() => {
+            Err(f) if f.unreachable() => {
+                let cached = self.cache.models();
+                if cached.is_empty() {
+                    return self.finish(Err(f));
+                }
                 self.went_offline(&f);
-                Ok(self.cache.models())
+                Ok(cached)
             }
             Err(f) => self.finish(Err(f)),
         }
