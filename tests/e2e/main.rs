@@ -19,6 +19,8 @@ mod kserve;
 mod layers;
 mod metrics;
 mod mlflow;
+mod mlflow_registry;
+mod mlflow_server;
 mod monitoring;
 mod object_store;
 mod openapi;

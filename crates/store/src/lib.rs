@@ -15,9 +15,13 @@
 mod bridge;
 mod cache;
 mod layout;
+#[cfg(feature = "mlflow")]
+pub mod mlflow;
 mod object;
 mod open;
 
 pub use ferry_core::registry::{LocalRegistry, RegistryLocation};
 pub use object::ObjectStoreRegistry;
+#[cfg(feature = "mlflow")]
+pub use open::mlflow_registry;
 pub use open::{OpenError, StoreOptions, open, open_object};

@@ -10,7 +10,12 @@ use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
 
 use ferry_core::artifact::ReadLimits;
-use ferry_core::registry::{LocalRegistry, Registry, RegistryLocation, StoreScheme, StoreUrl};
+use ferry_core::registry::{
+    LocalRegistry, MlflowUrl, Registry, RegistryLocation, StoreScheme, StoreUrl,
+};
+
+#[cfg(feature = "mlflow")]
+use crate::mlflow::MlflowRegistry;
 
 use crate::object::ObjectStoreRegistry;
 
@@ -112,6 +117,10 @@ static MEMORY: LazyLock<Mutex<HashMap<String, Arc<InMemory>>>> = LazyLock::new(M
 /// - `az://`: `AZURE_STORAGE_ACCOUNT_NAME` with a key, a SAS token, or workload
 ///   identity (`AZURE_FEDERATED_TOKEN_FILE`).
 ///
+/// `mlflow+http://HOST:PORT` (or `mlflow+https://`) is an [`MlflowRegistry`]
+/// (feature `mlflow`, on by default), authenticated with `MLFLOW_TRACKING_TOKEN` (or
+/// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`).
+///
 /// Nothing is contacted here: an unreachable store shows at the first request.
 ///
 /// # Errors
@@ -126,7 +135,45 @@ pub fn open(
             LocalRegistry::new(root).with_limits(options.limits),
         )),
         RegistryLocation::Object(url) => Ok(Arc::new(open_object(url, options)?)),
+        RegistryLocation::Mlflow(url) => open_mlflow(url, options),
     }
+}
+
+#[cfg(feature = "mlflow")]
+fn open_mlflow(url: &MlflowUrl, options: &StoreOptions) -> Result<Arc<dyn Registry>, OpenError> {
+    Ok(Arc::new(mlflow_registry(url, options)?))
+}
+
+#[cfg(not(feature = "mlflow"))]
+fn open_mlflow(url: &MlflowUrl, _: &StoreOptions) -> Result<Arc<dyn Registry>, OpenError> {
+    Err(OpenError::NotBuilt {
+        url: url.to_string(),
+        scheme: "mlflow+http",
+        feature: "mlflow",
+    })
+}
+
+/// Opens an MLflow registry (for callers that need its concrete type: train's tracking
+/// binds its run to it).
+///
+/// # Errors
+/// As [`open`].
+#[cfg(feature = "mlflow")]
+pub fn mlflow_registry(
+    url: &MlflowUrl,
+    options: &StoreOptions,
+) -> Result<MlflowRegistry, OpenError> {
+    let client = crate::mlflow::ClientOptions {
+        timeout: options.request_timeout,
+        max_retries: u32::try_from(options.max_retries).unwrap_or(u32::MAX),
+        ..crate::mlflow::ClientOptions::default()
+    };
+    MlflowRegistry::new(url, client, &options.cache_dir, options.cache_max_bytes)
+        .map(|r| r.with_limits(options.limits))
+        .map_err(|source| OpenError::Cache {
+            url: url.to_string(),
+            source,
+        })
 }
 
 /// Opens an object-store registry (for callers that need its concrete type).

@@ -394,6 +394,55 @@ pub enum RegistryLocation {
     Local(PathBuf),
     /// A bucket (and a prefix in it) of an object store.
     Object(StoreUrl),
+    /// An MLflow tracking server's model registry (`mlflow+http://HOST:PORT`).
+    Mlflow(MlflowUrl),
+}
+
+/// An MLflow tracking server, as a registry location: `mlflow+http://HOST[:PORT][/PATH]`
+/// or `mlflow+https://...`; the server is reached at the URL without `mlflow+`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MlflowUrl {
+    base: String,
+}
+
+impl MlflowUrl {
+    /// Parses an MLflow tracking URI (`http://HOST:PORT`, `https://...`), as
+    /// `MLFLOW_TRACKING_URI` holds it.
+    ///
+    /// # Errors
+    /// [`LocationError`] for another scheme or a URL without a host.
+    pub fn from_tracking_uri(uri: &str) -> Result<Self, LocationError> {
+        let refuse = |problem: &str| LocationError {
+            found: uri.to_owned(),
+            problem: problem.to_owned(),
+        };
+        let rest = uri
+            .strip_prefix("http://")
+            .or_else(|| uri.strip_prefix("https://"))
+            .ok_or_else(|| refuse("expected an http:// or https:// URL of an MLflow server"))?;
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(refuse("expected a host after the scheme"));
+        }
+        if rest.contains(['?', '#']) {
+            return Err(refuse("expected no query or fragment"));
+        }
+        Ok(Self {
+            base: uri.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The server's base URL (`http://127.0.0.1:5000`), without a trailing `/`.
+    #[must_use]
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl fmt::Display for MlflowUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mlflow+{}", self.base)
+    }
 }
 
 /// The object stores a registry can live in.
@@ -471,8 +520,9 @@ pub struct LocationError {
     pub problem: String,
 }
 
-const EXPECTED_LOCATION: &str = "expected a directory path, a file:// URL, or an object-store \
-     URL (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX)";
+const EXPECTED_LOCATION: &str = "expected a directory path, a file:// URL, an object-store \
+     URL (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX) or an MLflow server \
+     (mlflow+http://HOST:PORT, mlflow+https://HOST)";
 
 impl FromStr for RegistryLocation {
     type Err = LocationError;
@@ -486,6 +536,11 @@ impl FromStr for RegistryLocation {
         }
         if s.is_empty() {
             return Err(refuse(EXPECTED_LOCATION));
+        }
+        if let Some(uri) = s.strip_prefix("mlflow+") {
+            return MlflowUrl::from_tracking_uri(uri)
+                .map(RegistryLocation::Mlflow)
+                .map_err(|e| refuse(&e.problem));
         }
         // A path never contains `://` in practice: refuse an unknown scheme rather than
         // create a directory called `mlflow:`.
@@ -541,7 +596,7 @@ struct LocationVisitor;
 impl serde::de::Visitor<'_> for LocationVisitor {
     type Value = RegistryLocation;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a directory path or an s3://, gs://, az:// or file:// URL")
+        f.write_str("a directory path, an s3://, gs://, az:// or file:// URL, or mlflow+http://")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RegistryLocation, E> {
         v.parse().map_err(E::custom)
@@ -565,6 +620,7 @@ impl fmt::Display for RegistryLocation {
         match self {
             RegistryLocation::Local(p) => write!(f, "{}", p.display()),
             RegistryLocation::Object(url) => write!(f, "{url}"),
+            RegistryLocation::Mlflow(url) => write!(f, "{url}"),
         }
     }
 }
@@ -575,8 +631,15 @@ impl RegistryLocation {
     pub fn as_local(&self) -> Option<&Path> {
         match self {
             RegistryLocation::Local(p) => Some(p),
-            RegistryLocation::Object(_) => None,
+            RegistryLocation::Object(_) | RegistryLocation::Mlflow(_) => None,
         }
+    }
+
+    /// Whether the registry lives on another machine (an object store or an MLflow
+    /// server), so that versions are read through a local cache.
+    #[must_use]
+    pub fn is_remote(&self) -> bool {
+        !matches!(self, RegistryLocation::Local(_))
     }
 }
 
@@ -600,9 +663,18 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unsupported registry location \"mlflow://host:5000\": expected a directory path, \
-             a file:// URL, or an object-store URL (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, \
-             az://CONTAINER/PREFIX)"
+             a file:// URL, an object-store URL (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, \
+             az://CONTAINER/PREFIX) or an MLflow server (mlflow+http://HOST:PORT, \
+             mlflow+https://HOST)"
         );
+        let RegistryLocation::Mlflow(url) = "mlflow+http://127.0.0.1:5000/".parse().unwrap() else {
+            panic!("an MLflow server")
+        };
+        assert_eq!(url.base(), "http://127.0.0.1:5000");
+        assert_eq!(url.to_string(), "mlflow+http://127.0.0.1:5000");
+        for bad in ["mlflow+ftp://h", "mlflow+http://", "mlflow+http://h?x=1"] {
+            assert!(bad.parse::<RegistryLocation>().is_err(), "{bad}");
+        }
         assert!("".parse::<RegistryLocation>().is_err());
         for bad in [
             "s3://",

@@ -36,7 +36,8 @@ pub struct Run<'a> {
     pub record: &'a mut RunRecord,
     /// Where the grid search's scores come from: scored here, or recorded by shards.
     pub search_from: SearchFrom,
-    /// The registry's URL when it is an object store (reports name versions by it).
+    /// The registry's URL when it is remote (an object store or an MLflow server):
+    /// reports name versions by it.
     pub registry_url: Option<String>,
     lap: Instant,
 }
@@ -77,10 +78,7 @@ impl<'a> Run<'a> {
             dead_letter: default_dead_letter(pipeline, location, stamp),
             record,
             search_from: SearchFrom::Grid,
-            registry_url: match location {
-                RegistryLocation::Object(url) => Some(url.to_string()),
-                RegistryLocation::Local(_) => None,
-            },
+            registry_url: location.is_remote().then(|| location.to_string()),
             lap: Instant::now(),
         }
     }
@@ -96,7 +94,7 @@ impl<'a> Run<'a> {
 /// Where rejected rows go when the config names no dead-letter file:
 /// `<registry>/<model>/dead-letter/<time>-<pid>.csv` for a local registry, and
 /// `dead-letter/<model>/<time>-<pid>.csv` in the working directory for an object store
-/// (rows are data, not artifacts: they stay on the machine that read them).
+/// or an MLflow server (rows are data, not artifacts: they stay on the machine that read them).
 pub(crate) fn default_dead_letter(
     pipeline: &Pipeline,
     location: &RegistryLocation,
@@ -108,7 +106,7 @@ pub(crate) fn default_dead_letter(
             .join(pipeline.model_name().as_str())
             .join("dead-letter")
             .join(file),
-        RegistryLocation::Object(_) => PathBuf::from("dead-letter")
+        RegistryLocation::Object(_) | RegistryLocation::Mlflow(_) => PathBuf::from("dead-letter")
             .join(pipeline.model_name().as_str())
             .join(file),
     }
