@@ -21,6 +21,7 @@ mod metrics;
 mod mlflow;
 mod mlflow_registry;
 mod mlflow_server;
+mod mlflow_tracking;
 mod monitoring;
 mod object_store;
 mod openapi;

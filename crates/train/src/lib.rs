@@ -8,6 +8,7 @@
 //!   promote), each a function over a small run context;
 //! - [`runner`]: [`run`], which takes a pipeline through the stages and records the run;
 //! - [`fitting`] and [`cv`]: the fit and score helpers, cross-validation and grid search;
+//! - [`tracking`]: the run, its metrics and its model in an MLflow tracking server;
 //! - [`commands`]: what the `train` subcommands print (models, drift, examples).
 //!
 //! The binary (`cargo run -p train -- --config configs/iris.yaml`) is a thin layer over
@@ -28,6 +29,7 @@ pub mod report;
 pub mod runner;
 pub mod shard;
 pub mod stages;
+pub mod tracking;
 
 pub use config::Pipeline;
 pub use error::{ExitKind, RunError};

@@ -159,6 +159,9 @@ pub struct RunReport {
     /// What `promote:` did, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion: Option<Promotion>,
+    /// What MLflow tracking did, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<crate::tracking::TrackingReport>,
 }
 
 impl fmt::Display for RunReport {
@@ -201,6 +204,9 @@ impl fmt::Display for RunReport {
         )?;
         if let Some(id) = &self.run_id {
             writeln!(f, "  run      {id}")?;
+        }
+        if let Some(t) = &self.tracking {
+            writeln!(f, "  mlflow   {t}")?;
         }
         write!(
             f,

@@ -20,6 +20,7 @@ use crate::record::RunRecord;
 use crate::report::{RunReport, RunStatus};
 use crate::stages::split::{SplitFrames, split_frame};
 use crate::stages::{self, Run, SearchFrom, default_dead_letter};
+use crate::tracking;
 
 /// Where a run registers its model: `--registry`/`FERRY_REGISTRY`, else the config's
 /// `output.registry`, else `artifacts` in the working directory.
@@ -68,13 +69,23 @@ pub fn run_with(
         ferry.run_id = tracing::field::Empty,
     )
     .entered();
-    let registry = ferry_store::open(location, &StoreOptions::default())?;
+    let mut registry = ferry_store::open(location, &StoreOptions::default())?;
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
     let mut record = RunRecord::start(pipeline, &stamp, config);
+    let (tracker, mut tracking) = match tracking::start(pipeline, &record) {
+        None => (None, None),
+        Some(Ok(tracker)) => (Some(tracker), None),
+        Some(Err(report)) => (None, Some(report)),
+    };
+    if let Some(tracker) = tracker.as_ref().filter(|t| t.is_server(location)) {
+        // Publishing to the server the run is tracked in: one registration, in the run.
+        registry = tracker.registry();
+    }
     let mut result = {
         let mut stages = Run::new(pipeline, registry.as_ref(), location, &stamp, &mut record);
         stages.search_from = search_from;
+        stages.tracking = tracker.as_ref();
         run_stages(&mut stages)
     };
     record.finish(&result, started.elapsed().as_secs_f64());
@@ -98,6 +109,12 @@ pub fn run_with(
             }
         }
         Err(e) => tracing::warn!(run = %record.run_id, error = %e, "Could not record the run."),
+    }
+    if let Some(tracker) = tracker {
+        tracking = Some(tracker.finish(&record));
+    }
+    if let Ok(report) = &mut result {
+        report.tracking = tracking;
     }
     result
 }
@@ -158,6 +175,7 @@ fn run_stages(run: &mut Run<'_>) -> Result<RunReport, RunError> {
         cv: selection.cv,
         search: selection.search,
         promotion,
+        tracking: None,
     })
 }
 

@@ -49,6 +49,54 @@ pub struct PipelineConfig {
     /// artifact's reference statistics, used by `train drift` and serve's live drift.
     #[serde(default, skip_serializing_if = "is_default_drift")]
     pub drift: DriftThresholds,
+    /// Where the run is also tracked: an MLflow tracking server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<TrackingConfig>,
+}
+
+/// `tracking:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// An MLflow tracking server the run, its metrics and its model go to.
+    pub mlflow: MlflowTrackingConfig,
+}
+
+/// `tracking.mlflow:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowTrackingConfig {
+    /// The server (`http://mlflow:5000`); `MLFLOW_TRACKING_URI` when absent. The token
+    /// comes from `MLFLOW_TRACKING_TOKEN` only, never from the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// The experiment runs are logged to, created when missing; the model name when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// Register the model in MLflow's model registry when the gates pass (default true).
+    #[serde(default = "default_true")]
+    pub register: bool,
+    /// The alias the registered version gets (`champion`); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A validated `tracking.mlflow` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlflowTracking {
+    /// The server.
+    pub url: ferry_core::registry::MlflowUrl,
+    /// The experiment's name.
+    pub experiment: String,
+    /// Whether to register the model.
+    pub register: bool,
+    /// The alias to set on the registered version.
+    pub alias: Option<ferry_core::AliasName>,
 }
 
 fn is_default_drift(d: &DriftThresholds) -> bool {
@@ -270,6 +318,7 @@ pub struct Pipeline {
     pub(crate) dead_letter: Option<PathBuf>,
     pub(crate) search: Option<Search>,
     pub(crate) promote: Option<Promote>,
+    pub(crate) tracking: Option<MlflowTracking>,
 }
 
 impl Pipeline {
@@ -351,6 +400,12 @@ impl Pipeline {
     #[must_use]
     pub fn promote(&self) -> Option<&Promote> {
         self.promote.as_ref()
+    }
+
+    /// The MLflow server the run is tracked in, when configured.
+    #[must_use]
+    pub fn tracking(&self) -> Option<&MlflowTracking> {
+        self.tracking.as_ref()
     }
 
     /// Cross-validation folds of `evaluation.cv`, when set.
@@ -696,6 +751,11 @@ impl PipelineConfig {
             }
         });
 
+        let tracking = self
+            .tracking
+            .as_ref()
+            .and_then(|t| validate_tracking(&mut errors, &t.mlflow, model_name.as_ref()));
+
         let registry = match self.output.registry.as_deref().map(str::parse) {
             None => None,
             Some(Ok(RegistryLocation::Local(dir))) => {
@@ -729,10 +789,81 @@ impl PipelineConfig {
                 dead_letter,
                 search,
                 promote,
+                tracking,
             }),
             _ => Err(errors),
         }
     }
+}
+
+/// Checks `tracking.mlflow`, taking the server from `MLFLOW_TRACKING_URI` when the
+/// config names none.
+fn validate_tracking(
+    errors: &mut ConfigErrors,
+    config: &MlflowTrackingConfig,
+    model_name: Option<&ModelName>,
+) -> Option<MlflowTracking> {
+    let from_env = std::env::var("MLFLOW_TRACKING_URI")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let url = match config.uri.clone().or(from_env) {
+        None => {
+            errors.push(
+                "tracking.mlflow.uri",
+                "no MLflow server: set uri (http://HOST:PORT) or MLFLOW_TRACKING_URI",
+            );
+            None
+        }
+        Some(uri) => match ferry_core::registry::MlflowUrl::from_tracking_uri(&uri) {
+            Ok(url) => Some(url),
+            Err(e) => {
+                errors.push("tracking.mlflow.uri", e.to_string());
+                None
+            }
+        },
+    };
+    let experiment = match &config.experiment {
+        Some(e) if e.trim().is_empty() => {
+            errors.push(
+                "tracking.mlflow.experiment",
+                "expected a name, found an empty one",
+            );
+            None
+        }
+        Some(e) => Some(e.clone()),
+        None => model_name.map(ToString::to_string),
+    };
+    let alias = match config
+        .alias
+        .as_deref()
+        .map(str::parse::<ferry_core::AliasName>)
+    {
+        None => Ok(None),
+        Some(Ok(alias)) if alias.is_latest() => Err(
+            "MLflow reserves 'latest' (the highest version); name another alias (champion)"
+                .to_owned(),
+        ),
+        Some(Ok(alias))
+            if alias.as_str().len() > 1
+                && alias.as_str().starts_with('v')
+                && alias.as_str()[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Err(format!(
+                "MLflow reserves aliases of the form v<number> ('{alias}'); name another"
+            ))
+        }
+        Some(Ok(alias)) => Ok(Some(alias)),
+        Some(Err(e)) => Err(e.to_string()),
+    };
+    let alias = alias
+        .map_err(|why| errors.push("tracking.mlflow.alias", why))
+        .ok()?;
+    Some(MlflowTracking {
+        url: url?,
+        experiment: experiment?,
+        register: config.register,
+        alias,
+    })
 }
 
 fn expected_target(kind: ModelKind) -> &'static str {

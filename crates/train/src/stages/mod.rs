@@ -39,6 +39,8 @@ pub struct Run<'a> {
     /// The registry's URL when it is remote (an object store or an MLflow server):
     /// reports name versions by it.
     pub registry_url: Option<String>,
+    /// The MLflow run this run is tracked in, when `tracking.mlflow` is configured.
+    pub tracking: Option<&'a crate::tracking::Tracker>,
     lap: Instant,
 }
 
@@ -79,6 +81,7 @@ impl<'a> Run<'a> {
             record,
             search_from: SearchFrom::Grid,
             registry_url: location.is_remote().then(|| location.to_string()),
+            tracking: None,
             lap: Instant::now(),
         }
     }

@@ -80,7 +80,11 @@ pub fn publish(
         reference: Some(&fitted.reference),
     };
     run.record.stages.evaluate += run.lap();
+    let draft = run.tracking.is_some().then(|| manifest.clone());
     let published = run.registry.publish(manifest, &files)?;
+    if let (Some(tracker), Some(draft)) = (run.tracking, draft) {
+        tracker.register(draft, &files, &published);
+    }
     run.record.stages.publish = run.lap();
     tracing::info!(
         model = %published.resolved.name,
