@@ -3,7 +3,9 @@
 //! what Ferry wrote, and clear refusals of what Ferry cannot serve.
 
 use ferry_core::registry::contract;
+use serde_json::{Value, json};
 
+use crate::harness::{bin, workspace};
 use crate::mlflow_server::MlflowServer;
 
 #[test]
@@ -21,4 +23,155 @@ fn the_registry_contract_holds_on_a_real_mlflow_server() {
             mlflow.log()
         );
     }
+}
+
+/// Runs `train ARGS` in the workspace; (exit code, stdout, stderr).
+fn train_cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(bin("train"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(workspace())
+        .output()
+        .expect("train runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn train_registry_verbs_work_on_mlflow_and_refuse_what_it_cannot_do() {
+    let mlflow = MlflowServer::start();
+    let url = mlflow.location().to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("FERRY_CACHE_DIR", cache.path().to_str().unwrap())];
+    for expected in [1, 2] {
+        let (code, out, err) = train_cli(
+            &[
+                "--config",
+                "configs/iris.yaml",
+                "--json",
+                "--registry",
+                &url,
+            ],
+            &env,
+        );
+        assert_eq!(code, 0, "{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["version"], expected);
+        assert_eq!(report["path"], format!("{url}/iris/{expected}"));
+    }
+    let registry = |args: &[&str]| {
+        let mut all = vec!["registry", "--registry", url.as_str()];
+        all.extend_from_slice(args);
+        train_cli(&all, &env)
+    };
+    let (code, out, err) = registry(&["promote", "iris/1", "--alias", "production"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = registry(&["promote", "iris/2", "--alias", "production"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = registry(&["list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"production\""), "{out}");
+    // MLflow itself sees the alias.
+    let (_, alias) = mlflow.get(
+        "registered-models/alias",
+        &[("name", "iris"), ("alias", "production")],
+    );
+    assert_eq!(alias["model_version"]["version"], "2");
+    let (code, out, err) = registry(&["rollback", "iris", "production"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, alias) = mlflow.get(
+        "registered-models/alias",
+        &[("name", "iris"), ("alias", "production")],
+    );
+    assert_eq!(alias["model_version"]["version"], "1");
+    let (code, out, err) = registry(&["show", "iris@production", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"data_sha256\""), "{out}");
+    let (code, _, err) = registry(&["verify"]);
+    assert_eq!(code, 0, "{err}");
+    // What MLflow cannot do is refused, naming why.
+    let (code, _, err) = registry(&["alias", "set", "iris", "latest", "1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("MLflow reserves the alias 'latest'"), "{err}");
+    let (code, _, err) = registry(&["delete", "iris/1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("'production'"), "{err}");
+    let (code, out, err) = registry(&["delete", "iris/2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (status, _) = mlflow.get("model-versions/get", &[("name", "iris"), ("version", "2")]);
+    assert_eq!(status, 404);
+    let (code, out, err) = registry(&["gc", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_version_that_is_not_a_ferry_artifact_is_refused_by_name() {
+    let mlflow = MlflowServer::start();
+    // A model registered by another tool: a source Ferry never wrote, no Ferry tags.
+    let (status, body) = mlflow.post("registered-models/create", &json!({"name": "sk"}));
+    assert_eq!(status, 200, "{body}");
+    let (status, run) = mlflow.post("runs/create", &json!({"experiment_id": "0"}));
+    assert_eq!(status, 200, "{run}");
+    let info = &run["run"]["info"];
+    let source = format!("{}/model", info["artifact_uri"].as_str().unwrap());
+    let (status, body) = mlflow.post(
+        "model-versions/create",
+        &json!({"name": "sk", "source": source, "run_id": info["run_id"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = mlflow.post(
+        "registered-models/alias",
+        &json!({"name": "sk", "alias": "prod", "version": "1"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let url = mlflow.location().to_string();
+    let (code, _, err) = train_cli(&["registry", "--registry", &url, "show", "sk@prod"], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is not a Ferry artifact"), "{err}");
+    let cache = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin("serve"))
+        .args(["--no-auth", "--bind", "127.0.0.1:0", "--registry", &url])
+        .args(["--model", "sk@prod"])
+        .env("FERRY_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a Ferry artifact"), "{stderr}");
+    // Ferry does not list it among the models it serves.
+    let (code, out, err) = train_cli(&["registry", "--registry", &url, "list", "--json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("\"sk\""), "{out}");
+}
+
+#[test]
+fn a_run_whose_tracking_fails_still_registers_locally_and_says_so() {
+    // A port nothing listens on: the tracking server is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let local = tempfile::tempdir().unwrap();
+    let uri = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = train_cli(
+        &[
+            "--config",
+            "configs/mlflow/iris.yaml",
+            "--json",
+            "--registry",
+            local.path().to_str().unwrap(),
+        ],
+        &[("MLFLOW_TRACKING_URI", &uri)],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let error = report["tracking"]["error"].as_str().unwrap();
+    assert!(error.contains("MLflow cannot be reached"), "{error}");
+    assert!(error.contains(&uri), "{error}");
+    assert!(local.path().join("iris/1/manifest.json").is_file());
+    assert!(err.contains("MLflow tracking failed"), "{err}");
 }

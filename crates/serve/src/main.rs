@@ -21,8 +21,8 @@ struct Cli {
     /// Serve config file (YAML: registry, bind, models, limits, workers).
     #[arg(long, env = "FERRY_SERVE_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Registry: a directory or an object-store URL (s3://BUCKET/PREFIX, gs://...,
-    /// az://...) [default: artifacts].
+    /// Registry: a directory, an object-store URL (s3://BUCKET/PREFIX, gs://...,
+    /// az://...) or an MLflow server (mlflow+http://HOST:PORT) [default: artifacts].
     #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
     registry: Option<RegistryLocation>,
     /// Where an object-store registry's versions are cached [default: ferry-cache in

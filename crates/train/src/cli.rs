@@ -21,8 +21,9 @@ pub struct Cli {
     /// Pipeline config to run.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Registry: a directory, a file:// URL, or an object-store URL (s3://BUCKET/PREFIX,
-    /// gs://..., az://...); overrides the config's output.registry.
+    /// Registry: a directory, a file:// URL, an object-store URL (s3://BUCKET/PREFIX,
+    /// gs://..., az://...) or an MLflow server (mlflow+http://HOST:PORT); overrides the
+    /// config's output.registry.
     #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
     pub registry: Option<RegistryLocation>,
     /// Score only this shard's cells of the config's grid search and record them in the
@@ -139,8 +140,9 @@ pub enum Command {
     },
     /// The record every training run leaves in the registry, failed runs too.
     Runs {
-        /// Registry: a directory, a file:// URL, or an object-store URL (s3://BUCKET/PREFIX,
-        /// gs://..., az://...); default `artifacts`.
+        /// Registry: a directory, a file:// URL, an object-store URL (s3://BUCKET/PREFIX,
+        /// gs://..., az://...) or an MLflow server (mlflow+http://HOST:PORT); default
+        /// `artifacts`.
         #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL", global = true)]
         registry: Option<RegistryLocation>,
         /// Print JSON instead of text.
@@ -151,8 +153,9 @@ pub enum Command {
     },
     /// Read and tidy a registry: list, show, verify, gc.
     Registry {
-        /// Registry: a directory, a file:// URL, or an object-store URL (s3://BUCKET/PREFIX,
-        /// gs://..., az://...); default `artifacts`.
+        /// Registry: a directory, a file:// URL, an object-store URL (s3://BUCKET/PREFIX,
+        /// gs://..., az://...) or an MLflow server (mlflow+http://HOST:PORT); default
+        /// `artifacts`.
         #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL", global = true)]
         registry: Option<RegistryLocation>,
         /// Print JSON instead of text.

@@ -295,7 +295,8 @@ pub struct OutputConfig {
     /// Registry name of the model: `[a-z0-9_-]+`.
     pub model_name: String,
     /// Registry: a directory (relative to the config file) or an object-store URL
-    /// (`s3://bucket/prefix`, `gs://...`, `az://...`). `--registry` and
+    /// (`s3://bucket/prefix`, `gs://...`, `az://...`) or an MLflow server
+    /// (`mlflow+http://host:5000`). `--registry` and
     /// `FERRY_REGISTRY` override it; `artifacts` in the working directory by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
