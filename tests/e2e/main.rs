@@ -20,6 +20,7 @@ mod layers;
 mod metrics;
 mod mlflow;
 mod mlflow_registry;
+mod mlflow_scoring;
 mod mlflow_server;
 mod mlflow_tracking;
 mod monitoring;

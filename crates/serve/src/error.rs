@@ -176,6 +176,11 @@ pub enum ApiError {
     /// Records that fail the schema.
     #[error("{}", describe_rows(.0))]
     InvalidFeatures(Vec<RowErrors>),
+    /// A request whose data, as a whole, does not fit the model's inputs (no rows,
+    /// columns of different lengths, values where records belong): what MLflow's schema
+    /// enforcement refuses, told apart from a body that cannot be read.
+    #[error("{0}")]
+    SchemaMismatch(String),
     /// Prediction failed.
     #[error(transparent)]
     Predict(#[from] PredictError),
@@ -261,6 +266,36 @@ fn protocol_message(code: ErrorCode) -> &'static str {
 }
 
 impl ApiError {
+    /// The records refused and why, for an error about records.
+    #[must_use]
+    pub fn row_errors(&self) -> Option<&[RowErrors]> {
+        match self {
+            ApiError::InvalidFeatures(rows)
+            | ApiError::Predict(PredictError::InvalidValues(rows)) => Some(rows.as_slice()),
+            ApiError::InvalidJson(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::InvalidRequest(_)
+            | ApiError::SchemaMismatch(_)
+            | ApiError::Predict(
+                PredictError::Preprocess(_)
+                | PredictError::WidthMismatch { .. }
+                | PredictError::Library(_),
+            )
+            | ApiError::ModelNotFound(_)
+            | ApiError::VersionNotFound { .. }
+            | ApiError::ModelNotLoaded(_)
+            | ApiError::DriftUnavailable { .. }
+            | ApiError::RouteNotFound { .. }
+            | ApiError::MethodNotAllowed(_)
+            | ApiError::BodyTimeout { .. }
+            | ApiError::Unauthorized(_)
+            | ApiError::Forbidden(_)
+            | ApiError::Internal(_)
+            | ApiError::Protocol(_) => None,
+        }
+    }
+
     /// The error's code: the one mapping from errors to statuses.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
@@ -269,7 +304,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
-            ApiError::InvalidFeatures(_) => ErrorCode::InvalidFeatures,
+            ApiError::InvalidFeatures(_) | ApiError::SchemaMismatch(_) => {
+                ErrorCode::InvalidFeatures
+            }
             ApiError::Predict(PredictError::InvalidValues(rows)) => {
                 let only_categories = rows.iter().flat_map(|r| &r.errors).all(|e| match e {
                     SchemaError::UnseenCategory { .. } => true,

@@ -27,7 +27,7 @@ pub type MlflowError = ProtocolError<Mlflow>;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = MlflowError)]
 pub struct ErrorBody {
-    /// `BAD_REQUEST`, `MALFORMED_REQUEST`, `UNAUTHENTICATED`, ...
+    /// `BAD_REQUEST`, `INVALID_PARAMETER_VALUE`, `UNAUTHENTICATED`, ...
     error_code: &'static str,
     /// What is wrong.
     message: String,
@@ -54,6 +54,12 @@ impl ErrorShape for Mlflow {
     fn body(error: &ApiError) -> Vec<u8> {
         let code = error.code();
         let (error_code, message) = match code.kind() {
+            // MLflow's scoring server: a body it cannot read is BAD_REQUEST, data that
+            // its schema enforcement refuses (missing columns, no rows) is
+            // INVALID_PARAMETER_VALUE, a value it cannot convert is BAD_REQUEST.
+            ErrorKind::InvalidRequest if schema_enforcement(error) => {
+                ("INVALID_PARAMETER_VALUE", error.to_string())
+            }
             ErrorKind::Internal => ("INTERNAL_ERROR", INTERNAL_MESSAGE.to_owned()),
             ErrorKind::NotFound => ("RESOURCE_DOES_NOT_EXIST", error.to_string()),
             ErrorKind::Unavailable => ("TEMPORARILY_UNAVAILABLE", error.to_string()),
@@ -61,9 +67,6 @@ impl ErrorShape for Mlflow {
                 ("PERMISSION_DENIED", error.to_string())
             }
             ErrorKind::Unauthorized => ("UNAUTHENTICATED", error.to_string()),
-            ErrorKind::InvalidRequest if code == ErrorCode::InvalidJson => {
-                ("MALFORMED_REQUEST", error.to_string())
-            }
             ErrorKind::InvalidRequest => ("BAD_REQUEST", error.to_string()),
         };
         // Serialising strings cannot fail; an empty body would still carry the status.
@@ -73,6 +76,22 @@ impl ErrorShape for Mlflow {
         })
         .unwrap_or_default()
     }
+}
+
+/// Whether MLflow's scoring server refuses what `error` refuses in its schema
+/// enforcement (INVALID_PARAMETER_VALUE) rather than while reading the body.
+fn schema_enforcement(error: &ApiError) -> bool {
+    matches!(error, ApiError::SchemaMismatch(_))
+        || error.row_errors().is_some_and(|rows| {
+            rows.iter()
+                .flat_map(|r| &r.errors)
+                .any(|e| matches!(e, ferry_core::schema::SchemaError::MissingFeature { .. }))
+        })
+}
+
+/// A request MLflow's schema enforcement would refuse.
+fn mismatch(message: impl Into<String>) -> MlflowError {
+    MlflowError::from(ApiError::SchemaMismatch(message.into()))
 }
 
 fn invalid(message: impl Into<String>) -> MlflowError {
@@ -116,13 +135,10 @@ impl Row for MlflowRow<'_> {
         }
     }
 
-    fn unknown_keys(&self, schema: &FeatureSchema) -> Vec<String> {
-        match self {
-            MlflowRow::Record(map) => map.unknown_keys(schema),
-            // pandas frames often carry more columns than the model reads; MLflow's own
-            // schema enforcement drops them too.
-            MlflowRow::Csv(..) => Vec::new(),
-        }
+    fn unknown_keys(&self, _: &FeatureSchema) -> Vec<String> {
+        // pandas frames often carry more columns than the model reads; MLflow's own
+        // schema enforcement drops them, in JSON and CSV alike.
+        Vec::new()
     }
 }
 
@@ -161,9 +177,26 @@ pub fn decode(
     schema: &FeatureSchema,
     max_rows: usize,
 ) -> Result<Rows, MlflowError> {
+    let mut parts = content_type.unwrap_or_default().split(';');
     let mime = content_type
-        .and_then(|c| c.split(';').next())
+        .and(parts.next())
         .map(|c| c.trim().to_ascii_lowercase());
+    // As MLflow's scoring server: UTF-8 only, and no parameter but charset.
+    for param in parts.map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        let value = value.trim().trim_matches('"');
+        if !key.trim().eq_ignore_ascii_case("charset") {
+            return Err(MlflowError::from(ApiError::UnsupportedMediaType(format!(
+                "a content-type parameter '{}'; /invocations takes only charset=utf-8",
+                key.trim()
+            ))));
+        }
+        if !value.eq_ignore_ascii_case("utf-8") {
+            return Err(MlflowError::from(ApiError::UnsupportedMediaType(format!(
+                "charset '{value}'; /invocations takes UTF-8 only"
+            ))));
+        }
+    }
     let rows = match mime.as_deref() {
         Some("application/json") => decode_json(body, schema)?,
         Some("text/csv") => decode_csv(body)?,
@@ -175,7 +208,12 @@ pub fn decode(
         }
     };
     if rows.len() == 0 {
-        return Err(invalid("the request holds no rows"));
+        // MLflow's schema enforcement refuses an empty frame from JSON; pandas already
+        // fails on a CSV body without rows.
+        return Err(match rows {
+            Rows::Records(_) => mismatch("the request holds no rows"),
+            Rows::Csv { .. } => invalid("the CSV body holds no rows"),
+        });
     }
     if rows.len() > max_rows {
         return Err(invalid(format!(
@@ -223,7 +261,7 @@ fn positional(
 ) -> Result<Map<String, Value>, MlflowError> {
     let features = schema.features();
     if values.len() != features.len() {
-        return Err(invalid(format!(
+        return Err(mismatch(format!(
             "{at} has {} values; a row of values has one per feature, in order: {}",
             values.len(),
             features
@@ -253,7 +291,7 @@ fn records(
             Value::Object(map) => Ok(map),
             Value::Array(values) => positional(values, schema, &format!("{key}[{i}]")),
             other @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)) => {
-                Err(invalid(format!(
+                Err(mismatch(format!(
                     "{key}[{i}] must be an object of features or a list of values, found {}",
                     kind(&other)
                 )))
@@ -299,7 +337,13 @@ fn decode_json(body: &[u8], schema: &FeatureSchema) -> Result<Rows, MlflowError>
                         ))),
                     })
                     .collect::<Result<_, _>>()?,
-                _ => return Err(invalid("dataframe_split needs columns: a list of names")),
+                // pandas numbers the columns then, which the schema never matches.
+                None => {
+                    return Err(mismatch(
+                        "dataframe_split needs columns: the feature names, in the order of each row's values",
+                    ));
+                }
+                Some(_) => return Err(invalid("dataframe_split.columns must be a list of names")),
             };
             let Some(Value::Array(data)) = split.remove("data") else {
                 return Err(invalid("dataframe_split needs data: a list of rows"));
@@ -339,7 +383,7 @@ fn decode_json(body: &[u8], schema: &FeatureSchema) -> Result<Rows, MlflowError>
                     )));
                 };
                 if *n.get_or_insert(values.len()) != values.len() {
-                    return Err(invalid(format!(
+                    return Err(mismatch(format!(
                         "inputs.{name} has {} values, the other columns {}",
                         values.len(),
                         n.unwrap_or(0)

@@ -12,7 +12,6 @@ use std::fmt;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
-use ferry_core::model::PredictError;
 use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -289,31 +288,7 @@ pub fn error_body(error: &ApiError) -> Vec<u8> {
         | ErrorKind::Unavailable
         | ErrorKind::Unauthorized => error.to_string(),
     };
-    let errors = match error {
-        ApiError::InvalidFeatures(rows) | ApiError::Predict(PredictError::InvalidValues(rows)) => {
-            Some(rows.as_slice())
-        }
-        ApiError::InvalidJson(_)
-        | ApiError::UnsupportedMediaType(_)
-        | ApiError::PayloadTooLarge { .. }
-        | ApiError::InvalidRequest(_)
-        | ApiError::Predict(
-            PredictError::Preprocess(_)
-            | PredictError::WidthMismatch { .. }
-            | PredictError::Library(_),
-        )
-        | ApiError::ModelNotFound(_)
-        | ApiError::VersionNotFound { .. }
-        | ApiError::ModelNotLoaded(_)
-        | ApiError::DriftUnavailable { .. }
-        | ApiError::RouteNotFound { .. }
-        | ApiError::MethodNotAllowed(_)
-        | ApiError::BodyTimeout { .. }
-        | ApiError::Unauthorized(_)
-        | ApiError::Forbidden(_)
-        | ApiError::Internal(_)
-        | ApiError::Protocol(_) => None,
-    };
+    let errors = error.row_errors();
     let body = ErrorBody {
         code: code.as_str(),
         message,
