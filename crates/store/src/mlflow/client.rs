@@ -158,6 +158,7 @@ struct ErrorBody {
     message: Option<String>,
 }
 
+#[derive(Clone, Copy)]
 enum Method {
     Get,
     Post,
