@@ -77,6 +77,12 @@ bench-cv *ARGS:
 bench-store:
     bash bench/object_store.sh
 
+# What MLflow tracking adds to the iris pipeline, against a real mlflow server on
+# loopback (bench/mlflow.sh; needs tests/.venv with mlflow, as .ci/run installs it).
+[group('test')]
+bench-mlflow:
+    bash bench/mlflow.sh
+
 # Criterion benches of decode + validate + preprocess + predict and of bundle loading.
 [group('test')]
 bench-predict:

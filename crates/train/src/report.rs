@@ -161,7 +161,7 @@ pub struct RunReport {
     pub promotion: Option<Promotion>,
     /// What MLflow tracking did, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tracking: Option<crate::tracking::TrackingReport>,
+    pub tracking: Option<TrackingReport>,
 }
 
 impl fmt::Display for RunReport {
@@ -219,5 +219,51 @@ impl fmt::Display for RunReport {
             write!(f, "; {p}")?;
         }
         Ok(())
+    }
+}
+
+/// What tracking did, in the run's report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrackingReport {
+    /// The MLflow server.
+    pub server: String,
+    /// The experiment's name.
+    pub experiment: String,
+    /// The experiment's id, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment_id: Option<String>,
+    /// MLflow's run id, once created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The run's page in MLflow's UI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    /// The version MLflow's registry gave the model, when registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<u64>,
+    /// The alias set on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Why tracking failed, when it did (the run and its local artifact stand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for TrackingReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.run_url, &self.error) {
+            (_, Some(error)) => write!(f, "tracking FAILED ({}): {error}", self.server),
+            (Some(url), None) => {
+                write!(f, "run {url}")?;
+                if let Some(v) = self.model_version {
+                    write!(f, "; registered version {v}")?;
+                }
+                if let Some(a) = &self.alias {
+                    write!(f, " as @{a}")?;
+                }
+                Ok(())
+            }
+            (None, None) => write!(f, "not tracked"),
+        }
     }
 }

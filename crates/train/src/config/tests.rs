@@ -234,3 +234,51 @@ fn the_output_registry_is_a_directory_beside_the_config_or_a_bucket() {
         "{err}"
     );
 }
+
+#[test]
+fn tracking_names_an_mlflow_server_an_experiment_and_an_alias_mlflow_accepts() {
+    let tracked = iris_with(|t| {
+        format!("{t}\ntracking:\n  mlflow: {{uri: http://127.0.0.1:5000/, alias: champion}}\n")
+    })
+    .unwrap();
+    let tracking = tracked.tracking().unwrap();
+    assert_eq!(tracking.url.base(), "http://127.0.0.1:5000");
+    assert_eq!(tracking.experiment, "iris", "the model name by default");
+    assert!(tracking.register);
+    assert_eq!(tracking.alias.as_ref().unwrap().as_str(), "champion");
+    let registry = iris_with(|t| {
+        t.replace(
+            "  model_name: iris",
+            "  model_name: iris\n  registry: mlflow+http://127.0.0.1:5000",
+        )
+    })
+    .unwrap();
+    assert_eq!(
+        registry.registry().unwrap().to_string(),
+        "mlflow+http://127.0.0.1:5000"
+    );
+    for (section, expected) in [
+        (
+            "{uri: ftp://h, experiment: x}",
+            "tracking.mlflow.uri: unsupported registry location \"ftp://h\"",
+        ),
+        (
+            "{uri: http://h, alias: latest}",
+            "tracking.mlflow.alias: MLflow reserves 'latest'",
+        ),
+        (
+            "{uri: http://h, alias: v2}",
+            "tracking.mlflow.alias: MLflow reserves aliases of the form v<number> ('v2')",
+        ),
+        (
+            "{uri: http://h, experiment: ' '}",
+            "tracking.mlflow.experiment: expected a name",
+        ),
+        ("{uri: http://h, token: x}", "unknown field `token`"),
+    ] {
+        let err = iris_with(|t| format!("{t}\ntracking:\n  mlflow: {section}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{section}: {err}");
+    }
+}

@@ -14,6 +14,10 @@ fn every_example_model_round_trips_through_its_artifact_encoding() {
     let mut checked = Vec::new();
     for entry in fs_err::read_dir(workspace().join("configs")).unwrap() {
         let path = entry.unwrap().path();
+        // configs/mlflow/ holds the tracked example (it needs an MLflow server).
+        if path.is_dir() {
+            continue;
+        }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         // serve.yaml is the server's config; the 100-tree diamonds forest is the training
         // benchmark (its trees round-trip in the codec and parity tests).
