@@ -5,7 +5,9 @@
 use ferry_core::registry::contract;
 use serde_json::{Value, json};
 
-use crate::harness::{bin, workspace};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Server, bin, workspace};
 use crate::mlflow_server::MlflowServer;
 
 #[test]
@@ -174,4 +176,58 @@ fn a_run_whose_tracking_fails_still_registers_locally_and_says_so() {
     assert!(error.contains(&uri), "{error}");
     assert!(local.path().join("iris/1/manifest.json").is_file());
     assert!(err.contains("MLflow tracking failed"), "{err}");
+}
+
+#[test]
+fn serve_rides_out_an_mlflow_outage_on_its_verified_cache() {
+    let mut mlflow = MlflowServer::start();
+    let url = mlflow.location().to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap().to_owned();
+    let env = [("FERRY_CACHE_DIR", cache_dir.as_str())];
+    let (code, _, err) = train_cli(
+        &["--config", "configs/iris.yaml", "--json", "--registry", &url],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = train_cli(
+        &["registry", "--registry", &url, "promote", "iris/1", "--alias", "production"],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let server = Server::start_with(
+        &url,
+        &["--no-auth", "--model", "iris@production", "--watch-interval", "0.3"],
+        &env,
+        std::process::Stdio::null(),
+    );
+    let row = json!({"records": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]});
+    let (status, before) = server.predict("iris", &row);
+    assert_eq!(status, 200, "{before}");
+
+    mlflow.stop();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        let (status, ready) = server.get("/ready");
+        if ready["registry_offline"].is_string() {
+            assert_eq!(status, 200, "{ready}");
+            break ready;
+        }
+        assert!(Instant::now() < deadline, "never offline: {ready}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let reason = ready["registry_offline"].as_str().unwrap();
+    assert!(reason.contains("MLflow") && reason.contains(&url), "{reason}");
+    let (status, during) = server.predict("iris", &row);
+    assert_eq!((status, &during["predictions"]), (200, &before["predictions"]));
+
+    // A restart while MLflow is down starts from the cached copy alone.
+    let restarted = Server::start_with(
+        &url,
+        &["--no-auth", "--model", "iris@production"],
+        &env,
+        std::process::Stdio::null(),
+    );
+    let (status, after) = restarted.predict("iris", &row);
+    assert_eq!((status, &after["predictions"]), (200, &before["predictions"]));
 }

@@ -29,7 +29,7 @@ pub struct Readiness {
     pub models: BTreeMap<String, u64>,
     /// Expected models that are not loaded.
     pub missing: Vec<String>,
-    /// Present while an object-store registry cannot be reached: why, and that the
+    /// Present while a remote registry (a bucket, an MLflow server) cannot be reached: why, and that the
     /// models are served from the verified local cache meanwhile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_offline: Option<String>,
