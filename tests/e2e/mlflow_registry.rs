@@ -186,18 +186,38 @@ fn serve_rides_out_an_mlflow_outage_on_its_verified_cache() {
     let cache_dir = cache.path().to_str().unwrap().to_owned();
     let env = [("FERRY_CACHE_DIR", cache_dir.as_str())];
     let (code, _, err) = train_cli(
-        &["--config", "configs/iris.yaml", "--json", "--registry", &url],
+        &[
+            "--config",
+            "configs/iris.yaml",
+            "--json",
+            "--registry",
+            &url,
+        ],
         &env,
     );
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = train_cli(
-        &["registry", "--registry", &url, "promote", "iris/1", "--alias", "production"],
+        &[
+            "registry",
+            "--registry",
+            &url,
+            "promote",
+            "iris/1",
+            "--alias",
+            "production",
+        ],
         &env,
     );
     assert_eq!(code, 0, "{out}{err}");
     let server = Server::start_with(
         &url,
-        &["--no-auth", "--model", "iris@production", "--watch-interval", "0.3"],
+        &[
+            "--no-auth",
+            "--model",
+            "iris@production",
+            "--watch-interval",
+            "0.3",
+        ],
         &env,
         std::process::Stdio::null(),
     );
@@ -217,9 +237,15 @@ fn serve_rides_out_an_mlflow_outage_on_its_verified_cache() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let reason = ready["registry_offline"].as_str().unwrap();
-    assert!(reason.contains("MLflow") && reason.contains(&url), "{reason}");
+    assert!(
+        reason.contains("MLflow") && reason.contains(&url),
+        "{reason}"
+    );
     let (status, during) = server.predict("iris", &row);
-    assert_eq!((status, &during["predictions"]), (200, &before["predictions"]));
+    assert_eq!(
+        (status, &during["predictions"]),
+        (200, &before["predictions"])
+    );
 
     // A restart while MLflow is down starts from the cached copy alone.
     let restarted = Server::start_with(
@@ -229,5 +255,8 @@ fn serve_rides_out_an_mlflow_outage_on_its_verified_cache() {
         std::process::Stdio::null(),
     );
     let (status, after) = restarted.predict("iris", &row);
-    assert_eq!((status, &after["predictions"]), (200, &before["predictions"]));
+    assert_eq!(
+        (status, &after["predictions"]),
+        (200, &before["predictions"])
+    );
 }

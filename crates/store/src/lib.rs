@@ -19,6 +19,7 @@ mod layout;
 pub mod mlflow;
 mod object;
 mod open;
+mod remote;
 
 pub use ferry_core::registry::{LocalRegistry, RegistryLocation};
 pub use object::ObjectStoreRegistry;

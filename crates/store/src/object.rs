@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -22,8 +22,8 @@ use ferry_core::registry::{
 use ferry_core::{AliasName, ModelName, ModelRef, Version};
 
 use crate::bridge::Bridge;
-use crate::cache::Cache;
 use crate::layout::{self, Entry};
+use crate::remote::{Remote, Unreachable, lock, plain_file_name};
 
 /// Compare-and-swap attempts on one alias before giving up (each retry waits a few
 /// milliseconds more; eight writers racing settle in a handful).
@@ -68,17 +68,17 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-impl Failure {
-    /// True when the store did not answer (network, timeouts, server errors after the
-    /// retries): the case where a cached copy may stand in.
-    fn unreachable(&self) -> bool {
-        matches!(
-            self,
+impl Unreachable for Failure {
+    /// The store did not answer: object_store's generic errors (network, timeouts,
+    /// server errors after the retries).
+    fn unreachable(&self) -> Option<String> {
+        match self {
             Failure::Store {
-                error: object_store::Error::Generic { .. },
+                error: error @ object_store::Error::Generic { .. },
                 ..
-            }
-        )
+            } => Some(error.to_string()),
+            Failure::Store { .. } | Failure::Registry(_) => None,
+        }
     }
 }
 
@@ -104,39 +104,23 @@ fn store_err(path: &Path) -> impl FnOnce(object_store::Error) -> Failure + '_ {
 ///   fall back to the cached copies and [`Registry::offline`] says so.
 pub struct ObjectStoreRegistry {
     store: Arc<dyn ObjectStore>,
-    url: String,
-    limits: ReadLimits,
-    cache: Cache,
+    remote: Remote,
     bridge: Bridge,
     gc_grace: Duration,
     /// Alias objects as last read, for conditional GETs (a watch poll is a 304).
     seen: Mutex<HashMap<Path, Seen>>,
     /// Versions known complete; versions never change once complete.
     complete: Mutex<HashSet<(ModelName, Version)>>,
-    offline: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for ObjectStoreRegistry {
     // The store's own Debug may hold credentials: only the URL is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ObjectStoreRegistry")
-            .field("url", &self.url)
-            .field("cache", &self.cache.root())
+            .field("url", &self.remote.url)
+            .field("cache", &self.remote.cache.root())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Whether `name` is a plain file name a manifest may list (no separators, not hidden).
-fn plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// A short, varying pause before retrying a lost compare-and-swap.
@@ -160,24 +144,20 @@ impl ObjectStoreRegistry {
         cache_dir: &FsPath,
         cache_max_bytes: u64,
     ) -> std::io::Result<Self> {
-        let url = url.into();
         Ok(Self {
-            cache: Cache::new(cache_dir, &url, cache_max_bytes)?,
+            remote: Remote::new(url.into(), "the store", cache_dir, cache_max_bytes)?,
             store,
-            url,
-            limits: ReadLimits::default(),
             bridge: Bridge::new()?,
             gc_grace: Duration::from_secs(3600),
             seen: Mutex::new(HashMap::new()),
             complete: Mutex::new(HashSet::new()),
-            offline: Mutex::new(None),
         })
     }
 
     /// The same registry, reading (and verifying what it publishes) with `limits`.
     #[must_use]
     pub fn with_limits(mut self, limits: ReadLimits) -> Self {
-        self.limits = limits;
+        self.remote.limits = limits;
         self
     }
 
@@ -192,11 +172,11 @@ impl ObjectStoreRegistry {
     /// The local directory this registry's copies are cached in.
     #[must_use]
     pub fn cache_dir(&self) -> &FsPath {
-        self.cache.root()
+        self.remote.cache.root()
     }
 
     fn url_of(&self, path: &Path) -> String {
-        format!("{}/{path}", self.url)
+        format!("{}/{path}", self.remote.url)
     }
 
     fn finish<T>(&self, result: Result<T, Failure>) -> Result<T, RegistryError> {
@@ -207,27 +187,6 @@ impl ObjectStoreRegistry {
                 message: error.to_string(),
             },
         })
-    }
-
-    fn went_offline(&self, failure: &Failure) {
-        if let Failure::Store { error, .. } = failure {
-            let reason = format!(
-                "the store {} cannot be reached ({error}); serving the verified copies cached in {}",
-                self.url,
-                self.cache.root().display()
-            );
-            let mut offline = lock(&self.offline);
-            if offline.is_none() {
-                tracing::warn!(store = %self.url, error = %error, "Object store unreachable: answering from the local cache.");
-            }
-            *offline = Some(reason);
-        }
-    }
-
-    fn back_online(&self) {
-        if lock(&self.offline).take().is_some() {
-            tracing::info!(store = %self.url, "Object store reachable again.");
-        }
     }
 
     async fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>, Failure> {
@@ -438,28 +397,6 @@ impl ObjectStoreRegistry {
         }
     }
 
-    /// The version `reference` stood for when last resolved here, from the cache.
-    fn resolve_cached(&self, reference: &ModelRef) -> Option<Version> {
-        let name = reference.name();
-        let cached = self.cache.versions(name);
-        let version = match reference {
-            ModelRef::Version(_, v) => *v,
-            ModelRef::Alias(_, alias) => self
-                .cache
-                .alias(name, alias)
-                .or_else(|| alias.is_latest().then(|| cached.last().copied()).flatten())?,
-        };
-        cached.contains(&version).then_some(version)
-    }
-
-    fn resolved(&self, name: &ModelName, version: Version) -> Resolved {
-        Resolved {
-            name: name.clone(),
-            version,
-            path: self.cache.version_dir(name, version),
-        }
-    }
-
     /// Downloads `version` of `name` into the cache unless an identical copy is there,
     /// and loads it.
     async fn fetch(&self, name: &ModelName, version: Version) -> Result<ModelBundle, Failure> {
@@ -472,43 +409,23 @@ impl ObjectStoreRegistry {
             .bytes()
             .await
             .map_err(store_err(&manifest_path))?;
-        let dir = self.cache.version_dir(name, version);
-        if self.cache.holds(name, version, &manifest) {
-            match ModelBundle::load_with(&dir, self.limits) {
-                Ok(bundle) => {
-                    self.cache.touch(&dir);
-                    return Ok(bundle);
-                }
-                Err(error) => {
-                    tracing::warn!(copy = %dir.display(), %error, "Cached copy refused; downloading again.");
-                    self.cache.discard(&dir);
-                }
-            }
+        if let Some(bundle) = self.remote.cached_copy(name, version, &manifest) {
+            return Ok(bundle);
         }
         let parsed: Manifest =
             serde_json::from_slice(&manifest).map_err(|e| RegistryError::Store {
                 location: self.url_of(&manifest_path),
                 message: format!("not a manifest: {e}"),
             })?;
-        let partial = self.cache.partial()?;
+        let partial = self.remote.cache.partial()?;
         fs_err::create_dir_all(&partial)?;
         let downloaded = self.download(name, version, &parsed, &partial).await;
         if let Err(e) = downloaded {
-            self.cache.discard(&partial);
+            self.remote.cache.discard(&partial);
             return Err(e);
         }
         fs_err::write(partial.join(MANIFEST_FILE), &manifest)?;
-        let dir = self.cache.install(&partial, name, version)?;
-        match ModelBundle::load_with(&dir, self.limits) {
-            Ok(bundle) => {
-                self.cache.evict(&dir);
-                Ok(bundle)
-            }
-            Err(error) => {
-                self.cache.discard(&dir);
-                Err(RegistryError::Artifact(error).into())
-            }
-        }
+        Ok(self.remote.install(&partial, name, version)?)
     }
 
     async fn download(
@@ -527,12 +444,12 @@ impl ObjectStoreRegistry {
             }
             let path = layout::version_file(name, version, file);
             let got = self.store.get(&path).await.map_err(store_err(&path))?;
-            if got.meta.size > self.limits.max_file_bytes {
+            if got.meta.size > self.remote.limits.max_file_bytes {
                 return Err(RegistryError::Store {
                     location: self.url_of(&path),
                     message: format!(
                         "{} bytes, above the limit of {} bytes",
-                        got.meta.size, self.limits.max_file_bytes
+                        got.meta.size, self.remote.limits.max_file_bytes
                     ),
                 }
                 .into());
@@ -627,18 +544,18 @@ impl ObjectStoreRegistry {
         let name = manifest.name.clone();
         let version = self.claim(&name).await?;
         manifest.version = version;
-        let partial = self.cache.partial()?;
+        let partial = self.remote.cache.partial()?;
         let written = match write_version_dir(&partial, manifest, files) {
             Ok(m) => m,
             Err(e) => {
-                self.cache.discard(&partial);
+                self.remote.cache.discard(&partial);
                 return Err(RegistryError::Artifact(e).into());
             }
         };
         // Read back exactly as serve will while the files upload; the manifest, which
         // makes the version exist, goes up only once both are done.
         let check = {
-            let (dir, limits) = (partial.clone(), self.limits);
+            let (dir, limits) = (partial.clone(), self.remote.limits);
             tokio::task::spawn_blocking(move || ModelBundle::load_with(&dir, limits).map(|_| ()))
         };
         let (checked, uploaded) =
@@ -654,7 +571,7 @@ impl ObjectStoreRegistry {
             (Err(e), _) | (Ok(()), Err(e)) => Err(e),
         };
         if let Err(e) = done {
-            self.cache.discard(&partial);
+            self.remote.cache.discard(&partial);
             // Best effort: what was uploaded goes; gc finds whatever stays.
             let _ = self
                 .remove_prefix(&layout::version_dir(&name, version))
@@ -663,8 +580,8 @@ impl ObjectStoreRegistry {
         }
         // The published copy stays as the cache's (a serve on this machine starts warm),
         // within the cache's bound like any download.
-        let path = self.cache.install(&partial, &name, version)?;
-        self.cache.evict(&path);
+        let path = self.remote.cache.install(&partial, &name, version)?;
+        self.remote.cache.evict(&path);
         let latest_path = layout::alias(&name, &AliasName::latest());
         let after = self
             .update_alias(&latest_path, |current| {
@@ -816,7 +733,7 @@ impl ObjectStoreRegistry {
 
 impl Registry for ObjectStoreRegistry {
     fn location(&self) -> String {
-        self.url.clone()
+        self.remote.url.clone()
     }
 
     fn models(&self) -> Result<Vec<ModelName>, RegistryError> {
@@ -829,21 +746,7 @@ impl Registry for ObjectStoreRegistry {
             }
             Ok::<_, Failure>(names)
         });
-        match listed {
-            Ok(names) => {
-                self.back_online();
-                Ok(names)
-            }
-            Err(f) if f.unreachable() => {
-                let cached = self.cache.models();
-                if cached.is_empty() {
-                    return self.finish(Err(f));
-                }
-                self.went_offline(&f);
-                Ok(cached)
-            }
-            Err(f) => self.finish(Err(f)),
-        }
+        self.finish(self.remote.models(listed))
     }
 
     fn versions(&self, name: &ModelName) -> Result<Vec<Version>, RegistryError> {
@@ -857,24 +760,8 @@ impl Registry for ObjectStoreRegistry {
     }
 
     fn resolve(&self, reference: &ModelRef) -> Result<Resolved, RegistryError> {
-        let name = reference.name();
-        match self.bridge.block(self.resolve_remote(reference, true)) {
-            Ok(version) => {
-                self.back_online();
-                if let ModelRef::Alias(_, alias) = reference {
-                    self.cache.remember_alias(name, alias, version);
-                }
-                Ok(self.resolved(name, version))
-            }
-            Err(f) if f.unreachable() => match self.resolve_cached(reference) {
-                Some(version) => {
-                    self.went_offline(&f);
-                    Ok(self.resolved(name, version))
-                }
-                None => self.finish(Err(f)),
-            },
-            Err(f) => self.finish(Err(f)),
-        }
+        let remote = self.bridge.block(self.resolve_remote(reference, true));
+        self.finish(self.remote.resolve(reference, remote))
     }
 
     fn load(&self, reference: &ModelRef) -> Result<(Resolved, ModelBundle), RegistryError> {
@@ -885,30 +772,8 @@ impl Registry for ObjectStoreRegistry {
             let bundle = self.fetch(name, version).await?;
             Ok::<_, Failure>((version, bundle))
         });
-        match loaded {
-            Ok((version, bundle)) => {
-                self.back_online();
-                if let ModelRef::Alias(_, alias) = reference {
-                    self.cache.remember_alias(name, alias, version);
-                }
-                Ok((self.resolved(name, version), bundle))
-            }
-            Err(f) if f.unreachable() => {
-                // The store is gone: the copy this reference last stood for, if any.
-                let resolved = self
-                    .resolve_cached(reference)
-                    .map(|v| self.resolved(name, v));
-                let Some(resolved) = resolved else {
-                    return self.finish(Err(f));
-                };
-                match ModelBundle::load_with(&resolved.path, self.limits) {
-                    Ok(bundle) => {
-                        self.went_offline(&f);
-                        Ok((resolved, bundle))
-                    }
-                    Err(_) => self.finish(Err(f)),
-                }
-            }
+        match self.remote.load(reference, loaded) {
+            Ok(loaded) => Ok(loaded),
             Err(Failure::Store {
                 error: object_store::Error::NotFound { .. },
                 path,
@@ -1181,6 +1046,6 @@ impl Registry for ObjectStoreRegistry {
     }
 
     fn offline(&self) -> Option<String> {
-        lock(&self.offline).clone()
+        self.remote.offline()
     }
 }

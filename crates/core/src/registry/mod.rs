@@ -383,8 +383,9 @@ pub struct Leftover {
 }
 
 /// Where a registry lives, as configured (`--registry`, `FERRY_REGISTRY`, a config's
-/// `registry` key): a local directory (a path or a `file://` URL) or an object store
-/// (`s3://BUCKET/PREFIX`, `gs://`, `az://`, or `memory://` for one process's tests).
+/// `registry` key): a local directory (a path or a `file://` URL), an object store
+/// (`s3://BUCKET/PREFIX`, `gs://`, `az://`, or `memory://` for one process's tests), or
+/// an MLflow tracking server (`mlflow+http://HOST:PORT`, `mlflow+https://...`).
 ///
 /// Parsing only reads the text; `ferry_store::open` turns a location into a
 /// [`Registry`].

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use ferry_core::registry::{
 use ferry_core::{AliasName, Model as _, ModelName, ModelRef, Version};
 
 use super::client::{ClientOptions, MlflowClient, MlflowError, proxy_path};
-use crate::cache::Cache;
+use crate::remote::{Remote, Unreachable, lock, plain_file_name};
 
 /// Registered-model tag: the model was published by Ferry.
 const TAG_REGISTRY: &str = "ferry.registry";
@@ -72,26 +72,19 @@ pub struct BoundRun {
 /// Run records and grid-search cells go to the artifact proxy under `ferry-registry/`.
 pub struct MlflowRegistry {
     client: MlflowClient,
-    url: String,
-    limits: ReadLimits,
-    cache: Cache,
+    remote: Remote,
     gc_grace: Duration,
     experiment: String,
     bound: Mutex<Option<BoundRun>>,
-    offline: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for MlflowRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MlflowRegistry")
-            .field("url", &self.url)
-            .field("cache", &self.cache.root())
+            .field("url", &self.remote.url)
+            .field("cache", &self.remote.cache.root())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn now_secs() -> u64 {
@@ -104,15 +97,6 @@ fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Whether `name` is a plain file name a manifest may list.
-fn plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,9 +181,12 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-impl Failure {
-    fn unreachable(&self) -> bool {
-        matches!(self, Failure::Mlflow(MlflowError::Unreachable { .. }))
+impl Unreachable for Failure {
+    fn unreachable(&self) -> Option<String> {
+        match self {
+            Failure::Mlflow(e @ MlflowError::Unreachable { .. }) => Some(e.to_string()),
+            Failure::Mlflow(_) | Failure::Registry(_) => None,
+        }
     }
 }
 
@@ -235,23 +222,19 @@ impl MlflowRegistry {
         cache_dir: &Path,
         cache_max_bytes: u64,
     ) -> std::io::Result<Self> {
-        let name = url.to_string();
         Ok(Self {
             client: MlflowClient::new(url.base(), options),
-            cache: Cache::new(cache_dir, &name, cache_max_bytes)?,
-            url: name,
-            limits: ReadLimits::default(),
+            remote: Remote::new(url.to_string(), "MLflow at", cache_dir, cache_max_bytes)?,
             gc_grace: Duration::from_secs(3600),
             experiment: DEFAULT_EXPERIMENT.to_owned(),
             bound: Mutex::new(None),
-            offline: Mutex::new(None),
         })
     }
 
     /// The same registry, reading (and verifying what it publishes) with `limits`.
     #[must_use]
     pub fn with_limits(mut self, limits: ReadLimits) -> Self {
-        self.limits = limits;
+        self.remote.limits = limits;
         self
     }
 
@@ -286,36 +269,15 @@ impl MlflowRegistry {
     /// The local directory this registry's copies are cached in.
     #[must_use]
     pub fn cache_dir(&self) -> &Path {
-        self.cache.root()
+        self.remote.cache.root()
     }
 
     fn finish<T>(&self, result: Result<T, Failure>) -> Result<T, RegistryError> {
         result.map_err(into_registry)
     }
 
-    fn went_offline(&self, failure: &Failure) {
-        if let Failure::Mlflow(error) = failure {
-            let reason = format!(
-                "MLflow at {} cannot be reached ({error}); serving the verified copies cached in {}",
-                self.url,
-                self.cache.root().display()
-            );
-            let mut offline = lock(&self.offline);
-            if offline.is_none() {
-                tracing::warn!(server = %self.url, %error, "MLflow unreachable: answering from the local cache.");
-            }
-            *offline = Some(reason);
-        }
-    }
-
-    fn back_online(&self) {
-        if lock(&self.offline).take().is_some() {
-            tracing::info!(server = %self.url, "MLflow reachable again.");
-        }
-    }
-
     fn version_url(&self, name: &ModelName, version: Version) -> String {
-        format!("{}/{name}/{version}", self.url)
+        format!("{}/{name}/{version}", self.remote.url)
     }
 
     // ---- MLflow calls -------------------------------------------------------------
@@ -463,7 +425,7 @@ impl MlflowRegistry {
                         .model_version
                         .number()
                         .ok_or_else(|| MlflowError::Invalid {
-                            url: self.url.clone(),
+                            url: self.remote.url.clone(),
                             message: format!("alias '{alias}' of '{name}' names no version number"),
                         })?,
                     Err(e) if e.is_not_found() => {
@@ -531,7 +493,7 @@ impl MlflowRegistry {
         let got: Got = self.client.get("runs/get", &[("run_id", run_id)])?;
         proxy_path(&got.run.info.artifact_uri).ok_or_else(|| {
             RegistryError::Store {
-                location: format!("{}/runs/{run_id}", self.url),
+                location: format!("{}/runs/{run_id}", self.remote.url),
                 message: format!(
                     "the run's artifact location {:?} is not behind MLflow's artifact proxy \
                      (mlflow-artifacts:/): start the server with --serve-artifacts (the \
@@ -554,20 +516,10 @@ impl MlflowRegistry {
         let dir_path = self.source_dir(name, found)?;
         let manifest_bytes = self.client.get_artifact(
             &format!("{dir_path}/{MANIFEST_FILE}"),
-            self.limits.max_file_bytes,
+            self.remote.limits.max_file_bytes,
         )?;
-        let dir = self.cache.version_dir(name, version);
-        if self.cache.holds(name, version, &manifest_bytes) {
-            match ModelBundle::load_with(&dir, self.limits) {
-                Ok(bundle) => {
-                    self.cache.touch(&dir);
-                    return Ok(bundle);
-                }
-                Err(error) => {
-                    tracing::warn!(copy = %dir.display(), %error, "Cached copy refused; downloading again.");
-                    self.cache.discard(&dir);
-                }
-            }
+        if let Some(bundle) = self.remote.cached_copy(name, version, &manifest_bytes) {
+            return Ok(bundle);
         }
         let location = self.version_url(name, version);
         let parsed: Manifest =
@@ -592,25 +544,15 @@ impl MlflowRegistry {
             }
             .into());
         }
-        let partial = self.cache.partial()?;
+        let partial = self.remote.cache.partial()?;
         fs_err::create_dir_all(&partial)?;
         let downloaded = self.download(&location, &dir_path, &parsed, &partial);
         if let Err(e) = downloaded {
-            self.cache.discard(&partial);
+            self.remote.cache.discard(&partial);
             return Err(e);
         }
         fs_err::write(partial.join(MANIFEST_FILE), &manifest_bytes)?;
-        let dir = self.cache.install(&partial, name, version)?;
-        match ModelBundle::load_with(&dir, self.limits) {
-            Ok(bundle) => {
-                self.cache.evict(&dir);
-                Ok(bundle)
-            }
-            Err(error) => {
-                self.cache.discard(&dir);
-                Err(RegistryError::Artifact(error).into())
-            }
-        }
+        Ok(self.remote.install(&partial, name, version)?)
     }
 
     fn download(
@@ -630,9 +572,10 @@ impl MlflowRegistry {
                 }
                 .into());
             }
-            let bytes = self
-                .client
-                .get_artifact(&format!("{dir_path}/{file}"), self.limits.max_file_bytes)?;
+            let bytes = self.client.get_artifact(
+                &format!("{dir_path}/{file}"),
+                self.remote.limits.max_file_bytes,
+            )?;
             fs_err::write(into.join(file), &bytes)?;
         }
         Ok(())
@@ -708,7 +651,7 @@ impl MlflowRegistry {
         name: &ModelName,
     ) -> Result<Published, Failure> {
         let root = proxy_path(&run.artifact_uri).ok_or_else(|| RegistryError::Store {
-            location: format!("{}/runs/{}", self.url, run.run_id),
+            location: format!("{}/runs/{}", self.remote.url, run.run_id),
             message: format!(
                 "the run's artifact location {:?} is not behind MLflow's artifact proxy \
                  (mlflow-artifacts:/): start the server with --serve-artifacts (the default) \
@@ -737,7 +680,7 @@ impl MlflowRegistry {
             .model_version
             .number()
             .ok_or_else(|| MlflowError::Invalid {
-                url: self.url.clone(),
+                url: self.remote.url.clone(),
                 message: format!(
                     "model-versions/create answered version {:?}",
                     created.model_version.version
@@ -784,11 +727,12 @@ impl MlflowRegistry {
         dir_path: &str,
     ) -> Result<(Manifest, PathBuf), Failure> {
         manifest.version = version;
-        let partial = self.cache.partial()?;
+        let partial = self.remote.cache.partial()?;
         let result = (|| {
             let written = write_version_dir(&partial, manifest.clone(), files)
                 .map_err(RegistryError::Artifact)?;
-            ModelBundle::load_with(&partial, self.limits).map_err(RegistryError::Artifact)?;
+            ModelBundle::load_with(&partial, self.remote.limits)
+                .map_err(RegistryError::Artifact)?;
             for file in written.files.keys() {
                 let bytes = fs_err::read(partial.join(file))?;
                 self.client
@@ -810,12 +754,12 @@ impl MlflowRegistry {
         })();
         match result {
             Ok(written) => {
-                let path = self.cache.install(&partial, name, version)?;
-                self.cache.evict(&path);
+                let path = self.remote.cache.install(&partial, name, version)?;
+                self.remote.cache.evict(&path);
                 Ok((written, path))
             }
             Err(e) => {
-                self.cache.discard(&partial);
+                self.remote.cache.discard(&partial);
                 Err(e)
             }
         }
@@ -983,27 +927,6 @@ impl MlflowRegistry {
         names.sort();
         Ok(names)
     }
-
-    fn resolved(&self, name: &ModelName, version: Version) -> Resolved {
-        Resolved {
-            name: name.clone(),
-            version,
-            path: self.cache.version_dir(name, version),
-        }
-    }
-
-    fn resolve_cached(&self, reference: &ModelRef) -> Option<Version> {
-        let name = reference.name();
-        let cached = self.cache.versions(name);
-        let version = match reference {
-            ModelRef::Version(_, v) => *v,
-            ModelRef::Alias(_, alias) => self
-                .cache
-                .alias(name, alias)
-                .or_else(|| alias.is_latest().then(|| cached.last().copied()).flatten())?,
-        };
-        cached.contains(&version).then_some(version)
-    }
 }
 
 /// The id of experiment `name`, created when missing.
@@ -1112,7 +1035,7 @@ pub fn end_run(client: &MlflowClient, run_id: &str, status: &str) -> Result<(), 
 
 impl Registry for MlflowRegistry {
     fn location(&self) -> String {
-        self.url.clone()
+        self.remote.url.clone()
     }
 
     fn models(&self) -> Result<Vec<ModelName>, RegistryError> {
@@ -1125,21 +1048,7 @@ impl Registry for MlflowRegistry {
             }
             Ok::<_, Failure>(names)
         })();
-        match listed {
-            Ok(names) => {
-                self.back_online();
-                Ok(names)
-            }
-            Err(f) if f.unreachable() => {
-                let cached = self.cache.models();
-                if cached.is_empty() {
-                    return self.finish(Err(f));
-                }
-                self.went_offline(&f);
-                Ok(cached)
-            }
-            Err(f) => self.finish(Err(f)),
-        }
+        self.finish(self.remote.models(listed))
     }
 
     fn versions(&self, name: &ModelName) -> Result<Vec<Version>, RegistryError> {
@@ -1165,24 +1074,8 @@ impl Registry for MlflowRegistry {
     }
 
     fn resolve(&self, reference: &ModelRef) -> Result<Resolved, RegistryError> {
-        let name = reference.name();
-        match self.resolve_remote(reference) {
-            Ok((version, _)) => {
-                self.back_online();
-                if let ModelRef::Alias(_, alias) = reference {
-                    self.cache.remember_alias(name, alias, version);
-                }
-                Ok(self.resolved(name, version))
-            }
-            Err(f) if f.unreachable() => match self.resolve_cached(reference) {
-                Some(version) => {
-                    self.went_offline(&f);
-                    Ok(self.resolved(name, version))
-                }
-                None => self.finish(Err(f)),
-            },
-            Err(f) => self.finish(Err(f)),
-        }
+        let remote = self.resolve_remote(reference).map(|(version, _)| version);
+        self.finish(self.remote.resolve(reference, remote))
     }
 
     fn load(&self, reference: &ModelRef) -> Result<(Resolved, ModelBundle), RegistryError> {
@@ -1190,31 +1083,7 @@ impl Registry for MlflowRegistry {
         let loaded = self
             .resolve_remote(reference)
             .and_then(|(version, found)| Ok((version, self.fetch(name, version, &found)?)));
-        match loaded {
-            Ok((version, bundle)) => {
-                self.back_online();
-                if let ModelRef::Alias(_, alias) = reference {
-                    self.cache.remember_alias(name, alias, version);
-                }
-                Ok((self.resolved(name, version), bundle))
-            }
-            Err(f) if f.unreachable() => {
-                let Some(resolved) = self
-                    .resolve_cached(reference)
-                    .map(|v| self.resolved(name, v))
-                else {
-                    return self.finish(Err(f));
-                };
-                match ModelBundle::load_with(&resolved.path, self.limits) {
-                    Ok(bundle) => {
-                        self.went_offline(&f);
-                        Ok((resolved, bundle))
-                    }
-                    Err(_) => self.finish(Err(f)),
-                }
-            }
-            Err(f) => self.finish(Err(f)),
-        }
+        self.finish(self.remote.load(reference, loaded))
     }
 
     fn publish(
@@ -1326,7 +1195,9 @@ impl Registry for MlflowRegistry {
                 "model-versions/delete",
                 &json!({"name": name.as_str(), "version": version.to_string()}),
             )?;
-            self.cache.discard(&self.cache.version_dir(name, version));
+            self.remote
+                .cache
+                .discard(&self.remote.cache.version_dir(name, version));
             Ok::<_, Failure>(())
         })();
         self.finish(deleted)
@@ -1345,7 +1216,7 @@ impl Registry for MlflowRegistry {
                 .put_artifact(&path, record)
                 .map_err(Failure::from),
         )?;
-        Ok(format!("{}/artifacts/{path}", self.url))
+        Ok(format!("{}/artifacts/{path}", self.remote.url))
     }
 
     fn runs(&self, name: &ModelName) -> Result<Vec<String>, RegistryError> {
@@ -1383,7 +1254,10 @@ impl Registry for MlflowRegistry {
     fn read_run(&self, name: &ModelName, run_id: &str) -> Result<Vec<u8>, RegistryError> {
         check_run_id(name, run_id)?;
         let path = Self::record_path(name, "runs", &format!("{run_id}.json"));
-        match self.client.get_artifact(&path, self.limits.max_file_bytes) {
+        match self
+            .client
+            .get_artifact(&path, self.remote.limits.max_file_bytes)
+        {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.is_not_found() => Err(RegistryError::RunNotFound {
                 name: name.clone(),
@@ -1428,7 +1302,7 @@ impl Registry for MlflowRegistry {
             };
             let bytes = self.finish(
                 self.client
-                    .get_artifact(&format!("{dir}/{file}"), self.limits.max_file_bytes)
+                    .get_artifact(&format!("{dir}/{file}"), self.remote.limits.max_file_bytes)
                     .map_err(Failure::from),
             )?;
             cells.insert(index, bytes);
@@ -1441,6 +1315,6 @@ impl Registry for MlflowRegistry {
     }
 
     fn offline(&self) -> Option<String> {
-        lock(&self.offline).clone()
+        self.remote.offline()
     }
 }
