@@ -265,11 +265,27 @@ fn now_millis() -> u64 {
 /// The params, metrics and tags of `record`, in `runs/log-batch`'s shapes.
 fn batch(record: &RunRecord) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let truncate = |s: String, n: usize| s.chars().take(n).collect::<String>();
-    let mut params = Vec::new();
-    if let Value::Object(model) = &record.params {
-        for (key, value) in model {
-            params.push(json!({"key": truncate(key.clone(), 250), "value": truncate(param_value(value), 6000)}));
+    // The model section as configured; after a grid search, with the chosen
+    // candidate's values: the hyperparameters of the model the run registered.
+    let mut model = match &record.params {
+        Value::Object(model) => model.clone(),
+        _ => serde_json::Map::new(),
+    };
+    if let Some(search) = &record.search {
+        if let Some(Value::Object(best)) = search.best().map(|b| &b.params) {
+            model.extend(best.clone());
         }
+        model.insert(
+            "search_candidates".to_owned(),
+            json!(search.candidates.len()),
+        );
+        model.insert("search_metric".to_owned(), json!(search.metric.as_str()));
+    }
+    let mut params = Vec::new();
+    for (key, value) in &model {
+        params.push(
+            json!({"key": truncate(key.clone(), 250), "value": truncate(param_value(value), 6000)}),
+        );
     }
     if let Some(cv) = &record.cv {
         params.push(json!({"key": "cv_folds", "value": cv.folds.to_string()}));
@@ -351,6 +367,73 @@ fn batch(record: &RunRecord) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_becomes_params_metrics_with_a_step_per_fold_and_tags() {
+        use std::collections::BTreeMap;
+
+        use ferry_core::metrics::Metric;
+
+        use crate::cv::{CandidateResult, CvTable, Score, SearchTable};
+
+        let pipeline = crate::stages::fixture::pipeline();
+        let mut record = RunRecord::start(&pipeline, "2026-12-04T00:00:00Z", String::new());
+        record.metrics = BTreeMap::from([("accuracy".to_owned(), 0.75)]);
+        let score = Score {
+            mean: 0.8,
+            std: 0.1,
+            folds: vec![0.7, 0.9],
+        };
+        record.cv = Some(CvTable {
+            folds: 2,
+            stratified: true,
+            scores: BTreeMap::from([(Metric::Accuracy, score.clone())]),
+        });
+        record.search = Some(SearchTable {
+            metric: Metric::Accuracy,
+            higher_is_better: true,
+            folds: 2,
+            best: 1,
+            candidates: [json!({"max_depth": 2}), json!({"max_depth": 5})]
+                .into_iter()
+                .enumerate()
+                .map(|(i, params)| CandidateResult {
+                    params,
+                    rank: Some(2 - i),
+                    scores: BTreeMap::from([(Metric::Accuracy, score.clone())]),
+                    error: None,
+                })
+                .collect(),
+        });
+        let (params, metrics, tags) = batch(&record);
+        let find = |list: &[Value], key: &str| -> Vec<Value> {
+            list.iter().filter(|e| e["key"] == key).cloned().collect()
+        };
+        assert_eq!(
+            find(&params, "max_depth")[0]["value"],
+            "5",
+            "the chosen candidate's"
+        );
+        assert_eq!(find(&params, "search_candidates")[0]["value"], "2");
+        assert_eq!(find(&params, "cv_folds")[0]["value"], "2");
+        let folds = find(&metrics, "cv_accuracy");
+        assert_eq!(folds.len(), 2);
+        assert_eq!(
+            (folds[0]["step"].clone(), folds[0]["value"].clone()),
+            (json!(0), json!(0.7))
+        );
+        assert_eq!(
+            (folds[1]["step"].clone(), folds[1]["value"].clone()),
+            (json!(1), json!(0.9))
+        );
+        assert_eq!(find(&metrics, "accuracy")[0]["value"], 0.75);
+        assert_eq!(find(&metrics, "cv_accuracy_mean")[0]["value"], 0.8);
+        assert_eq!(find(&tags, "ferry.status")[0]["value"], "failed");
+        assert_eq!(
+            find(&tags, "ferry.model_kind")[0]["value"],
+            pipeline.config().model.kind().as_str()
+        );
+    }
 
     #[test]
     fn params_are_written_as_mlflow_writes_python_values() {
