@@ -267,10 +267,7 @@ fn batch(record: &RunRecord) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let truncate = |s: String, n: usize| s.chars().take(n).collect::<String>();
     // The model section as configured; after a grid search, with the chosen
     // candidate's values: the hyperparameters of the model the run registered.
-    let mut model = match &record.params {
-        Value::Object(model) => model.clone(),
-        _ => serde_json::Map::new(),
-    };
+    let mut model = record.params.as_object().cloned().unwrap_or_default();
     if let Some(search) = &record.search {
         if let Some(Value::Object(best)) = search.best().map(|b| &b.params) {
             model.extend(best.clone());
