@@ -251,6 +251,78 @@ fn train_tracks_in_mlflow_and_serve_follows_its_alias() {
     });
 }
 
+/// `configs/mlflow/iris.yaml` with `edit` applied, written into `dir`.
+fn tracked_config(dir: &std::path::Path, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let text = fs_err::read_to_string(workspace().join(CONFIG)).unwrap();
+    let data = workspace().join("data/iris.csv");
+    let path = dir.join("iris.yaml");
+    fs_err::write(
+        &path,
+        edit(text.replace("../../data/iris.csv", data.to_str().unwrap())),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_failed_gate_ends_the_mlflow_run_failed_and_a_refusal_is_named() {
+    let mlflow = MlflowServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let strict = tracked_config(dir.path(), |t| t.replace("min: 0.85", "min: 0.999"));
+    let out = std::process::Command::new(bin("train"))
+        .arg("--config")
+        .arg(&strict)
+        .args(["--json", "--registry"])
+        .arg(dir.path().join("registry"))
+        .env("MLFLOW_TRACKING_URI", &mlflow.base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a failed gate exits 1");
+    let (status, runs) = mlflow.post(
+        "runs/search",
+        &json!({"experiment_ids": ["1"], "max_results": 10}),
+    );
+    assert_eq!(status, 200, "{runs}");
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["info"]["status"], "FAILED");
+    let tags = by_key(&runs[0]["data"]["tags"]);
+    assert_eq!(tags["ferry.status"], "gates_failed");
+    assert!(
+        tags["ferry.failure"].as_str().unwrap().contains("accuracy"),
+        "{tags:?}"
+    );
+    // The metrics are there; no model was registered.
+    assert!(by_key(&runs[0]["data"]["metrics"]).contains_key("accuracy"));
+    let (status, _) = mlflow.get("registered-models/get", &[("name", "iris")]);
+    assert_eq!(status, 404);
+
+    // MLflow refusing the run (its experiment deleted) is reported, and the model stands.
+    let (status, body) = mlflow.post("experiments/delete", &json!({"experiment_id": "1"}));
+    assert_eq!(status, 200, "{body}");
+    let ok = tracked_config(dir.path(), |t| t);
+    let out = std::process::Command::new(bin("train"))
+        .arg("--config")
+        .arg(&ok)
+        .args(["--json", "--registry"])
+        .arg(dir.path().join("registry"))
+        .env("MLFLOW_TRACKING_URI", &mlflow.base)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = report["tracking"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("experiment 'iris' is deleted in MLflow"),
+        "{error}"
+    );
+    assert!(dir.path().join("registry/iris/1/manifest.json").is_file());
+}
+
 #[test]
 fn with_its_artifacts_in_a_bucket_behind_the_proxy() {
     let s3 = S3Server::start();

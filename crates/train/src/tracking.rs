@@ -322,7 +322,11 @@ fn batch(record: &RunRecord) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let mut tags = vec![
         (
             "ferry.status",
-            format!("{:?}", record.status).to_lowercase(),
+            // As the report and the run record spell it (`gates_failed`).
+            serde_json::to_value(record.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
         ),
         ("ferry.config_sha256", record.config_sha256.clone()),
         (

@@ -513,6 +513,108 @@ mod tests {
         assert!(!format!("{client:?}").contains("secret"));
     }
 
+    /// A loopback server answering each connection with the next of `answers` (status,
+    /// body); the requests' heads, as received.
+    fn scripted(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for (status, body) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let mut request_body = vec![0; length];
+                reader.read_exact(&mut request_body).unwrap();
+                heads.push(head);
+                let mut stream = reader.into_inner();
+                write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+            heads
+        });
+        (base, handle)
+    }
+
+    fn quick(authorization: Option<&str>) -> ClientOptions {
+        ClientOptions {
+            max_retries: 2,
+            backoff: Duration::from_millis(1),
+            timeout: Duration::from_secs(5),
+            authorization: authorization.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn transient_answers_are_retried_and_the_token_is_sent_each_time() {
+        let (base, server) = scripted(vec![
+            (
+                503,
+                r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy"}"#,
+            ),
+            (200, r#"{"experiment":{"experiment_id":"7"}}"#),
+        ]);
+        let client = MlflowClient::new(&base, quick(Some("Bearer tok-123")));
+        let got: Value = client
+            .get("experiments/get-by-name", &[("experiment_name", "iris x")])
+            .unwrap();
+        assert_eq!(got["experiment"]["experiment_id"], "7");
+        let heads = server.join().unwrap();
+        assert_eq!(heads.len(), 2, "one retry");
+        for head in &heads {
+            assert!(
+                head.starts_with(
+                    "GET /api/2.0/mlflow/experiments/get-by-name?experiment_name=iris%20x"
+                ),
+                "{head}"
+            );
+            assert!(
+                head.contains("authorization: Bearer tok-123")
+                    || head.contains("Authorization: Bearer tok-123"),
+                "{head}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_answer_names_the_url_the_status_and_mlflows_code() {
+        let (base, server) = scripted(vec![(
+            403,
+            r#"{"error_code":"PERMISSION_DENIED","message":"Permission denied"}"#,
+        )]);
+        let client = MlflowClient::new(&base, quick(None));
+        let err = client
+            .post::<Value>("runs/create", &serde_json::json!({"experiment_id": "1"}))
+            .unwrap_err();
+        assert_eq!(err.code(), Some("PERMISSION_DENIED"));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{base}/api/2.0/mlflow/runs/create: MLflow answered 403 PERMISSION_DENIED: Permission denied"
+            )
+        );
+        assert_eq!(server.join().unwrap().len(), 1, "a 403 is not retried");
+    }
+
     #[test]
     fn an_unreachable_server_is_named_after_the_retries() {
         let options = ClientOptions {
@@ -521,8 +623,13 @@ mod tests {
             timeout: Duration::from_secs(2),
             authorization: None,
         };
-        // Port 9 (discard) on loopback: nothing listens there in a test environment.
-        let client = MlflowClient::new("http://127.0.0.1:9", options);
+        // A port just released: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = MlflowClient::new(&format!("http://127.0.0.1:{port}"), options);
         let err = client
             .get::<Value>("experiments/get", &[("experiment_id", "0")])
             .unwrap_err();
