@@ -15,10 +15,11 @@ use crate::prediction_log::PredictionLogConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
-    /// Registry: a directory (relative paths are resolved against the config file) or
-    /// an object-store URL (`s3://bucket/prefix`, `gs://...`, `az://...`).
+    /// Registry: a directory (relative paths are resolved against the config file), an
+    /// object-store URL (`s3://bucket/prefix`, `gs://...`, `az://...`) or an MLflow server
+    /// (`mlflow+http://host:5000`).
     pub registry: RegistryLocation,
-    /// The local cache of an object-store registry's versions.
+    /// The local cache of a remote registry's versions (a bucket, an MLflow server).
     pub cache: CacheConfig,
     /// Address to listen on; port 0 picks a free port.
     pub bind: String,
@@ -45,7 +46,7 @@ pub struct ServeConfig {
     pub prediction_log: PredictionLogConfig,
 }
 
-/// `cache:` of [`ServeConfig`]: where an object-store registry's versions are kept once
+/// `cache:` of [`ServeConfig`]: where a remote registry's versions (a bucket, an MLflow server) are kept once
 /// downloaded (a restart, or a store that is briefly unreachable, serves from here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

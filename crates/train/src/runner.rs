@@ -80,7 +80,7 @@ pub fn run_with(
     };
     if let Some(tracker) = tracker.as_ref().filter(|t| t.is_server(location)) {
         // Publishing to the server the run is tracked in: one registration, in the run.
-        registry = tracker.registry();
+        registry = tracker.publish_here();
     }
     let mut result = {
         let mut stages = Run::new(pipeline, registry.as_ref(), location, &stamp, &mut record);

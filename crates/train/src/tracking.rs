@@ -28,7 +28,7 @@ use crate::report::{RunStatus, TrackingReport};
 /// A run being tracked in MLflow.
 pub struct Tracker {
     config: MlflowTracking,
-    /// Whether the pipeline publishes to this very registry (see [`Tracker::registry`]).
+    /// Whether the pipeline publishes to this very registry (see [`Tracker::publish_here`]).
     shared: std::sync::atomic::AtomicBool,
     client: MlflowClient,
     registry: Arc<MlflowRegistry>,
@@ -103,10 +103,11 @@ pub fn start(pipeline: &Pipeline, record: &RunRecord) -> Option<Result<Tracker, 
 }
 
 impl Tracker {
-    /// The MLflow registry the model is registered in, bound to this run: the run's
-    /// registry itself when the pipeline publishes to the same MLflow server.
+    /// For a pipeline that publishes to this very MLflow server: the tracker's registry,
+    /// bound to this run, to publish into; the run's publish is then its registration
+    /// ([`Tracker::register`] registers nothing again).
     #[must_use]
-    pub fn registry(&self) -> Arc<MlflowRegistry> {
+    pub fn publish_here(&self) -> Arc<MlflowRegistry> {
         self.registry.bind_run(self.run.clone());
         self.shared
             .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -357,7 +357,11 @@ impl MlflowRegistry {
     /// The complete Ferry version `version` of `name`, or the error that says why not.
     fn ferry_version(&self, name: &ModelName, version: Version) -> Result<ModelVersion, Failure> {
         let Some(found) = self.model_version(name, version)? else {
-            return Err(self.missing_version(name, version)?.into());
+            let absent = RegistryError::VersionNotFound {
+                name: name.clone(),
+                version,
+            };
+            return Err(self.missing(name, absent)?.into());
         };
         if found.complete() {
             return Ok(found);
@@ -386,16 +390,11 @@ impl MlflowRegistry {
     }
 
     /// The error for a version MLflow does not have: of the model, or of the version.
-    fn missing_version(
-        &self,
-        name: &ModelName,
-        version: Version,
-    ) -> Result<RegistryError, Failure> {
+    /// `absent` (a missing version or alias) when the model exists in MLflow, else
+    /// [`RegistryError::ModelNotFound`].
+    fn missing(&self, name: &ModelName, absent: RegistryError) -> Result<RegistryError, Failure> {
         Ok(if self.registered_model(name)?.is_some() {
-            RegistryError::VersionNotFound {
-                name: name.clone(),
-                version,
-            }
+            absent
         } else {
             RegistryError::ModelNotFound(name.clone())
         })
@@ -406,10 +405,14 @@ impl MlflowRegistry {
         let version = match reference {
             ModelRef::Version(_, v) => *v,
             ModelRef::Alias(_, alias) if alias.is_latest() => {
-                match self.complete_versions(name)?.last() {
-                    Some(v) => *v,
-                    None => return Err(RegistryError::ModelNotFound(name.clone()).into()),
-                }
+                // The search answers with each version's tags: no second GET.
+                let newest = self
+                    .all_versions(name)?
+                    .into_iter()
+                    .filter(ModelVersion::complete)
+                    .filter_map(|v| Some((v.number()?, v)))
+                    .max_by_key(|(number, _)| *number);
+                return newest.ok_or_else(|| RegistryError::ModelNotFound(name.clone()).into());
             }
             ModelRef::Alias(_, alias) => {
                 #[derive(Deserialize)]
@@ -421,19 +424,33 @@ impl MlflowRegistry {
                     &[("name", name.as_str()), ("alias", alias.as_str())],
                 );
                 match got {
-                    Ok(got) => got
-                        .model_version
-                        .number()
-                        .ok_or_else(|| MlflowError::Invalid {
-                            url: self.remote.url.clone(),
-                            message: format!("alias '{alias}' of '{name}' names no version number"),
-                        })?,
+                    Ok(got) => {
+                        let number =
+                            got.model_version
+                                .number()
+                                .ok_or_else(|| MlflowError::Invalid {
+                                    url: self.remote.url.clone(),
+                                    message: format!(
+                                        "alias '{alias}' of '{name}' names no version number"
+                                    ),
+                                })?;
+                        // The alias answers with the version and its tags; only a version
+                        // that is not (yet) complete needs the GET that says why.
+                        if got.model_version.complete() {
+                            return Ok((number, got.model_version));
+                        }
+                        number
+                    }
                     Err(e) if e.is_not_found() => {
                         return Err(RegistryError::ModelNotFound(name.clone()).into());
                     }
                     // MLflow answers INVALID_PARAMETER_VALUE for a missing alias.
                     Err(MlflowError::Api { status: 400, .. }) => {
-                        return Err(self.missing_alias(name, alias)?.into());
+                        let absent = RegistryError::AliasNotFound {
+                            name: name.clone(),
+                            alias: alias.clone(),
+                        };
+                        return Err(self.missing(name, absent)?.into());
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -441,17 +458,6 @@ impl MlflowRegistry {
         };
         let found = self.ferry_version(name, version)?;
         Ok((version, found))
-    }
-
-    fn missing_alias(&self, name: &ModelName, alias: &AliasName) -> Result<RegistryError, Failure> {
-        Ok(if self.registered_model(name)?.is_some() {
-            RegistryError::AliasNotFound {
-                name: name.clone(),
-                alias: alias.clone(),
-            }
-        } else {
-            RegistryError::ModelNotFound(name.clone())
-        })
     }
 
     /// The artifact-proxy directory of a version's files, from its `source`.
@@ -1126,7 +1132,11 @@ impl Registry for MlflowRegistry {
         let deleted = (|| {
             let (current, mut history) = self.current_history(name, alias)?;
             if current.is_none() {
-                return Err(self.missing_alias(name, alias)?.into());
+                let absent = RegistryError::AliasNotFound {
+                    name: name.clone(),
+                    alias: alias.clone(),
+                };
+                return Err(self.missing(name, absent)?.into());
             }
             self.point(name, alias, None)?;
             history.push(None);
