@@ -203,6 +203,9 @@ pub enum ModelFileError {
     /// Bytes after the last tree.
     #[error("{0} unexpected bytes after the last tree")]
     TrailingBytes(usize),
+    /// A boosted model whose parts disagree (objective, classes, baselines, outputs).
+    #[error("boosted model: {0}")]
+    Boosted(String),
     /// The model's tables disagree with each other.
     #[error(transparent)]
     Table(#[from] TableError),
@@ -238,6 +241,22 @@ pub enum TreeError {
         node: u32,
         /// The threshold.
         threshold: f64,
+    },
+    /// A node cover that is negative or not a finite number.
+    #[error("node {node} has cover {cover}")]
+    Cover {
+        /// The node.
+        node: u32,
+        /// The cover.
+        cover: f64,
+    },
+    /// A category code too large for a category set.
+    #[error("node {node} lists category {category}, above the largest supported")]
+    Category {
+        /// The node.
+        node: u32,
+        /// The code.
+        category: u32,
     },
     /// A leaf value that is not a finite number.
     #[error("leaf {leaf} has value {value}")]

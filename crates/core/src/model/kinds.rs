@@ -45,6 +45,24 @@ const FOREST_REGRESSOR: [(&str, &str); 6] = [
     ("seed", "the split seed"),
 ];
 
+/// What both gradient-boosting models take.
+const BOOSTING: [(&str, &str); 14] = [
+    ("max_iter", "100"),
+    ("learning_rate", "0.1"),
+    ("max_leaf_nodes", "31"),
+    ("max_depth", "unlimited (edges from the root)"),
+    ("min_samples_leaf", "20"),
+    ("l2_regularization", "0.0"),
+    ("max_bins", "255"),
+    ("subsample", "1.0"),
+    ("colsample_bytree", "1.0"),
+    ("early_stopping", "auto (on above 10,000 rows)"),
+    ("validation_fraction", "0.1"),
+    ("n_iter_no_change", "10"),
+    ("tol", "1e-7"),
+    ("seed", "the split seed"),
+];
+
 /// What both nearest-neighbour models take.
 const KNN: [(&str, &str); 3] = [
     ("k", "5"),
@@ -178,6 +196,24 @@ model_table! {
             hyperparameters: &FOREST_REGRESSOR,
             parity: |p, data, probe| p.extra_trees_parity(data, probe),
         }
+        /// Histogram gradient-boosted trees on the log loss (binary or softmax).
+        GradientBoostingClassifier = "gradient_boosting_classifier" {
+            task: Classification,
+            probabilities: true,
+            params: GradientBoostingParams => ValidGradientBoostingParams,
+            validate: |p| p.validate(),
+            fit: |p, data, progress| GradientBoosting(p.fit_classifier(data, progress)),
+            hyperparameters: &BOOSTING,
+        }
+        /// Histogram gradient-boosted trees on the squared error.
+        GradientBoostingRegressor = "gradient_boosting_regressor" {
+            task: Regression,
+            probabilities: false,
+            params: GradientBoostingParams => ValidGradientBoostingParams,
+            validate: |p| p.validate(),
+            fit: |p, data, progress| GradientBoosting(p.fit_regressor(data, progress)),
+            hyperparameters: &BOOSTING,
+        }
         /// The majority (or distance-weighted) class of the k nearest training rows.
         KnnClassifier = "knn_classifier" {
             task: Classification,
@@ -274,5 +310,6 @@ model_table! {
         DecisionTreeRegressor(DecisionTreeRegressorModel);
         RandomForestClassifier(ForestClassifierModel);
         RandomForestRegressor(ForestRegressorModel);
+        GradientBoosting(GradientBoostingModel);
     }
 }

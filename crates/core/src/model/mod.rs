@@ -39,7 +39,9 @@ macro_rules! model_shape {
 #[macro_use]
 mod table;
 
+mod boost;
 mod error;
+mod explain;
 mod forest;
 mod kinds;
 mod knn;
@@ -59,9 +61,15 @@ use serde::{Deserialize, Serialize};
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
 
+pub use boost::import::{ImportError, ImportedModel, import_lightgbm, import_xgboost};
+pub use boost::{
+    AutoTag, EarlyStopping, GradientBoostingModel, GradientBoostingParams, Objective, Source,
+    ValidGradientBoostingParams,
+};
 pub use error::{
     ModelFileError, PredictError, TableError, TrainError, TreeError, UnknownModelKind,
 };
+pub use explain::{ExplainError, Explanation, ExplanationSpace};
 pub use forest::{
     ForestClassifierModel, ForestClassifierParams, ForestRegressorModel, ForestRegressorParams,
     ValidForestClassifierParams, ValidForestRegressorParams,

@@ -304,6 +304,17 @@ impl ForestClassifierModel {
         }
     }
 
+    /// The forest as TreeSHAP sees it: the mean of its trees' class distributions.
+    pub(crate) fn ensemble(&self) -> crate::model::explain::Ensemble<'_, ClassTree> {
+        crate::model::explain::Ensemble {
+            trees: &self.trees,
+            scale: 1.0 / self.trees.len().max(1) as f64,
+            n_outputs: self.classes.len(),
+            base: vec![0.0; self.classes.len()],
+            space: crate::model::ExplanationSpace::Probability,
+        }
+    }
+
     pub(crate) fn trees(&self) -> &[ClassTree] {
         &self.trees
     }

@@ -53,6 +53,8 @@ pub(crate) enum Trees {
     Values(Vec<FlatTree>),
     /// Classification trees with their leaf counts.
     Classes(Vec<ClassTree>),
+    /// A gradient-boosted model's trees and the rest of its file.
+    Boosted(crate::model::boost::codec::BoostParts),
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
@@ -132,13 +134,17 @@ pub(crate) fn encode_class_trees(
 }
 
 /// A bounds-checked reader over the file's bytes.
-struct Cursor<'a> {
+pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ModelFileError> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ModelFileError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let Some(end) = end else {
             return Err(ModelFileError::Truncated {
@@ -159,22 +165,25 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
 
-    fn u32(&mut self, what: &'static str) -> Result<u32, ModelFileError> {
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, ModelFileError> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
 
-    fn f64(&mut self, what: &'static str) -> Result<f64, ModelFileError> {
+    pub(crate) fn f64(&mut self, what: &'static str) -> Result<f64, ModelFileError> {
         Ok(f64::from_le_bytes(self.array(what)?))
     }
 
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.at)
     }
 }
 
 /// Decodes `model.bin`.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
-    let mut c = Cursor { bytes, at: 0 };
+    if bytes.starts_with(crate::model::boost::codec::MAGIC) {
+        return crate::model::boost::codec::decode(bytes);
+    }
+    let mut c = Cursor::new(bytes);
     if c.take(8, "the magic number")? != MAGIC {
         return Err(ModelFileError::BadMagic);
     }
@@ -269,7 +278,7 @@ fn class_parts(
 ) -> Result<(Vec<ClassLabel>, Vec<ClassTree>), ModelFileError> {
     match (header.classes, trees) {
         (Some(classes), Trees::Classes(t)) => Ok((classes, t)),
-        (Some(_) | None, Trees::Classes(_) | Trees::Values(_)) => Err(ModelFileError::WrongFile {
+        (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => Err(ModelFileError::WrongFile {
             file: MODEL_BIN,
             kind: header.kind,
         }),
@@ -280,7 +289,7 @@ fn class_parts(
 fn value_parts(header: &Header, trees: Trees) -> Result<Vec<FlatTree>, ModelFileError> {
     match (&header.classes, trees) {
         (None, Trees::Values(t)) => Ok(t),
-        (Some(_) | None, Trees::Classes(_) | Trees::Values(_)) => Err(ModelFileError::WrongFile {
+        (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => Err(ModelFileError::WrongFile {
             file: MODEL_BIN,
             kind: header.kind,
         }),

@@ -262,6 +262,9 @@ pub(crate) struct ClassTree {
     n_classes: usize,
     counts: Vec<u32>,
     proba: Vec<f64>,
+    /// Rows (bootstrap-weighted) that reached each node: what explanations weigh
+    /// paths by.
+    covers: Vec<f64>,
 }
 
 impl ClassTree {
@@ -287,11 +290,26 @@ impl ClassTree {
             }
             proba.extend(c.iter().map(|&v| f64::from(v) / total as f64));
         }
+        // Children follow their parents, so one pass from the end fills every cover.
+        let mut covers = vec![0.0; tree.nodes.len()];
+        for i in (0..tree.nodes.len()).rev() {
+            let node = tree.nodes[i];
+            covers[i] = if node.feature == LEAF {
+                let leaf = node.next as usize;
+                counts
+                    .get(leaf * n_classes..(leaf + 1) * n_classes)
+                    .map_or(0.0, |c| c.iter().map(|&v| f64::from(v)).sum())
+            } else {
+                covers.get(i + 1).copied().unwrap_or(0.0)
+                    + covers.get(node.next as usize).copied().unwrap_or(0.0)
+            };
+        }
         Ok(Self {
             tree,
             n_classes,
             counts,
             proba,
+            covers,
         })
     }
 
@@ -334,6 +352,34 @@ impl ClassTree {
         let (leaf, _) = self.tree.leaf(row)?;
         self.proba
             .get(leaf * self.n_classes..(leaf + 1) * self.n_classes)
+    }
+}
+
+impl crate::model::explain::ShapTree for ClassTree {
+    fn split(&self, i: usize) -> Option<(usize, usize, usize)> {
+        let node = self.tree.nodes.get(i)?;
+        (node.feature != LEAF).then_some((node.feature as usize, i + 1, node.next as usize))
+    }
+
+    fn goes_left(&self, i: usize, row: &[f64]) -> bool {
+        self.tree
+            .nodes
+            .get(i)
+            .and_then(|n| row.get(n.feature as usize).map(|x| *x <= n.value))
+            .unwrap_or(false)
+    }
+
+    fn cover(&self, i: usize) -> f64 {
+        self.covers.get(i).copied().unwrap_or(0.0)
+    }
+
+    fn leaf(&self, i: usize) -> crate::model::explain::LeafOut<'_> {
+        let leaf = self.tree.nodes.get(i).map_or(0, |n| n.next as usize);
+        crate::model::explain::LeafOut::All(
+            self.proba
+                .get(leaf * self.n_classes..(leaf + 1) * self.n_classes)
+                .unwrap_or_default(),
+        )
     }
 }
 

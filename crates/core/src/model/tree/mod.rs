@@ -136,6 +136,17 @@ impl DecisionTreeClassifierModel {
         }
     }
 
+    /// The tree as TreeSHAP sees it.
+    pub(crate) fn ensemble(&self) -> crate::model::explain::Ensemble<'_, ClassTree> {
+        crate::model::explain::Ensemble {
+            trees: std::slice::from_ref(&self.tree),
+            scale: 1.0,
+            n_outputs: self.classes.len(),
+            base: vec![0.0; self.classes.len()],
+            space: crate::model::ExplanationSpace::Probability,
+        }
+    }
+
     pub(super) fn tree(&self) -> &ClassTree {
         &self.tree
     }

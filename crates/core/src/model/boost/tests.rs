@@ -1,0 +1,149 @@
+use super::*;
+use crate::model::tree::codec::TreeFile;
+use crate::model::{EncodedLabels, NoProgress, TrainedModel};
+
+fn blobs(n: usize, k: usize) -> TrainingSet {
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..n {
+        let class = i % k;
+        let jitter = ((i * 37) % 11) as f64 / 10.0;
+        values.extend([class as f64 * 2.0 + jitter, jitter * 3.0, (i % 5) as f64]);
+        labels.push(ClassLabel::Int(class as i64));
+    }
+    TrainingSet {
+        x: FeatureMatrix::from_row_major(values, n, 3).unwrap(),
+        y: Target::Classes(EncodedLabels::encode(&labels)),
+        seed: 1,
+    }
+}
+
+fn params() -> ValidGradientBoostingParams {
+    GradientBoostingParams {
+        max_iter: 30,
+        min_samples_leaf: 5,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+}
+
+#[test]
+fn classifiers_learn_separable_classes_and_give_calibrated_shapes() {
+    for k in [2, 3] {
+        let data = blobs(300, k);
+        let model = params().fit_classifier(&data, &NoProgress).unwrap();
+        assert_eq!(model.n_trees(), 30 * if k == 2 { 1 } else { k });
+        let Predictions::Classes {
+            labels,
+            probabilities: Some(p),
+            n_classes,
+        } = model.predict(&data.x).unwrap()
+        else {
+            panic!("classes")
+        };
+        assert_eq!(n_classes, k);
+        let Target::Classes(y) = &data.y else { panic!() };
+        let right = labels
+            .iter()
+            .zip(y.codes())
+            .filter(|(a, b)| **a == **b as usize)
+            .count();
+        assert!(right as f64 / 300.0 > 0.95, "k={k}: {right}");
+        for row in p.chunks(k) {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn boosted_models_round_trip_through_their_file_and_refuse_damage() {
+    let data = blobs(200, 3);
+    let model = params().fit_classifier(&data, &NoProgress).unwrap();
+    let bytes = TreeFile::encode(&model).unwrap();
+    assert_eq!(&bytes[..8], b"FERRYGBT");
+    let back = TrainedModel::decode(crate::model::MODEL_BIN, &bytes).unwrap();
+    assert_eq!(back, TrainedModel::GradientBoosting(model.clone()));
+    assert_eq!(back.predict(&data.x).unwrap(), model.predict(&data.x).unwrap());
+    for n in (0..bytes.len()).step_by(7) {
+        assert!(TrainedModel::decode(crate::model::MODEL_BIN, &bytes[..n]).is_err());
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(1);
+    assert!(TrainedModel::decode(crate::model::MODEL_BIN, &trailing).is_err());
+}
+
+#[test]
+fn a_regressor_beats_the_mean_and_early_stopping_keeps_the_best_iterations() {
+    let n = 2000;
+    let mut values = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..n {
+        let a = (i % 100) as f64 / 10.0;
+        let b = ((i * 7) % 13) as f64;
+        values.extend([a, b]);
+        y.push(a.sin() * 3.0 + b * 0.5 + ((i * 31) % 7) as f64 * 0.05);
+    }
+    let data = TrainingSet {
+        x: FeatureMatrix::from_row_major(values, n, 2).unwrap(),
+        y: Target::Values(y.clone()),
+        seed: 4,
+    };
+    let p = GradientBoostingParams {
+        max_iter: 500,
+        early_stopping: EarlyStopping::Fixed(true),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let model = p.fit_regressor(&data, &NoProgress).unwrap();
+    assert!(model.n_trees() < 500, "{}", model.n_trees());
+    let Predictions::Values(pred) = model.predict(&data.x).unwrap() else {
+        panic!()
+    };
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let sse: f64 = pred.iter().zip(&y).map(|(p, t)| (p - t).powi(2)).sum();
+    let sst: f64 = y.iter().map(|t| (t - mean).powi(2)).sum();
+    assert!(sse / sst < 0.05, "{}", sse / sst);
+}
+
+#[test]
+fn bad_hyperparameters_are_named() {
+    let p = GradientBoostingParams {
+        learning_rate: 0.0,
+        max_bins: 300,
+        subsample: 0.0,
+        validation_fraction: 1.0,
+        ..Default::default()
+    };
+    let err = p.validate().unwrap_err().to_string();
+    for field in ["learning_rate", "max_bins", "subsample", "validation_fraction"] {
+        assert!(err.contains(field), "{err}");
+    }
+    let yaml = "{max_iter: 10, early_stopping: auto}";
+    let p: GradientBoostingParams = serde_yaml::from_str(yaml).unwrap();
+    assert_eq!(p.early_stopping, EarlyStopping::Auto(AutoTag::Auto));
+    let p: GradientBoostingParams = serde_yaml::from_str("{early_stopping: false}").unwrap();
+    assert_eq!(p.early_stopping, EarlyStopping::Fixed(false));
+    assert!(serde_yaml::from_str::<GradientBoostingParams>("{early_stopping: maybe}").is_err());
+}
+
+#[test]
+fn explanations_add_up_to_the_raw_scores() {
+    for k in [2, 3] {
+        let data = blobs(240, k);
+        let model = params().fit_classifier(&data, &NoProgress).unwrap();
+        let raw = model.raw_scores(&data.x).unwrap();
+        let e = TrainedModel::GradientBoosting(model.clone())
+            .explain(&data.x)
+            .unwrap();
+        let outputs = if k == 2 { 1 } else { k };
+        assert_eq!((e.n_outputs, e.n_columns), (outputs, 3));
+        for r in 0..data.x.n_rows() {
+            for o in 0..outputs {
+                let sum: f64 = e.row(r, o).iter().sum::<f64>() + e.base[o];
+                assert!((sum - raw[r * outputs + o]).abs() < 1e-9, "{sum} vs {}", raw[r * outputs + o]);
+            }
+        }
+    }
+}
