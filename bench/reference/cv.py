@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import (
@@ -44,7 +44,8 @@ SCORERS = {
     "r2": "r2",
 }
 NEGATED = {"log_loss", "rmse", "mae"}
-CLASSIFIERS = {"logistic_regression", "decision_tree_classifier", "random_forest_classifier"}
+CLASSIFIERS = {"logistic_regression", "decision_tree_classifier", "random_forest_classifier",
+               "gradient_boosting_classifier"}
 
 
 def tree_params(m):
@@ -81,6 +82,16 @@ def make_model(m, seed):
     if kind == "random_forest_regressor":
         return RandomForestRegressor(n_estimators=m.get("n_trees", 100), max_features=m.get("max_features", 1.0),
                                      n_jobs=2, random_state=seed, **tree_params(m))
+    if kind in ("gradient_boosting_classifier", "gradient_boosting_regressor"):
+        cls = HistGradientBoostingClassifier if kind.endswith("classifier") else HistGradientBoostingRegressor
+        early = m.get("early_stopping", "auto")
+        return cls(max_iter=m.get("max_iter", 100), learning_rate=m.get("learning_rate", 0.1),
+                   max_leaf_nodes=m.get("max_leaf_nodes", 31), max_depth=m.get("max_depth"),
+                   min_samples_leaf=m.get("min_samples_leaf", 20),
+                   l2_regularization=m.get("l2_regularization", 0.0), max_bins=m.get("max_bins", 255),
+                   early_stopping=early, validation_fraction=m.get("validation_fraction", 0.1),
+                   n_iter_no_change=m.get("n_iter_no_change", 10), tol=m.get("tol", 1e-7),
+                   random_state=seed)
     raise SystemExit(f"cv.py: no scikit-learn counterpart for {kind}")
 
 

@@ -32,6 +32,8 @@ fn model_kind_names_are_unique_snake_case_and_pinned() {
     random_forest_classifier
     random_forest_regressor
     extra_trees_regressor
+    gradient_boosting_classifier
+    gradient_boosting_regressor
     knn_classifier
     knn_regressor
     gaussian_nb
@@ -109,7 +111,8 @@ fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
                 "solver" if *kind == ModelKind::LinearRegression => "svd",
                 "solver" => "cholesky",
                 "criterion" => "gini",
-                "alpha" | "tol" | "var_smoothing" => "0.5",
+                "alpha" | "tol" | "var_smoothing" | "learning_rate" => "0.5",
+                "early_stopping" => "true",
                 "l1_ratio" => "0.5",
                 "weights" => "distance",
                 "metric" => "manhattan",

@@ -8,6 +8,11 @@ use ferry_core::model::Task;
 
 /// Writes the table of model types to `out`.
 pub fn list(out: &mut impl Write) {
+    let width = ModelKind::ALL
+        .iter()
+        .map(|k| k.as_str().len())
+        .max()
+        .unwrap_or(0);
     for kind in ModelKind::ALL {
         let task = match kind.task() {
             Task::Classification => "classification",
@@ -20,7 +25,7 @@ pub fn list(out: &mut impl Write) {
         };
         let _ = writeln!(
             out,
-            "{:<26} {task:<15} probabilities: {probabilities}",
+            "{:<width$} {task:<15} probabilities: {probabilities}",
             kind.as_str()
         );
         for (key, default) in kind.hyperparameters() {

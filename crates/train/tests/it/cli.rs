@@ -233,32 +233,32 @@ fn models_lists_every_kind() {
     let out = train(&["models"], &workspace().join("artifacts"));
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout), @r"
-    logistic_regression        classification  probabilities: yes
+    logistic_regression          classification  probabilities: yes
         alpha                1.0
-    linear_regression          regression      probabilities: no
+    linear_regression            regression      probabilities: no
         solver               svd (or qr)
-    ridge_regression           regression      probabilities: no
+    ridge_regression             regression      probabilities: no
         alpha                1.0
         solver               cholesky (or svd)
-    lasso                      regression      probabilities: no
+    lasso                        regression      probabilities: no
         alpha                1.0
         max_iter             1000
         tol                  0.0001
-    elastic_net                regression      probabilities: no
+    elastic_net                  regression      probabilities: no
         alpha                1.0
         l1_ratio             0.5
         max_iter             1000
         tol                  0.0001
-    decision_tree_classifier   classification  probabilities: yes
+    decision_tree_classifier     classification  probabilities: yes
         criterion            gini (or entropy, classification_error)
         max_depth            unlimited (the root is depth 1)
         min_samples_leaf     1
         min_samples_split    2
-    decision_tree_regressor    regression      probabilities: no
+    decision_tree_regressor      regression      probabilities: no
         max_depth            unlimited (the root is depth 1)
         min_samples_leaf     1
         min_samples_split    2
-    random_forest_classifier   classification  probabilities: yes
+    random_forest_classifier     classification  probabilities: yes
         n_trees              100
         criterion            gini (or entropy, classification_error)
         max_depth            unlimited (the root is depth 1)
@@ -266,38 +266,68 @@ fn models_lists_every_kind() {
         min_samples_split    2
         max_features         floor(sqrt(columns))
         seed                 the split seed
-    random_forest_regressor    regression      probabilities: no
+    random_forest_regressor      regression      probabilities: no
         n_trees              100
         max_depth            unlimited (the root is depth 1)
         min_samples_leaf     1
         min_samples_split    2
         max_features         all columns
         seed                 the split seed
-    extra_trees_regressor      regression      probabilities: no
+    extra_trees_regressor        regression      probabilities: no
         n_trees              100
         max_depth            unlimited (the root is depth 1)
         min_samples_leaf     1
         min_samples_split    2
         max_features         all columns
         seed                 the split seed
-    knn_classifier             classification  probabilities: yes
+    gradient_boosting_classifier classification  probabilities: yes
+        max_iter             100
+        learning_rate        0.1
+        max_leaf_nodes       31
+        max_depth            unlimited (edges from the root)
+        min_samples_leaf     20
+        l2_regularization    0.0
+        max_bins             255
+        subsample            1.0
+        colsample_bytree     1.0
+        early_stopping       auto (on above 10,000 rows)
+        validation_fraction  0.1
+        n_iter_no_change     10
+        tol                  1e-7
+        seed                 the split seed
+    gradient_boosting_regressor  regression      probabilities: no
+        max_iter             100
+        learning_rate        0.1
+        max_leaf_nodes       31
+        max_depth            unlimited (edges from the root)
+        min_samples_leaf     20
+        l2_regularization    0.0
+        max_bins             255
+        subsample            1.0
+        colsample_bytree     1.0
+        early_stopping       auto (on above 10,000 rows)
+        validation_fraction  0.1
+        n_iter_no_change     10
+        tol                  1e-7
+        seed                 the split seed
+    knn_classifier               classification  probabilities: yes
         k                    5
         weights              uniform (or distance)
         metric               euclidean (or manhattan)
-    knn_regressor              regression      probabilities: no
+    knn_regressor                regression      probabilities: no
         k                    5
         weights              uniform (or distance)
         metric               euclidean (or manhattan)
-    gaussian_nb                classification  probabilities: yes
+    gaussian_nb                  classification  probabilities: yes
         var_smoothing        1e-9
-    multinomial_nb             classification  probabilities: yes
+    multinomial_nb               classification  probabilities: yes
         alpha                1.0
-    bernoulli_nb               classification  probabilities: yes
+    bernoulli_nb                 classification  probabilities: yes
         alpha                1.0
         binarize             0.0 (null: the inputs are 0 or 1)
-    categorical_nb             classification  probabilities: yes
+    categorical_nb               classification  probabilities: yes
         alpha                1.0
-    svc                        classification  probabilities: no
+    svc                          classification  probabilities: no
         c                    1.0
         kernel               rbf (or linear, polynomial, sigmoid)
         gamma                1 / (columns * input variance)
@@ -305,7 +335,7 @@ fn models_lists_every_kind() {
         coef0                0.0
         tol                  0.001
         epochs               2
-    svr                        regression      probabilities: no
+    svr                          regression      probabilities: no
         c                    1.0
         kernel               rbf (or linear, polynomial, sigmoid)
         gamma                1 / (columns * input variance)
