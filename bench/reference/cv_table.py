@@ -2,7 +2,7 @@
 
     python cv_table.py target/bench/cv.json
 
-Per config and metric (accuracy, f1_macro, roc_auc for classifiers; rmse, r2 for
+Per config and metric (accuracy, f1_macro, roc_auc, log_loss for classifiers; rmse, r2 for
 regressors): Ferry's and scikit-learn's mean ± std over the same folds, and whether
 Ferry's mean is the same (to 1e-6), better, within one scikit-learn std, or WORSE.
 """
@@ -11,7 +11,7 @@ import json
 import sys
 
 LOWER_BETTER = {"log_loss", "rmse", "mae"}
-SHOWN = ["accuracy", "f1_macro", "roc_auc", "rmse", "r2"]
+SHOWN = ["accuracy", "f1_macro", "roc_auc", "log_loss", "rmse", "r2"]
 
 rows = json.load(open(sys.argv[1]))
 print("| config | model | metric | Ferry mean ± std | scikit-learn mean ± std | Ferry |")

@@ -130,4 +130,15 @@ impl ModelBundle {
     pub fn predict(&self, rows: &Frame) -> Result<Predictions, PredictError> {
         self.predictor.predict(rows)
     }
+
+    /// Explains `rows` with the bundle's predictor ([`Predictor::explain`]).
+    ///
+    /// # Errors
+    /// As [`Predictor::explain`].
+    pub fn explain(
+        &self,
+        rows: &Frame,
+    ) -> Result<crate::predictor::FeatureExplanation, crate::model::ExplainError> {
+        self.predictor.explain(rows)
+    }
 }

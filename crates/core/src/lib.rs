@@ -61,7 +61,7 @@ pub use frame::{Column, FeatureMatrix, Frame};
 pub use ids::{AliasName, ModelName, ModelRef, Version};
 pub use label::ClassLabel;
 pub use model::{Model, ModelKind, ModelSpec, Predictions, TrainedModel};
-pub use predictor::Predictor;
+pub use predictor::{FeatureExplanation, Predictor};
 pub use preprocess::{FittedPreprocessor, PreprocessSpec};
 pub use registry::{LocalRegistry, Registry, RegistryLocation};
 pub use schema::FeatureSchema;

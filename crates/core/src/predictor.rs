@@ -7,9 +7,38 @@
 
 use crate::frame::{Column, FeatureMatrix, Frame};
 use crate::label::ClassLabel;
-use crate::model::{Model, PredictError, Predictions, TrainedModel};
+use crate::model::{
+    ExplainError, ExplanationSpace, Model, PredictError, Predictions, TrainedModel,
+};
 use crate::preprocess::FittedPreprocessor;
 use crate::schema::{FeatureSchema, RowErrors, SchemaError};
+
+/// Explanations of a batch of rows in terms of the input features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureExplanation {
+    /// The input features, in schema order.
+    pub features: Vec<String>,
+    /// What each output is: a class label, or `value` for a regressor.
+    pub outputs: Vec<String>,
+    /// The space of the outputs (value, probability or raw score).
+    pub space: ExplanationSpace,
+    /// The base value of each output.
+    pub base: Vec<f64>,
+    /// Rows explained.
+    pub n_rows: usize,
+    /// `contributions[(row * outputs.len() + output) * features.len() + feature]`.
+    pub contributions: Vec<f64>,
+}
+
+impl FeatureExplanation {
+    /// The contributions of `row` to `output`, one per feature.
+    #[must_use]
+    pub fn row(&self, row: usize, output: usize) -> &[f64] {
+        let n = self.features.len();
+        let at = (row * self.outputs.len() + output) * n;
+        self.contributions.get(at..at + n).unwrap_or_default()
+    }
+}
 
 /// A fitted preprocessor and the model fitted on its output.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +138,59 @@ impl Predictor {
                 })
                 .collect(),
         ))
+    }
+
+    /// Preprocesses `rows` and explains the model's output for each: TreeSHAP
+    /// contributions per model input ([`TrainedModel::explain`]), summed back to the
+    /// input features they came from (the one-hot columns of a categorical feature add
+    /// up to that feature's contribution).
+    ///
+    /// # Errors
+    /// [`ExplainError`] when the model cannot be explained or the rows cannot be
+    /// preprocessed.
+    pub fn explain(&self, rows: &Frame) -> Result<FeatureExplanation, ExplainError> {
+        let x = self.preprocessor.transform(rows).map_err(PredictError::from)?;
+        let e = self.model.explain(&x)?;
+        let features: Vec<String> = self
+            .schema()
+            .features()
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
+        let n_features = features.len();
+        let sources: Vec<usize> = (0..e.n_columns)
+            .map(|c| self.preprocessor.source_feature(c).unwrap_or(0))
+            .collect();
+        let mut contributions = vec![0.0; e.n_rows * e.n_outputs * n_features];
+        for (out, chunk) in contributions
+            .chunks_exact_mut(n_features.max(1))
+            .zip(e.contributions.chunks_exact(e.n_columns.max(1)))
+        {
+            for (c, v) in chunk.iter().enumerate() {
+                if let Some(slot) = sources.get(c).and_then(|&f| out.get_mut(f)) {
+                    *slot += v;
+                }
+            }
+        }
+        let classes = self.classes().unwrap_or_default();
+        let outputs = match (e.space, e.n_outputs) {
+            (ExplanationSpace::Value, _) => vec!["value".to_owned()],
+            // A binary boosted classifier explains the log-odds of its second class.
+            (ExplanationSpace::RawScore, 1) => {
+                vec![classes.get(1).map(ToString::to_string).unwrap_or_default()]
+            }
+            (ExplanationSpace::RawScore | ExplanationSpace::Probability, _) => {
+                classes.iter().map(ToString::to_string).collect()
+            }
+        };
+        Ok(FeatureExplanation {
+            features,
+            outputs,
+            space: e.space,
+            base: e.base,
+            n_rows: e.n_rows,
+            contributions,
+        })
     }
 
     /// The input to blame for an overflowing prediction of `row`: the feature behind

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     ModelNotLoaded,
     /// The served version has no reference statistics to compare drift with.
     DriftUnavailable,
+    /// The served version's model cannot be explained (not a tree model).
+    ExplanationUnavailable,
     /// No API key, or an unknown one.
     Unauthorized,
     /// An API key without the route's scope.
@@ -123,6 +125,9 @@ impl ErrorCode {
                 ("model_not_loaded", S::SERVICE_UNAVAILABLE, K::Unavailable)
             }
             ErrorCode::DriftUnavailable => ("drift_unavailable", S::NOT_FOUND, K::NotFound),
+            ErrorCode::ExplanationUnavailable => {
+                ("explanation_unavailable", S::NOT_FOUND, K::NotFound)
+            }
             ErrorCode::Unauthorized => ("unauthorized", S::UNAUTHORIZED, K::Unauthorized),
             ErrorCode::Forbidden => ("forbidden", S::FORBIDDEN, K::Unauthorized),
             ErrorCode::MalformedRequest => ("malformed_request", S::BAD_REQUEST, K::InvalidRequest),
@@ -208,6 +213,16 @@ pub enum ApiError {
         /// The version.
         version: u64,
     },
+    /// A served version whose model cannot be explained.
+    #[error("model '{name}' version {version} cannot be explained: {reason}")]
+    ExplanationUnavailable {
+        /// The model.
+        name: String,
+        /// The version.
+        version: u64,
+        /// Why.
+        reason: String,
+    },
     /// Unknown route.
     #[error("no route for {method} {path}")]
     RouteNotFound {
@@ -257,6 +272,7 @@ fn protocol_message(code: ErrorCode) -> &'static str {
         | ErrorCode::MethodNotAllowed
         | ErrorCode::ModelNotLoaded
         | ErrorCode::DriftUnavailable
+        | ErrorCode::ExplanationUnavailable
         | ErrorCode::Unauthorized
         | ErrorCode::Forbidden
         | ErrorCode::Internal => {
@@ -286,6 +302,7 @@ impl ApiError {
             | ApiError::VersionNotFound { .. }
             | ApiError::ModelNotLoaded(_)
             | ApiError::DriftUnavailable { .. }
+            | ApiError::ExplanationUnavailable { .. }
             | ApiError::RouteNotFound { .. }
             | ApiError::MethodNotAllowed(_)
             | ApiError::BodyTimeout { .. }
@@ -339,6 +356,7 @@ impl ApiError {
             ApiError::VersionNotFound { .. } => ErrorCode::VersionNotFound,
             ApiError::ModelNotLoaded(_) => ErrorCode::ModelNotLoaded,
             ApiError::DriftUnavailable { .. } => ErrorCode::DriftUnavailable,
+            ApiError::ExplanationUnavailable { .. } => ErrorCode::ExplanationUnavailable,
             ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,

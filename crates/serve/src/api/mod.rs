@@ -1,6 +1,7 @@
 //! The route table, in one function.
 
 mod admin;
+mod explain;
 pub mod dto;
 mod health;
 mod mlflow;
@@ -156,6 +157,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .service(resource(
             "/models/{name}/aliases/{alias}/predict",
             web::post().to(predict::predict_alias),
+        ))
+        .service(resource(
+            "/models/{name}/explain",
+            web::post().to(explain::explain),
+        ))
+        .service(resource(
+            "/models/{name}/versions/{version}/explain",
+            web::post().to(explain::explain_version),
         ))
         .service(resource(
             "/v2/models/{name}/infer",

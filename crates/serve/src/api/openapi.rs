@@ -41,6 +41,8 @@ impl Modify for Security {
         super::predict::predict,
         super::predict::predict_version,
         super::predict::predict_alias,
+        super::explain::explain,
+        super::explain::explain_version,
         super::v2::server_metadata,
         super::v2::live,
         super::v2::ready,
