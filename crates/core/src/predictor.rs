@@ -149,7 +149,10 @@ impl Predictor {
     /// [`ExplainError`] when the model cannot be explained or the rows cannot be
     /// preprocessed.
     pub fn explain(&self, rows: &Frame) -> Result<FeatureExplanation, ExplainError> {
-        let x = self.preprocessor.transform(rows).map_err(PredictError::from)?;
+        let x = self
+            .preprocessor
+            .transform(rows)
+            .map_err(PredictError::from)?;
         let e = self.model.explain(&x)?;
         let features: Vec<String> = self
             .schema()

@@ -86,6 +86,31 @@ pub enum Command {
     },
     /// List the model types a config can name, with their hyperparameters and defaults.
     Models,
+    /// Import a model trained by XGBoost (JSON model) or LightGBM (text model): the
+    /// config's data is validated, split, the model evaluated and gated on the test rows,
+    /// and published as a versioned artifact. The config's `model.type` names the kind
+    /// (gradient_boosting_classifier or gradient_boosting_regressor).
+    #[command(group(clap::ArgGroup::new("file").required(true).args(["xgboost", "lightgbm"])))]
+    Import {
+        /// The pipeline config: data, schema (the model's features, in order), split,
+        /// evaluation and output.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// An XGBoost JSON model (gbtree; binary:logistic, multi:softprob,
+        /// reg:squarederror).
+        #[arg(long, value_name = "MODEL.json")]
+        xgboost: Option<PathBuf>,
+        /// A LightGBM text model (gbdt; binary, multiclass, regression).
+        #[arg(long, value_name = "MODEL.txt")]
+        lightgbm: Option<PathBuf>,
+        /// Registry (a directory or a file://, s3://, gs://, az:// or mlflow+http:// URL);
+        /// overrides the config's output.registry.
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
+        registry: Option<RegistryLocation>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Train every pipeline config in a directory (the examples in `configs/` by default)
     /// into the registry, one after the other; exit 1 if any failed.
     Examples {

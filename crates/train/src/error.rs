@@ -12,6 +12,14 @@ use ferry_core::registry::RegistryError;
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// A model file that cannot be imported with this config.
+    #[error("import {path}: {message}")]
+    Import {
+        /// The model file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The config file cannot be read.
     #[error("cannot read config: {0}")]
     ReadConfig(#[source] std::io::Error),
@@ -152,6 +160,7 @@ impl RunError {
     pub fn exit_kind(&self) -> ExitKind {
         match self {
             RunError::ReadConfig(_)
+            | RunError::Import { .. }
             | RunError::Yaml { .. }
             | RunError::Config { .. }
             | RunError::ReadData { .. }

@@ -22,6 +22,7 @@ pub mod data;
 pub mod drift;
 pub mod error;
 pub mod fitting;
+pub mod import;
 pub mod progress;
 pub mod record;
 pub mod registry_cmd;

@@ -75,6 +75,32 @@ fn main() -> ExitCode {
                 &mut out,
             );
         }
+        (
+            Some(Command::Import {
+                config,
+                xgboost,
+                lightgbm,
+                registry,
+                json,
+            }),
+            _,
+        ) => {
+            let import = match (xgboost, lightgbm) {
+                (Some(path), _) => train::import::Import {
+                    format: train::import::ImportFormat::Xgboost,
+                    path: path.clone(),
+                },
+                (None, Some(path)) => train::import::Import {
+                    format: train::import::ImportFormat::Lightgbm,
+                    path: path.clone(),
+                },
+                (None, None) => {
+                    eprintln!("error: pass --xgboost MODEL.json or --lightgbm MODEL.txt");
+                    return ExitCode::from(2);
+                }
+            };
+            commands::run::import(config, registry.as_ref(), &import, *json, &mut out)
+        }
         (Some(Command::Examples { dir, registry }), _) => {
             return commands::examples::train_examples(dir, registry.as_ref(), &mut out);
         }

@@ -56,6 +56,29 @@ pub fn run_with(
     location: &RegistryLocation,
     search_from: SearchFrom,
 ) -> Result<RunReport, RunError> {
+    run_inner(pipeline, location, search_from, None)
+}
+
+/// As [`run`], with the model read from `import` instead of fitted: the same load,
+/// validation, split, evaluation, gates, reference statistics and publication.
+///
+/// # Errors
+/// As [`run`]; [`RunError::Import`] when the file cannot be imported for this config.
+pub fn run_import(
+    pipeline: &Pipeline,
+    location: &RegistryLocation,
+    import: &crate::import::Import,
+) -> Result<RunReport, RunError> {
+    import.check_config(pipeline)?;
+    run_inner(pipeline, location, SearchFrom::Grid, Some(import))
+}
+
+fn run_inner(
+    pipeline: &Pipeline,
+    location: &RegistryLocation,
+    search_from: SearchFrom,
+    import: Option<&crate::import::Import>,
+) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let span = tracing::info_span!(
         target: "ferry::trace",
@@ -86,6 +109,7 @@ pub fn run_with(
         let mut stages = Run::new(pipeline, registry.as_ref(), location, &stamp, &mut record);
         stages.search_from = search_from;
         stages.tracking = tracker.as_ref();
+        stages.import = import;
         run_stages(&mut stages)
     };
     record.finish(&result, started.elapsed().as_secs_f64());

@@ -84,7 +84,9 @@ pub enum ExplainError {
     )]
     NotTrees(ModelKind),
     /// A regression tree stored without the row counts explanations weigh paths by.
-    #[error("{0} models store no training covers: explanations need a classification tree, a classification forest or a boosted model")]
+    #[error(
+        "{0} models store no training covers: explanations need a classification tree, a classification forest or a boosted model"
+    )]
     NoCovers(ModelKind),
     /// The rows do not suit the model.
     #[error(transparent)]
@@ -359,7 +361,18 @@ impl TrainedModel {
             TrainedModel::RandomForestRegressor(_) | TrainedModel::DecisionTreeRegressor(_) => {
                 Err(ExplainError::NoCovers(self.kind()))
             }
-            _ => Err(ExplainError::NotTrees(self.kind())),
+            TrainedModel::LogisticRegression(_)
+            | TrainedModel::LinearRegression(_)
+            | TrainedModel::RidgeRegression(_)
+            | TrainedModel::ElasticNet(_)
+            | TrainedModel::KnnClassifier(_)
+            | TrainedModel::KnnRegressor(_)
+            | TrainedModel::GaussianNb(_)
+            | TrainedModel::MultinomialNb(_)
+            | TrainedModel::BernoulliNb(_)
+            | TrainedModel::CategoricalNb(_)
+            | TrainedModel::Svc(_)
+            | TrainedModel::Svr(_) => Err(ExplainError::NotTrees(self.kind())),
         }
     }
 }

@@ -169,7 +169,10 @@ impl Serialize for Output<'_> {
             "output",
             self.e.outputs.get(self.output).map_or("", String::as_str),
         )?;
-        m.serialize_entry("base", &self.e.base.get(self.output).copied().unwrap_or(0.0))?;
+        m.serialize_entry(
+            "base",
+            &self.e.base.get(self.output).copied().unwrap_or(0.0),
+        )?;
         m.serialize_entry(
             "contributions",
             &Contributions(&self.e.features, self.e.row(self.row, self.output)),

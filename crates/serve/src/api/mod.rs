@@ -1,8 +1,8 @@
 //! The route table, in one function.
 
 mod admin;
-mod explain;
 pub mod dto;
+mod explain;
 mod health;
 mod mlflow;
 mod models;

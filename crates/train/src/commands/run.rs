@@ -65,6 +65,40 @@ pub fn run(
         }
         Err(err) => (None, Err(err)),
     };
+    write_report(model, result, json, out)
+}
+
+/// `train import`: imports the model file through the pipeline `config` into `registry`
+/// (or the config's own), printing the report as `run` does.
+///
+/// # Errors
+/// The import's error, after its JSON report when `json`.
+pub fn import(
+    config: &Path,
+    registry: Option<&RegistryLocation>,
+    import: &crate::import::Import,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let (model, result) = match Pipeline::from_file(config) {
+        Ok(pipeline) => {
+            let location = crate::runner::registry_location(&pipeline, registry);
+            (
+                Some(pipeline.model_name().to_string()),
+                crate::runner::run_import(&pipeline, &location, import),
+            )
+        }
+        Err(err) => (None, Err(err)),
+    };
+    write_report(model, result, json, out)
+}
+
+fn write_report(
+    model: Option<String>,
+    result: Result<crate::report::RunReport, RunError>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
     let report = match result {
         Ok(report) => report,
         Err(err) => {

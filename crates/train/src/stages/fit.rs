@@ -38,8 +38,12 @@ pub fn fit(
     let (preprocessor, training) =
         fit_preprocessing(pipeline, &frames.train, target, &frames.split.train)?;
     run.record.stages.prepare += run.lap();
-    let fitted =
-        model::fit_with_progress(spec, &training, &crate::progress::TreeProgress::default())?;
+    let fitted = match run.import {
+        Some(import) => import.read(&training, pipeline)?,
+        None => {
+            model::fit_with_progress(spec, &training, &crate::progress::TreeProgress::default())?
+        }
+    };
     drop(training);
     tracing::info!(kind = %fitted.kind(), rows = frames.split.train.len(), "Fitted model.");
     let predictor = Predictor::new(preprocessor, fitted)?;

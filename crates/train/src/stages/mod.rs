@@ -41,6 +41,8 @@ pub struct Run<'a> {
     pub registry_url: Option<String>,
     /// The MLflow run this run is tracked in, when `tracking.mlflow` is configured.
     pub tracking: Option<&'a crate::tracking::Tracker>,
+    /// The model file imported instead of fitting one (`train import`).
+    pub import: Option<&'a crate::import::Import>,
     lap: Instant,
 }
 
@@ -82,6 +84,7 @@ impl<'a> Run<'a> {
             search_from: SearchFrom::Grid,
             registry_url: location.is_remote().then(|| location.to_string()),
             tracking: None,
+            import: None,
             lap: Instant::now(),
         }
     }

@@ -177,8 +177,8 @@ impl TreeFile for GradientBoostingModel {
         put_u32(&mut out, len);
         out.extend_from_slice(&json);
         for tree in &self.trees {
-            let n = u32::try_from(tree.nodes().len())
-                .map_err(|_| ModelFileError::TooLarge("tree"))?;
+            let n =
+                u32::try_from(tree.nodes().len()).map_err(|_| ModelFileError::TooLarge("tree"))?;
             put_u32(&mut out, n);
             put_u32(&mut out, tree.group() as u32);
             for node in tree.preorder() {

@@ -116,7 +116,9 @@ fn column_edges(values: &mut Vec<f64>, max_bins: usize) -> Vec<f64> {
     if n <= max_bins {
         return (1..n).map(mid).collect();
     }
-    let mut edges: Vec<f64> = (1..max_bins).map(|k| mid((k * n / max_bins).max(1))).collect();
+    let mut edges: Vec<f64> = (1..max_bins)
+        .map(|k| mid((k * n / max_bins).max(1)))
+        .collect();
     edges.dedup();
     edges
 }
@@ -842,12 +844,20 @@ mod tests {
     fn a_step_function_is_learned_and_predictions_match_the_raw_scores() {
         let n = 400;
         let xs: Vec<f64> = (0..n).map(|i| f64::from(i) / 10.0).collect();
-        let y: Vec<f64> = xs.iter().map(|&v| if v < 20.0 { 1.0 } else { 5.0 }).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|&v| if v < 20.0 { 1.0 } else { 5.0 })
+            .collect();
         let x = FeatureMatrix::from_row_major(xs.clone(), n as usize, 1).unwrap();
         let fitted = fit(&x, &y, Loss::Squared, &settings(), &NoProgress).unwrap();
         assert_eq!(fitted.trees.len(), 50);
         for (i, &v) in xs.iter().enumerate() {
-            let p = fitted.base[0] + fitted.trees.iter().map(|t| t.predict(&[v]).unwrap()).sum::<f64>();
+            let p = fitted.base[0]
+                + fitted
+                    .trees
+                    .iter()
+                    .map(|t| t.predict(&[v]).unwrap())
+                    .sum::<f64>();
             assert!((p - y[i]).abs() < 0.05, "{v}: {p}");
         }
     }
@@ -869,7 +879,14 @@ mod tests {
         }
         let x = FeatureMatrix::from_row_major(xs, n, 1).unwrap();
         let fitted = fit(&x, &y, Loss::Squared, &settings(), &NoProgress).unwrap();
-        let p = |v: f64| fitted.base[0] + fitted.trees.iter().map(|t| t.predict(&[v]).unwrap()).sum::<f64>();
+        let p = |v: f64| {
+            fitted.base[0]
+                + fitted
+                    .trees
+                    .iter()
+                    .map(|t| t.predict(&[v]).unwrap())
+                    .sum::<f64>()
+        };
         assert!((p(f64::NAN) - 10.0).abs() < 0.1, "{}", p(f64::NAN));
         assert!(p(1.0) < 0.1);
     }

@@ -238,7 +238,10 @@ pub fn import_xgboost(
         .filter(|(_, t)| t.as_str() == "c")
         .map(|(i, _)| i)
         .collect();
-    let n_features = parse_count("learner_model_param.num_feature", &l.learner_model_param.num_feature)?;
+    let n_features = parse_count(
+        "learner_model_param.num_feature",
+        &l.learner_model_param.num_feature,
+    )?;
     let num_class = match &l.learner_model_param.num_class {
         Some(s) => parse_count("learner_model_param.num_class", s)?,
         None => 0,
@@ -276,7 +279,10 @@ pub fn import_xgboost(
             } else {
                 return Err(invalid(
                     "learner_model_param.base_score",
-                    format!("expected 1 or {num_class} values, found {}", base_scores.len()),
+                    format!(
+                        "expected 1 or {num_class} values, found {}",
+                        base_scores.len()
+                    ),
                 ));
             };
             (
@@ -354,7 +360,10 @@ fn xgboost_tree(
         }
     }
     if n == 0 {
-        return Err(invalid(field("left_children"), "a tree needs at least one node"));
+        return Err(invalid(
+            field("left_children"),
+            "a tree needs at least one node",
+        ));
     }
     if t.split_type.iter().any(|&s| s != 0) {
         return Err(ImportError::Unsupported {
@@ -369,7 +378,10 @@ fn xgboost_tree(
     let mut seen = vec![false; n];
     while let Some(i) = stack.pop() {
         if i >= n || std::mem::replace(&mut seen[i], true) {
-            return Err(invalid(field("left_children"), format!("node {i} is out of range or reached twice")));
+            return Err(invalid(
+                field("left_children"),
+                format!("node {i} is out of range or reached twice"),
+            ));
         }
         let (left, right) = (t.left_children[i], t.right_children[i]);
         let cover = f64::from(t.sum_hessian[i]);
@@ -381,7 +393,10 @@ fn xgboost_tree(
             continue;
         }
         let (Ok(left), Ok(right)) = (usize::try_from(left), usize::try_from(right)) else {
-            return Err(invalid(field("right_children"), format!("node {i} has one child")));
+            return Err(invalid(
+                field("right_children"),
+                format!("node {i} has one child"),
+            ));
         };
         let feature = u32::try_from(t.split_indices[i])
             .ok()
@@ -389,10 +404,17 @@ fn xgboost_tree(
             .ok_or_else(|| {
                 invalid(
                     field("split_indices"),
-                    format!("node {i} splits on {} of {n_features} features", t.split_indices[i]),
+                    format!(
+                        "node {i} splits on {} of {n_features} features",
+                        t.split_indices[i]
+                    ),
                 )
             })?;
-        let flags = if t.default_left[i] != 0 { DEFAULT_LEFT } else { 0 };
+        let flags = if t.default_left[i] != 0 {
+            DEFAULT_LEFT
+        } else {
+            0
+        };
         preorder.push(BoostPreorder::Split {
             feature: feature | flags,
             threshold: xgboost_threshold(t.split_conditions[i]),
@@ -402,8 +424,10 @@ fn xgboost_tree(
         stack.push(right);
         stack.push(left);
     }
-    BoostTree::from_preorder(preorder, n_features, group)
-        .map_err(|source| ImportError::Tree { tree: index, source })
+    BoostTree::from_preorder(preorder, n_features, group).map_err(|source| ImportError::Tree {
+        tree: index,
+        source,
+    })
 }
 
 // ---------------------------------------------------------------- LightGBM
@@ -424,7 +448,11 @@ impl<'a> Block<'a> {
             .ok_or_else(|| ImportError::Missing(format!("{}{key}", self.name)))
     }
 
-    fn list<T: std::str::FromStr>(&self, key: &str, expected: usize) -> Result<Vec<T>, ImportError> {
+    fn list<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        expected: usize,
+    ) -> Result<Vec<T>, ImportError> {
         let raw = self.req(key)?;
         let values: Vec<T> = raw
             .split_whitespace()
@@ -478,7 +506,10 @@ pub fn import_lightgbm(
     }
     let header = blocks.remove(0);
     if text.lines().next().map(str::trim) != Some("tree") {
-        return Err(invalid("the first line", "a LightGBM text model starts with `tree`"));
+        return Err(invalid(
+            "the first line",
+            "a LightGBM text model starts with `tree`",
+        ));
     }
     let n_features = parse_count("max_feature_idx", header.req("max_feature_idx")?)? + 1;
     let per_iter = parse_count(
@@ -518,7 +549,12 @@ pub fn import_lightgbm(
         }
     }
     let (objective, outputs, classes, scale) = match name {
-        "binary" => (Objective::Logistic, 1, Some(class_labels(2, classes)?), sigmoid),
+        "binary" => (
+            Objective::Logistic,
+            1,
+            Some(class_labels(2, classes)?),
+            sigmoid,
+        ),
         "multiclass" | "softmax" => {
             if num_class < 2 {
                 return Err(invalid("objective", format!("num_class {num_class}")));
@@ -555,7 +591,14 @@ pub fn import_lightgbm(
     let mut categorical = Vec::new();
     for (i, block) in blocks.iter().enumerate() {
         let group = (i % outputs) as u32;
-        trees.push(lightgbm_tree(i, block, n_features, group, scale, &mut categorical)?);
+        trees.push(lightgbm_tree(
+            i,
+            block,
+            n_features,
+            group,
+            scale,
+            &mut categorical,
+        )?);
     }
     if trees.is_empty() {
         return Err(ImportError::Missing("Tree=0".into()));
@@ -564,7 +607,14 @@ pub fn import_lightgbm(
     categorical.dedup();
     let base = vec![0.0; outputs];
     Ok(ImportedModel {
-        model: build(objective, n_features, classes, base, trees, Source::Lightgbm)?,
+        model: build(
+            objective,
+            n_features,
+            classes,
+            base,
+            trees,
+            Source::Lightgbm,
+        )?,
         feature_names: names,
         categorical,
     })
@@ -587,7 +637,10 @@ fn lightgbm_tree(
     }
     let n_leaves = parse_count("num_leaves", b.req("num_leaves")?)?;
     if n_leaves == 0 {
-        return Err(invalid(format!("{}num_leaves", b.name), "expected at least 1"));
+        return Err(invalid(
+            format!("{}num_leaves", b.name),
+            "expected at least 1",
+        ));
     }
     let leaf_value: Vec<f64> = b.list("leaf_value", n_leaves)?;
     let leaf_count: Vec<f64> = if n_leaves == 1 {
@@ -595,7 +648,10 @@ fn lightgbm_tree(
     } else {
         b.list("leaf_count", n_leaves)?
     };
-    let into_tree = |source| ImportError::Tree { tree: index, source };
+    let into_tree = |source| ImportError::Tree {
+        tree: index,
+        source,
+    };
     if n_leaves == 1 {
         return BoostTree::from_preorder(
             [BoostPreorder::Leaf {
@@ -639,12 +695,18 @@ fn lightgbm_tree(
         } else if (c as usize) < m {
             return Ok(At::Node(c as usize));
         }
-        Err(invalid(format!("{}left_child", b.name), format!("child {c} out of range")))
+        Err(invalid(
+            format!("{}left_child", b.name),
+            format!("child {c} out of range"),
+        ))
     };
     while let Some(at) = stack.pop() {
         steps += 1;
         if steps > 2 * n_leaves {
-            return Err(invalid(format!("{}left_child", b.name), "the children form a cycle"));
+            return Err(invalid(
+                format!("{}left_child", b.name),
+                "the children form a cycle",
+            ));
         }
         match at {
             At::Leaf(l) => preorder.push(BoostPreorder::Leaf {
@@ -692,7 +754,11 @@ fn lightgbm_tree(
                 }
                 preorder.push(BoostPreorder::Split {
                     feature: f | flags,
-                    threshold: if flags & CATEGORICAL != 0 { 0.0 } else { threshold[i] },
+                    threshold: if flags & CATEGORICAL != 0 {
+                        0.0
+                    } else {
+                        threshold[i]
+                    },
                     categories,
                     cover: internal_count[i],
                 });

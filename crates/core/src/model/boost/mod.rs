@@ -139,7 +139,10 @@ impl GradientBoostingParams {
             ("colsample_bytree", self.colsample_bytree),
         ] {
             if !(v > 0.0 && v <= 1.0) {
-                c.push(field, format!("expected a number above 0 and at most 1, found {v}"));
+                c.push(
+                    field,
+                    format!("expected a number above 0 and at most 1, found {v}"),
+                );
             }
         }
         let v = self.validation_fraction;
@@ -334,8 +337,7 @@ impl GradientBoostingModel {
         };
         if base.len() != outputs || base.iter().any(|b| !b.is_finite()) {
             return Err(format!(
-                "expected {outputs} finite baseline scores, found {:?}",
-                base
+                "expected {outputs} finite baseline scores, found {base:?}"
             ));
         }
         if trees.is_empty() {
@@ -409,12 +411,10 @@ impl GradientBoostingModel {
         let mut out = sum_trees(&self.trees, n, n * k, |tree, out| {
             let g = tree.group();
             for (row, slot) in x.rows().zip(out.chunks_exact_mut(k)) {
-                let v = tree
-                    .predict(row)
-                    .ok_or(PredictError::WidthMismatch {
-                        expected: self.n_features,
-                        found: row.len(),
-                    })?;
+                let v = tree.predict(row).ok_or(PredictError::WidthMismatch {
+                    expected: self.n_features,
+                    found: row.len(),
+                })?;
                 if let Some(s) = slot.get_mut(g) {
                     *s += v;
                 }

@@ -43,7 +43,9 @@ fn classifiers_learn_separable_classes_and_give_calibrated_shapes() {
             panic!("classes")
         };
         assert_eq!(n_classes, k);
-        let Target::Classes(y) = &data.y else { panic!() };
+        let Target::Classes(y) = &data.y else {
+            panic!()
+        };
         let right = labels
             .iter()
             .zip(y.codes())
@@ -64,7 +66,10 @@ fn boosted_models_round_trip_through_their_file_and_refuse_damage() {
     assert_eq!(&bytes[..8], b"FERRYGBT");
     let back = TrainedModel::decode(crate::model::MODEL_BIN, &bytes).unwrap();
     assert_eq!(back, TrainedModel::GradientBoosting(model.clone()));
-    assert_eq!(back.predict(&data.x).unwrap(), model.predict(&data.x).unwrap());
+    assert_eq!(
+        back.predict(&data.x).unwrap(),
+        model.predict(&data.x).unwrap()
+    );
     for n in (0..bytes.len()).step_by(7) {
         assert!(TrainedModel::decode(crate::model::MODEL_BIN, &bytes[..n]).is_err());
     }
@@ -117,7 +122,12 @@ fn bad_hyperparameters_are_named() {
         ..Default::default()
     };
     let err = p.validate().unwrap_err().to_string();
-    for field in ["learning_rate", "max_bins", "subsample", "validation_fraction"] {
+    for field in [
+        "learning_rate",
+        "max_bins",
+        "subsample",
+        "validation_fraction",
+    ] {
         assert!(err.contains(field), "{err}");
     }
     let yaml = "{max_iter: 10, early_stopping: auto}";
@@ -142,7 +152,11 @@ fn explanations_add_up_to_the_raw_scores() {
         for r in 0..data.x.n_rows() {
             for o in 0..outputs {
                 let sum: f64 = e.row(r, o).iter().sum::<f64>() + e.base[o];
-                assert!((sum - raw[r * outputs + o]).abs() < 1e-9, "{sum} vs {}", raw[r * outputs + o]);
+                assert!(
+                    (sum - raw[r * outputs + o]).abs() < 1e-9,
+                    "{sum} vs {}",
+                    raw[r * outputs + o]
+                );
             }
         }
     }

@@ -250,7 +250,7 @@ impl BoostTree {
             if node.feature & DEFAULT_LEFT == 0 {
                 x <= node.value
             } else {
-                !(x > node.value)
+                x <= node.value || x.is_nan()
             }
         } else {
             self.slow_left(node, x)
@@ -389,9 +389,8 @@ mod tests {
     #[test]
     fn missing_values_follow_the_default_direction() {
         let right = BoostTree::from_preorder([split(0, 1.0), leaf(1.0), leaf(2.0)], 1, 0).unwrap();
-        let left =
-            BoostTree::from_preorder([split(DEFAULT_LEFT, 1.0), leaf(1.0), leaf(2.0)], 1, 0)
-                .unwrap();
+        let left = BoostTree::from_preorder([split(DEFAULT_LEFT, 1.0), leaf(1.0), leaf(2.0)], 1, 0)
+            .unwrap();
         for t in [&right, &left] {
             assert_eq!(t.predict(&[1.0]), Some(1.0));
             assert_eq!(t.predict(&[1.5]), Some(2.0));
@@ -431,7 +430,14 @@ mod tests {
             0,
         )
         .unwrap();
-        for (x, v) in [(1.0, 1.0), (1.7, 1.0), (40.0, 1.0), (0.0, 2.0), (-1.0, 2.0), (f64::NAN, 2.0)] {
+        for (x, v) in [
+            (1.0, 1.0),
+            (1.7, 1.0),
+            (40.0, 1.0),
+            (0.0, 2.0),
+            (-1.0, 2.0),
+            (f64::NAN, 2.0),
+        ] {
             assert_eq!(cat.predict(&[x]), Some(v), "{x}");
         }
         assert_eq!(BoostTree::from_preorder(cat.preorder(), 1, 0).unwrap(), cat);
@@ -459,7 +465,8 @@ mod tests {
             state
         };
         for _ in 0..20_000 {
-            let t = f32::from_bits((next() as u32) & 0x7F7F_FFFF) * if next() % 2 == 0 { 1.0 } else { -1.0 };
+            let t = f32::from_bits((next() as u32) & 0x7F7F_FFFF)
+                * if next() % 2 == 0 { 1.0 } else { -1.0 };
             if !t.is_finite() {
                 continue;
             }

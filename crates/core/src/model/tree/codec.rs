@@ -144,7 +144,11 @@ impl<'a> Cursor<'a> {
         Self { bytes, at: 0 }
     }
 
-    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ModelFileError> {
+    pub(crate) fn take(
+        &mut self,
+        n: usize,
+        what: &'static str,
+    ) -> Result<&'a [u8], ModelFileError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let Some(end) = end else {
             return Err(ModelFileError::Truncated {
@@ -278,10 +282,12 @@ fn class_parts(
 ) -> Result<(Vec<ClassLabel>, Vec<ClassTree>), ModelFileError> {
     match (header.classes, trees) {
         (Some(classes), Trees::Classes(t)) => Ok((classes, t)),
-        (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => Err(ModelFileError::WrongFile {
-            file: MODEL_BIN,
-            kind: header.kind,
-        }),
+        (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => {
+            Err(ModelFileError::WrongFile {
+                file: MODEL_BIN,
+                kind: header.kind,
+            })
+        }
     }
 }
 
@@ -289,10 +295,12 @@ fn class_parts(
 fn value_parts(header: &Header, trees: Trees) -> Result<Vec<FlatTree>, ModelFileError> {
     match (&header.classes, trees) {
         (None, Trees::Values(t)) => Ok(t),
-        (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => Err(ModelFileError::WrongFile {
-            file: MODEL_BIN,
-            kind: header.kind,
-        }),
+        (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => {
+            Err(ModelFileError::WrongFile {
+                file: MODEL_BIN,
+                kind: header.kind,
+            })
+        }
     }
 }
 
