@@ -8,6 +8,7 @@
 
 mod auth;
 mod azure;
+mod boosting;
 mod compose;
 mod docs;
 mod drift;
