@@ -1,6 +1,8 @@
 //! Gradient-boosted models imported from the real XGBoost and LightGBM packages
 //! (`tests/python/boosting_models.py`, one model per objective), published with
-//! `train import` and served: every row's served prediction equals the library's.
+//! `train import` and served: every row's served prediction equals the library's, and
+//! the served explanations of the one-output models equal the library's own TreeSHAP
+//! (XGBoost's `pred_contribs`, LightGBM's `pred_contrib`) with the bias as base value.
 
 use std::process::Command;
 
@@ -82,6 +84,7 @@ fn imported_models_serve_the_librarys_predictions_and_explanations() {
     }
     let server = Server::start(registry.path(), &[]);
     let mut worst = 0.0_f64;
+    let mut worst_shap = 0.0_f64;
     for (lib, _) in [("xgboost", "json"), ("lightgbm", "txt")] {
         for (task, table, target) in tasks {
             let rows = records(table, target);
@@ -129,8 +132,47 @@ fn imported_models_serve_the_librarys_predictions_and_explanations() {
                     assert!(close(a, b), "{name} row {i}: Ferry {a}, {lib} {b}");
                 }
             }
-            let _ = features(table, target);
+            // Explanations of the one-output models (binary and regression).
+            if task == "multiclass" {
+                continue;
+            }
+            let (status, body) = server.post(
+                &format!("/models/{name}/explain"),
+                "application/json",
+                json!({ "records": rows }).to_string().as_bytes(),
+            );
+            assert_eq!(status, 200, "{name}: {body}");
+            let names = features(table, target);
+            let explanations = body["explanations"].as_array().unwrap();
+            assert_eq!(explanations.len(), rows.len());
+            for (i, e) in explanations.iter().enumerate() {
+                let theirs = expected["contributions"][i].as_array().unwrap();
+                assert_eq!(names.len() + 1, theirs.len(), "{name}");
+                let out = &e[0];
+                let mut total = out["base"].as_f64().unwrap();
+                for (j, f) in names.iter().enumerate() {
+                    let a = out["contributions"][f.as_str()].as_f64().unwrap();
+                    let b = theirs[j].as_f64().unwrap();
+                    total += a;
+                    worst_shap = worst_shap.max((a - b).abs());
+                    // XGBoost sums contributions in f32: their rounding is relative to
+                    // the row's output, not to each (possibly tiny) contribution.
+                    let scale = expected["raw"][i].as_f64().unwrap().abs().max(1.0);
+                    assert!(
+                        (a - b).abs() <= 1e-6 * scale,
+                        "{name} row {i} {f}: Ferry {a}, {lib} {b}"
+                    );
+                }
+                let base = out["base"].as_f64().unwrap();
+                let bias = theirs[names.len()].as_f64().unwrap();
+                assert!(
+                    close(base, bias),
+                    "{name} row {i}: base {base}, {lib} {bias}"
+                );
+                let raw = expected["raw"][i].as_f64().unwrap();
+                assert!(close(total, raw), "{name} row {i}: sum {total}, raw {raw}");
+            }
         }
     }
-    eprintln!("largest prediction difference: {worst:e}");
+    eprintln!("largest differences: predictions {worst:e}, contributions {worst_shap:e}");
 }
