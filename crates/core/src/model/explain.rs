@@ -22,7 +22,15 @@ pub(crate) trait ShapTree {
     fn cover(&self, i: usize) -> f64;
     /// The output of leaf node `i`.
     fn leaf(&self, i: usize) -> LeafOut<'_>;
+    /// Edges from the root to the deepest leaf.
+    fn depth(&self) -> usize;
+    /// Adds `scale` times the tree's expected output (leaves weighted by cover, as
+    /// [`expected_value`] computes it, kept from when the tree was built) into `base`.
+    fn add_expected(&self, scale: f64, base: &mut [f64]);
 }
+
+/// Trees deeper than this are not explained: the path walk recurses once per level.
+pub const MAX_EXPLAIN_DEPTH: usize = 1024;
 
 /// A leaf's output: one value for one output, or one per output.
 pub(crate) enum LeafOut<'a> {
@@ -88,6 +96,14 @@ pub enum ExplainError {
         "{0} models store no training covers: explanations need a classification tree, a classification forest or a boosted model"
     )]
     NoCovers(ModelKind),
+    /// A tree too deep to explain within a bounded stack.
+    #[error("a tree of the model is {depth} levels deep; explanations walk at most {max}")]
+    TooDeep {
+        /// The deepest tree's depth.
+        depth: usize,
+        /// [`MAX_EXPLAIN_DEPTH`].
+        max: usize,
+    },
     /// The rows do not suit the model.
     #[error(transparent)]
     Predict(#[from] PredictError),
@@ -254,7 +270,9 @@ pub(crate) fn tree_shap<T: ShapTree>(
     s.recurse(tree, 0, 0, 0, 1.0, 1.0, NO_FEATURE);
 }
 
-/// Adds `scale` times the tree's expected output (leaves weighted by cover) into `base`.
+/// Adds `scale` times the tree's expected output (leaves weighted by cover) into `base`:
+/// the reference the trees' kept [`ShapTree::add_expected`] values are checked against.
+#[cfg(test)]
 pub(crate) fn expected_value<T: ShapTree>(tree: &T, scale: f64, base: &mut [f64]) {
     // The mean of a subtree: its children's means weighted by their covers.
     fn mean<T: ShapTree>(tree: &T, node: usize, k: usize) -> Vec<f64> {
@@ -308,12 +326,19 @@ pub(crate) struct Ensemble<'a, T> {
 }
 
 impl<T: ShapTree + Sync> Ensemble<'_, T> {
-    pub(crate) fn explain(&self, x: &FeatureMatrix) -> Explanation {
+    pub(crate) fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError> {
+        let depth = self.trees.iter().map(ShapTree::depth).max().unwrap_or(0);
+        if depth > MAX_EXPLAIN_DEPTH {
+            return Err(ExplainError::TooDeep {
+                depth,
+                max: MAX_EXPLAIN_DEPTH,
+            });
+        }
         let k = self.n_outputs;
         let n_columns = x.n_cols();
         let mut base = self.base.clone();
         for t in self.trees {
-            expected_value(t, self.scale, &mut base);
+            t.add_expected(self.scale, &mut base);
         }
         let mut contributions = vec![0.0; x.n_rows() * k * n_columns];
         let mut phi = vec![0.0; n_columns * k];
@@ -334,14 +359,14 @@ impl<T: ShapTree + Sync> Ensemble<'_, T> {
                 }
             }
         }
-        Explanation {
+        Ok(Explanation {
             n_rows: x.n_rows(),
             n_outputs: k,
             n_columns,
             contributions,
             base,
             space: self.space,
-        }
+        })
     }
 }
 
@@ -355,9 +380,9 @@ impl TrainedModel {
     pub fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError> {
         check_width(x, self.n_features())?;
         match self {
-            TrainedModel::GradientBoosting(m) => Ok(m.ensemble().explain(x)),
-            TrainedModel::RandomForestClassifier(m) => Ok(m.ensemble().explain(x)),
-            TrainedModel::DecisionTreeClassifier(m) => Ok(m.ensemble().explain(x)),
+            TrainedModel::GradientBoosting(m) => m.ensemble().explain(x),
+            TrainedModel::RandomForestClassifier(m) => m.ensemble().explain(x),
+            TrainedModel::DecisionTreeClassifier(m) => m.ensemble().explain(x),
             TrainedModel::RandomForestRegressor(_) | TrainedModel::DecisionTreeRegressor(_) => {
                 Err(ExplainError::NoCovers(self.kind()))
             }
@@ -400,6 +425,12 @@ mod tests {
         }
         fn leaf(&self, i: usize) -> LeafOut<'_> {
             LeafOut::One(0, [0.0, 0.0, 1.0, 2.0, 4.0][i])
+        }
+        fn depth(&self) -> usize {
+            2
+        }
+        fn add_expected(&self, scale: f64, base: &mut [f64]) {
+            expected_value(self, scale, base);
         }
     }
 

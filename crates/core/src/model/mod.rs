@@ -69,7 +69,7 @@ pub use boost::{
 pub use error::{
     ModelFileError, PredictError, TableError, TrainError, TreeError, UnknownModelKind,
 };
-pub use explain::{ExplainError, Explanation, ExplanationSpace};
+pub use explain::{ExplainError, Explanation, ExplanationSpace, MAX_EXPLAIN_DEPTH};
 pub use forest::{
     ForestClassifierModel, ForestClassifierParams, ForestRegressorModel, ForestRegressorParams,
     ValidForestClassifierParams, ValidForestRegressorParams,

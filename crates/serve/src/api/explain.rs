@@ -87,13 +87,13 @@ async fn explain_pick(
     let manifest = model.bundle.manifest();
     let explanation = explained.map_err(|e| match e {
         ExplainError::Predict(p) => ApiError::Predict(p),
-        other @ (ExplainError::NotTrees(_) | ExplainError::NoCovers(_)) => {
-            ApiError::ExplanationUnavailable {
-                name: manifest.name.to_string(),
-                version: manifest.version.0,
-                reason: other.to_string(),
-            }
-        }
+        other @ (ExplainError::NotTrees(_)
+        | ExplainError::NoCovers(_)
+        | ExplainError::TooDeep { .. }) => ApiError::ExplanationUnavailable {
+            name: manifest.name.to_string(),
+            version: manifest.version.0,
+            reason: other.to_string(),
+        },
     })?;
     let body = serde_json::to_vec(&ExplainResponse {
         request_id: request_id.as_str(),

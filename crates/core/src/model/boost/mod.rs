@@ -384,6 +384,11 @@ impl GradientBoostingModel {
         &self.base
     }
 
+    #[cfg(test)]
+    pub(crate) fn trees(&self) -> &[BoostTree] {
+        &self.trees
+    }
+
     /// The model as TreeSHAP sees it.
     pub(crate) fn ensemble(&self) -> crate::model::explain::Ensemble<'_, BoostTree> {
         crate::model::explain::Ensemble {

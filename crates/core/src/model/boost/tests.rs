@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::tree::codec::TreeFile;
-use crate::model::{EncodedLabels, NoProgress, TrainedModel};
+use crate::model::{EncodedLabels, NoProgress, TrainedModel, Trainer};
 
 fn blobs(n: usize, k: usize) -> TrainingSet {
     let mut values = Vec::new();
@@ -158,6 +158,55 @@ fn explanations_add_up_to_the_raw_scores() {
                     raw[r * outputs + o]
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn kept_expected_values_equal_the_cover_weighted_means() {
+    use crate::model::explain::{ShapTree, expected_value};
+    let data = blobs(240, 3);
+    let model = params().fit_classifier(&data, &NoProgress).unwrap();
+    for t in model.trees() {
+        let (mut kept, mut walked) = (vec![0.0; 3], vec![0.0; 3]);
+        t.add_expected(1.0, &mut kept);
+        expected_value(t, 1.0, &mut walked);
+        for (a, b) in kept.iter().zip(&walked) {
+            assert!((a - b).abs() < 1e-12, "{kept:?} vs {walked:?}");
+        }
+    }
+}
+
+#[test]
+fn forest_explanations_add_up_to_the_class_probabilities() {
+    let data = blobs(240, 3);
+    let forest = crate::model::ForestClassifierParams {
+        n_trees: 10,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+    .fit(&data)
+    .unwrap();
+    let Predictions::Classes {
+        probabilities: Some(p),
+        ..
+    } = forest.predict(&data.x).unwrap()
+    else {
+        panic!("probabilities")
+    };
+    let e = TrainedModel::RandomForestClassifier(forest)
+        .explain(&data.x)
+        .unwrap();
+    assert_eq!(e.space, crate::model::ExplanationSpace::Probability);
+    for r in 0..data.x.n_rows() {
+        for o in 0..3 {
+            let sum = e.row(r, o).iter().sum::<f64>() + e.base[o];
+            assert!(
+                (sum - p[r * 3 + o]).abs() < 1e-9,
+                "{sum} vs {}",
+                p[r * 3 + o]
+            );
         }
     }
 }

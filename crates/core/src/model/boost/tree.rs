@@ -12,6 +12,7 @@
 //! splits never take.
 
 use crate::model::TreeError;
+use crate::model::tree::flat::{PreorderLinks, shape};
 
 /// Missing values go left (else right).
 pub(crate) const DEFAULT_LEFT: u32 = 1 << 31;
@@ -86,6 +87,10 @@ pub(crate) struct BoostTree {
     sets: Vec<Vec<u32>>,
     /// The output (class) this tree adds to: 0 except in multi-class models.
     group: u32,
+    /// The cover-weighted mean leaf value: the tree's part of an explanation's base.
+    expected: f64,
+    /// Edges from the root to the deepest leaf.
+    depth: usize,
 }
 
 impl BoostTree {
@@ -99,20 +104,13 @@ impl BoostTree {
         let mut nodes: Vec<BoostNode> = Vec::new();
         let mut covers = Vec::new();
         let mut sets: Vec<Vec<u32>> = Vec::new();
-        let mut open: Vec<usize> = Vec::new();
-        let mut missing: usize = 1;
-        let mut pending_right = false;
+        let mut links = PreorderLinks::new();
         let mut n_leaves: u32 = 0;
         for node in preorder {
-            if missing == 0 {
-                return Err(TreeError::NodesAfterEnd);
-            }
-            let index = u32::try_from(nodes.len()).map_err(|_| TreeError::TooManyNodes)?;
-            if pending_right {
-                let parent = open.pop().ok_or(TreeError::Orphan)?;
-                if let Some(p) = nodes.get_mut(parent) {
-                    p.right = index;
-                }
+            let split = matches!(node, BoostPreorder::Split { .. });
+            let (index, parent) = links.next(nodes.len(), split)?;
+            if let Some(p) = parent.and_then(|p| nodes.get_mut(p)) {
+                p.right = index;
             }
             match node {
                 BoostPreorder::Split {
@@ -158,15 +156,12 @@ impl BoostTree {
                         }
                         threshold
                     };
-                    open.push(nodes.len());
                     nodes.push(BoostNode {
                         feature,
                         right: 0,
                         value,
                     });
                     covers.push(cover);
-                    missing += 1;
-                    pending_right = false;
                 }
                 BoostPreorder::Leaf { value, cover } => {
                     if !value.is_finite() {
@@ -183,19 +178,24 @@ impl BoostTree {
                     });
                     covers.push(cover);
                     n_leaves += 1;
-                    missing -= 1;
-                    pending_right = true;
                 }
             }
         }
-        if missing != 0 || !open.is_empty() {
-            return Err(TreeError::Incomplete(missing));
-        }
+        links.finish()?;
+        let (expected, depth) = shape(
+            &nodes,
+            &covers,
+            |n| n.is_leaf(),
+            |n| n.right as usize,
+            |n| n.value,
+        );
         Ok(Self {
             nodes,
             covers,
             sets,
             group,
+            expected,
+            depth,
         })
     }
 
@@ -313,6 +313,16 @@ impl crate::model::explain::ShapTree for BoostTree {
 
     fn cover(&self, i: usize) -> f64 {
         self.covers.get(i).copied().unwrap_or(0.0)
+    }
+
+    fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn add_expected(&self, scale: f64, base: &mut [f64]) {
+        if let Some(b) = base.get_mut(self.group as usize) {
+            *b += scale * self.expected;
+        }
     }
 
     fn leaf(&self, i: usize) -> crate::model::explain::LeafOut<'_> {

@@ -56,6 +56,114 @@ pub(crate) enum PreorderNode {
     Leaf(f64),
 }
 
+/// The bookkeeping of reading a tree in preorder, shared by Ferry's tree layouts: the
+/// split each node is the right child of, and whether the nodes form exactly one
+/// complete binary tree.
+#[derive(Debug)]
+pub(crate) struct PreorderLinks {
+    /// Splits whose right child is still to come.
+    open: Vec<usize>,
+    /// Subtrees still missing: 1 for the root, +1 per split, -1 per leaf.
+    missing: usize,
+    /// The next node is the right child of the innermost open split.
+    pending_right: bool,
+}
+
+impl PreorderLinks {
+    /// Before the root.
+    pub(crate) fn new() -> Self {
+        Self {
+            open: Vec::new(),
+            missing: 1,
+            pending_right: false,
+        }
+    }
+
+    /// Node `index` (a split or a leaf) comes next: its index as stored, and the split
+    /// whose right child it is, if any.
+    pub(crate) fn next(
+        &mut self,
+        index: usize,
+        split: bool,
+    ) -> Result<(u32, Option<usize>), TreeError> {
+        if self.missing == 0 {
+            return Err(TreeError::NodesAfterEnd);
+        }
+        let stored = u32::try_from(index).map_err(|_| TreeError::TooManyNodes)?;
+        let parent = if self.pending_right {
+            Some(self.open.pop().ok_or(TreeError::Orphan)?)
+        } else {
+            None
+        };
+        if split {
+            self.open.push(index);
+            self.missing += 1;
+        } else {
+            self.missing -= 1;
+        }
+        self.pending_right = !split;
+        Ok((stored, parent))
+    }
+
+    /// Checks that every split got both children.
+    pub(crate) fn finish(&self) -> Result<(), TreeError> {
+        if self.missing != 0 || !self.open.is_empty() {
+            return Err(TreeError::Incomplete(self.missing));
+        }
+        Ok(())
+    }
+}
+
+/// What explanations need of a tree in preorder (left child next, right child by
+/// `right`), computed once when the tree is built: its cover-weighted mean leaf value
+/// (each split the mean of its children weighted by their covers) and its depth (edges
+/// from the root to the deepest leaf).
+pub(crate) fn shape<N>(
+    nodes: &[N],
+    covers: &[f64],
+    is_leaf: impl Fn(&N) -> bool,
+    right: impl Fn(&N) -> usize,
+    value: impl Fn(&N) -> f64,
+) -> (f64, usize) {
+    let cover = |i: usize| covers.get(i).copied().unwrap_or(0.0);
+    // Children follow their parents: means from the end, depths from the start.
+    let mut mean = vec![0.0; nodes.len()];
+    for (i, node) in nodes.iter().enumerate().rev() {
+        let m = if is_leaf(node) {
+            value(node)
+        } else {
+            let (l, r) = (i + 1, right(node));
+            let (ml, mr) = (
+                mean.get(l).copied().unwrap_or(0.0),
+                mean.get(r).copied().unwrap_or(0.0),
+            );
+            let total = cover(l) + cover(r);
+            if total > 0.0 {
+                (ml * cover(l) + mr * cover(r)) / total
+            } else {
+                (ml + mr) / 2.0
+            }
+        };
+        if let Some(slot) = mean.get_mut(i) {
+            *slot = m;
+        }
+    }
+    let mut depth = vec![0usize; nodes.len()];
+    let mut deepest = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        let d = depth.get(i).copied().unwrap_or(0);
+        deepest = deepest.max(d);
+        if !is_leaf(node) {
+            for child in [i + 1, right(node)] {
+                if let Some(slot) = depth.get_mut(child) {
+                    *slot = d + 1;
+                }
+            }
+        }
+    }
+    (mean.first().copied().unwrap_or(0.0), deepest)
+}
+
 impl FlatTree {
     /// Builds a tree from its nodes in preorder, checking that they form exactly one
     /// complete binary tree over `n_features` input columns.
@@ -64,23 +172,13 @@ impl FlatTree {
         n_features: usize,
     ) -> Result<Self, TreeError> {
         let mut nodes: Vec<Node> = Vec::new();
-        // Internal nodes whose right child is still to come.
-        let mut open: Vec<usize> = Vec::new();
-        // Subtrees still missing: 1 for the root, +1 per split, -1 per leaf.
-        let mut missing: usize = 1;
+        let mut links = PreorderLinks::new();
         let mut n_leaves: u32 = 0;
-        let mut pending_right = false;
         for node in preorder {
-            if missing == 0 {
-                return Err(TreeError::NodesAfterEnd);
-            }
-            let index = u32::try_from(nodes.len()).map_err(|_| TreeError::TooManyNodes)?;
-            if pending_right {
-                // This node is the right child of the innermost open split.
-                let parent = open.pop().ok_or(TreeError::Orphan)?;
-                if let Some(p) = nodes.get_mut(parent) {
-                    p.next = index;
-                }
+            let split = matches!(node, PreorderNode::Split { .. });
+            let (index, parent) = links.next(nodes.len(), split)?;
+            if let Some(p) = parent.and_then(|p| nodes.get_mut(p)) {
+                p.next = index;
             }
             match node {
                 PreorderNode::Split { feature, threshold } => {
@@ -97,14 +195,11 @@ impl FlatTree {
                             threshold,
                         });
                     }
-                    open.push(nodes.len());
                     nodes.push(Node {
                         feature,
                         next: 0,
                         value: threshold,
                     });
-                    missing += 1;
-                    pending_right = false;
                 }
                 PreorderNode::Leaf(value) => {
                     if !value.is_finite() {
@@ -119,14 +214,10 @@ impl FlatTree {
                         value,
                     });
                     n_leaves += 1;
-                    missing -= 1;
-                    pending_right = true;
                 }
             }
         }
-        if missing != 0 || !open.is_empty() {
-            return Err(TreeError::Incomplete(missing));
-        }
+        links.finish()?;
         Ok(Self { nodes, n_leaves })
     }
 
@@ -265,6 +356,11 @@ pub(crate) struct ClassTree {
     /// Rows (bootstrap-weighted) that reached each node: what explanations weigh
     /// paths by.
     covers: Vec<f64>,
+    /// The class distribution of all the tree's rows: its cover-weighted mean leaf
+    /// distribution, the tree's part of an explanation's base.
+    expected: Vec<f64>,
+    /// Edges from the root to the deepest leaf.
+    depth: usize,
 }
 
 impl ClassTree {
@@ -304,12 +400,29 @@ impl ClassTree {
                     + covers.get(node.next as usize).copied().unwrap_or(0.0)
             };
         }
+        let mut expected = vec![0.0; n_classes];
+        for leaf in counts.chunks_exact(n_classes) {
+            for (e, &c) in expected.iter_mut().zip(leaf) {
+                *e += f64::from(c);
+            }
+        }
+        let total: f64 = expected.iter().sum();
+        expected.iter_mut().for_each(|e| *e /= total.max(1.0));
+        let (_, depth) = shape(
+            &tree.nodes,
+            &covers,
+            |n| n.feature == LEAF,
+            |n| n.next as usize,
+            |_| 0.0,
+        );
         Ok(Self {
             tree,
             n_classes,
             counts,
             proba,
             covers,
+            expected,
+            depth,
         })
     }
 
@@ -371,6 +484,16 @@ impl crate::model::explain::ShapTree for ClassTree {
 
     fn cover(&self, i: usize) -> f64 {
         self.covers.get(i).copied().unwrap_or(0.0)
+    }
+
+    fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn add_expected(&self, scale: f64, base: &mut [f64]) {
+        for (b, e) in base.iter_mut().zip(&self.expected) {
+            *b += scale * e;
+        }
     }
 
     fn leaf(&self, i: usize) -> crate::model::explain::LeafOut<'_> {
