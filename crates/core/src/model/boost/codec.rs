@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::tree::{BoostPreorder, BoostTree, CATEGORICAL};
 use super::{GradientBoostingModel, Objective, Source};
 use crate::label::ClassLabel;
-use crate::model::tree::codec::{Cursor, Header, TreeFile, Trees};
+use crate::model::tree::codec::{Cursor, Header, TreeFile, Trees, begin_file, read_prelude};
 use crate::model::{MODEL_BIN, Model, ModelFileError, ModelKind};
 
 /// The magic number of a boosted model's file.
@@ -69,18 +69,7 @@ fn put_f64(out: &mut Vec<u8>, v: f64) {
 /// Decodes a boosted model's file (its magic already matched).
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
     let mut c = Cursor::new(bytes);
-    if c.take(8, "the magic number")? != MAGIC {
-        return Err(ModelFileError::BadMagic);
-    }
-    let encoding = c.u32("the encoding version")?;
-    if encoding != ENCODING {
-        return Err(ModelFileError::Encoding {
-            found: encoding,
-            supported: ENCODING,
-        });
-    }
-    let header_len = c.u32("the header length")? as usize;
-    let header: BoostHeader = serde_json::from_slice(c.take(header_len, "the header")?)
+    let header: BoostHeader = serde_json::from_slice(read_prelude(&mut c, MAGIC, ENCODING)?)
         .map_err(ModelFileError::Header)?;
     // A tree takes at least 8 + 20 bytes.
     if header.n_trees == 0 || header.n_trees > c.remaining() / 28 {
@@ -169,13 +158,7 @@ impl TreeFile for GradientBoostingModel {
             base_score: self.base.clone(),
             source: self.source,
         };
-        let json = serde_json::to_vec(&header)?;
-        let len = u32::try_from(json.len()).map_err(|_| ModelFileError::TooLarge("header"))?;
-        let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        put_u32(&mut out, ENCODING);
-        put_u32(&mut out, len);
-        out.extend_from_slice(&json);
+        let mut out = begin_file(MAGIC, ENCODING, &header)?;
         for tree in &self.trees {
             let n =
                 u32::try_from(tree.nodes().len()).map_err(|_| ModelFileError::TooLarge("tree"))?;

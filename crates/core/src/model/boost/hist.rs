@@ -449,10 +449,10 @@ impl Grower<'_> {
             }
             // The smaller child's histogram is built; the larger is the difference.
             let left_smaller = ls.n <= rs.n;
-            let (s_range, s_total) = if left_smaller {
-                ((leaf.start, mid), ls)
+            let s_range = if left_smaller {
+                (leaf.start, mid)
             } else {
-                ((mid, leaf.end), rs)
+                (mid, leaf.end)
             };
             let small_rows = rows.get(s_range.0..s_range.1).unwrap_or_default();
             let (gs, hs) = gather(small_rows);
@@ -466,7 +466,6 @@ impl Grower<'_> {
             } else {
                 (large, small)
             };
-            let _ = s_total;
             for (node, start, end, total, hist, splittable) in [
                 (l_node, leaf.start, mid, ls, l_hist, l_split),
                 (r_node, mid, leaf.end, rs, r_hist, r_split),
@@ -581,7 +580,8 @@ impl Grower<'_> {
     }
 }
 
-/// Fills `g` and `h` (row-major by output) for `rows` from the raw scores.
+/// Fills `g` and `h` from the raw scores (`raw` row-major; `g` and `h` output-major:
+/// output `c` of row `r` at `c * n + r`).
 fn gradients(loss: Loss, y: &[f64], raw: &[f64], g: &mut [f64], h: &mut [f64]) {
     let k = loss.outputs();
     match loss {
@@ -604,7 +604,8 @@ fn gradients(loss: Loss, y: &[f64], raw: &[f64], g: &mut [f64], h: &mut [f64]) {
                 let r = raw.get(row * k..(row + 1) * k).unwrap_or_default();
                 softmax(r, &mut p);
                 for (c, pc) in p.iter().enumerate() {
-                    let at = row * k + c;
+                    // Output-major: each output's gradients are one contiguous slice.
+                    let at = c * y.len() + row;
                     let target = if (*t as usize) == c { 1.0 } else { 0.0 };
                     if let (Some(gi), Some(hi)) = (g.get_mut(at), h.get_mut(at)) {
                         *gi = pc - target;
@@ -723,8 +724,6 @@ pub(crate) fn fit(
     let mut raw: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
     let mut g = vec![0.0; n * k];
     let mut h = vec![0.0; n * k];
-    let mut gk = vec![0.0; n];
-    let mut hk = vec![0.0; n];
     let mut trees = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
     let mut in_sample = vec![false; n];
@@ -761,12 +760,10 @@ pub(crate) fn fit(
             in_sample[r as usize] = true;
         }
         for out in 0..k {
-            for r in 0..n {
-                gk[r] = g[r * k + out];
-                hk[r] = h[r * k + out];
-            }
+            let gk = g.get(out * n..(out + 1) * n).unwrap_or_default();
+            let hk = h.get(out * n..(out + 1) * n).unwrap_or_default();
             let mut tree_rows = rows.clone();
-            let (nodes, ranges) = grower.grow(&mut tree_rows, &gk, &hk, &features);
+            let (nodes, ranges) = grower.grow(&mut tree_rows, gk, hk, &features);
             // Rows the tree was grown on update from their leaf; the others are routed.
             for (node, &(start, end)) in ranges.iter().enumerate() {
                 if let Some(GrowNode::Leaf { value, .. }) = nodes.get(node) {

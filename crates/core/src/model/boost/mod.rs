@@ -183,14 +183,35 @@ impl ValidGradientBoostingParams {
         }
     }
 
-    fn check_rows(algorithm: &'static str, data: &TrainingSet) -> Result<(), TrainError> {
+    /// Fits `y` (class codes or values) with `loss` into a model of `kind`.
+    #[allow(clippy::too_many_arguments)]
+    fn boost(
+        &self,
+        kind: ModelKind,
+        data: &TrainingSet,
+        y: &[f64],
+        loss: Loss,
+        objective: Objective,
+        classes: Option<Vec<ClassLabel>>,
+        progress: &dyn FitProgress,
+    ) -> Result<GradientBoostingModel, TrainError> {
         if data.x.n_rows() == 0 || data.x.n_cols() == 0 {
             return Err(TrainError::NotEnoughData {
-                algorithm,
+                algorithm: kind.as_str(),
                 reason: "the training set has no rows or no input columns".to_owned(),
             });
         }
-        Ok(())
+        let s = self.settings(data.x.n_rows(), data.seed);
+        let fitted = hist::fit(&data.x, y, loss, &s, progress)?;
+        Ok(GradientBoostingModel {
+            kind,
+            n_features: data.x.n_cols(),
+            classes,
+            objective,
+            base: fitted.base,
+            trees: fitted.trees,
+            source: Source::Ferry,
+        })
     }
 
     /// Fits a classifier (binary log loss for two classes, softmax for more).
@@ -208,7 +229,6 @@ impl ValidGradientBoostingParams {
                 expected: Task::Classification,
             });
         };
-        Self::check_rows(CLASSIFIER, data)?;
         let classes = labels.classes().to_vec();
         if classes.len() < 2 {
             return Err(TrainError::NotEnoughData {
@@ -225,17 +245,15 @@ impl ValidGradientBoostingParams {
         } else {
             (Loss::Softmax(classes.len()), Objective::Softmax)
         };
-        let s = self.settings(data.x.n_rows(), data.seed);
-        let fitted = hist::fit(&data.x, &y, loss, &s, progress)?;
-        Ok(GradientBoostingModel {
-            kind: ModelKind::GradientBoostingClassifier,
-            n_features: data.x.n_cols(),
-            classes: Some(classes),
+        self.boost(
+            ModelKind::GradientBoostingClassifier,
+            data,
+            &y,
+            loss,
             objective,
-            base: fitted.base,
-            trees: fitted.trees,
-            source: Source::Ferry,
-        })
+            Some(classes),
+            progress,
+        )
     }
 
     /// Fits a regressor (squared error).
@@ -253,18 +271,15 @@ impl ValidGradientBoostingParams {
                 expected: Task::Regression,
             });
         };
-        Self::check_rows(REGRESSOR, data)?;
-        let s = self.settings(data.x.n_rows(), data.seed);
-        let fitted = hist::fit(&data.x, y, Loss::Squared, &s, progress)?;
-        Ok(GradientBoostingModel {
-            kind: ModelKind::GradientBoostingRegressor,
-            n_features: data.x.n_cols(),
-            classes: None,
-            objective: Objective::SquaredError,
-            base: fitted.base,
-            trees: fitted.trees,
-            source: Source::Ferry,
-        })
+        self.boost(
+            ModelKind::GradientBoostingRegressor,
+            data,
+            y,
+            Loss::Squared,
+            Objective::SquaredError,
+            None,
+            progress,
+        )
     }
 }
 

@@ -62,14 +62,45 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 }
 
 fn begin(header: &Header) -> Result<Vec<u8>, ModelFileError> {
+    begin_file(MAGIC, ENCODING, header)
+}
+
+/// The start of a binary model file: `magic`, the `encoding` version and the JSON
+/// `header` with its length.
+pub(crate) fn begin_file(
+    magic: &[u8; 8],
+    encoding: u32,
+    header: &impl Serialize,
+) -> Result<Vec<u8>, ModelFileError> {
     let json = serde_json::to_vec(header)?;
     let len = u32::try_from(json.len()).map_err(|_| ModelFileError::TooLarge("header"))?;
     let mut out = Vec::new();
-    out.extend_from_slice(MAGIC);
-    put_u32(&mut out, ENCODING);
+    out.extend_from_slice(magic);
+    put_u32(&mut out, encoding);
     put_u32(&mut out, len);
     out.extend_from_slice(&json);
     Ok(out)
+}
+
+/// Reads what [`begin_file`] wrote, checking the magic number and the encoding, and
+/// returns the header's bytes.
+pub(crate) fn read_prelude<'a>(
+    c: &mut Cursor<'a>,
+    magic: &[u8; 8],
+    encoding: u32,
+) -> Result<&'a [u8], ModelFileError> {
+    if c.take(8, "the magic number")? != magic {
+        return Err(ModelFileError::BadMagic);
+    }
+    let found = c.u32("the encoding version")?;
+    if found != encoding {
+        return Err(ModelFileError::Encoding {
+            found,
+            supported: encoding,
+        });
+    }
+    let header_len = c.u32("the header length")? as usize;
+    c.take(header_len, "the header")
 }
 
 fn put_tree(
@@ -188,18 +219,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
         return crate::model::boost::codec::decode(bytes);
     }
     let mut c = Cursor::new(bytes);
-    if c.take(8, "the magic number")? != MAGIC {
-        return Err(ModelFileError::BadMagic);
-    }
-    let encoding = c.u32("the encoding version")?;
-    if encoding != ENCODING {
-        return Err(ModelFileError::Encoding {
-            found: encoding,
-            supported: ENCODING,
-        });
-    }
-    let header_len = c.u32("the header length")? as usize;
-    let header: Header = serde_json::from_slice(c.take(header_len, "the header")?)
+    let header: Header = serde_json::from_slice(read_prelude(&mut c, MAGIC, ENCODING)?)
         .map_err(ModelFileError::Header)?;
     let n_classes = header.classes.as_ref().map(Vec::len);
     if n_classes == Some(0) {
