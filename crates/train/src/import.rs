@@ -50,12 +50,16 @@ impl Import {
         }
     }
 
-    /// Checks that `pipeline` suits an import: a boosted model kind, raw features (no
+    /// Checks that the file exists and `pipeline` suits an import: a boosted model kind, raw features (no
     /// step but `impute`), no categorical features, no grid search.
     ///
     /// # Errors
     /// [`RunError::Import`] naming the config's problem.
     pub fn check_config(&self, pipeline: &Pipeline) -> Result<(), RunError> {
+        // Before the data is loaded: a missing file is the cheapest mistake to report.
+        if let Err(e) = fs_err::metadata(&self.path) {
+            return Err(self.error(e.to_string()));
+        }
         let kind = pipeline.config().model.kind();
         if !matches!(
             kind,
@@ -153,6 +157,19 @@ impl Import {
         if real_names && let Some((i, (file, schema))) = mismatch {
             return Err(self.error(format!(
                 "schema.features[{i}]: expected {file:?} (the model's feature {i}), found {schema:?}"
+            )));
+        }
+        // Columns the library split on as categories carry category codes: integers.
+        let features = pipeline.schema().features();
+        if let Some(f) = imported
+            .categorical
+            .iter()
+            .filter_map(|&c| features.get(c))
+            .find(|f| f.dtype != DType::Integer)
+        {
+            return Err(self.error(format!(
+                "schema.features.{}: the model splits on it as a category, expected dtype integer (category codes), found {}",
+                f.name, f.dtype
             )));
         }
         tracing::info!(

@@ -7,7 +7,6 @@
 //! steps (well under a millisecond for a 100-tree boosted model), computed off the
 //! request threads.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use ferry_core::FeatureExplanation;
 use ferry_core::model::{ExplainError, ExplanationSpace};
@@ -16,7 +15,7 @@ use serde::ser::SerializeMap;
 
 use crate::error::ApiError;
 use crate::protocol::{native, read_json_body};
-use crate::request::{API_VERSION, MODEL_VERSION_HEADER, RequestId};
+use crate::request::{API_VERSION, RequestId};
 use crate::state::{AppState, Pick};
 
 /// The most records one explain request may hold.
@@ -69,12 +68,7 @@ async fn explain_pick(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(req, payload, &state.limits).await?;
     let limit = state.limits.max_batch_records.min(MAX_EXPLAIN_RECORDS);
-    let records = native::decode(&body, limit);
-    if let Err(e @ ApiError::InvalidJson(_)) = records {
-        return Err(e);
-    }
-    let model = state.find(name, &pick?)?;
-    let records = records?;
+    let (model, records) = super::predict::decode_and_find(&body, state, name, pick, limit)?;
     let frame = model
         .bundle
         .schema()
@@ -104,14 +98,7 @@ async fn explain_pick(
         explanations: Records(&explanation),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut response = HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(body);
-    response.headers_mut().insert(
-        MODEL_VERSION_HEADER.clone(),
-        HeaderValue::from(manifest.version.0),
-    );
-    Ok(response)
+    Ok(native::json_response(body, manifest.version.0))
 }
 
 /// The answer of an explain route.

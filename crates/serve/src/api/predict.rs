@@ -63,6 +63,30 @@ pub(super) async fn predict_alias(
     predict_pick(&req, &state, &name, pick, &request_id, payload).await
 }
 
+/// Decodes a native body of at most `max_records` records and finds the model, with
+/// errors in the order a client fixes them: unparsable JSON, unknown model or version,
+/// then the shape and content of the records.
+pub(super) fn decode_and_find<'b>(
+    body: &'b [u8],
+    state: &AppState,
+    name: &str,
+    pick: Result<Pick, ApiError>,
+    max_records: usize,
+) -> Result<
+    (
+        std::sync::Arc<crate::state::LoadedModel>,
+        native::Records<'b>,
+    ),
+    ApiError,
+> {
+    let records = native::decode(body, max_records);
+    if let Err(e @ ApiError::InvalidJson(_)) = records {
+        return Err(e);
+    }
+    let model = state.find(name, &pick?)?;
+    Ok((model, records?))
+}
+
 /// Decode (native JSON) -> find the version -> infer -> encode.
 async fn predict_pick(
     req: &HttpRequest,
@@ -73,14 +97,8 @@ async fn predict_pick(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(req, payload, &state.limits).await?;
-    // Errors in the order a client fixes them: unreadable body, unparsable JSON, unknown
-    // model or version, then the shape and content of the records.
-    let records = native::decode(&body, state.limits.max_batch_records);
-    if let Err(e @ ApiError::InvalidJson(_)) = records {
-        return Err(e);
-    }
-    let model = state.find(name, &pick?)?;
-    let records = records?;
+    let (model, records) =
+        decode_and_find(&body, state, name, pick, state.limits.max_batch_records)?;
     let inference = infer(state, model, &records.rows(), request_id.as_str())?;
     native::encode(&inference, request_id)
 }

@@ -205,14 +205,18 @@ pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpRespo
         predictions,
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_response(body, manifest.version.0))
+}
+
+/// A 200 with a JSON `body` and the `X-Model-Version` header of the model that answered.
+pub fn json_response(body: Vec<u8>, version: u64) -> HttpResponse {
     let mut response = HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(body);
-    response.headers_mut().insert(
-        MODEL_VERSION_HEADER.clone(),
-        HeaderValue::from(manifest.version.0),
-    );
-    Ok(response)
+    response
+        .headers_mut()
+        .insert(MODEL_VERSION_HEADER.clone(), HeaderValue::from(version));
+    response
 }
 
 /// The native JSON body of every error.

@@ -157,7 +157,8 @@ fn validate_accepts_the_examples_and_trains_nothing() {
         String::from_utf8_lossy(&out.stdout),
         "configs/titanic.yaml: valid (random_forest_classifier model 'titanic')\n"
     );
-    assert!(fs_err::read_dir(registry.path()).unwrap().next().is_none());
+    // Failed runs are recorded, never registered.
+    assert!(!registry.path().join("xgboost-binary/1").exists());
 }
 
 #[test]
@@ -423,4 +424,55 @@ fn examples_trains_every_config_of_a_directory() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAILED  "), "{text}");
     assert!(text.ends_with("2 of 3 configs trained\n"), "{text}");
+}
+
+#[test]
+fn import_refuses_what_it_cannot_read_by_name_before_loading_data() {
+    let registry = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let not_lightgbm = scratch.path().join("model.txt");
+    fs_err::write(&not_lightgbm, "{\"learner\": {}}").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--xgboost".into(),
+                scratch.path().join("absent.json").display().to_string(),
+            ],
+            "absent.json",
+        ),
+        (
+            vec!["--lightgbm".into(), not_lightgbm.display().to_string()],
+            "a LightGBM text model starts with `tree`",
+        ),
+    ];
+    for (file, expected) in cases {
+        let mut args = vec![
+            "import".to_owned(),
+            "--config".to_owned(),
+            "tests/fixtures/import/xgboost_binary.yaml".to_owned(),
+        ];
+        args.extend(file);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = train(&args, registry.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // A config whose model is not a boosted kind.
+    let out = train(
+        &[
+            "import",
+            "--config",
+            "configs/iris.yaml",
+            "--xgboost",
+            "Cargo.toml",
+        ],
+        registry.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("found logistic_regression"));
+    assert!(
+        fs_err::read_dir(registry.path()).unwrap().next().is_none(),
+        "nothing registered"
+    );
 }
