@@ -427,7 +427,7 @@ fn examples_trains_every_config_of_a_directory() {
 }
 
 #[test]
-fn import_refuses_what_it_cannot_read_by_name_before_loading_data() {
+fn import_refuses_what_it_cannot_read_by_name() {
     let registry = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let not_lightgbm = scratch.path().join("model.txt");
