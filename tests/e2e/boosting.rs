@@ -16,11 +16,18 @@ fn close(ours: f64, theirs: f64) -> bool {
     (ours - theirs).abs() <= 1e-6 * ours.abs().max(theirs.abs()).max(1.0)
 }
 
-fn records(table: &str, target: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(workspace().join("data").join(table)).unwrap();
+/// The feature columns of a committed table (all but `target`, in file order) and its
+/// rows as native records.
+fn table(file: &str, target: &str) -> (Vec<String>, Vec<Value>) {
+    let text = fs_err::read_to_string(workspace().join("data").join(file)).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
+    let features = header
+        .iter()
+        .filter(|k| **k != target)
+        .map(|k| (*k).to_owned())
+        .collect();
+    let records = lines
         .map(|l| {
             let mut m = Map::new();
             for (k, v) in header.iter().zip(l.split(',')) {
@@ -30,17 +37,8 @@ fn records(table: &str, target: &str) -> Vec<Value> {
             }
             Value::Object(m)
         })
-        .collect()
-}
-
-fn features(table: &str, target: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(workspace().join("data").join(table)).unwrap();
-    let header = text.lines().next().unwrap();
-    header
-        .split(',')
-        .filter(|k| *k != target)
-        .map(str::to_owned)
-        .collect()
+        .collect();
+    (features, records)
 }
 
 #[test]
@@ -86,13 +84,11 @@ fn imported_models_serve_the_librarys_predictions_and_explanations() {
     let mut worst = 0.0_f64;
     let mut worst_shap = 0.0_f64;
     for (lib, _) in [("xgboost", "json"), ("lightgbm", "txt")] {
-        for (task, table, target) in tasks {
-            let rows = records(table, target);
+        for (task, file, target) in tasks {
+            let (names, rows) = table(file, target);
             let expected: Value = serde_json::from_str(
-                &std::fs::read_to_string(
-                    scratch.path().join(format!("{lib}_{task}.expected.json")),
-                )
-                .unwrap(),
+                &fs_err::read_to_string(scratch.path().join(format!("{lib}_{task}.expected.json")))
+                    .unwrap(),
             )
             .unwrap();
             let name = format!("{lib}-{task}");
@@ -142,7 +138,6 @@ fn imported_models_serve_the_librarys_predictions_and_explanations() {
                 json!({ "records": rows }).to_string().as_bytes(),
             );
             assert_eq!(status, 200, "{name}: {body}");
-            let names = features(table, target);
             let explanations = body["explanations"].as_array().unwrap();
             assert_eq!(explanations.len(), rows.len());
             for (i, e) in explanations.iter().enumerate() {
