@@ -90,7 +90,7 @@ bench-predict:
     set -euo pipefail
     cargo build --release --locked -p train
     rm -rf target/bench/registry
-    for c in iris titanic diamonds_forest; do
+    for c in iris titanic diamonds_forest diamonds_boosting; do
       ./target/release/train --config "configs/$c.yaml" --registry target/bench/registry > /dev/null
     done
     FERRY_BENCH_REGISTRY="$PWD/target/bench/registry" cargo bench --locked -p serve --bench inference

@@ -3,11 +3,12 @@
 //! - `predict/<model>/<rows>`: a native JSON body of 1, 100 or 10,000 records decoded,
 //!   validated against the schema, preprocessed and predicted (`protocol::native::decode`
 //!   then `infer::infer`), for iris (logistic regression), titanic (100-tree forest) and
-//!   diamonds (100-tree forest, fully grown);
+//!   diamonds (100-tree forest, fully grown; 100 boosted 31-leaf trees);
+//! - `model/<model>/10000`: the diamonds models alone on 10,000 preprocessed rows;
 //! - `load/<model>`: `ModelBundle::load` of a small model and of the diamonds forest.
 //!
 //! The models come from a registry trained by the release `train` binary:
-//! `just bench-predict` trains configs/{iris,titanic,diamonds_forest}.yaml into
+//! `just bench-predict` trains configs/{iris,titanic,diamonds_forest,diamonds_boosting}.yaml into
 //! target/bench/registry and runs this with `FERRY_BENCH_REGISTRY` pointing there. The
 //! records are the first rows of each model's data file.
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferry_core::schema::DType;
-use ferry_core::{ModelBundle, ModelRef, Registry};
+use ferry_core::{Model, ModelBundle, ModelRef, Registry};
 use serde_json::{Map, Value};
 use serve::infer::infer;
 use serve::protocol::native;
@@ -30,7 +31,7 @@ fn registry() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => {
             eprintln!(
-                "set FERRY_BENCH_REGISTRY to a registry with iris, titanic and diamonds_forest (`just bench-predict` does)"
+                "set FERRY_BENCH_REGISTRY to a registry with iris, titanic, diamonds_forest and diamonds-boosting (`just bench-predict` does)"
             );
             std::process::exit(2);
         }
@@ -100,6 +101,7 @@ fn predict(c: &mut Criterion) {
         ("iris", "iris.csv"),
         ("titanic", "titanic.csv"),
         ("diamonds_forest", "diamonds.csv"),
+        ("diamonds-boosting", "diamonds.csv"),
     ] {
         let model = load(name);
         for n in [1, 100, 10_000] {
@@ -112,6 +114,29 @@ fn predict(c: &mut Criterion) {
                 });
             });
         }
+    }
+    group.finish();
+}
+
+/// The model alone on 10,000 preprocessed rows (`TrainedModel::predict` of the feature
+/// matrix), what scikit-learn's `predict` does on its encoded array: bench/boosting.sh
+/// compares `model/diamonds-boosting` with HistGradientBoostingRegressor's.
+fn model_only(c: &mut Criterion) {
+    let mut group = c.benchmark_group("model");
+    for name in ["diamonds_forest", "diamonds-boosting"] {
+        let model = load(name);
+        let bytes = body(&model.bundle, "diamonds.csv", 10_000);
+        let records = native::decode(&bytes, 10_000).unwrap();
+        let frame = model
+            .bundle
+            .schema()
+            .validate_rows(&records.rows())
+            .unwrap();
+        let x = model.bundle.preprocessor().transform(&frame).unwrap();
+        group.throughput(Throughput::Elements(x.n_rows() as u64));
+        group.bench_with_input(BenchmarkId::new(name, x.n_rows()), &x, |b, x| {
+            b.iter(|| black_box(model.bundle.model().predict(black_box(x)).unwrap()));
+        });
     }
     group.finish();
 }
@@ -132,5 +157,5 @@ fn load_bundle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, predict, load_bundle);
+criterion_group!(benches, predict, model_only, load_bundle);
 criterion_main!(benches);
