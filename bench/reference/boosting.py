@@ -15,7 +15,7 @@ bench/reference/make_large.py's table.
 - fit: one JSON line with the stage times, the iterations kept, rmse, R2 and peak RSS;
 - predict: fits, then times `predict` on the first ROWS held-out rows REPEATS times and
   prints the median and best seconds per call (one JSON line);
-- lightgbm: fits LightGBM's LGBMRegressor with the same settings and writes its text
+- lightgbm: trains LightGBM (lightgbm.train, regression objective) with the same settings and writes its text
   model to OUT_TXT; prints its size and the iterations kept.
 """
 
@@ -86,13 +86,15 @@ def main():
 
         out = sys.argv[3]
         x_fit, x_valid, y_fit, y_valid = train_test_split(x_train, y_train, test_size=0.1, random_state=42)
-        model = lightgbm.LGBMRegressor(
-            n_estimators=100, learning_rate=0.1, num_leaves=31, min_child_samples=20,
-            reg_lambda=0.0, max_bin=255, random_state=42, verbose=-1)
-        model.fit(x_fit, y_fit, eval_set=[(x_valid, y_valid)],
-                  callbacks=[lightgbm.early_stopping(10, verbose=False)])
-        model.booster_.save_model(out)
-        kept = model.booster_.best_iteration or model.booster_.current_iteration()
+        params = {"objective": "regression", "learning_rate": 0.1, "num_leaves": 31,
+                  "min_data_in_leaf": 20, "lambda_l2": 0.0, "max_bin": 255, "seed": 42,
+                  "verbose": -1}
+        train = lightgbm.Dataset(x_fit, y_fit)
+        booster = lightgbm.train(params, train, num_boost_round=100,
+                                 valid_sets=[lightgbm.Dataset(x_valid, y_valid, reference=train)],
+                                 callbacks=[lightgbm.early_stopping(10, verbose=False)])
+        booster.save_model(out)
+        kept = booster.best_iteration or booster.current_iteration()
         print(json.dumps({"bytes": os.path.getsize(out), "iterations": int(kept)}))
     else:
         raise SystemExit(f"boosting.py: unknown mode {mode}")
