@@ -3,9 +3,15 @@
 //! `train import` and served: every row's served prediction equals the library's, and
 //! the served explanations of the one-output models equal the library's own TreeSHAP
 //! (XGBoost's `pred_contribs`, LightGBM's `pred_contrib`) with the bias as base value.
+//! Ferry's own forest and boosted models, and the imported XGBoost ones, are explained
+//! as the `shap` package's TreeExplainer explains the same trees
+//! (`tests/python/shap_values.py`, given `TrainedModel::tree_table`).
 
+use std::path::Path;
 use std::process::Command;
 
+use ferry_core::model::GradientBoostingModel;
+use ferry_core::{FeatureMatrix, Model, Predictions, Registry, TrainedModel};
 use serde_json::{Map, Value, json};
 
 use crate::harness::{Server, bin, workspace};
@@ -170,4 +176,141 @@ fn imported_models_serve_the_librarys_predictions_and_explanations() {
         }
     }
     eprintln!("largest differences: predictions {worst:e}, contributions {worst_shap:e}");
+    for (task, file, target) in [tasks[0], tasks[2]] {
+        against_shap(
+            registry.path(),
+            &format!("xgboost-{task}"),
+            file,
+            target,
+            scratch.path(),
+        );
+    }
+}
+
+/// Each row's raw outputs (row-major): what explanations add up to.
+fn raw_outputs(model: &TrainedModel, x: &FeatureMatrix) -> Vec<f64> {
+    if let TrainedModel::GradientBoosting(m) = model {
+        return GradientBoostingModel::raw_scores(m, x).unwrap();
+    }
+    match model.predict(x).unwrap() {
+        Predictions::Classes { probabilities, .. } => probabilities.unwrap(),
+        Predictions::Values(v) => v,
+    }
+}
+
+/// Explains every row of `file` with model `name` of `registry` and checks the result
+/// against shap's TreeExplainer on the model's tree table (within 1e-6 of the row's
+/// output) and against the raw prediction (contributions plus base within 1e-9).
+fn against_shap(registry: &Path, name: &str, file: &str, target: &str, scratch: &Path) {
+    let (_, bundle) = ferry_core::LocalRegistry::new(registry.to_path_buf())
+        .load(&name.parse().unwrap())
+        .unwrap();
+    let (_, records) = table(file, target);
+    let rows: Vec<Map<String, Value>> = records
+        .into_iter()
+        .map(|r| r.as_object().unwrap().clone())
+        .collect();
+    let frame = bundle.schema().validate_rows(&rows).unwrap();
+    let x = bundle.preprocessor().transform(&frame).unwrap();
+    let model = bundle.model();
+    let ours = model.explain(&x).unwrap();
+    let raw = raw_outputs(model, &x);
+    let k = ours.n_outputs;
+    assert_eq!(raw.len(), x.n_rows() * k, "{name}");
+    let table_file = scratch.join(format!("{name}.table.json"));
+    let matrix_file = scratch.join(format!("{name}.matrix.json"));
+    let out_file = scratch.join(format!("{name}.shap.json"));
+    fs_err::write(
+        &table_file,
+        serde_json::to_vec(&model.tree_table().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let matrix: Vec<&[f64]> = x.rows().collect();
+    fs_err::write(&matrix_file, serde_json::to_vec(&matrix).unwrap()).unwrap();
+    let made = Command::new(workspace().join("tests/.venv/bin/python"))
+        .arg(workspace().join("tests/python/shap_values.py"))
+        .args([&table_file, &matrix_file, &out_file])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let theirs: Value = serde_json::from_slice(&fs_err::read(&out_file).unwrap()).unwrap();
+    let (mut worst_shap, mut worst_sum) = (0.0_f64, 0.0_f64);
+    for o in 0..k {
+        let base = ours.base[o];
+        let expected = theirs["expected_value"][o].as_f64().unwrap();
+        assert!(
+            (base - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+            "{name} output {o}: base {base}, shap {expected}"
+        );
+    }
+    for i in 0..x.n_rows() {
+        for o in 0..k {
+            let row = ours.row(i, o);
+            let output = raw[i * k + o];
+            let sum = ours.base[o] + row.iter().sum::<f64>();
+            worst_sum = worst_sum.max((sum - output).abs());
+            assert!(
+                (sum - output).abs() <= 1e-9 * output.abs().max(1.0),
+                "{name} row {i} output {o}: sum {sum}, raw {output}"
+            );
+            for (c, a) in row.iter().enumerate() {
+                let b = theirs["shap_values"][i][o][c].as_f64().unwrap();
+                worst_shap = worst_shap.max((a - b).abs());
+                assert!(
+                    (a - b).abs() <= 1e-6 * output.abs().max(1.0),
+                    "{name} row {i} output {o} column {c}: Ferry {a}, shap {b}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{name}: {} rows x {k} outputs; largest differences from shap {worst_shap:e}, from the raw output {worst_sum:e}",
+        x.n_rows()
+    );
+}
+
+#[test]
+fn ferry_forests_and_boosted_models_are_explained_as_shap_explains_them() {
+    let scratch = tempfile::tempdir().unwrap();
+    let registry = tempfile::tempdir().unwrap();
+    let models = [
+        (
+            "breast_cancer_forest",
+            "breast-cancer-forest",
+            "breast_cancer.csv",
+            "diagnosis",
+        ),
+        (
+            "breast_cancer_boosting",
+            "breast-cancer-boosting",
+            "breast_cancer.csv",
+            "diagnosis",
+        ),
+        ("iris_boosting", "iris-boosting", "iris.csv", "species"),
+        (
+            "diabetes_boosting",
+            "diabetes-boosting",
+            "diabetes.csv",
+            "progression",
+        ),
+    ];
+    for (config, name, file, target) in models {
+        let out = Command::new(bin("train"))
+            .arg("--config")
+            .arg(workspace().join(format!("configs/{config}.yaml")))
+            .arg("--registry")
+            .arg(registry.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{config}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        against_shap(registry.path(), name, file, target, scratch.path());
+    }
 }

@@ -18,6 +18,10 @@ pub(crate) trait ShapTree {
     fn split(&self, i: usize) -> Option<(usize, usize, usize)>;
     /// Whether `row` goes left at split `i`.
     fn goes_left(&self, i: usize, row: &[f64]) -> bool;
+    /// Split `i` as a plain threshold: `Some((t, default_left))` when a row goes left
+    /// exactly when its value is at most `t`, a missing (NaN) value going left when
+    /// `default_left`; `None` for category sets and LightGBM's zero-as-missing rules.
+    fn threshold(&self, i: usize) -> Option<(f64, bool)>;
     /// The training cover of node `i`.
     fn cover(&self, i: usize) -> f64;
     /// The output of leaf node `i`.
@@ -103,6 +107,15 @@ pub enum ExplainError {
         depth: usize,
         /// [`MAX_EXPLAIN_DEPTH`].
         max: usize,
+    },
+    /// A split that is not a plain threshold (a category set, LightGBM's zero-as-missing
+    /// rule), which a [`crate::model::TreeTable`] cannot describe.
+    #[error("split {node} of tree {tree} is not a threshold a tree table can describe")]
+    NotThreshold {
+        /// The tree, counted from 0.
+        tree: usize,
+        /// The node within the tree.
+        node: usize,
     },
     /// The rows do not suit the model.
     #[error(transparent)]
@@ -394,19 +407,29 @@ impl<T: ShapTree + Sync> Ensemble<'_, T> {
     }
 }
 
+/// What an explainable model's trees offer, whatever their node type.
+trait Trees {
+    fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError>;
+    fn table(&self, n_columns: usize) -> Result<crate::model::TreeTable, ExplainError>;
+}
+
+impl<T: ShapTree + Sync> Trees for Ensemble<'_, T> {
+    fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError> {
+        Ensemble::explain(self, x)
+    }
+
+    fn table(&self, n_columns: usize) -> Result<crate::model::TreeTable, ExplainError> {
+        Ensemble::table(self, n_columns)
+    }
+}
+
 impl TrainedModel {
-    /// The TreeSHAP explanation of every row of `x`.
-    ///
-    /// # Errors
-    /// [`ExplainError::NotTrees`] for models that are not trees,
-    /// [`ExplainError::NoCovers`] for regression trees and forests (their files keep
-    /// no training counts), [`ExplainError::Predict`] for a matrix of the wrong width.
-    pub fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError> {
-        check_width(x, self.n_features())?;
+    /// The model's trees as TreeSHAP walks them.
+    fn trees(&self) -> Result<Box<dyn Trees + '_>, ExplainError> {
         match self {
-            TrainedModel::GradientBoosting(m) => m.ensemble().explain(x),
-            TrainedModel::RandomForestClassifier(m) => m.ensemble().explain(x),
-            TrainedModel::DecisionTreeClassifier(m) => m.ensemble().explain(x),
+            TrainedModel::GradientBoosting(m) => Ok(Box::new(m.ensemble())),
+            TrainedModel::RandomForestClassifier(m) => Ok(Box::new(m.ensemble())),
+            TrainedModel::DecisionTreeClassifier(m) => Ok(Box::new(m.ensemble())),
             TrainedModel::RandomForestRegressor(_) | TrainedModel::DecisionTreeRegressor(_) => {
                 Err(ExplainError::NoCovers(self.kind()))
             }
@@ -423,6 +446,27 @@ impl TrainedModel {
             | TrainedModel::Svc(_)
             | TrainedModel::Svr(_) => Err(ExplainError::NotTrees(self.kind())),
         }
+    }
+
+    /// The TreeSHAP explanation of every row of `x`.
+    ///
+    /// # Errors
+    /// [`ExplainError::NotTrees`] for models that are not trees,
+    /// [`ExplainError::NoCovers`] for regression trees and forests (their files keep
+    /// no training counts), [`ExplainError::Predict`] for a matrix of the wrong width.
+    pub fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError> {
+        check_width(x, self.n_features())?;
+        self.trees()?.explain(x)
+    }
+
+    /// The model's trees as node arrays over the preprocessed matrix's columns.
+    ///
+    /// # Errors
+    /// As [`TrainedModel::explain`] for models without covered trees, and
+    /// [`ExplainError::NotThreshold`] for imported LightGBM models with category or
+    /// zero-as-missing splits.
+    pub fn tree_table(&self) -> Result<crate::model::TreeTable, ExplainError> {
+        self.trees()?.table(self.n_features())
     }
 }
 
@@ -443,6 +487,9 @@ mod tests {
         }
         fn goes_left(&self, i: usize, row: &[f64]) -> bool {
             row[if i == 0 { 0 } else { 1 }] <= 0.5
+        }
+        fn threshold(&self, i: usize) -> Option<(f64, bool)> {
+            self.split(i).map(|_| (0.5, false))
         }
         fn cover(&self, i: usize) -> f64 {
             [10.0, 6.0, 3.0, 3.0, 4.0][i]
@@ -505,5 +552,35 @@ mod tests {
             };
             assert!((base[0] + phi.iter().sum::<f64>() - output).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_tree_table_lists_nodes_in_preorder_with_cover_weighted_means() {
+        let trees = [Toy, Toy];
+        let ensemble = Ensemble {
+            trees: &trees,
+            scale: 0.5,
+            n_outputs: 1,
+            base: vec![0.25],
+            space: ExplanationSpace::Value,
+        };
+        let table = ensemble.table(2).unwrap();
+        assert_eq!((table.n_columns, table.n_outputs), (2, 1));
+        assert_eq!(table.base_offset, vec![0.25]);
+        let t = &table.trees[1];
+        assert_eq!(t.children_left, vec![1, 2, -1, -1, -1]);
+        assert_eq!(t.children_right, vec![4, 3, -1, -1, -1]);
+        assert_eq!(t.children_default, vec![4, 3, -1, -1, -1]);
+        assert_eq!(t.feature, vec![0, 1, -1, -1, -1]);
+        assert_eq!(t.threshold[..2], [0.5, 0.5]);
+        assert!(t.threshold[2..].iter().all(|v| v.is_nan()));
+        assert_eq!(t.node_sample_weight, vec![10.0, 6.0, 3.0, 3.0, 4.0]);
+        // Leaves scaled by 0.5; splits are cover-weighted means: (0.5 * 3 + 1 * 3) / 6
+        // and (0.75 * 6 + 2 * 4) / 10, the root being the tree's expected output.
+        let values: Vec<f64> = t.value.iter().map(|v| v[0]).collect();
+        assert_eq!(values, vec![1.25, 0.75, 0.5, 1.0, 2.0]);
+        let mut base = vec![0.0];
+        expected_value(&Toy, 0.5, &mut base);
+        assert_eq!(base[0], values[0]);
     }
 }

@@ -52,6 +52,7 @@ mod smartcore_io;
 mod svm;
 mod target;
 mod tree;
+mod tree_table;
 
 use std::fmt;
 use std::str::FromStr;
@@ -100,6 +101,7 @@ pub use tree::{
 pub use tree::{
     DecisionTreeRegressorModel, DecisionTreeRegressorParams, ValidDecisionTreeRegressorParams,
 };
+pub use tree_table::{TableTree, TreeTable};
 
 /// What a model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -92,7 +92,8 @@ async fn explain_pick(
         ExplainError::Predict(p) => ApiError::Predict(p),
         other @ (ExplainError::NotTrees(_)
         | ExplainError::NoCovers(_)
-        | ExplainError::TooDeep { .. }) => ApiError::ExplanationUnavailable {
+        | ExplainError::TooDeep { .. }
+        | ExplainError::NotThreshold { .. }) => ApiError::ExplanationUnavailable {
             name: manifest.name.to_string(),
             version: manifest.version.0,
             reason: other.to_string(),

@@ -182,6 +182,20 @@ impl BoostTree {
             }
         }
         links.finish()?;
+        // A split covers exactly what its children cover. XGBoost keeps each node's
+        // hessian sum rounded to f32 on its own, so a parent can differ from the sum of
+        // its children in the last bits; TreeSHAP's contributions add up to the output
+        // only when the covers are consistent. Children follow their parents.
+        for i in (0..nodes.len()).rev() {
+            if let Some(node) = nodes.get(i).filter(|n| !n.is_leaf()) {
+                let right = node.right as usize;
+                let sum = covers.get(i + 1).copied().unwrap_or(0.0)
+                    + covers.get(right).copied().unwrap_or(0.0);
+                if let Some(c) = covers.get_mut(i) {
+                    *c = sum;
+                }
+            }
+        }
         let (expected, depth) = shape(
             &nodes,
             &covers,
@@ -309,6 +323,12 @@ impl crate::model::explain::ShapTree for BoostTree {
             .get(i)
             .and_then(|n| self.child(i, n, row))
             .is_some_and(|c| c == i + 1)
+    }
+
+    fn threshold(&self, i: usize) -> Option<(f64, bool)> {
+        let node = self.nodes.get(i)?;
+        (!node.is_leaf() && node.feature & SLOW == 0)
+            .then_some((node.value, node.feature & DEFAULT_LEFT != 0))
     }
 
     fn cover(&self, i: usize) -> f64 {

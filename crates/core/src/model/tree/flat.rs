@@ -482,6 +482,12 @@ impl crate::model::explain::ShapTree for ClassTree {
             .unwrap_or(false)
     }
 
+    fn threshold(&self, i: usize) -> Option<(f64, bool)> {
+        // NaN <= t is false: missing values go right.
+        let node = self.tree.nodes.get(i)?;
+        (node.feature != LEAF).then_some((node.value, false))
+    }
+
     fn cover(&self, i: usize) -> f64 {
         self.covers.get(i).copied().unwrap_or(0.0)
     }
