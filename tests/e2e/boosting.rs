@@ -314,3 +314,126 @@ fn ferry_forests_and_boosted_models_are_explained_as_shap_explains_them() {
         against_shap(registry.path(), name, file, target, scratch.path());
     }
 }
+
+#[test]
+fn train_explain_writes_what_the_server_answers_and_sets_bad_rows_aside() {
+    let scratch = tempfile::tempdir().unwrap();
+    let registry = tempfile::tempdir().unwrap();
+    for config in ["breast_cancer_boosting", "breast_cancer"] {
+        let out = Command::new(bin("train"))
+            .arg("--config")
+            .arg(workspace().join(format!("configs/{config}.yaml")))
+            .arg("--registry")
+            .arg(registry.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{config}");
+    }
+    // The table with one bad row (the fourth): it goes to the dead-letter file and
+    // the other rows keep their places.
+    let text = fs_err::read_to_string(workspace().join("data/breast_cancer.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let rest = lines[4].split_once(',').unwrap().1.to_owned();
+    lines[4] = format!("not-a-number,{rest}");
+    let data = scratch.path().join("rows.csv");
+    fs_err::write(&data, lines.join("\n") + "\n").unwrap();
+    let out_file = scratch.path().join("explained.jsonl");
+    let run = Command::new(bin("train"))
+        .args([
+            "explain",
+            "--model",
+            "breast-cancer-boosting",
+            "--format",
+            "jsonl",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .arg("--registry")
+        .arg(registry.path())
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("explained 568 of 569 rows") && stderr.contains("1 rejected"),
+        "{stderr}"
+    );
+    let rejected = fs_err::read_to_string(scratch.path().join("explain_rejected.csv")).unwrap();
+    assert!(rejected.contains("not-a-number"), "{rejected}");
+    let explained: Vec<Value> = fs_err::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(explained.len(), 568);
+    assert_eq!(explained[2]["row"], 2);
+    assert_eq!(
+        explained[3]["row"], 4,
+        "the bad row 3 is skipped, not renumbered"
+    );
+
+    // The server explains the same rows the same way.
+    let (_, records) = table("breast_cancer.csv", "diagnosis");
+    let good: Vec<Value> = records
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3)
+        .map(|(_, r)| r)
+        .collect();
+    let server = Server::start(registry.path(), &[]);
+    let (status, body) = server.post(
+        "/models/breast-cancer-boosting/explain",
+        "application/json",
+        json!({ "records": good }).to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    for (ours, served) in explained
+        .iter()
+        .zip(body["explanations"].as_array().unwrap())
+    {
+        let (a, b) = (&ours["explanations"][0], &served[0]);
+        assert_eq!(a["output"], b["output"]);
+        assert_eq!(a["base"], b["base"]);
+        assert_eq!(
+            a["contributions"], b["contributions"],
+            "row {}",
+            ours["row"]
+        );
+    }
+
+    // CSV: a header, then one line per row and output.
+    let csv_run = Command::new(bin("train"))
+        .args(["explain", "--model", "breast-cancer-boosting"])
+        .arg("--data")
+        .arg(workspace().join("data/breast_cancer.csv"))
+        .arg("--registry")
+        .arg(registry.path())
+        .current_dir(scratch.path())
+        .output()
+        .unwrap();
+    assert!(csv_run.status.success());
+    let csv = String::from_utf8(csv_run.stdout).unwrap();
+    let mut csv_lines = csv.lines();
+    assert!(
+        csv_lines
+            .next()
+            .unwrap()
+            .starts_with("row,output,base,mean_radius,")
+    );
+    assert_eq!(csv_lines.count(), 569);
+
+    // A model that is not a tree is refused by name before any row is read.
+    let refused = Command::new(bin("train"))
+        .args(["explain", "--model", "breast-cancer"])
+        .arg("--data")
+        .arg(scratch.path().join("missing.csv"))
+        .arg("--registry")
+        .arg(registry.path())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("cannot be explained"), "{message}");
+}

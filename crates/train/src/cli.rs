@@ -143,6 +143,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Explain a registered tree model's predictions for every row of a data file (CSV
+    /// or Parquet): each row's base value and per-feature TreeSHAP contributions, as
+    /// `POST /models/{name}/explain` gives them. Rows failing the model's schema go to
+    /// explain_rejected.csv next to the output.
+    Explain {
+        /// The model: `name`, `name@alias` or `name/VERSION`.
+        #[arg(long, value_name = "REF")]
+        model: ModelRef,
+        /// The rows to explain.
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Registry (a directory or a file://, s3://, gs:// or az:// URL) [default:
+        /// artifacts].
+        #[arg(long, env = "FERRY_REGISTRY", value_name = "DIR|URL")]
+        registry: Option<RegistryLocation>,
+        /// Write the explanations to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// CSV (one line per row and output) or JSON lines (one line per row).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::explain::ExplainFormat,
+        /// Threads explaining rows (default: one per core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
     /// Cross-validate a config's model (and run its grid search) on its training split,
     /// without registering anything.
     Cv {

@@ -20,6 +20,8 @@ pub struct Dataset {
     pub frame: Frame,
     /// The valid rows' targets.
     pub target: Vec<TargetValue>,
+    /// Each valid row's place among the file's data rows (0-based, header not counted).
+    pub rows: Vec<usize>,
     /// Rows read from the file.
     pub read: usize,
     /// Rows rejected.
@@ -286,6 +288,37 @@ pub fn load(pipeline: &Pipeline, default_dead_letter: &Path) -> Result<Dataset, 
     load_rows(pipeline, default_dead_letter, true)
 }
 
+/// Reads `data` (CSV or Parquet, told by its extension) with the schema and data
+/// settings of the model whose version directory is `model_dir` (its `config.yaml`): the
+/// features only, rows with a bad feature to `dead_letter`.
+///
+/// # Errors
+/// [`RunError::ReadConfig`], [`RunError::Yaml`] or [`RunError::Config`] for the model's
+/// stored config, and the errors of [`load`] for the data.
+pub fn load_for_model(
+    model_dir: &Path,
+    data: &Path,
+    dead_letter: &Path,
+) -> Result<Dataset, RunError> {
+    let config_path = model_dir.join("config.yaml");
+    let text = fs_err::read_to_string(&config_path).map_err(RunError::ReadConfig)?;
+    let mut config: crate::config::PipelineConfig = ferry_core::config::from_yaml_str(&text)
+        .map_err(|source| RunError::Yaml {
+            path: config_path.clone(),
+            source,
+        })?;
+    config.data.path = std::path::absolute(data).unwrap_or_else(|_| data.to_owned());
+    config.data.format = None;
+    config.data.dead_letter = None;
+    let pipeline = config
+        .validate(Path::new("."))
+        .map_err(|errors| RunError::Config {
+            path: config_path,
+            errors,
+        })?;
+    load_features(&pipeline, dead_letter)
+}
+
 /// Reads the features of the pipeline's data file alone, as [`load`] does, for data
 /// without (or with an ignored) target: rows with a bad feature go to the dead-letter
 /// file; the dataset's `target` is empty.
@@ -353,6 +386,7 @@ fn load_rows(
     };
     let mut builder = FrameBuilder::new(&pipeline.schema, n);
     let mut target = Vec::with_capacity(n);
+    let mut rows = Vec::with_capacity(n);
     let mut invalid = 0;
     let mut fields: Vec<Option<&str>> = vec![None; text.len()];
     for r in 0..n {
@@ -389,7 +423,10 @@ fn load_rows(
             reasons.extend(errors.iter().map(ToString::to_string));
         }
         match parsed_target {
-            Ok(t) if reasons.is_empty() => target.extend(t),
+            Ok(t) if reasons.is_empty() => {
+                target.extend(t);
+                rows.push(r);
+            }
             Ok(_) | Err(_) => {
                 invalid += 1;
                 dead.write(r, &reasons.join("; "), &fields)?;
@@ -400,6 +437,7 @@ fn load_rows(
     Ok(Dataset {
         frame: builder.finish(),
         target,
+        rows,
         read: n,
         invalid,
         dead_letter,

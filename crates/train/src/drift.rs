@@ -5,14 +5,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use ferry_core::config::from_yaml_str;
 use ferry_core::drift::{DriftReport, FeatureDrift, Observed, compare};
 use ferry_core::registry::Registry;
 use ferry_core::schema::FrameBuilder;
 use ferry_core::{ModelBundle, ModelRef};
 use serde::Serialize;
 
-use crate::config::PipelineConfig;
 use crate::data;
 use crate::error::RunError;
 
@@ -76,22 +74,8 @@ pub fn drift(
             read_prediction_log(&bundle, resolved.name.as_str(), data_path)?;
         (frame, read, rejected, None)
     } else {
-        let text = fs_err::read_to_string(resolved.path.join("config.yaml"))
-            .map_err(RunError::ReadConfig)?;
-        let mut config: PipelineConfig = from_yaml_str(&text).map_err(|source| RunError::Yaml {
-            path: resolved.path.join("config.yaml"),
-            source,
-        })?;
-        config.data.path = std::path::absolute(data_path).unwrap_or_else(|_| data_path.to_owned());
-        config.data.format = None;
-        config.data.dead_letter = None;
-        let pipeline = config
-            .validate(Path::new("."))
-            .map_err(|errors| RunError::Config {
-                path: resolved.path.join("config.yaml"),
-                errors,
-            })?;
-        let dataset = data::load_features(&pipeline, &out.join("drift_rejected.csv"))?;
+        let dataset =
+            data::load_for_model(&resolved.path, data_path, &out.join("drift_rejected.csv"))?;
         (
             dataset.frame,
             dataset.read,

@@ -122,6 +122,9 @@ pub enum RunError {
     /// A drift comparison is impossible (no reference statistics, no usable row).
     #[error("drift: {0}")]
     Drift(String),
+    /// Explanations are impossible (not a tree model, no usable row).
+    #[error("explain: {0}")]
+    Explain(String),
     /// A report file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     WriteReport {
@@ -170,6 +173,7 @@ impl RunError {
             | RunError::Search(_)
             | RunError::OpenRegistry(_)
             | RunError::Drift(_)
+            | RunError::Explain(_)
             | RunError::WriteFolds(_) => ExitKind::Usage,
             RunError::Preprocess(e) if e.is_caller_error() => ExitKind::Usage,
             RunError::Train(e) if e.is_caller_error() => ExitKind::Usage,

@@ -21,6 +21,7 @@ pub mod cv;
 pub mod data;
 pub mod drift;
 pub mod error;
+pub mod explain;
 pub mod fitting;
 pub mod import;
 pub mod progress;

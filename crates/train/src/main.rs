@@ -76,6 +76,27 @@ fn main() -> ExitCode {
             );
         }
         (
+            Some(Command::Explain {
+                model,
+                data,
+                registry,
+                out: out_file,
+                format,
+                threads,
+            }),
+            _,
+        ) => {
+            set_threads(*threads);
+            return commands::explain::explain_command(
+                model,
+                data,
+                registry.as_ref(),
+                out_file.as_deref(),
+                *format,
+                &mut out,
+            );
+        }
+        (
             Some(Command::Import {
                 config,
                 xgboost,

@@ -1,10 +1,11 @@
 //! What the `train` subcommands do and print, for the binary to dispatch to: the model
-//! table ([`models`]), drift reports ([`drift`]), every example config ([`examples`]),
+//! table ([`models`]), drift reports ([`drift`]), explanations ([`explain`]), every example config ([`examples`]),
 //! a run from the command line ([`run`]), and the output helpers the registry verbs
 //! share.
 
 pub mod drift;
 pub mod examples;
+pub mod explain;
 pub mod models;
 pub mod run;
 
