@@ -275,6 +275,8 @@ fn against_shap(registry: &Path, name: &str, file: &str, target: &str, scratch: 
 
 #[test]
 fn ferry_forests_and_boosted_models_are_explained_as_shap_explains_them() {
+    // A classification forest, boosted classifiers (binary and three classes), a
+    // boosted regressor and a regression forest, each on every row of its table.
     let scratch = tempfile::tempdir().unwrap();
     let registry = tempfile::tempdir().unwrap();
     let models = [
@@ -294,6 +296,12 @@ fn ferry_forests_and_boosted_models_are_explained_as_shap_explains_them() {
         (
             "diabetes_boosting",
             "diabetes-boosting",
+            "diabetes.csv",
+            "progression",
+        ),
+        (
+            "diabetes_forest",
+            "diabetes-forest",
             "diabetes.csv",
             "progression",
         ),

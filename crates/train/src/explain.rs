@@ -143,7 +143,7 @@ pub fn explain(
         source: e,
     };
     let mut sink = match format {
-        ExplainFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+        ExplainFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
         ExplainFormat::Jsonl => Sink::Jsonl(out),
     };
     let mut json_out = Vec::new();
@@ -247,7 +247,7 @@ pub fn explain(
 
 /// Where explanations are written.
 enum Sink<'a> {
-    Csv(csv::Writer<&'a mut dyn Write>),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
     Jsonl(&'a mut dyn Write),
 }
 

@@ -95,9 +95,11 @@ pub enum ExplainError {
          gradient-boosted models"
     )]
     NotTrees(ModelKind),
-    /// A regression tree stored without the row counts explanations weigh paths by.
+    /// A regression tree or forest stored without the row counts explanations weigh
+    /// paths by (trained before Ferry kept them).
     #[error(
-        "{0} models store no training covers: explanations need a classification tree, a classification forest or a boosted model"
+        "this {0} model was trained before Ferry kept the training rows of each leaf, which \
+         explanations weigh paths by: train it again to explain it"
     )]
     NoCovers(ModelKind),
     /// A tree too deep to explain within a bounded stack.
@@ -430,9 +432,14 @@ impl TrainedModel {
             TrainedModel::GradientBoosting(m) => Ok(Box::new(m.ensemble())),
             TrainedModel::RandomForestClassifier(m) => Ok(Box::new(m.ensemble())),
             TrainedModel::DecisionTreeClassifier(m) => Ok(Box::new(m.ensemble())),
-            TrainedModel::RandomForestRegressor(_) | TrainedModel::DecisionTreeRegressor(_) => {
-                Err(ExplainError::NoCovers(self.kind()))
-            }
+            TrainedModel::RandomForestRegressor(m) => match m.ensemble() {
+                Some(e) => Ok(Box::new(e)),
+                None => Err(ExplainError::NoCovers(self.kind())),
+            },
+            TrainedModel::DecisionTreeRegressor(m) => match m.ensemble() {
+                Some(e) => Ok(Box::new(e)),
+                None => Err(ExplainError::NoCovers(self.kind())),
+            },
             TrainedModel::LogisticRegression(_)
             | TrainedModel::LinearRegression(_)
             | TrainedModel::RidgeRegression(_)
@@ -452,8 +459,8 @@ impl TrainedModel {
     ///
     /// # Errors
     /// [`ExplainError::NotTrees`] for models that are not trees,
-    /// [`ExplainError::NoCovers`] for regression trees and forests (their files keep
-    /// no training counts), [`ExplainError::Predict`] for a matrix of the wrong width.
+    /// [`ExplainError::NoCovers`] for regression trees and forests trained before leaf
+    /// counts were kept, [`ExplainError::Predict`] for a matrix of the wrong width.
     pub fn explain(&self, x: &FeatureMatrix) -> Result<Explanation, ExplainError> {
         check_width(x, self.n_features())?;
         self.trees()?.explain(x)

@@ -1,11 +1,13 @@
 //! Artifacts written before the model table (one per model kind, under
 //! `tests/fixtures/legacy/registry`) load and predict exactly as they did: the
 //! predictions are pinned to the bit in snapshots recorded with the code that wrote them.
+//! Tree models explain, except regression trees and forests written before their files
+//! kept leaf counts (`-counted` fixtures are written since), which say so by name.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use ferry_core::model::{Model, ModelKind};
+use ferry_core::model::{ExplainError, Model, ModelKind};
 use ferry_core::schema::DType;
 use ferry_core::{ModelBundle, Predictions};
 use serde_json::{Map, Value};
@@ -98,6 +100,46 @@ fn every_legacy_artifact_loads_and_predicts_as_before() {
         let frame = bundle.schema().validate_rows(&typed).unwrap();
         let rendered = render(&bundle.predict(&frame).unwrap());
         insta::assert_snapshot!(format!("legacy_{name}"), rendered);
+        // Regression trees and forests written before leaf counts were kept load and
+        // predict, and refuse to explain by name; the ones written since explain.
+        let explained = bundle.explain(&frame);
+        match bundle.model().kind() {
+            ModelKind::RandomForestRegressor
+            | ModelKind::ExtraTreesRegressor
+            | ModelKind::DecisionTreeRegressor
+                if !name.ends_with("-counted") =>
+            {
+                assert!(
+                    matches!(explained, Err(ExplainError::NoCovers(_))),
+                    "{name}: {explained:?}"
+                );
+            }
+            ModelKind::RandomForestRegressor
+            | ModelKind::ExtraTreesRegressor
+            | ModelKind::DecisionTreeRegressor
+            | ModelKind::DecisionTreeClassifier
+            | ModelKind::RandomForestClassifier
+            | ModelKind::GradientBoostingClassifier
+            | ModelKind::GradientBoostingRegressor => {
+                assert!(explained.is_ok(), "{name}: {explained:?}");
+            }
+            ModelKind::LogisticRegression
+            | ModelKind::LinearRegression
+            | ModelKind::RidgeRegression
+            | ModelKind::Lasso
+            | ModelKind::ElasticNet
+            | ModelKind::KnnClassifier
+            | ModelKind::KnnRegressor
+            | ModelKind::GaussianNb
+            | ModelKind::MultinomialNb
+            | ModelKind::BernoulliNb
+            | ModelKind::CategoricalNb
+            | ModelKind::Svc
+            | ModelKind::Svr => assert!(
+                matches!(explained, Err(ExplainError::NotTrees(_))),
+                "{name}: {explained:?}"
+            ),
+        }
     }
     let missing: Vec<_> = ModelKind::ALL
         .iter()

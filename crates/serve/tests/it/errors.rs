@@ -311,3 +311,21 @@ async fn head_answers_on_get_routes() {
     .await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[actix_web::test]
+async fn explaining_a_model_that_is_not_trees_is_404_naming_the_kind() {
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/explain")
+        .insert_header(("content-type", "application/json"))
+        .set_payload(json!({"pclass": 2, "sex": "female", "age": 30, "embarked": "C"}).to_string());
+    let (status, body) = call(req).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "explanation_unavailable");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be explained"),
+        "{body}"
+    );
+}

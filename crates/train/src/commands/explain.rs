@@ -35,7 +35,7 @@ pub fn explain_command(
             Some(path) => {
                 let file = fs_err::File::create(path).map_err(|e| RunError::WriteReport {
                     path: path.to_owned(),
-                    source: e.into(),
+                    source: e,
                 })?;
                 let mut w = std::io::BufWriter::new(file);
                 crate::explain::explain(

@@ -69,7 +69,7 @@ fn put_f64(out: &mut Vec<u8>, v: f64) {
 /// Decodes a boosted model's file (its magic already matched).
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
     let mut c = Cursor::new(bytes);
-    let header: BoostHeader = serde_json::from_slice(read_prelude(&mut c, MAGIC, ENCODING)?)
+    let header: BoostHeader = serde_json::from_slice(read_prelude(&mut c, MAGIC, &[ENCODING])?.1)
         .map_err(ModelFileError::Header)?;
     // A tree takes at least 8 + 20 bytes.
     if header.n_trees == 0 || header.n_trees > c.remaining() / 28 {

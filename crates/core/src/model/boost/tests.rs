@@ -210,3 +210,51 @@ fn forest_explanations_add_up_to_the_class_probabilities() {
         }
     }
 }
+
+#[test]
+fn regression_trees_and_forests_explain_and_their_files_keep_the_counts() {
+    let data = blobs(300, 2);
+    let y: Vec<f64> = data
+        .x
+        .rows()
+        .map(|r| 3.0 * r[0] - r[1] * r[1] + (r[0] * r[1]).sin())
+        .collect();
+    let data = TrainingSet {
+        y: Target::Values(y),
+        ..data
+    };
+    let forest = crate::model::ForestRegressorParams {
+        n_trees: 8,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+    .fit(&data)
+    .unwrap();
+    let tree = crate::model::DecisionTreeRegressorParams::default()
+        .validate()
+        .unwrap()
+        .fit(&data)
+        .unwrap();
+    // The forest's trees are covered by their in-bag rows: 300 draws each.
+    for t in forest.trees() {
+        assert_eq!(t.counts().unwrap().iter().sum::<u32>(), 300);
+    }
+    let back =
+        TrainedModel::decode(crate::model::MODEL_BIN, &TreeFile::encode(&forest).unwrap()).unwrap();
+    assert_eq!(back, TrainedModel::RandomForestRegressor(forest.clone()));
+    for model in [
+        TrainedModel::RandomForestRegressor(forest),
+        TrainedModel::DecisionTreeRegressor(tree),
+    ] {
+        let Predictions::Values(v) = model.predict(&data.x).unwrap() else {
+            panic!("values")
+        };
+        let e = model.explain(&data.x).unwrap();
+        assert_eq!(e.space, crate::model::ExplanationSpace::Value);
+        for (r, value) in v.iter().enumerate() {
+            let sum = e.row(r, 0).iter().sum::<f64>() + e.base[0];
+            assert!((sum - value).abs() < 1e-9, "{sum} vs {value}");
+        }
+    }
+}

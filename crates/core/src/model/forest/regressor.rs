@@ -78,7 +78,7 @@ impl ForestRegressorParams {
 pub struct ForestRegressorModel {
     kind: ModelKind,
     n_features: usize,
-    trees: Vec<FlatTree>,
+    trees: Vec<ValueTree>,
 }
 
 struct RegForestFit<'a> {
@@ -145,7 +145,7 @@ impl<'a> RegForestFit<'a> {
 }
 
 impl ForestFit for RegForestFit<'_> {
-    type Tree = FlatTree;
+    type Tree = ValueTree;
     type Model = ForestRegressorModel;
 
     fn n_trees(&self) -> usize {
@@ -154,14 +154,16 @@ impl ForestFit for RegForestFit<'_> {
 
     /// Fits tree `i` with Ferry's CART on the bootstrap sample and seed smartcore's
     /// forest would use for it.
-    fn tree(&self, i: usize) -> Result<FlatTree, TrainError> {
+    fn tree(&self, i: usize) -> Result<ValueTree, TrainError> {
         let seed = tree_seed(self.seed, i);
         let counts = bootstrap_counts(self.y.len(), seed);
-        fit_regression_tree(&self.sorted, self.y, &counts, self.limits, seed)
-            .map_err(tree_failed(REGRESSOR))
+        let tree = fit_regression_tree(&self.sorted, self.y, &counts, self.limits, seed)
+            .map_err(tree_failed(REGRESSOR))?;
+        // The in-bag rows, each as often as drawn, cover the tree's nodes.
+        ValueTree::count(tree, &self.data.x, Some(&counts)).map_err(tree_failed(REGRESSOR))
     }
 
-    fn model(&self, trees: Vec<FlatTree>) -> ForestRegressorModel {
+    fn model(&self, trees: Vec<ValueTree>) -> ForestRegressorModel {
         ForestRegressorModel {
             kind: ModelKind::RandomForestRegressor,
             n_features: self.data.x.n_cols(),
@@ -279,7 +281,10 @@ impl ValidForestRegressorParams {
             .ok_or_else(|| failed(TreeError::NoTrees))?;
         let trees = nodes
             .iter()
-            .map(|t| FlatTree::from_smartcore(&t.nodes, n, |v| v).map(|(tree, _)| tree))
+            .map(|t| {
+                FlatTree::from_smartcore(&t.nodes, n, |v| v)
+                    .and_then(|(tree, _)| ValueTree::count(tree, &data.x, None))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(failed)?;
         Ok((
@@ -344,7 +349,7 @@ type ScExtra = ExtraTreesRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
 
 impl ForestRegressorModel {
     /// A forest of `kind` (a random forest or extra trees regressor) from its parts.
-    pub(crate) fn from_parts(kind: ModelKind, n_features: usize, trees: Vec<FlatTree>) -> Self {
+    pub(crate) fn from_parts(kind: ModelKind, n_features: usize, trees: Vec<ValueTree>) -> Self {
         Self {
             kind,
             n_features,
@@ -352,8 +357,22 @@ impl ForestRegressorModel {
         }
     }
 
-    pub(crate) fn trees(&self) -> &[FlatTree] {
+    pub(crate) fn trees(&self) -> &[ValueTree] {
         &self.trees
+    }
+
+    /// The trees as explanations walk them, when every tree keeps its leaf counts.
+    pub(crate) fn ensemble(&self) -> Option<crate::model::explain::Ensemble<'_, ValueTree>> {
+        self.trees
+            .iter()
+            .all(ValueTree::has_covers)
+            .then(|| crate::model::explain::Ensemble {
+                trees: &self.trees,
+                scale: 1.0 / self.trees.len().max(1) as f64,
+                n_outputs: 1,
+                base: vec![0.0],
+                space: crate::model::ExplanationSpace::Value,
+            })
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! magic      8 bytes   "FERRYTRE"
-//! encoding   u32       1
+//! encoding   u32       1, or 2 for regressors that keep their leaves' row counts
 //! header     u32 n, then n bytes of UTF-8 JSON:
 //!            {"type": "random_forest_classifier", "n_features": 10, "classes": [0, 1], "n_trees": 100}
 //!            ("classes" only for classifiers)
@@ -12,7 +12,8 @@
 //!     feature u32          the split column, or 0xFFFFFFFF for a leaf
 //!     split:  threshold f64   (a row goes left when x[feature] <= threshold; the left
 //!                              subtree follows, then the right one)
-//!     leaf of a regressor:  value f64
+//!     leaf of a regressor:  value f64, then (encoding 2) u32 count: the training rows
+//!                           in the leaf (in-bag rows as often as drawn, for forests)
 //!     leaf of a classifier: one u32 count per class (rows of each class in the leaf)
 //! ```
 //!
@@ -24,14 +25,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::label::ClassLabel;
-use crate::model::tree::flat::{ClassTree, FlatTree, PreorderNode};
+use crate::model::tree::flat::{ClassTree, FlatTree, PreorderNode, ValueTree};
 use crate::model::{
     DecisionTreeClassifierModel, DecisionTreeRegressorModel, ForestClassifierModel,
     ForestRegressorModel, MODEL_BIN, Model, ModelFileError, ModelKind, TreeError,
 };
 
 const MAGIC: &[u8; 8] = b"FERRYTRE";
+/// Classifiers, and regressors without leaf counts (written before they were kept).
 const ENCODING: u32 = 1;
+/// Regressors with leaf counts.
+const ENCODING_COUNTS: u32 = 2;
 const LEAF: u32 = u32::MAX;
 
 /// The JSON header of `model.bin`.
@@ -50,7 +54,7 @@ pub(crate) struct Header {
 #[derive(Debug)]
 pub(crate) enum Trees {
     /// Regression trees (no classes in the header).
-    Values(Vec<FlatTree>),
+    Values(Vec<ValueTree>),
     /// Classification trees with their leaf counts.
     Classes(Vec<ClassTree>),
     /// A gradient-boosted model's trees and the rest of its file.
@@ -61,8 +65,8 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn begin(header: &Header) -> Result<Vec<u8>, ModelFileError> {
-    begin_file(MAGIC, ENCODING, header)
+fn begin(header: &Header, encoding: u32) -> Result<Vec<u8>, ModelFileError> {
+    begin_file(MAGIC, encoding, header)
 }
 
 /// The start of a binary model file: `magic`, the `encoding` version and the JSON
@@ -82,25 +86,25 @@ pub(crate) fn begin_file(
     Ok(out)
 }
 
-/// Reads what [`begin_file`] wrote, checking the magic number and the encoding, and
-/// returns the header's bytes.
+/// Reads what [`begin_file`] wrote, checking the magic number and that the encoding is
+/// one of `encodings` (oldest first), and returns the encoding and the header's bytes.
 pub(crate) fn read_prelude<'a>(
     c: &mut Cursor<'a>,
     magic: &[u8; 8],
-    encoding: u32,
-) -> Result<&'a [u8], ModelFileError> {
+    encodings: &[u32],
+) -> Result<(u32, &'a [u8]), ModelFileError> {
     if c.take(8, "the magic number")? != magic {
         return Err(ModelFileError::BadMagic);
     }
     let found = c.u32("the encoding version")?;
-    if found != encoding {
+    if !encodings.contains(&found) {
         return Err(ModelFileError::Encoding {
             found,
-            supported: encoding,
+            supported: encodings.last().copied().unwrap_or(0),
         });
     }
     let header_len = c.u32("the header length")? as usize;
-    c.take(header_len, "the header")
+    Ok((found, c.take(header_len, "the header")?))
 }
 
 fn put_tree(
@@ -129,15 +133,20 @@ fn put_tree(
     Ok(())
 }
 
-/// Encodes regression trees.
+/// Encodes regression trees, with their leaf counts when every tree has them.
 pub(crate) fn encode_value_trees(
     header: &Header,
-    trees: &[FlatTree],
+    trees: &[ValueTree],
 ) -> Result<Vec<u8>, ModelFileError> {
-    let mut out = begin(header)?;
+    let counted = trees.iter().all(ValueTree::has_covers);
+    let mut out = begin(header, if counted { ENCODING_COUNTS } else { ENCODING })?;
     for tree in trees {
-        put_tree(&mut out, tree, |out, _, value| {
+        let counts = tree.counts().filter(|_| counted);
+        put_tree(&mut out, tree.tree(), |out, leaf, value| {
             out.extend_from_slice(&value.to_le_bytes());
+            if let Some(c) = counts {
+                put_u32(out, c.get(leaf).copied().unwrap_or(0));
+            }
         })?;
     }
     Ok(out)
@@ -149,7 +158,7 @@ pub(crate) fn encode_class_trees(
     n_classes: usize,
     trees: &[ClassTree],
 ) -> Result<Vec<u8>, ModelFileError> {
-    let mut out = begin(header)?;
+    let mut out = begin(header, ENCODING)?;
     for tree in trees {
         let counts = tree.counts();
         put_tree(&mut out, tree.tree(), |out, leaf, _| {
@@ -219,11 +228,18 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
         return crate::model::boost::codec::decode(bytes);
     }
     let mut c = Cursor::new(bytes);
-    let header: Header = serde_json::from_slice(read_prelude(&mut c, MAGIC, ENCODING)?)
-        .map_err(ModelFileError::Header)?;
+    let (encoding, header) = read_prelude(&mut c, MAGIC, &[ENCODING, ENCODING_COUNTS])?;
+    let header: Header = serde_json::from_slice(header).map_err(ModelFileError::Header)?;
     let n_classes = header.classes.as_ref().map(Vec::len);
     if n_classes == Some(0) {
         return Err(ModelFileError::NoClasses);
+    }
+    let leaf_counts = encoding == ENCODING_COUNTS;
+    if leaf_counts && n_classes.is_some() {
+        return Err(ModelFileError::Encoding {
+            found: encoding,
+            supported: ENCODING,
+        });
     }
     // Each tree takes at least 4 + 12 bytes: never allocate for more than could follow.
     if header.n_trees == 0 || header.n_trees > c.remaining() / 16 {
@@ -232,7 +248,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
             bytes: c.remaining(),
         });
     }
-    let leaf_bytes = n_classes.map_or(8, |k| 4 * k);
+    let leaf_bytes = n_classes.map_or(if leaf_counts { 12 } else { 8 }, |k| 4 * k);
     let mut value_trees = Vec::new();
     let mut class_trees = Vec::new();
     for t in 0..header.n_trees {
@@ -245,7 +261,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
             });
         }
         let mut preorder = Vec::with_capacity(n_nodes);
-        let mut counts = Vec::new();
+        // A complete binary tree of n nodes has (n + 1) / 2 leaves: the counts are
+        // allocated once, at their size (checked against the tree below).
+        let mut counts = Vec::with_capacity((n_nodes / 2 + 1) * n_classes.unwrap_or(1));
         for _ in 0..n_nodes {
             let feature = c.u32("a node")?;
             if feature != LEAF {
@@ -258,13 +276,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, Trees), ModelFileError> {
                 preorder.push(PreorderNode::Leaf(0.0));
             } else {
                 preorder.push(PreorderNode::Leaf(c.f64("a leaf value")?));
+                if leaf_counts {
+                    counts.push(c.u32("a leaf count")?);
+                }
             }
         }
         let in_tree = |source: TreeError| ModelFileError::Tree { tree: t, source };
         let tree = FlatTree::from_preorder(preorder, header.n_features).map_err(in_tree)?;
         match n_classes {
             Some(k) => class_trees.push(ClassTree::new(tree, k, counts).map_err(in_tree)?),
-            None => value_trees.push(tree),
+            None => value_trees
+                .push(ValueTree::new(tree, leaf_counts.then_some(counts)).map_err(in_tree)?),
         }
     }
     if c.remaining() != 0 {
@@ -312,7 +334,7 @@ fn class_parts(
 }
 
 /// The value trees of a regressor's header, or why not.
-fn value_parts(header: &Header, trees: Trees) -> Result<Vec<FlatTree>, ModelFileError> {
+fn value_parts(header: &Header, trees: Trees) -> Result<Vec<ValueTree>, ModelFileError> {
     match (&header.classes, trees) {
         (None, Trees::Values(t)) => Ok(t),
         (Some(_) | None, Trees::Classes(_) | Trees::Values(_) | Trees::Boosted(_)) => {
@@ -416,10 +438,18 @@ mod tests {
         }
     }
 
+    fn uncounted() -> ValueTree {
+        ValueTree::new(stump(), None).unwrap()
+    }
+
+    fn counted() -> ValueTree {
+        ValueTree::new(stump(), Some(vec![3, 5])).unwrap()
+    }
+
     #[test]
     fn regression_trees_round_trip_and_have_the_documented_layout() {
         let h = header(None, 2);
-        let bytes = encode_value_trees(&h, &[stump(), stump()]).unwrap();
+        let bytes = encode_value_trees(&h, &[uncounted(), uncounted()]).unwrap();
         let json = serde_json::to_vec(&h).unwrap();
         // magic + encoding + header + 2 x (count + 3 nodes of 12 bytes)
         assert_eq!(bytes.len(), 8 + 4 + 4 + json.len() + 2 * (4 + 36));
@@ -429,7 +459,20 @@ mod tests {
         let Trees::Values(trees) = trees else {
             panic!("regression trees")
         };
-        assert_eq!(trees, vec![stump(), stump()]);
+        assert_eq!(trees, vec![uncounted(), uncounted()]);
+
+        // With leaf counts: encoding 2, four more bytes a leaf.
+        let bytes = encode_value_trees(&h, &[counted(), counted()]).unwrap();
+        assert_eq!(bytes.len(), 8 + 4 + 4 + json.len() + 2 * (4 + 36 + 8));
+        assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+        let (_, Trees::Values(trees)) = decode(&bytes).unwrap() else {
+            panic!("regression trees")
+        };
+        assert_eq!(trees, vec![counted(), counted()]);
+        assert_eq!(trees[0].counts(), Some(&[3, 5][..]));
+        // One tree without counts: the file keeps none.
+        let bytes = encode_value_trees(&h, &[counted(), uncounted()]).unwrap();
+        assert_eq!(bytes[8..12], 1u32.to_le_bytes());
     }
 
     #[test]
@@ -459,23 +502,26 @@ mod tests {
     #[test]
     fn damaged_files_are_refused_without_panicking() {
         let h = header(None, 1);
-        let good = encode_value_trees(&h, &[stump()]).unwrap();
         // Every truncation, and every single-byte change, is refused or decodes into a
         // valid tree: never a panic, never an unchecked index.
-        for n in 0..good.len() {
-            assert!(decode(&good[..n]).is_err(), "truncated at {n}");
-        }
-        for i in 0..good.len() {
-            for v in [0u8, 0x7F, 0xFF] {
-                let mut bad = good.clone();
-                bad[i] = v;
-                if let Ok((_, Trees::Values(trees))) = decode(&bad) {
-                    for t in &trees {
-                        assert!(t.leaf(&[0.0, 1.0]).is_some());
+        for tree in [counted(), uncounted()] {
+            let good = encode_value_trees(&h, &[tree]).unwrap();
+            for n in 0..good.len() {
+                assert!(decode(&good[..n]).is_err(), "truncated at {n}");
+            }
+            for i in 0..good.len() {
+                for v in [0u8, 0x7F, 0xFF] {
+                    let mut bad = good.clone();
+                    bad[i] = v;
+                    if let Ok((_, Trees::Values(trees))) = decode(&bad) {
+                        for t in &trees {
+                            assert!(t.leaf(&[0.0, 1.0]).is_some());
+                        }
                     }
                 }
             }
         }
+        let good = encode_value_trees(&h, &[uncounted()]).unwrap();
         let mut trailing = good.clone();
         trailing.push(0);
         assert!(

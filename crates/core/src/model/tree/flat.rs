@@ -245,6 +245,26 @@ impl FlatTree {
         self.n_leaves as usize
     }
 
+    /// Split `i` as (column, left child, right child); `None` for a leaf.
+    fn split_at(&self, i: usize) -> Option<(usize, usize, usize)> {
+        let node = self.nodes.get(i)?;
+        (node.feature != LEAF).then_some((node.feature as usize, i + 1, node.next as usize))
+    }
+
+    /// Whether `row` goes left at split `i`: `x <= threshold`, so NaN goes right.
+    fn goes_left_at(&self, i: usize, row: &[f64]) -> bool {
+        self.nodes
+            .get(i)
+            .and_then(|n| row.get(n.feature as usize).map(|x| *x <= n.value))
+            .unwrap_or(false)
+    }
+
+    /// Split `i`'s threshold; missing values go right.
+    fn threshold_at(&self, i: usize) -> Option<(f64, bool)> {
+        let node = self.nodes.get(i)?;
+        (node.feature != LEAF).then_some((node.value, false))
+    }
+
     /// The leaf `row` falls into: its leaf index and value. `None` only when `row` is
     /// narrower than the tree's features (callers check the width first).
     #[inline]
@@ -468,24 +488,176 @@ impl ClassTree {
     }
 }
 
-impl crate::model::explain::ShapTree for ClassTree {
+/// A regression tree with, when known, the training rows that reached each leaf: what
+/// explanations weigh paths by. Files written before the counts were kept have none.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueTree {
+    tree: FlatTree,
+    /// Rows per leaf, in leaf order.
+    counts: Option<Vec<u32>>,
+    /// What explanations need, computed from the counts by the first explanation: a
+    /// server that never explains does not hold a cover per node.
+    shap: std::sync::OnceLock<ValueShape>,
+}
+
+/// A [`ValueTree`]'s node covers, cover-weighted mean and depth.
+#[derive(Debug, Clone)]
+struct ValueShape {
+    covers: Vec<f64>,
+    expected: f64,
+    depth: usize,
+}
+
+impl PartialEq for ValueTree {
+    fn eq(&self, other: &Self) -> bool {
+        self.tree == other.tree && self.counts == other.counts
+    }
+}
+
+impl ValueTree {
+    /// Checks that `counts`, when given, has one entry per leaf.
+    pub(crate) fn new(tree: FlatTree, counts: Option<Vec<u32>>) -> Result<Self, TreeError> {
+        if let Some(c) = &counts
+            && c.len() != tree.n_leaves()
+        {
+            return Err(TreeError::Counts {
+                counts: c.len(),
+                leaves: tree.n_leaves(),
+                classes: 1,
+            });
+        }
+        Ok(Self {
+            tree,
+            counts,
+            shap: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The covers, mean and depth; all zero without counts.
+    fn shape(&self) -> &ValueShape {
+        self.shap.get_or_init(|| {
+            let nodes = &self.tree.nodes;
+            let Some(counts) = &self.counts else {
+                return ValueShape {
+                    covers: Vec::new(),
+                    expected: 0.0,
+                    depth: 0,
+                };
+            };
+            // Children follow their parents, so one pass from the end fills every cover.
+            let mut covers = vec![0.0; nodes.len()];
+            for i in (0..nodes.len()).rev() {
+                let node = nodes[i];
+                covers[i] = if node.feature == LEAF {
+                    counts
+                        .get(node.next as usize)
+                        .map_or(0.0, |&c| f64::from(c))
+                } else {
+                    covers.get(i + 1).copied().unwrap_or(0.0)
+                        + covers.get(node.next as usize).copied().unwrap_or(0.0)
+                };
+            }
+            let (expected, depth) = shape(
+                nodes,
+                &covers,
+                |n| n.feature == LEAF,
+                |n| n.next as usize,
+                |n| n.value,
+            );
+            ValueShape {
+                covers,
+                expected,
+                depth,
+            }
+        })
+    }
+
+    /// Routes the training rows (with their weights: bootstrap counts; every row once
+    /// when `None`) through `tree` and counts each leaf's rows.
+    pub(crate) fn count(
+        tree: FlatTree,
+        x: &crate::frame::FeatureMatrix,
+        weights: Option<&[u32]>,
+    ) -> Result<Self, TreeError> {
+        let mut counts = vec![0u32; tree.n_leaves()];
+        for (i, row) in x.rows().enumerate() {
+            let w = weights.map_or(1, |w| w.get(i).copied().unwrap_or(0));
+            if w == 0 {
+                continue;
+            }
+            let (leaf, _) = tree.leaf(row).ok_or(TreeError::NarrowRow)?;
+            if let Some(c) = counts.get_mut(leaf) {
+                *c = c.saturating_add(w);
+            }
+        }
+        Self::new(tree, Some(counts))
+    }
+
+    /// The flat tree.
+    pub(crate) fn tree(&self) -> &FlatTree {
+        &self.tree
+    }
+
+    /// Rows per leaf, when the tree keeps them.
+    pub(crate) fn counts(&self) -> Option<&[u32]> {
+        self.counts.as_deref()
+    }
+
+    /// Whether explanations can weigh this tree's paths.
+    pub(crate) fn has_covers(&self) -> bool {
+        self.counts.is_some()
+    }
+
+    /// The leaf `row` falls into: its leaf index and value.
+    #[inline]
+    pub(crate) fn leaf(&self, row: &[f64]) -> Option<(usize, f64)> {
+        self.tree.leaf(row)
+    }
+}
+
+impl crate::model::explain::ShapTree for ValueTree {
     fn split(&self, i: usize) -> Option<(usize, usize, usize)> {
-        let node = self.tree.nodes.get(i)?;
-        (node.feature != LEAF).then_some((node.feature as usize, i + 1, node.next as usize))
+        self.tree.split_at(i)
     }
 
     fn goes_left(&self, i: usize, row: &[f64]) -> bool {
-        self.tree
-            .nodes
-            .get(i)
-            .and_then(|n| row.get(n.feature as usize).map(|x| *x <= n.value))
-            .unwrap_or(false)
+        self.tree.goes_left_at(i, row)
     }
 
     fn threshold(&self, i: usize) -> Option<(f64, bool)> {
-        // NaN <= t is false: missing values go right.
-        let node = self.tree.nodes.get(i)?;
-        (node.feature != LEAF).then_some((node.value, false))
+        self.tree.threshold_at(i)
+    }
+
+    fn cover(&self, i: usize) -> f64 {
+        self.shape().covers.get(i).copied().unwrap_or(0.0)
+    }
+
+    fn depth(&self) -> usize {
+        self.shape().depth
+    }
+
+    fn add_expected(&self, scale: f64, base: &mut [f64]) {
+        if let Some(b) = base.first_mut() {
+            *b += scale * self.shape().expected;
+        }
+    }
+
+    fn leaf(&self, i: usize) -> crate::model::explain::LeafOut<'_> {
+        crate::model::explain::LeafOut::One(0, self.tree.nodes.get(i).map_or(0.0, |n| n.value))
+    }
+}
+
+impl crate::model::explain::ShapTree for ClassTree {
+    fn split(&self, i: usize) -> Option<(usize, usize, usize)> {
+        self.tree.split_at(i)
+    }
+
+    fn goes_left(&self, i: usize, row: &[f64]) -> bool {
+        self.tree.goes_left_at(i, row)
+    }
+
+    fn threshold(&self, i: usize) -> Option<(f64, bool)> {
+        self.tree.threshold_at(i)
     }
 
     fn cover(&self, i: usize) -> f64 {

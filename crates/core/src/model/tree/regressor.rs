@@ -15,7 +15,7 @@ use crate::model::params::ParamChecks;
 use crate::model::smartcore_io::{dense_for_fit, fit_failed, tree_failed};
 use crate::model::tree::cart::{SortedColumns, TreeLimits, fit_regression_tree};
 use crate::model::tree::check_tree_limits;
-use crate::model::tree::flat::FlatTree;
+use crate::model::tree::flat::ValueTree;
 use crate::model::{
     Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
     TrainingSet, check_width,
@@ -71,16 +71,29 @@ impl DecisionTreeRegressorParams {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionTreeRegressorModel {
     n_features: usize,
-    tree: FlatTree,
+    tree: ValueTree,
 }
 
 impl DecisionTreeRegressorModel {
-    pub(super) fn from_parts(n_features: usize, tree: FlatTree) -> Self {
+    pub(super) fn from_parts(n_features: usize, tree: ValueTree) -> Self {
         Self { n_features, tree }
     }
 
-    pub(super) fn tree(&self) -> &FlatTree {
+    pub(super) fn tree(&self) -> &ValueTree {
         &self.tree
+    }
+
+    /// The tree as explanations walk it, when it keeps its leaf counts.
+    pub(crate) fn ensemble(&self) -> Option<crate::model::explain::Ensemble<'_, ValueTree>> {
+        self.tree
+            .has_covers()
+            .then(|| crate::model::explain::Ensemble {
+                trees: std::slice::from_ref(&self.tree),
+                scale: 1.0,
+                n_outputs: 1,
+                base: vec![0.0],
+                space: crate::model::ExplanationSpace::Value,
+            })
     }
 }
 
@@ -157,7 +170,8 @@ impl Trainer for ValidDecisionTreeRegressorParams {
             mtry: n,
         };
         let counts = vec![1; y.len()];
-        let tree = fit_regression_tree(&sorted, y, &counts, limits, data.seed).map_err(library)?;
+        let tree = fit_regression_tree(&sorted, y, &counts, limits, data.seed).map_err(&library)?;
+        let tree = ValueTree::count(tree, &data.x, None).map_err(library)?;
         Ok(DecisionTreeRegressorModel {
             n_features: n,
             tree,
@@ -232,7 +246,7 @@ mod tests {
         .unwrap()
         .fit(&data)
         .unwrap();
-        assert_eq!(model.tree().n_leaves(), 2);
+        assert_eq!(model.tree().tree().n_leaves(), 2);
         let Predictions::Values(v) = model.predict(&data.x).unwrap() else {
             panic!()
         };
