@@ -29,7 +29,7 @@ from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRe
 from sklearn.model_selection import (
     KFold, PredefinedSplit, StratifiedKFold, cross_validate, train_test_split)
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 SCORERS = {
@@ -56,7 +56,7 @@ def tree_params(m):
     }
 
 
-def make_model(m, seed):
+def make_model(m, seed, categorical=None):
     kind = m["type"]
     if kind == "logistic_regression":
         # smartcore's objective is log-loss + alpha/2 |w|^2: scikit-learn's C = 1/alpha.
@@ -91,6 +91,7 @@ def make_model(m, seed):
                    l2_regularization=m.get("l2_regularization", 0.0), max_bins=m.get("max_bins", 255),
                    early_stopping=early, validation_fraction=m.get("validation_fraction", 0.1),
                    n_iter_no_change=m.get("n_iter_no_change", 10), tol=m.get("tol", 1e-7),
+                   categorical_features=categorical if categorical is not None and any(categorical) else None,
                    random_state=seed)
     raise SystemExit(f"cv.py: no scikit-learn counterpart for {kind}")
 
@@ -112,25 +113,37 @@ def step_transformer(step, features):
 
 
 def make_preprocessing(config, frame):
+    """The ColumnTransformer of the config's steps and, per output column, whether it
+    holds category codes: a categorical feature without a one_hot step (which only
+    gradient boosting accepts) is ordinal-encoded in the schema's order, missing and
+    unseen categories as NaN, as Ferry's category codes are."""
     features = config["schema"]["features"]
     chains = {f["name"]: [] for f in features}
     for step in (config.get("preprocessing") or {}).get("steps", []):
         for column in step["columns"]:
             chains[column].append(step)
-    parts = []
+    parts, categorical = [], []
     for f in features:
         name, steps = f["name"], []
+        categories = f.get("categories") or sorted(frame[name].dropna().unique().tolist())
+        encoded = any(step["op"] == "one_hot" for step in chains[name])
         for i, step in enumerate(chains[name]):
             if step["op"] == "one_hot":
-                categories = f.get("categories") or sorted(frame[name].dropna().unique().tolist())
                 steps.append((f"{i}", OneHotEncoder(
                     categories=[categories],
                     handle_unknown="ignore" if step.get("handle_unknown") == "ignore" else "error",
                     sparse_output=False)))
             else:
                 steps.append((f"{i}", step_transformer(step, features)))
+        if f["dtype"] == "categorical" and not encoded:
+            steps.append(("codes", OrdinalEncoder(
+                categories=[categories], handle_unknown="use_encoded_value", unknown_value=np.nan,
+                encoded_missing_value=np.nan)))
+            categorical.append(True)
+        else:
+            categorical.extend([False] * (len(categories) if encoded else 1))
         parts.append((name, Pipeline(steps) if steps else "passthrough", [name]))
-    return ColumnTransformer(parts)
+    return ColumnTransformer(parts), categorical
 
 
 def main():
@@ -167,7 +180,8 @@ def main():
         else ["rmse", "mae", "r2"])
     if not classifier:
         y_train = y_train.astype(float)
-    pipeline = Pipeline([("preprocess", make_preprocessing(config, frame)), ("model", make_model(model, seed))])
+    preprocess, categorical = make_preprocessing(config, frame)
+    pipeline = Pipeline([("preprocess", preprocess), ("model", make_model(model, seed, categorical))])
     scores = cross_validate(pipeline, x_train, y_train, cv=splitter,
                             scoring={m: SCORERS[m] for m in metrics})
     out = {}

@@ -445,3 +445,56 @@ fn train_explain_writes_what_the_server_answers_and_sets_bad_rows_aside() {
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("cannot be explained"), "{message}");
 }
+
+#[test]
+fn native_categories_and_missing_values_serve_and_explain() {
+    let registry = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("train"))
+        .arg("--config")
+        .arg(workspace().join("configs/titanic_boosting_native.yaml"))
+        .arg("--registry")
+        .arg(registry.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(registry.path(), &[]);
+    // Missing age, fare and port; a port never seen in training; ordinary rows.
+    let records = json!({ "records": [
+        {"pclass": 3, "sex": "male", "age": null, "sibsp": 0, "parch": 0, "fare": null, "embarked": null},
+        {"pclass": 1, "sex": "female", "age": 38, "sibsp": 1, "parch": 0, "fare": 71.28, "embarked": "X"},
+        {"pclass": 1, "sex": "female", "age": 38, "sibsp": 1, "parch": 0, "fare": 71.28, "embarked": "C"},
+        {"pclass": 2, "sex": "male", "age": 30, "sibsp": 0, "parch": 0, "fare": 13.0, "embarked": "S"}
+    ]});
+    let (status, body) = server.predict("titanic-boosting-native", &records);
+    assert_eq!(status, 200, "{body}");
+    let predictions = body["predictions"].as_array().unwrap();
+    let p1: Vec<f64> = predictions
+        .iter()
+        .map(|p| p["probabilities"]["1"].as_f64().unwrap())
+        .collect();
+    assert!(p1.iter().all(|p| (0.0..=1.0).contains(p)), "{p1:?}");
+    assert!(p1[2] > 0.5 && p1[3] < 0.5, "{p1:?}");
+    // Explanations of the same rows add up to the log-odds the probabilities come from.
+    let (status, body) = server.post(
+        "/models/titanic-boosting-native/explain",
+        "application/json",
+        records.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    for (e, p) in body["explanations"].as_array().unwrap().iter().zip(&p1) {
+        let out = &e[0];
+        let contributions = out["contributions"].as_object().unwrap();
+        assert_eq!(contributions.len(), 7);
+        let total = out["base"].as_f64().unwrap()
+            + contributions
+                .values()
+                .map(|v| v.as_f64().unwrap())
+                .sum::<f64>();
+        let logit = (p / (1.0 - p)).ln();
+        assert!((total - logit).abs() < 1e-9, "{total} vs {logit}");
+    }
+}

@@ -160,6 +160,8 @@ pub struct FeatureMatrix {
     values: Vec<f64>,
     n_rows: usize,
     n_cols: usize,
+    /// Columns that hold category codes, with their number of categories.
+    categories: Vec<(usize, usize)>,
 }
 
 impl FeatureMatrix {
@@ -170,7 +172,27 @@ impl FeatureMatrix {
             values,
             n_rows,
             n_cols,
+            categories: Vec::new(),
         })
+    }
+
+    /// Marks columns as category codes: each `(column, n)` holds `0..n` (the position of
+    /// the category in its feature's list) or NaN for a missing or unseen category.
+    /// Models that split on categories natively read it; columns out of range are
+    /// ignored.
+    #[must_use]
+    pub fn with_categories(mut self, categories: Vec<(usize, usize)>) -> Self {
+        self.categories = categories
+            .into_iter()
+            .filter(|&(c, _)| c < self.n_cols)
+            .collect();
+        self
+    }
+
+    /// The columns holding category codes, with their number of categories.
+    #[must_use]
+    pub fn categories(&self) -> &[(usize, usize)] {
+        &self.categories
     }
 
     /// Number of rows.

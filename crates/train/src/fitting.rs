@@ -45,7 +45,11 @@ pub(crate) fn fit_preprocessing(
     target: &[TargetValue],
     rows: &[usize],
 ) -> Result<(FittedPreprocessor, TrainingSet), RunError> {
-    let preprocessor = pipeline.config.preprocessing.fit(&pipeline.schema, frame)?;
+    let preprocessor = pipeline.config.preprocessing.fit_for(
+        &pipeline.schema,
+        frame,
+        pipeline.config.model.kind().inputs(),
+    )?;
     let x = preprocessor.transform(frame)?;
     let y = match pipeline.task {
         Task::Classification => Target::Classes(EncodedLabels::encode(&labels_at(target, rows))),

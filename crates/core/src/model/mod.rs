@@ -113,6 +113,41 @@ pub enum Task {
     Regression,
 }
 
+impl ModelKind {
+    /// What the model takes besides finite numbers: gradient-boosted models route
+    /// missing values and split on category codes themselves, so their features need no
+    /// impute or one-hot step.
+    #[must_use]
+    pub fn inputs(self) -> crate::preprocess::ModelInputs {
+        match self {
+            ModelKind::GradientBoostingClassifier | ModelKind::GradientBoostingRegressor => {
+                crate::preprocess::ModelInputs {
+                    missing: true,
+                    category_codes: true,
+                }
+            }
+            ModelKind::LogisticRegression
+            | ModelKind::LinearRegression
+            | ModelKind::RidgeRegression
+            | ModelKind::Lasso
+            | ModelKind::ElasticNet
+            | ModelKind::DecisionTreeClassifier
+            | ModelKind::DecisionTreeRegressor
+            | ModelKind::RandomForestClassifier
+            | ModelKind::RandomForestRegressor
+            | ModelKind::ExtraTreesRegressor
+            | ModelKind::KnnClassifier
+            | ModelKind::KnnRegressor
+            | ModelKind::GaussianNb
+            | ModelKind::MultinomialNb
+            | ModelKind::BernoulliNb
+            | ModelKind::CategoricalNb
+            | ModelKind::Svc
+            | ModelKind::Svr => crate::preprocess::ModelInputs::ENCODED,
+        }
+    }
+}
+
 impl fmt::Display for ModelKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

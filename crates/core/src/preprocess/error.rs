@@ -66,9 +66,12 @@ pub enum FittedStepsError {
     /// A feature with no column plan (internal fault).
     #[error("feature '{0}' has no plan")]
     NoPlan(String),
-    /// A one-hot step lists a category twice.
-    #[error("duplicate category in one_hot of '{0}'")]
+    /// A one-hot or code step lists a category twice.
+    #[error("duplicate category in the encoding of '{0}'")]
     DuplicateCategory(String),
+    /// A categorical feature encoded by two steps.
+    #[error("categorical feature '{0}' is encoded twice")]
+    EncodedTwice(String),
     /// A step for a feature of another type.
     #[error("step {op} does not apply to the type of '{column}'")]
     WrongType {
@@ -77,8 +80,8 @@ pub enum FittedStepsError {
         /// The feature.
         column: String,
     },
-    /// A categorical feature no one-hot step encodes.
-    #[error("categorical feature '{0}' is not one-hot encoded")]
+    /// A categorical feature no one-hot or code step encodes.
+    #[error("categorical feature '{0}' is not encoded")]
     NotEncoded(String),
     /// The stored output features differ from those the steps produce.
     #[error("stored output features {stored:?} do not match the steps, which produce {built:?}")]

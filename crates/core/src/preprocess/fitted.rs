@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{FittedStepsError, PreprocessError};
-use super::spec::{ConstantValue, HandleUnknown, ImputeStrategy, PreprocessSpec, StepSpec};
+use super::spec::{
+    ConstantValue, HandleUnknown, ImputeStrategy, ModelInputs, PreprocessSpec, StepSpec,
+};
 use crate::frame::{Column, FeatureMatrix, Frame};
 use crate::schema::{DType, FeatureSchema, RowErrors, SchemaError};
 
@@ -55,6 +57,19 @@ pub enum FittedStep {
         /// What an unseen category does.
         handle_unknown: HandleUnknown,
     },
+    /// One output, the category's position in `categories` (a missing or unseen
+    /// category is NaN), for models that split on categories themselves.
+    CategoryCodes {
+        /// The feature.
+        column: String,
+        /// The categories, in code order.
+        categories: Vec<String>,
+    },
+    /// Missing values of `column` stay missing (NaN) for a model that routes them.
+    KeepMissing {
+        /// The feature.
+        column: String,
+    },
 }
 
 impl FittedStep {
@@ -63,7 +78,9 @@ impl FittedStep {
             FittedStep::Impute { column, .. }
             | FittedStep::StandardScale { column, .. }
             | FittedStep::MinMaxScale { column, .. }
-            | FittedStep::OneHot { column, .. } => column,
+            | FittedStep::OneHot { column, .. }
+            | FittedStep::CategoryCodes { column, .. }
+            | FittedStep::KeepMissing { column } => column,
         }
     }
 
@@ -74,6 +91,8 @@ impl FittedStep {
             FittedStep::StandardScale { .. } => "standard_scale",
             FittedStep::MinMaxScale { .. } => "min_max_scale",
             FittedStep::OneHot { .. } => "one_hot",
+            FittedStep::CategoryCodes { .. } => "category_codes",
+            FittedStep::KeepMissing { .. } => "keep_missing",
         }
     }
 }
@@ -85,13 +104,36 @@ enum ColumnPlan {
         fill: Option<f64>,
         offset: f64,
         scale: f64,
+        keep_missing: bool,
     },
     Categorical {
         fill: Option<String>,
         sorted: Vec<(String, usize)>,
         width: usize,
         handle_unknown: HandleUnknown,
+        /// One output holding the category's code instead of one per category.
+        codes: bool,
+        keep_missing: bool,
     },
+}
+
+/// The categories of a one-hot or code step, sorted with their positions, or the
+/// duplicate that makes them ambiguous.
+fn sorted_categories(
+    categories: &[String],
+    column: &str,
+) -> Result<Vec<(String, usize)>, FittedStepsError> {
+    let mut s: Vec<(String, usize)> = categories
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, c)| (c, i))
+        .collect();
+    s.sort();
+    if s.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(FittedStepsError::DuplicateCategory(column.to_owned()));
+    }
+    Ok(s)
 }
 
 /// Fitted preprocessing: the input schema, the fitted steps, and the names of the model
@@ -150,11 +192,14 @@ impl FittedPreprocessor {
                     sorted: Vec::new(),
                     width: 0,
                     handle_unknown: HandleUnknown::Error,
+                    codes: false,
+                    keep_missing: false,
                 },
                 DType::Numeric | DType::Integer | DType::Boolean => ColumnPlan::Numeric {
                     fill: None,
                     offset: 0.0,
                     scale: 1.0,
+                    keep_missing: false,
                 },
             })
             .collect();
@@ -163,6 +208,13 @@ impl FittedPreprocessor {
             let Some(fi) = input.position(step.column()) else {
                 return Err(FittedStepsError::UnknownFeature(step.column().to_owned()));
             };
+            if matches!(
+                step,
+                FittedStep::OneHot { .. } | FittedStep::CategoryCodes { .. }
+            ) && encoded.get(fi).copied().unwrap_or(false)
+            {
+                return Err(FittedStepsError::EncodedTwice(step.column().to_owned()));
+            }
             let Some(slot) = plan.get_mut(fi) else {
                 return Err(FittedStepsError::NoPlan(step.column().to_owned()));
             };
@@ -212,22 +264,31 @@ impl FittedPreprocessor {
                         ..
                     },
                 ) => {
-                    let mut s: Vec<(String, usize)> = categories
-                        .iter()
-                        .cloned()
-                        .enumerate()
-                        .map(|(i, c)| (c, i))
-                        .collect();
-                    s.sort();
-                    if s.windows(2).any(|w| w[0].0 == w[1].0) {
-                        return Err(FittedStepsError::DuplicateCategory(
-                            step.column().to_owned(),
-                        ));
-                    }
-                    *sorted = s;
+                    *sorted = sorted_categories(categories, step.column())?;
                     *width = categories.len();
                     *handle_unknown = *h;
                     encoded[fi] = true;
+                }
+                (
+                    ColumnPlan::Categorical {
+                        sorted,
+                        width,
+                        codes,
+                        ..
+                    },
+                    FittedStep::CategoryCodes { categories, .. },
+                ) => {
+                    *sorted = sorted_categories(categories, step.column())?;
+                    *width = 1;
+                    *codes = true;
+                    encoded[fi] = true;
+                }
+                (
+                    ColumnPlan::Numeric { keep_missing, .. }
+                    | ColumnPlan::Categorical { keep_missing, .. },
+                    FittedStep::KeepMissing { .. },
+                ) => {
+                    *keep_missing = true;
                 }
                 (_, step) => {
                     return Err(FittedStepsError::WrongType {
@@ -244,12 +305,22 @@ impl FittedPreprocessor {
                     return Err(FittedStepsError::NotEncoded(feature.name.to_string()));
                 }
                 for step in &steps {
-                    if let FittedStep::OneHot {
-                        column, categories, ..
-                    } = step
-                        && column == &feature.name
-                    {
-                        output.extend(categories.iter().map(|c| format!("{}={c}", feature.name)));
+                    match step {
+                        FittedStep::OneHot {
+                            column, categories, ..
+                        } if column == &feature.name => {
+                            output
+                                .extend(categories.iter().map(|c| format!("{}={c}", feature.name)));
+                        }
+                        FittedStep::CategoryCodes { column, .. } if column == &feature.name => {
+                            output.push(feature.name.clone());
+                        }
+                        FittedStep::Impute { .. }
+                        | FittedStep::StandardScale { .. }
+                        | FittedStep::MinMaxScale { .. }
+                        | FittedStep::OneHot { .. }
+                        | FittedStep::CategoryCodes { .. }
+                        | FittedStep::KeepMissing { .. } => {}
                     }
                 }
             } else {
@@ -301,6 +372,7 @@ impl FittedPreprocessor {
         // (row, error) for every bad value; grouped by row at the end.
         let mut bad: Vec<(usize, SchemaError)> = Vec::new();
         let mut col_offset = 0;
+        let mut code_columns = Vec::new();
         for (fi, (plan, column)) in self.plan.iter().zip(frame.columns()).enumerate() {
             let name = || {
                 self.input
@@ -315,17 +387,26 @@ impl FittedPreprocessor {
                         fill,
                         offset,
                         scale,
+                        keep_missing,
                     },
                     Column::Numeric(xs),
                 ) => {
                     for (r, &x) in xs.iter().enumerate() {
-                        let x = if x.is_nan() {
-                            fill.ok_or_else(|| PreprocessError::MissingValue {
-                                row: r,
-                                column: name(),
-                            })?
-                        } else {
-                            x
+                        let x = match (x.is_nan(), fill) {
+                            (false, _) => x,
+                            (true, Some(v)) => *v,
+                            (true, None) if *keep_missing => {
+                                if let Some(slot) = values.get_mut(r * width + col_offset) {
+                                    *slot = f64::NAN;
+                                }
+                                continue;
+                            }
+                            (true, None) => {
+                                return Err(PreprocessError::MissingValue {
+                                    row: r,
+                                    column: name(),
+                                });
+                            }
                         };
                         let y = (x - offset) / scale;
                         if !y.is_finite() {
@@ -347,8 +428,41 @@ impl FittedPreprocessor {
                     ColumnPlan::Categorical {
                         fill,
                         sorted,
+                        codes: true,
+                        keep_missing,
+                        ..
+                    },
+                    Column::Categorical(xs),
+                ) => {
+                    // The category's position in its list; missing and unseen
+                    // categories are NaN, which the model routes as missing.
+                    for (r, x) in xs.iter().enumerate() {
+                        let value = x.as_deref().or(fill.as_deref());
+                        if value.is_none() && !keep_missing {
+                            return Err(PreprocessError::MissingValue {
+                                row: r,
+                                column: name(),
+                            });
+                        }
+                        let code = value
+                            .and_then(|v| sorted.binary_search_by(|(c, _)| c.as_str().cmp(v)).ok())
+                            .and_then(|pos| sorted.get(pos))
+                            .map_or(f64::NAN, |(_, j)| *j as f64);
+                        if let Some(slot) = values.get_mut(r * width + col_offset) {
+                            *slot = code;
+                        }
+                    }
+                    code_columns.push((col_offset, sorted.len()));
+                    col_offset += 1;
+                }
+                (
+                    ColumnPlan::Categorical {
+                        fill,
+                        sorted,
                         width: k,
                         handle_unknown,
+                        codes: false,
+                        ..
                     },
                     Column::Categorical(xs),
                 ) => {
@@ -394,9 +508,11 @@ impl FittedPreprocessor {
         if !bad.is_empty() {
             return Err(PreprocessError::InvalidValues(group_by_row(bad)));
         }
-        FeatureMatrix::from_row_major(values, n_rows, width).ok_or_else(|| {
-            PreprocessError::Internal("output matrix does not match its shape".to_owned())
-        })
+        FeatureMatrix::from_row_major(values, n_rows, width)
+            .map(|m| m.with_categories(code_columns))
+            .ok_or_else(|| {
+                PreprocessError::Internal("output matrix does not match its shape".to_owned())
+            })
     }
 
     /// The input feature that produced output column `column` (a one-hot column maps to
@@ -447,7 +563,25 @@ impl PreprocessSpec {
         schema: &FeatureSchema,
         data: &Frame,
     ) -> Result<FittedPreprocessor, PreprocessError> {
-        self.validate(schema).map_err(PreprocessError::Invalid)?;
+        self.fit_for(schema, data, ModelInputs::ENCODED)
+    }
+
+    /// Fits the steps as [`PreprocessSpec::fit`] does, for a model that takes `inputs`:
+    /// then each categorical feature no step encodes gets a
+    /// [`FittedStep::CategoryCodes`] (the schema's categories, or the training
+    /// categories sorted), and each nullable feature no step imputes a
+    /// [`FittedStep::KeepMissing`].
+    ///
+    /// # Errors
+    /// As [`PreprocessSpec::fit`], with [`PreprocessSpec::validate_for`]'s checks.
+    pub fn fit_for(
+        &self,
+        schema: &FeatureSchema,
+        data: &Frame,
+        inputs: ModelInputs,
+    ) -> Result<FittedPreprocessor, PreprocessError> {
+        self.validate_for(schema, inputs)
+            .map_err(PreprocessError::Invalid)?;
         if data.columns().len() != schema.len() {
             return Err(PreprocessError::FrameMismatch {
                 index: data.columns().len().min(schema.len()),
@@ -468,6 +602,39 @@ impl PreprocessSpec {
                 };
                 let f = fit_step(step, name, column, declared)?;
                 fitted.push(f);
+            }
+        }
+        for (fi, feature) in schema.features().iter().enumerate() {
+            let handled = |op: &str| {
+                self.steps
+                    .iter()
+                    .any(|s| s.op() == op && s.columns().contains(&feature.name))
+            };
+            if feature.dtype == DType::Categorical && !handled("one_hot") {
+                let categories = match &feature.categories {
+                    Some(list) => list.clone(),
+                    None => {
+                        let Some(Column::Categorical(xs)) = work.get(fi) else {
+                            return Err(PreprocessError::FrameMismatch { index: fi });
+                        };
+                        let mut seen: Vec<String> = xs.iter().flatten().cloned().collect();
+                        seen.sort();
+                        seen.dedup();
+                        seen
+                    }
+                };
+                if categories.is_empty() {
+                    return Err(no_values("category_codes", &feature.name));
+                }
+                fitted.push(FittedStep::CategoryCodes {
+                    column: feature.name.clone(),
+                    categories,
+                });
+            }
+            if feature.nullable && !handled("impute") {
+                fitted.push(FittedStep::KeepMissing {
+                    column: feature.name.clone(),
+                });
             }
         }
         FittedPreprocessor::from_steps(schema.clone(), fitted)

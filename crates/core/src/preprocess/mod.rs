@@ -9,8 +9,8 @@ mod spec;
 pub use error::{FittedStepsError, PreprocessError};
 pub use fitted::{Fill, FittedPreprocessor, FittedStep};
 pub use spec::{
-    ConstantValue, HandleUnknown, ImputeSpec, ImputeStrategy, OneHotSpec, PreprocessSpec,
-    ScaleSpec, StepSpec,
+    ConstantValue, HandleUnknown, ImputeSpec, ImputeStrategy, ModelInputs, OneHotSpec,
+    PreprocessSpec, ScaleSpec, StepSpec,
 };
 
 #[cfg(test)]

@@ -115,6 +115,27 @@ pub enum HandleUnknown {
     Ignore,
 }
 
+/// What a model takes besides finite numbers, which decides what preprocessing must do
+/// before it ([`ModelKind::inputs`](crate::ModelKind::inputs)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelInputs {
+    /// Missing values (NaN), routed by the model itself: a nullable feature needs no
+    /// impute step.
+    pub missing: bool,
+    /// Category codes (the category's position in the feature's list), split on as
+    /// categories: a categorical feature needs no one-hot step.
+    pub category_codes: bool,
+}
+
+impl ModelInputs {
+    /// Finite numbers only: every nullable feature imputed, every categorical one-hot
+    /// encoded.
+    pub const ENCODED: ModelInputs = ModelInputs {
+        missing: false,
+        category_codes: false,
+    };
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Impute,
@@ -123,14 +144,29 @@ enum Slot {
 }
 
 impl PreprocessSpec {
-    /// Checks the steps against `schema`: columns exist and have a type the step accepts,
-    /// a column is imputed, scaled and encoded at most once each and imputed before it is
-    /// scaled or encoded, every categorical feature is one-hot encoded and every nullable
-    /// feature is imputed. Paths are relative to the preprocessing section.
+    /// Checks the steps against `schema` for a model that takes finite numbers only:
+    /// [`PreprocessSpec::validate_for`] with [`ModelInputs::ENCODED`].
     ///
     /// # Errors
     /// Every problem found.
     pub fn validate(&self, schema: &FeatureSchema) -> Result<(), ConfigErrors> {
+        self.validate_for(schema, ModelInputs::ENCODED)
+    }
+
+    /// Checks the steps against `schema`: columns exist and have a type the step accepts,
+    /// a column is imputed, scaled and encoded at most once each and imputed before it is
+    /// scaled or encoded, every categorical feature is one-hot encoded (unless the model
+    /// takes category codes) and every nullable feature is imputed (unless the model
+    /// takes missing values and the feature is not one-hot encoded). Paths are relative
+    /// to the preprocessing section.
+    ///
+    /// # Errors
+    /// Every problem found.
+    pub fn validate_for(
+        &self,
+        schema: &FeatureSchema,
+        inputs: ModelInputs,
+    ) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::new();
         // For each feature, the index of the step that fills each slot.
         let mut slots: Vec<[Option<usize>; 3]> = vec![[None; 3]; schema.len()];
@@ -193,7 +229,8 @@ impl PreprocessSpec {
             }
         }
         for (fi, feature) in schema.features().iter().enumerate() {
-            if feature.dtype == DType::Categorical && slots[fi][Slot::Encode as usize].is_none() {
+            let encoded = slots[fi][Slot::Encode as usize].is_some();
+            if feature.dtype == DType::Categorical && !encoded && !inputs.category_codes {
                 errors.push(
                     "steps",
                     format!(
@@ -202,7 +239,10 @@ impl PreprocessSpec {
                     ),
                 );
             }
-            if feature.nullable && slots[fi][Slot::Impute as usize].is_none() {
+            if feature.nullable
+                && slots[fi][Slot::Impute as usize].is_none()
+                && (encoded || !inputs.missing)
+            {
                 errors.push(
                     "steps",
                     format!("nullable feature '{}' needs an impute step", feature.name),

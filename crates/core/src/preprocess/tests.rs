@@ -254,3 +254,105 @@ fn a_value_that_overflows_scaling_is_a_caller_error() {
     );
     assert!(err.is_caller_error());
 }
+
+const NATIVE: ModelInputs = ModelInputs {
+    missing: true,
+    category_codes: true,
+};
+
+#[test]
+fn a_model_that_takes_missing_values_and_codes_needs_no_impute_or_one_hot() {
+    let (schema, frame) = titanic_like();
+    let scale: PreprocessSpec =
+        from_yaml_str("steps:\n  - op: standard_scale\n    columns: [fare]\n").unwrap();
+    // Encoded inputs: every nullable feature imputed, every categorical one encoded.
+    let errors = scale.validate(&schema).unwrap_err().to_string();
+    for expected in [
+        "nullable feature 'age' needs an impute step",
+        "categorical feature 'sex' needs a one_hot step",
+        "nullable feature 'embarked' needs an impute step",
+    ] {
+        assert!(errors.contains(expected), "{errors}");
+    }
+    scale.validate_for(&schema, NATIVE).unwrap();
+    // A nullable feature that is one-hot encoded still needs its impute step.
+    let one_hot: PreprocessSpec =
+        from_yaml_str("steps:\n  - op: one_hot\n    columns: [embarked]\n").unwrap();
+    let errors = one_hot
+        .validate_for(&schema, NATIVE)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("nullable feature 'embarked' needs an impute step"),
+        "{errors}"
+    );
+
+    let fitted = scale.fit_for(&schema, &frame, NATIVE).unwrap();
+    assert_eq!(fitted.output(), ["age", "fare", "sex", "embarked"]);
+    let ops: Vec<String> = fitted
+        .steps()
+        .iter()
+        .map(|s| {
+            serde_json::to_value(s).unwrap()["op"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "standard_scale",
+            "keep_missing",
+            "category_codes",
+            "category_codes",
+            "keep_missing"
+        ]
+    );
+    let x = fitted.transform(&frame).unwrap();
+    // Codes in the learned (sorted) order: female 0, male 1; C 0, S 1; missing is NaN.
+    assert!(x.row(1)[0].is_nan());
+    assert_eq!(x.row(0)[2..], [1.0, 1.0]);
+    assert_eq!(x.row(1)[2], 0.0);
+    assert!(x.row(1)[3].is_nan());
+    assert_eq!(x.row(2)[3], 0.0);
+    assert_eq!(x.categories(), [(2, 2), (3, 2)]);
+    // An unseen category is missing too; a round trip through JSON keeps everything.
+    let unseen = Frame::new(vec![
+        Column::Numeric(vec![5.0]),
+        Column::Numeric(vec![1.0]),
+        Column::Categorical(vec![Some("female".into())]),
+        Column::Categorical(vec![Some("Q".into())]),
+    ])
+    .unwrap();
+    let back: FittedPreprocessor =
+        serde_json::from_str(&serde_json::to_string(&fitted).unwrap()).unwrap();
+    assert_eq!(back, fitted);
+    let y = back.transform(&unseen).unwrap();
+    assert_eq!(y.row(0)[2], 0.0);
+    assert!(y.row(0)[3].is_nan());
+    // Explanations map the code columns back to their features.
+    assert_eq!(back.source_feature(2), Some(2));
+    assert_eq!(back.source_feature(3), Some(3));
+}
+
+#[test]
+fn a_feature_encoded_twice_is_refused_when_read() {
+    let (schema, frame) = titanic_like();
+    let fitted = PreprocessSpec::default()
+        .fit_for(&schema, &frame, NATIVE)
+        .unwrap();
+    let mut json = serde_json::to_value(&fitted).unwrap();
+    let steps = json["steps"].as_array_mut().unwrap();
+    let codes = steps
+        .iter()
+        .find(|s| s["op"] == "category_codes")
+        .unwrap()
+        .clone();
+    let mut one_hot = codes.clone();
+    one_hot["op"] = "one_hot".into();
+    one_hot["handle_unknown"] = "error".into();
+    steps.push(one_hot);
+    let err = serde_json::from_value::<FittedPreprocessor>(json).unwrap_err();
+    assert!(err.to_string().contains("encoded twice"), "{err}");
+}

@@ -146,8 +146,8 @@ fn detail_pick(
 }
 
 /// The model's features, each categorical one with the categories it accepts: the
-/// schema's list, or, when the schema listed none, the ones its one-hot step learned
-/// from the training data.
+/// schema's list, or, when the schema listed none, the ones its one-hot (or category
+/// code) step learned from the training data.
 fn features_with_learned_categories(
     model: &crate::state::LoadedModel,
 ) -> Vec<ferry_core::schema::FeatureSpec> {
@@ -160,9 +160,16 @@ fn features_with_learned_categories(
             .find_map(|step| match step {
                 ferry_core::preprocess::FittedStep::OneHot {
                     column, categories, ..
-                } if column == name => Some(categories.clone()),
+                }
+                | ferry_core::preprocess::FittedStep::CategoryCodes { column, categories }
+                    if column == name =>
+                {
+                    Some(categories.clone())
+                }
                 ferry_core::preprocess::FittedStep::OneHot { .. }
+                | ferry_core::preprocess::FittedStep::CategoryCodes { .. }
                 | ferry_core::preprocess::FittedStep::Impute { .. }
+                | ferry_core::preprocess::FittedStep::KeepMissing { .. }
                 | ferry_core::preprocess::FittedStep::StandardScale { .. }
                 | ferry_core::preprocess::FittedStep::MinMaxScale { .. } => None,
             })

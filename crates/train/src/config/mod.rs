@@ -643,7 +643,7 @@ impl PipelineConfig {
         }
 
         if let Some(schema) = &schema
-            && let Err(e) = self.preprocessing.validate(schema)
+            && let Err(e) = self.preprocessing.validate_for(schema, kind.inputs())
         {
             errors.extend_prefixed("preprocessing", e);
         }

@@ -21,7 +21,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::tree::{BoostPreorder, BoostTree, DEFAULT_LEFT};
+use super::tree::{BoostPreorder, BoostTree, CATEGORICAL, DEFAULT_LEFT};
 use crate::frame::FeatureMatrix;
 use crate::model::{FitProgress, TrainError};
 
@@ -91,7 +91,27 @@ struct Binned {
     bins: Vec<u8>,
     /// Per column, the upper edge of each bin but the last.
     edges: Vec<Vec<f64>>,
+    /// Per column, its number of categories when it holds category codes (each code
+    /// is its own bin), else 0.
+    n_categories: Vec<usize>,
 }
+
+/// The categories going left at a categorical split: one bit per bin.
+type Cats = [u64; 4];
+
+fn has_cat(cats: &Cats, code: u8) -> bool {
+    cats.get(usize::from(code >> 6))
+        .is_some_and(|w| w >> (code & 63) & 1 == 1)
+}
+
+/// Categories with fewer rows than this in a leaf are not ordered by their gradients
+/// and go right (scikit-learn's `MIN_CAT_SUPPORT`); it is also the smoothing added to
+/// their hessians when they are ordered.
+const MIN_CAT_SUPPORT: u32 = 10;
+
+/// At most this many categories go left at one split (scikit-learn's and LightGBM's
+/// `max_cat_threshold`).
+const MAX_CAT_THRESHOLD: usize = 32;
 
 impl Binned {
     fn column(&self, f: usize) -> &[u8] {
@@ -125,6 +145,12 @@ fn column_edges(values: &mut Vec<f64>, max_bins: usize) -> Vec<f64> {
 
 fn bin_columns(x: &FeatureMatrix, max_bins: usize, seed: u64) -> Binned {
     let (n_rows, n_cols) = (x.n_rows(), x.n_cols());
+    let mut n_categories = vec![0usize; n_cols];
+    for &(c, k) in x.categories() {
+        if let Some(slot) = n_categories.get_mut(c) {
+            *slot = k;
+        }
+    }
     let sample: Option<Vec<usize>> = (n_rows > EDGE_SAMPLE).then(|| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6269_6e73);
         let mut idx: Vec<usize> = (0..n_rows).collect();
@@ -141,6 +167,21 @@ fn bin_columns(x: &FeatureMatrix, max_bins: usize, seed: u64) -> Binned {
         .into_par_iter()
         .map(|f| {
             let cell = |r: usize| values.get(r * n_cols + f).copied().unwrap_or(f64::NAN);
+            let k = n_categories.get(f).copied().unwrap_or(0);
+            if k > 0 {
+                // Each category code is its bin; anything else is missing.
+                let codes = (0..n_rows)
+                    .map(|r| {
+                        let v = cell(r);
+                        if v >= 0.0 && v < k as f64 && v.fract() == 0.0 {
+                            v as u8
+                        } else {
+                            MISSING
+                        }
+                    })
+                    .collect();
+                return (Vec::new(), codes);
+            }
             let mut vals: Vec<f64> = match &sample {
                 Some(idx) => idx.iter().map(|&r| cell(r)).collect(),
                 None => (0..n_rows).map(cell).collect(),
@@ -170,6 +211,7 @@ fn bin_columns(x: &FeatureMatrix, max_bins: usize, seed: u64) -> Binned {
         n_rows,
         bins,
         edges,
+        n_categories,
     }
 }
 
@@ -204,6 +246,8 @@ struct Split {
     /// Rows with bin <= `bin` go left.
     bin: u8,
     default_left: bool,
+    /// For a categorical split, the categories going left (missing values go right).
+    cats: Option<Cats>,
     left: Stat,
     right: Stat,
 }
@@ -215,6 +259,7 @@ enum GrowNode {
         feature: usize,
         bin: u8,
         default_left: bool,
+        cats: Option<Cats>,
         left: usize,
         right: usize,
         cover: f64,
@@ -304,6 +349,10 @@ impl Grower<'_> {
             if !features.get(f).copied().unwrap_or(false) {
                 continue;
             }
+            if let Some(&k) = self.binned.n_categories.get(f).filter(|k| **k > 0) {
+                self.categorical_split(f, chunk, total, k, &mut best);
+                continue;
+            }
             let n_bins = self.binned.edges.get(f).map_or(1, |e| e.len() + 1);
             let missing = chunk.get(MISSING as usize).copied().unwrap_or_default();
             let mut left = Stat::default();
@@ -325,6 +374,7 @@ impl Grower<'_> {
                             feature: f,
                             bin: b as u8,
                             default_left,
+                            cats: None,
                             left: l,
                             right: r,
                         });
@@ -347,11 +397,73 @@ impl Grower<'_> {
         best
     }
 
-    fn goes_left(&self, split_bin: u8, default_left: bool, code: u8) -> bool {
-        if code == MISSING {
+    fn goes_left(&self, split_bin: u8, default_left: bool, cats: Option<&Cats>, code: u8) -> bool {
+        if let Some(cats) = cats {
+            code != MISSING && has_cat(cats, code)
+        } else if code == MISSING {
             default_left
         } else {
             code <= split_bin
+        }
+    }
+
+    /// The best split of categorical column `f` into the categories going left and the
+    /// rest, as scikit-learn's HistGradientBoosting searches it: categories with enough
+    /// rows ordered by their smoothed gradient ratio, and every prefix of that order
+    /// (from either end, at most [`MAX_CAT_THRESHOLD`] categories) tried as the left
+    /// set. Missing values and rare categories go right.
+    fn categorical_split(
+        &self,
+        f: usize,
+        chunk: &[Stat],
+        total: &Stat,
+        k: usize,
+        best: &mut Option<Split>,
+    ) {
+        let parent = self.score(total);
+        let min_n = self.s.min_samples_leaf.max(1) as u32;
+        let ok = |st: &Stat| st.n >= min_n && st.h >= MIN_HESSIAN;
+        let mut used: Vec<(f64, u8)> = chunk
+            .iter()
+            .take(k.min(usize::from(MISSING)))
+            .enumerate()
+            .filter(|(_, st)| st.n >= MIN_CAT_SUPPORT)
+            .map(|(b, st)| (st.g / (st.h + f64::from(MIN_CAT_SUPPORT)), b as u8))
+            .collect();
+        if used.len() <= 1 {
+            return;
+        }
+        used.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let max_left = MAX_CAT_THRESHOLD.min(used.len().div_ceil(2));
+        for reverse in [false, true] {
+            let mut left = Stat::default();
+            let mut cats: Cats = [0; 4];
+            for i in 0..max_left {
+                let at = if reverse { used.len() - 1 - i } else { i };
+                let Some(&(_, bin)) = used.get(at) else { break };
+                if let Some(st) = chunk.get(usize::from(bin)) {
+                    left.add(st);
+                }
+                if let Some(w) = cats.get_mut(usize::from(bin >> 6)) {
+                    *w |= 1 << (bin & 63);
+                }
+                let right = total.minus(&left);
+                if !ok(&left) || !ok(&right) {
+                    continue;
+                }
+                let gain = self.score(&left) + self.score(&right) - parent;
+                if gain > MIN_GAIN && best.is_none_or(|bs| gain > bs.gain) {
+                    *best = Some(Split {
+                        gain,
+                        feature: f,
+                        bin: 0,
+                        default_left: false,
+                        cats: Some(cats),
+                        left,
+                        right,
+                    });
+                }
+            }
         }
     }
 
@@ -427,7 +539,7 @@ impl Grower<'_> {
             for k in 0..span.len() {
                 let r = span[k];
                 let code = col.get(r as usize).copied().unwrap_or(MISSING);
-                if self.goes_left(split.bin, split.default_left, code) {
+                if self.goes_left(split.bin, split.default_left, split.cats.as_ref(), code) {
                     span[n_left] = r;
                     n_left += 1;
                 } else {
@@ -450,6 +562,7 @@ impl Grower<'_> {
                     feature: split.feature,
                     bin: split.bin,
                     default_left: split.default_left,
+                    cats: split.cats,
                     left: l_node,
                     right: r_node,
                     cover: f64::from(leaf.total.n),
@@ -525,6 +638,7 @@ impl Grower<'_> {
             feature,
             bin,
             default_left,
+            cats,
             left,
             right,
             ..
@@ -536,7 +650,7 @@ impl Grower<'_> {
                 .get(row)
                 .copied()
                 .unwrap_or(MISSING);
-            i = if self.goes_left(*bin, *default_left, code) {
+            i = if self.goes_left(*bin, *default_left, cats.as_ref(), code) {
                 *left
             } else {
                 *right
@@ -560,24 +674,38 @@ impl Grower<'_> {
                     feature,
                     bin,
                     default_left,
+                    cats,
                     left,
                     right,
                     cover,
                 }) => {
-                    let threshold = self
-                        .binned
-                        .edges
-                        .get(*feature)
-                        .and_then(|e| e.get(*bin as usize))
-                        .copied()
-                        .unwrap_or(f64::MAX);
-                    let flags = if *default_left { DEFAULT_LEFT } else { 0 };
-                    preorder.push(BoostPreorder::Split {
-                        feature: *feature as u32 | flags,
-                        threshold,
-                        categories: Vec::new(),
-                        cover: *cover,
-                    });
+                    if let Some(cats) = cats {
+                        // The left set as category codes: the bins are the codes.
+                        preorder.push(BoostPreorder::Split {
+                            feature: *feature as u32 | CATEGORICAL,
+                            threshold: 0.0,
+                            categories: (0..MISSING)
+                                .filter(|&c| has_cat(cats, c))
+                                .map(u32::from)
+                                .collect(),
+                            cover: *cover,
+                        });
+                    } else {
+                        let threshold = self
+                            .binned
+                            .edges
+                            .get(*feature)
+                            .and_then(|e| e.get(*bin as usize))
+                            .copied()
+                            .unwrap_or(f64::MAX);
+                        let flags = if *default_left { DEFAULT_LEFT } else { 0 };
+                        preorder.push(BoostPreorder::Split {
+                            feature: *feature as u32 | flags,
+                            threshold,
+                            categories: Vec::new(),
+                            cover: *cover,
+                        });
+                    }
                     stack.push(*right);
                     stack.push(*left);
                 }
@@ -711,7 +839,17 @@ pub(crate) fn fit(
     let n = x.n_rows();
     let n_features = x.n_cols();
     let k = loss.outputs();
-    let binned = bin_columns(x, s.max_bins.clamp(2, 255), s.seed);
+    let max_bins = s.max_bins.clamp(2, 255);
+    if let Some(&(column, n)) = x.categories().iter().find(|(_, n)| *n > max_bins) {
+        return Err(TrainError::UnsuitedData {
+            algorithm: "gradient boosting",
+            reason: format!(
+                "input column {column} holds {n} categories; categorical splits take at most \
+                 max_bins = {max_bins}: one-hot encode the feature, or raise max_bins (at most 255)"
+            ),
+        });
+    }
+    let binned = bin_columns(x, max_bins, s.seed);
     let const_hessian = match loss {
         Loss::Squared => Some(1.0),
         Loss::Logistic | Loss::Softmax(_) => None,

@@ -258,3 +258,86 @@ fn regression_trees_and_forests_explain_and_their_files_keep_the_counts() {
         }
     }
 }
+
+#[test]
+fn categorical_columns_split_on_category_sets_and_keep_them_through_the_file() {
+    // The target depends on the category through a set no threshold separates:
+    // codes 0, 2 and 4 are high, 1 and 3 low; column 1 is noise with missing values.
+    let n = 1000;
+    let mut values = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..n {
+        let code = (i * 7 % 5) as f64;
+        let noise = if i % 9 == 0 {
+            f64::NAN
+        } else {
+            (i % 13) as f64
+        };
+        values.extend([code, noise]);
+        y.push(if (i * 7 % 5) % 2 == 0 { 10.0 } else { -10.0 });
+    }
+    let x = FeatureMatrix::from_row_major(values, n, 2)
+        .unwrap()
+        .with_categories(vec![(0, 5)]);
+    let data = TrainingSet {
+        x,
+        y: Target::Values(y.clone()),
+        seed: 1,
+    };
+    let p = GradientBoostingParams {
+        max_iter: 1,
+        learning_rate: 1.0,
+        max_leaf_nodes: 2,
+        early_stopping: EarlyStopping::Fixed(false),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    // One split of one tree separates the two sets exactly.
+    let model = p.fit_regressor(&data, &NoProgress).unwrap();
+    let Predictions::Values(v) = model.predict(&data.x).unwrap() else {
+        panic!("values")
+    };
+    for (pred, target) in v.iter().zip(&y) {
+        assert!((pred - target).abs() < 1e-9, "{pred} vs {target}");
+    }
+    // An unseen code and a missing value go right, with the codes not in the set.
+    let probe =
+        FeatureMatrix::from_row_major(vec![7.0, 1.0, f64::NAN, 1.0, 1.0, 1.0], 3, 2).unwrap();
+    let Predictions::Values(p3) = model.predict(&probe).unwrap() else {
+        panic!("values")
+    };
+    assert_eq!(p3[0], p3[2]);
+    assert_eq!(p3[1], p3[2]);
+    let bytes = TreeFile::encode(&model).unwrap();
+    let back = TrainedModel::decode(crate::model::MODEL_BIN, &bytes).unwrap();
+    assert_eq!(
+        back.predict(&data.x).unwrap(),
+        Predictions::Values(v.clone())
+    );
+    // Explanations add up through category splits too.
+    let e = back.explain(&data.x).unwrap();
+    for (r, value) in v.iter().enumerate() {
+        let sum = e.row(r, 0).iter().sum::<f64>() + e.base[0];
+        assert!((sum - value).abs() < 1e-9);
+    }
+    // More categories than max_bins is refused by column.
+    let wide = FeatureMatrix::from_row_major(vec![0.0; 20], 10, 2)
+        .unwrap()
+        .with_categories(vec![(1, 300)]);
+    let err = p
+        .fit_regressor(
+            &TrainingSet {
+                x: wide,
+                y: Target::Values(vec![0.0; 10]),
+                seed: 1,
+            },
+            &NoProgress,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("input column 1 holds 300 categories"),
+        "{err}"
+    );
+}
