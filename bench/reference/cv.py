@@ -85,6 +85,8 @@ def make_model(m, seed, categorical=None):
     if kind in ("gradient_boosting_classifier", "gradient_boosting_regressor"):
         cls = HistGradientBoostingClassifier if kind.endswith("classifier") else HistGradientBoostingRegressor
         early = m.get("early_stopping", "auto")
+        if early == "cv":
+            raise SystemExit("cv.py: early_stopping: cv has no HistGradientBoosting counterpart")
         return cls(max_iter=m.get("max_iter", 100), learning_rate=m.get("learning_rate", 0.1),
                    max_leaf_nodes=m.get("max_leaf_nodes", 31), max_depth=m.get("max_depth"),
                    min_samples_leaf=m.get("min_samples_leaf", 20),

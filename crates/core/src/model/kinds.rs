@@ -46,7 +46,7 @@ const FOREST_REGRESSOR: [(&str, &str); 6] = [
 ];
 
 /// What both gradient-boosting models take.
-const BOOSTING: [(&str, &str); 14] = [
+const BOOSTING: [(&str, &str); 15] = [
     ("max_iter", "100"),
     ("learning_rate", "0.1"),
     ("max_leaf_nodes", "31"),
@@ -56,7 +56,11 @@ const BOOSTING: [(&str, &str); 14] = [
     ("max_bins", "255"),
     ("subsample", "1.0"),
     ("colsample_bytree", "1.0"),
-    ("early_stopping", "auto (on above 10,000 rows)"),
+    (
+        "early_stopping",
+        "auto (on above 10,000 rows; true, false, cv)",
+    ),
+    ("cv_folds", "5 (with early_stopping: cv)"),
     ("validation_fraction", "0.1"),
     ("n_iter_no_change", "10"),
     ("tol", "1e-7"),

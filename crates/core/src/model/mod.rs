@@ -64,7 +64,7 @@ use crate::label::ClassLabel;
 
 pub use boost::import::{ImportError, ImportedModel, import_lightgbm, import_xgboost};
 pub use boost::{
-    AutoTag, EarlyStopping, GradientBoostingModel, GradientBoostingParams, Objective, Source,
+    EarlyStopping, GradientBoostingModel, GradientBoostingParams, Objective, Source, StopRule,
     ValidGradientBoostingParams,
 };
 pub use error::{

@@ -291,7 +291,8 @@ fn models_lists_every_kind() {
         max_bins             255
         subsample            1.0
         colsample_bytree     1.0
-        early_stopping       auto (on above 10,000 rows)
+        early_stopping       auto (on above 10,000 rows; true, false, cv)
+        cv_folds             5 (with early_stopping: cv)
         validation_fraction  0.1
         n_iter_no_change     10
         tol                  1e-7
@@ -306,7 +307,8 @@ fn models_lists_every_kind() {
         max_bins             255
         subsample            1.0
         colsample_bytree     1.0
-        early_stopping       auto (on above 10,000 rows)
+        early_stopping       auto (on above 10,000 rows; true, false, cv)
+        cv_folds             5 (with early_stopping: cv)
         validation_fraction  0.1
         n_iter_no_change     10
         tol                  1e-7

@@ -51,6 +51,8 @@ pub(crate) struct Settings {
     pub(crate) subsample: f64,
     pub(crate) colsample_bytree: f64,
     pub(crate) early_stopping: bool,
+    /// Choose the number of iterations by cross-validation on this many folds instead.
+    pub(crate) cv_folds: Option<usize>,
     pub(crate) validation_fraction: f64,
     pub(crate) n_iter_no_change: usize,
     pub(crate) tol: f64,
@@ -837,8 +839,6 @@ pub(crate) fn fit(
     progress: &dyn FitProgress,
 ) -> Result<Fitted, TrainError> {
     let n = x.n_rows();
-    let n_features = x.n_cols();
-    let k = loss.outputs();
     let max_bins = s.max_bins.clamp(2, 255);
     if let Some(&(column, n)) = x.categories().iter().find(|(_, n)| *n > max_bins) {
         return Err(TrainError::UnsuitedData {
@@ -850,15 +850,9 @@ pub(crate) fn fit(
         });
     }
     let binned = bin_columns(x, max_bins, s.seed);
-    let const_hessian = match loss {
-        Loss::Squared => Some(1.0),
-        Loss::Logistic | Loss::Softmax(_) => None,
-    };
-    let grower = Grower {
-        binned: &binned,
-        s,
-        const_hessian,
-    };
+    if let Some(folds) = s.cv_folds {
+        return fit_cv(&binned, y, loss, s, folds, progress);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
 
     // Validation rows for early stopping: a seeded fraction, the rest fits.
@@ -883,6 +877,124 @@ pub(crate) fn fit(
             reason: "no rows to fit".into(),
         });
     }
+    let (fitted, _) = boost_rows(
+        &binned,
+        y,
+        loss,
+        s,
+        &fit_rows,
+        &val_rows,
+        s.early_stopping,
+        rng,
+        progress,
+    )?;
+    Ok(fitted)
+}
+
+/// Chooses the number of iterations by `folds`-fold cross-validation on every row (each
+/// fold boosted for `max_iter` iterations on the others, its loss on itself recorded
+/// after every iteration; the folds in parallel), as XGBoost's `cv` with early stopping
+/// does: the first iteration after which the rows' mean held-out loss has not improved
+/// by `tol` for `n_iter_no_change` iterations. Then boosts every row for that many.
+fn fit_cv(
+    binned: &Binned,
+    y: &[f64],
+    loss: Loss,
+    s: &Settings,
+    folds: usize,
+    progress: &dyn FitProgress,
+) -> Result<Fitted, TrainError> {
+    let n = binned.n_rows;
+    if n < 2 * folds {
+        return Err(TrainError::NotEnoughData {
+            algorithm: "gradient boosting",
+            reason: format!(
+                "early_stopping: cv needs at least 2 rows in each of cv_folds = {folds} folds, found {n} rows"
+            ),
+        });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x6376_666f_6c64);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
+    }
+    let mut fold_of = vec![0usize; n];
+    for (i, &r) in order.iter().enumerate() {
+        fold_of[r] = i % folds;
+    }
+    let curves = (0..folds)
+        .into_par_iter()
+        .map(|f| {
+            let (val, fit): (Vec<usize>, Vec<usize>) = (0..n).partition(|&r| fold_of[r] == f);
+            let rng = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(f as u64 + 1));
+            let (_, curve) = boost_rows(
+                binned,
+                y,
+                loss,
+                s,
+                &fit,
+                &val,
+                false,
+                rng,
+                &crate::model::NoProgress,
+            )?;
+            Ok((val.len() as f64, curve))
+        })
+        .collect::<Result<Vec<_>, TrainError>>()?;
+    // The pooled held-out loss after each iteration: folds weighted by their rows.
+    let total: f64 = curves.iter().map(|(w, _)| w).sum();
+    let mut best = (f64::INFINITY, 1usize);
+    for it in 0..s.max_iter {
+        let score = curves
+            .iter()
+            .map(|(w, c)| w * c.get(it).copied().unwrap_or(f64::INFINITY))
+            .sum::<f64>()
+            / total;
+        if score < best.0 - s.tol {
+            best = (score, it + 1);
+        } else if it + 1 - best.1 >= s.n_iter_no_change {
+            break;
+        }
+    }
+    let chosen = Settings {
+        max_iter: best.1,
+        ..s.clone()
+    };
+    let all: Vec<usize> = (0..n).collect();
+    let rng = ChaCha8Rng::seed_from_u64(s.seed);
+    let (fitted, _) = boost_rows(binned, y, loss, &chosen, &all, &[], false, rng, progress)?;
+    Ok(fitted)
+}
+
+/// Boosts `s.max_iter` iterations on `fit_rows` (sorted), recording the mean loss of
+/// `val_rows` after each; with `stop`, stops once it has not improved by `tol` for
+/// `n_iter_no_change` iterations and keeps the trees of the best iteration.
+#[allow(clippy::too_many_arguments)]
+fn boost_rows(
+    binned: &Binned,
+    y: &[f64],
+    loss: Loss,
+    s: &Settings,
+    fit_rows: &[usize],
+    val_rows: &[usize],
+    stop: bool,
+    mut rng: ChaCha8Rng,
+    progress: &dyn FitProgress,
+) -> Result<(Fitted, Vec<f64>), TrainError> {
+    let n = binned.n_rows;
+    let n_features = binned.edges.len();
+    let k = loss.outputs();
+    let const_hessian = match loss {
+        Loss::Squared => Some(1.0),
+        Loss::Logistic | Loss::Softmax(_) => None,
+    };
+    let grower = Grower {
+        binned,
+        s,
+        const_hessian,
+    };
+    let mut curve = Vec::new();
     let base = baseline(loss, y, &fit_rows);
     let mut raw: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
     let mut g = vec![0.0; n * k];
@@ -948,8 +1060,11 @@ pub(crate) fn fit(
             in_sample[r as usize] = false;
         }
         progress.step();
-        if s.early_stopping {
-            let score = mean_loss(loss, y, &raw, &val_rows);
+        if !val_rows.is_empty() {
+            curve.push(mean_loss(loss, y, &raw, val_rows));
+        }
+        if stop {
+            let score = curve.last().copied().unwrap_or(f64::INFINITY);
             if score < best.0 - s.tol {
                 best = (score, iteration + 1);
             } else if iteration + 1 - best.1 >= s.n_iter_no_change {
@@ -957,13 +1072,9 @@ pub(crate) fn fit(
             }
         }
     }
-    let iterations = if s.early_stopping {
-        best.1.max(1)
-    } else {
-        trees.len() / k
-    };
+    let iterations = if stop { best.1.max(1) } else { trees.len() / k };
     trees.truncate(iterations * k);
-    Ok(Fitted { base, trees })
+    Ok((Fitted { base, trees }, curve))
 }
 
 #[cfg(test)]
@@ -983,6 +1094,7 @@ mod tests {
             subsample: 1.0,
             colsample_bytree: 1.0,
             early_stopping: false,
+            cv_folds: None,
             validation_fraction: 0.1,
             n_iter_no_change: 10,
             tol: 1e-7,

@@ -53,8 +53,11 @@ pub struct GradientBoostingParams {
     /// Fraction of the columns each tree may split on (1: all).
     pub colsample_bytree: f64,
     /// Stop when the loss on a held-out fraction stops improving: `auto` (on above
-    /// 10,000 rows), `true` or `false`.
+    /// 10,000 rows), `true` or `false`; or `cv`: choose the number of iterations by
+    /// cross-validation on the training rows, then fit on all of them.
     pub early_stopping: EarlyStopping,
+    /// Folds of `early_stopping: cv`.
+    pub cv_folds: usize,
     /// The held-out fraction for early stopping.
     pub validation_fraction: f64,
     /// Iterations without improvement before stopping.
@@ -70,18 +73,22 @@ pub struct GradientBoostingParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EarlyStopping {
-    /// `true` or `false`.
+    /// `true` or `false`: on a held-out fraction, or never.
     Fixed(bool),
-    /// `auto`: on when the training set has more than 10,000 rows.
-    Auto(AutoTag),
+    /// `auto` or `cv`.
+    Rule(StopRule),
 }
 
-/// The word `auto`.
+/// The words `early_stopping` takes besides `true` and `false`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AutoTag {
-    /// `auto`.
+pub enum StopRule {
+    /// `auto`: on a held-out fraction when the training set has more than 10,000 rows.
     Auto,
+    /// `cv`: the number of iterations chosen by `cv_folds`-fold cross-validation on the
+    /// training rows (every fold boosted, the pooled held-out loss watched as with a
+    /// held-out fraction), then the model fitted on every training row with that many.
+    Cv,
 }
 
 impl Default for GradientBoostingParams {
@@ -96,7 +103,8 @@ impl Default for GradientBoostingParams {
             max_bins: 255,
             subsample: 1.0,
             colsample_bytree: 1.0,
-            early_stopping: EarlyStopping::Auto(AutoTag::Auto),
+            early_stopping: EarlyStopping::Rule(StopRule::Auto),
+            cv_folds: 5,
             validation_fraction: 0.1,
             n_iter_no_change: 10,
             tol: 1e-7,
@@ -114,7 +122,7 @@ impl GradientBoostingParams {
     /// `max_leaf_nodes >= 2`, `max_depth >= 1`, `min_samples_leaf >= 1`,
     /// `l2_regularization >= 0`, `2 <= max_bins <= 255`, `subsample` and
     /// `colsample_bytree` in (0, 1], `validation_fraction` in (0, 1),
-    /// `n_iter_no_change >= 1`, `tol >= 0`.
+    /// `n_iter_no_change >= 1`, `tol >= 0`, `2 <= cv_folds <= 20`.
     ///
     /// # Errors
     /// The offending fields.
@@ -130,6 +138,8 @@ impl GradientBoostingParams {
             .count_at_least("max_bins", self.max_bins, 2)
             .count_at_most("max_bins", self.max_bins, 255)
             .count_at_least("n_iter_no_change", self.n_iter_no_change, 1)
+            .count_at_least("cv_folds", self.cv_folds, 2)
+            .count_at_most("cv_folds", self.cv_folds, 20)
             .at_least("tol", self.tol, 0.0);
         if let Some(d) = self.max_depth {
             c.count_at_least("max_depth", d, 1);
@@ -174,8 +184,10 @@ impl ValidGradientBoostingParams {
             colsample_bytree: p.colsample_bytree,
             early_stopping: match p.early_stopping {
                 EarlyStopping::Fixed(b) => b,
-                EarlyStopping::Auto(_) => n_rows > 10_000,
+                EarlyStopping::Rule(StopRule::Auto) => n_rows > 10_000,
+                EarlyStopping::Rule(StopRule::Cv) => false,
             } && n_rows >= 2,
+            cv_folds: (p.early_stopping == EarlyStopping::Rule(StopRule::Cv)).then_some(p.cv_folds),
             validation_fraction: p.validation_fraction,
             n_iter_no_change: p.n_iter_no_change,
             tol: p.tol,

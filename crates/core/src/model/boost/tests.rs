@@ -132,7 +132,7 @@ fn bad_hyperparameters_are_named() {
     }
     let yaml = "{max_iter: 10, early_stopping: auto}";
     let p: GradientBoostingParams = serde_yaml::from_str(yaml).unwrap();
-    assert_eq!(p.early_stopping, EarlyStopping::Auto(AutoTag::Auto));
+    assert_eq!(p.early_stopping, EarlyStopping::Rule(StopRule::Auto));
     let p: GradientBoostingParams = serde_yaml::from_str("{early_stopping: false}").unwrap();
     assert_eq!(p.early_stopping, EarlyStopping::Fixed(false));
     assert!(serde_yaml::from_str::<GradientBoostingParams>("{early_stopping: maybe}").is_err());
@@ -340,4 +340,62 @@ fn categorical_columns_split_on_category_sets_and_keep_them_through_the_file() {
             .contains("input column 1 holds 300 categories"),
         "{err}"
     );
+}
+
+#[test]
+fn cv_early_stopping_picks_the_iterations_on_the_folds_and_fits_every_row() {
+    // A noisy target: boosting long overfits, so the folds' pooled loss turns up.
+    let n = 400;
+    let mut values = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..n {
+        let a = (i % 40) as f64 / 4.0;
+        values.push(a);
+        y.push(a.sin() + ((i * 7919) % 97) as f64 / 24.0);
+    }
+    let data = TrainingSet {
+        x: FeatureMatrix::from_row_major(values, n, 1).unwrap(),
+        y: Target::Values(y),
+        seed: 3,
+    };
+    let fit = |early_stopping| {
+        GradientBoostingParams {
+            max_iter: 200,
+            learning_rate: 0.3,
+            min_samples_leaf: 2,
+            early_stopping,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+        .fit_regressor(&data, &NoProgress)
+        .unwrap()
+    };
+    let full = fit(EarlyStopping::Fixed(false));
+    let cv = fit(EarlyStopping::Rule(StopRule::Cv));
+    assert_eq!(full.n_trees(), 200);
+    assert!(cv.n_trees() < 60, "{} trees", cv.n_trees());
+    assert!(cv.n_trees() >= 1);
+    // Deterministic, and the chosen count is fitted on every row: the same trees as a
+    // fit of that many iterations without early stopping.
+    assert_eq!(fit(EarlyStopping::Rule(StopRule::Cv)), cv);
+    let same = GradientBoostingParams {
+        max_iter: cv.n_trees(),
+        learning_rate: 0.3,
+        min_samples_leaf: 2,
+        early_stopping: EarlyStopping::Fixed(false),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+    .fit_regressor(&data, &NoProgress)
+    .unwrap();
+    assert_eq!(same, cv);
+    let bad = GradientBoostingParams {
+        cv_folds: 1,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err();
+    assert!(bad.to_string().contains("cv_folds"), "{bad}");
 }
