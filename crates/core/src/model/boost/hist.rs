@@ -995,7 +995,7 @@ fn boost_rows(
         const_hessian,
     };
     let mut curve = Vec::new();
-    let base = baseline(loss, y, &fit_rows);
+    let base = baseline(loss, y, fit_rows);
     let mut raw: Vec<f64> = (0..n).flat_map(|_| base.iter().copied()).collect();
     let mut g = vec![0.0; n * k];
     let mut h = vec![0.0; n * k];
