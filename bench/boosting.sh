@@ -31,11 +31,10 @@ for arg in "$@"; do
 done
 # serve too: building train alone unifies polars' features differently and rebuilds it.
 cargo build --release --locked -p train -p serve
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 venv=bench/.venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import yaml, sklearn, lightgbm' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
-fi
+reference_venv yaml sklearn lightgbm
 mkdir -p target/bench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

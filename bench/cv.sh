@@ -27,11 +27,10 @@ if [ ${#configs[@]} -eq 0 ]; then
 fi
 # serve too: building train alone unifies polars' features differently and rebuilds it.
 cargo build --release --locked -p train -p serve
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 venv=bench/.venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import yaml, sklearn' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
-fi
+reference_venv yaml sklearn
 mkdir -p target/bench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

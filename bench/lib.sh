@@ -11,3 +11,14 @@ base_url() {
   cat "$1" >&2
   exit 1
 }
+
+# Makes bench/.venv (the reference stacks of bench/reference/requirements.txt) and
+# installs the requirements when any of the Python modules $@ does not import there.
+# Run from the repository root.
+reference_venv() {
+  local venv=bench/.venv
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import ${*// /, }" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
+  fi
+}

@@ -14,7 +14,7 @@ use ferry_core::model::GradientBoostingModel;
 use ferry_core::{FeatureMatrix, Model, Predictions, Registry, TrainedModel};
 use serde_json::{Map, Value, json};
 
-use crate::harness::{Server, bin, workspace};
+use crate::harness::{Server, bin, train, workspace};
 
 /// The libraries compute in `f32` (XGBoost) or print 17 digits (LightGBM): agreement to
 /// 1e-6 of the value's magnitude (at least 1).
@@ -307,18 +307,7 @@ fn ferry_forests_and_boosted_models_are_explained_as_shap_explains_them() {
         ),
     ];
     for (config, name, file, target) in models {
-        let out = Command::new(bin("train"))
-            .arg("--config")
-            .arg(workspace().join(format!("configs/{config}.yaml")))
-            .arg("--registry")
-            .arg(registry.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{config}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        train(&format!("configs/{config}.yaml"), registry.path());
         against_shap(registry.path(), name, file, target, scratch.path());
     }
 }
@@ -328,14 +317,7 @@ fn train_explain_writes_what_the_server_answers_and_sets_bad_rows_aside() {
     let scratch = tempfile::tempdir().unwrap();
     let registry = tempfile::tempdir().unwrap();
     for config in ["breast_cancer_boosting", "breast_cancer"] {
-        let out = Command::new(bin("train"))
-            .arg("--config")
-            .arg(workspace().join(format!("configs/{config}.yaml")))
-            .arg("--registry")
-            .arg(registry.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{config}");
+        train(&format!("configs/{config}.yaml"), registry.path());
     }
     // The table with one bad row (the fourth): it goes to the dead-letter file and
     // the other rows keep their places.
@@ -449,18 +431,7 @@ fn train_explain_writes_what_the_server_answers_and_sets_bad_rows_aside() {
 #[test]
 fn native_categories_and_missing_values_serve_and_explain() {
     let registry = tempfile::tempdir().unwrap();
-    let out = Command::new(bin("train"))
-        .arg("--config")
-        .arg(workspace().join("configs/titanic_boosting_native.yaml"))
-        .arg("--registry")
-        .arg(registry.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    train("configs/titanic_boosting_native.yaml", registry.path());
     let server = Server::start(registry.path(), &[]);
     // Missing age, fare and port; a port never seen in training; ordinary rows.
     let records = json!({ "records": [

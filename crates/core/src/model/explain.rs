@@ -44,6 +44,26 @@ pub(crate) enum LeafOut<'a> {
     All(&'a [f64]),
 }
 
+impl LeafOut<'_> {
+    /// The leaf's output times `scale` as one value per output (`k` of them).
+    pub(crate) fn scaled(&self, k: usize, scale: f64) -> Vec<f64> {
+        let mut v = vec![0.0; k];
+        match self {
+            LeafOut::One(o, x) => {
+                if let Some(s) = v.get_mut(*o) {
+                    *s = scale * x;
+                }
+            }
+            LeafOut::All(xs) => {
+                for (s, x) in v.iter_mut().zip(*xs) {
+                    *s = scale * x;
+                }
+            }
+        }
+        v
+    }
+}
+
 /// The space explanations are given in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -316,22 +336,7 @@ pub(crate) fn expected_value<T: ShapTree>(tree: &T, scale: f64, base: &mut [f64]
     // The mean of a subtree: its children's means weighted by their covers.
     fn mean<T: ShapTree>(tree: &T, node: usize, k: usize) -> Vec<f64> {
         match tree.split(node) {
-            None => {
-                let mut v = vec![0.0; k];
-                match tree.leaf(node) {
-                    LeafOut::One(o, x) => {
-                        if let Some(s) = v.get_mut(o) {
-                            *s = x;
-                        }
-                    }
-                    LeafOut::All(xs) => {
-                        for (s, x) in v.iter_mut().zip(xs) {
-                            *s = *x;
-                        }
-                    }
-                }
-                v
-            }
+            None => tree.leaf(node).scaled(k, 1.0),
             Some((_, l, r)) => {
                 let (wl, wr) = (tree.cover(l), tree.cover(r));
                 let (ml, mr) = (mean(tree, l, k), mean(tree, r, k));

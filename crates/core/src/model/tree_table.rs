@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::model::explain::{
-    Ensemble, ExplainError, ExplanationSpace, LeafOut, MAX_EXPLAIN_DEPTH, ShapTree,
+    Ensemble, ExplainError, ExplanationSpace, MAX_EXPLAIN_DEPTH, ShapTree,
 };
 
 /// One tree, nodes in preorder (the root first, a split's left subtree before its right).
@@ -127,20 +127,7 @@ fn table_tree<T: ShapTree>(
                 out.children_left.push(-1);
                 out.children_right.push(-1);
                 out.children_default.push(-1);
-                let mut v = vec![0.0; k];
-                match tree.leaf(node) {
-                    LeafOut::One(o, x) => {
-                        if let Some(s) = v.get_mut(o) {
-                            *s = scale * x;
-                        }
-                    }
-                    LeafOut::All(xs) => {
-                        for (s, x) in v.iter_mut().zip(xs) {
-                            *s = scale * x;
-                        }
-                    }
-                }
-                out.value.push(v);
+                out.value.push(tree.leaf(node).scaled(k, scale));
             }
         }
     }
