@@ -94,6 +94,7 @@ def make_model(m, seed, categorical=None):
                    early_stopping=early, validation_fraction=m.get("validation_fraction", 0.1),
                    n_iter_no_change=m.get("n_iter_no_change", 10), tol=m.get("tol", 1e-7),
                    categorical_features=categorical if categorical is not None and any(categorical) else None,
+                   **({"loss": m["loss"]} if m.get("loss") in ("squared_error", "absolute_error") else {}),
                    random_state=seed)
     raise SystemExit(f"cv.py: no scikit-learn counterpart for {kind}")
 

@@ -3,7 +3,7 @@
     python cv_table.py target/bench/cv.json
 
 Per config and metric (accuracy, f1_macro, roc_auc, log_loss for classifiers; rmse, r2 for
-regressors): Ferry's and scikit-learn's mean ± std over the same folds, and whether
+regressors, and mae for those fitted on the absolute error): Ferry's and scikit-learn's mean ± std over the same folds, and whether
 Ferry's mean is the same (to 1e-6), better, within one scikit-learn std, or WORSE.
 """
 
@@ -19,7 +19,9 @@ print("|---|---|---|---|---|---|")
 verdicts = []
 for r in rows:
     ferry, sk = r["ferry"]["cv"]["scores"], r["sklearn"]
-    for metric in [m for m in SHOWN if m in sk and m in ferry]:
+    absolute = (r["ferry"].get("params") or {}).get("loss") == "absolute_error"
+    shown = (["mae"] if absolute else []) + SHOWN
+    for metric in [m for m in shown if m in sk and m in ferry]:
         f, s = ferry[metric], sk[metric]
         delta = f["mean"] - s["mean"]
         if abs(delta) <= 1e-6 * max(1.0, abs(s["mean"])):

@@ -46,7 +46,7 @@ const FOREST_REGRESSOR: [(&str, &str); 6] = [
 ];
 
 /// What both gradient-boosting models take.
-const BOOSTING: [(&str, &str); 15] = [
+const BOOSTING: [(&str, &str); 16] = [
     ("max_iter", "100"),
     ("learning_rate", "0.1"),
     ("max_leaf_nodes", "31"),
@@ -65,6 +65,10 @@ const BOOSTING: [(&str, &str); 15] = [
     ("n_iter_no_change", "10"),
     ("tol", "1e-7"),
     ("seed", "the split seed"),
+    (
+        "loss",
+        "squared_error (regressor; or absolute_error), log_loss (classifier)",
+    ),
 ];
 
 /// What both nearest-neighbour models take.
@@ -205,16 +209,16 @@ model_table! {
             task: Classification,
             probabilities: true,
             params: GradientBoostingParams => ValidGradientBoostingParams,
-            validate: |p| p.validate(),
+            validate: |p| p.validate_classifier(),
             fit: |p, data, progress| GradientBoosting(p.fit_classifier(data, progress)),
             hyperparameters: &BOOSTING,
         }
-        /// Histogram gradient-boosted trees on the squared error.
+        /// Histogram gradient-boosted trees on the squared (or absolute) error.
         GradientBoostingRegressor = "gradient_boosting_regressor" {
             task: Regression,
             probabilities: false,
             params: GradientBoostingParams => ValidGradientBoostingParams,
-            validate: |p| p.validate(),
+            validate: |p| p.validate_regressor(),
             fit: |p, data, progress| GradientBoosting(p.fit_regressor(data, progress)),
             hyperparameters: &BOOSTING,
         }

@@ -64,8 +64,8 @@ use crate::label::ClassLabel;
 
 pub use boost::import::{ImportError, ImportedModel, import_lightgbm, import_xgboost};
 pub use boost::{
-    EarlyStopping, GradientBoostingModel, GradientBoostingParams, Objective, Source, StopRule,
-    ValidGradientBoostingParams,
+    BoostLoss, EarlyStopping, GradientBoostingModel, GradientBoostingParams, Objective, Source,
+    StopRule, ValidGradientBoostingParams,
 };
 pub use error::{
     ModelFileError, PredictError, TableError, TrainError, TreeError, UnknownModelKind,

@@ -113,6 +113,8 @@ fn the_hyperparameter_table_lists_exactly_what_each_params_struct_takes() {
                 "criterion" => "gini",
                 "alpha" | "tol" | "var_smoothing" | "learning_rate" => "0.5",
                 "early_stopping" => "true",
+                "loss" if *kind == ModelKind::GradientBoostingClassifier => "log_loss",
+                "loss" => "absolute_error",
                 "l1_ratio" => "0.5",
                 "weights" => "distance",
                 "metric" => "manhattan",

@@ -297,6 +297,7 @@ fn models_lists_every_kind() {
         n_iter_no_change     10
         tol                  1e-7
         seed                 the split seed
+        loss                 squared_error (regressor; or absolute_error), log_loss (classifier)
     gradient_boosting_regressor  regression      probabilities: no
         max_iter             100
         learning_rate        0.1
@@ -313,6 +314,7 @@ fn models_lists_every_kind() {
         n_iter_no_change     10
         tol                  1e-7
         seed                 the split seed
+        loss                 squared_error (regressor; or absolute_error), log_loss (classifier)
     knn_classifier               classification  probabilities: yes
         k                    5
         weights              uniform (or distance)

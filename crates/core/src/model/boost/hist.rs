@@ -64,6 +64,9 @@ pub(crate) struct Settings {
 pub(crate) enum Loss {
     /// Half squared error; one output.
     Squared,
+    /// Absolute error; one output. Trees are grown on the gradient's sign and each
+    /// leaf then takes the median residual of its rows.
+    Absolute,
     /// Binary log loss on the logit; one output.
     Logistic,
     /// Multinomial log loss on `k` logits.
@@ -73,7 +76,7 @@ pub(crate) enum Loss {
 impl Loss {
     fn outputs(self) -> usize {
         match self {
-            Loss::Squared | Loss::Logistic => 1,
+            Loss::Squared | Loss::Absolute | Loss::Logistic => 1,
             Loss::Softmax(k) => k,
         }
     }
@@ -738,6 +741,18 @@ fn gradients(loss: Loss, y: &[f64], raw: &[f64], g: &mut [f64], h: &mut [f64]) {
                 *hi = 1.0;
             }
         }
+        Loss::Absolute => {
+            for ((gi, hi), (r, t)) in g.iter_mut().zip(h.iter_mut()).zip(raw.iter().zip(y)) {
+                *gi = if r > t {
+                    1.0
+                } else if r < t {
+                    -1.0
+                } else {
+                    0.0
+                };
+                *hi = 1.0;
+            }
+        }
         Loss::Logistic => {
             for ((gi, hi), (r, t)) in g.iter_mut().zip(h.iter_mut()).zip(raw.iter().zip(y)) {
                 let p = sigmoid(*r);
@@ -792,6 +807,7 @@ fn mean_loss(loss: Loss, y: &[f64], raw: &[f64], rows: &[usize]) -> f64 {
         let s = raw.get(r * k..(r + 1) * k).unwrap_or_default();
         total += match loss {
             Loss::Squared => 0.5 * (s[0] - t).powi(2),
+            Loss::Absolute => (s[0] - t).abs(),
             Loss::Logistic => {
                 let p1 = sigmoid(s[0]).clamp(1e-15, 1.0 - 1e-15);
                 -(t * p1.ln() + (1.0 - t) * (1.0 - p1).ln())
@@ -805,12 +821,27 @@ fn mean_loss(loss: Loss, y: &[f64], raw: &[f64], rows: &[usize]) -> f64 {
     total / rows.len().max(1) as f64
 }
 
-/// The raw-score baseline: the mean target, the log-odds of the positive class, or the
-/// log of each class's prior.
+/// The median of `xs` (the mean of the middle two for an even count; 0 for none).
+fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// The raw-score baseline: the mean target (the median for absolute error), the
+/// log-odds of the positive class, or the log of each class's prior.
 fn baseline(loss: Loss, y: &[f64], rows: &[usize]) -> Vec<f64> {
     let n = rows.len().max(1) as f64;
     match loss {
         Loss::Squared => vec![rows.iter().map(|&r| y[r]).sum::<f64>() / n],
+        Loss::Absolute => vec![median(rows.iter().map(|&r| y[r]).collect())],
         Loss::Logistic => {
             let p = (rows.iter().map(|&r| y[r]).sum::<f64>() / n).clamp(1e-15, 1.0 - 1e-15);
             vec![(p / (1.0 - p)).ln()]
@@ -986,7 +1017,7 @@ fn boost_rows(
     let n_features = binned.edges.len();
     let k = loss.outputs();
     let const_hessian = match loss {
-        Loss::Squared => Some(1.0),
+        Loss::Squared | Loss::Absolute => Some(1.0),
         Loss::Logistic | Loss::Softmax(_) => None,
     };
     let grower = Grower {
@@ -1038,7 +1069,27 @@ fn boost_rows(
             let gk = g.get(out * n..(out + 1) * n).unwrap_or_default();
             let hk = h.get(out * n..(out + 1) * n).unwrap_or_default();
             let mut tree_rows = rows.clone();
-            let (nodes, ranges) = grower.grow(&mut tree_rows, gk, hk, &features);
+            let (mut nodes, ranges) = grower.grow(&mut tree_rows, gk, hk, &features);
+            if loss == Loss::Absolute {
+                // The leaf values of the gradient's sign are only directions: each leaf
+                // takes the median residual of its rows (scikit-learn's line search).
+                for (node, &(start, end)) in ranges.iter().enumerate() {
+                    if let Some(GrowNode::Leaf { value, .. }) = nodes.get_mut(node) {
+                        let residuals = tree_rows
+                            .get(start..end)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|&r| {
+                                y.get(r as usize).copied().unwrap_or(0.0)
+                                    - raw.get(r as usize).copied().unwrap_or(0.0)
+                            })
+                            .collect::<Vec<f64>>();
+                        if !residuals.is_empty() {
+                            *value = s.learning_rate * median(residuals);
+                        }
+                    }
+                }
+            }
             // Rows the tree was grown on update from their leaf; the others are routed.
             for (node, &(start, end)) in ranges.iter().enumerate() {
                 if let Some(GrowNode::Leaf { value, .. }) = nodes.get(node) {

@@ -67,6 +67,24 @@ pub struct GradientBoostingParams {
     /// Seed of the sampling; the pipeline's split seed when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The loss: `squared_error` (the regressor's default) or `absolute_error` for the
+    /// regressor, `log_loss` (the only one) for the classifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<BoostLoss>,
+}
+
+/// The losses `loss` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoostLoss {
+    /// Half the squared error (regressor).
+    SquaredError,
+    /// The absolute error (regressor): trees are grown on the gradient's sign and each
+    /// leaf takes the median residual of its rows, as scikit-learn's
+    /// `HistGradientBoostingRegressor(loss="absolute_error")` does; robust to outliers.
+    AbsoluteError,
+    /// The log loss (classifier: binary or softmax).
+    LogLoss,
 }
 
 /// When a gradient-boosting fit stops early.
@@ -109,6 +127,7 @@ impl Default for GradientBoostingParams {
             n_iter_no_change: 10,
             tol: 1e-7,
             seed: None,
+            loss: None,
         }
     }
 }
@@ -163,6 +182,54 @@ impl GradientBoostingParams {
             );
         }
         c.finish(ValidGradientBoostingParams(self.clone()))
+    }
+
+    /// [`GradientBoostingParams::validate`] for `gradient_boosting_classifier`: `loss`,
+    /// when given, is `log_loss`.
+    ///
+    /// # Errors
+    /// The offending fields.
+    pub fn validate_classifier(&self) -> Result<ValidGradientBoostingParams, ConfigErrors> {
+        self.validate_losses(&[BoostLoss::LogLoss], "log_loss")
+    }
+
+    /// [`GradientBoostingParams::validate`] for `gradient_boosting_regressor`: `loss`,
+    /// when given, is `squared_error` or `absolute_error`.
+    ///
+    /// # Errors
+    /// The offending fields.
+    pub fn validate_regressor(&self) -> Result<ValidGradientBoostingParams, ConfigErrors> {
+        self.validate_losses(
+            &[BoostLoss::SquaredError, BoostLoss::AbsoluteError],
+            "squared_error or absolute_error",
+        )
+    }
+
+    fn validate_losses(
+        &self,
+        allowed: &[BoostLoss],
+        expected: &str,
+    ) -> Result<ValidGradientBoostingParams, ConfigErrors> {
+        let loss_error = self.loss.filter(|l| !allowed.contains(l)).map(|l| {
+            let found = serde_json::to_value(l)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!("expected {expected}, found {found}")
+        });
+        match (self.validate(), loss_error) {
+            (Ok(valid), None) => Ok(valid),
+            (Ok(_), Some(message)) => {
+                let mut errors = ConfigErrors::new();
+                errors.push("loss", message);
+                Err(errors)
+            }
+            (Err(mut errors), Some(message)) => {
+                errors.push("loss", message);
+                Err(errors)
+            }
+            (Err(errors), None) => Err(errors),
+        }
     }
 }
 
@@ -283,12 +350,18 @@ impl ValidGradientBoostingParams {
                 expected: Task::Regression,
             });
         };
+        let (loss, objective) = match self.0.loss {
+            Some(BoostLoss::AbsoluteError) => (Loss::Absolute, Objective::AbsoluteError),
+            Some(BoostLoss::SquaredError | BoostLoss::LogLoss) | None => {
+                (Loss::Squared, Objective::SquaredError)
+            }
+        };
         self.boost(
             ModelKind::GradientBoostingRegressor,
             data,
             y,
-            Loss::Squared,
-            Objective::SquaredError,
+            loss,
+            objective,
             None,
             progress,
         )
@@ -301,6 +374,8 @@ impl ValidGradientBoostingParams {
 pub enum Objective {
     /// Regression: the raw score is the prediction.
     SquaredError,
+    /// Regression fitted on the absolute error: the raw score is the prediction.
+    AbsoluteError,
     /// Two classes: the raw score is the log-odds of the second.
     Logistic,
     /// Two or more classes: one raw score per class, softmax gives the probabilities.
@@ -344,7 +419,11 @@ impl GradientBoostingModel {
         source: Source,
     ) -> Result<Self, String> {
         let outputs = match (kind, objective, &classes) {
-            (ModelKind::GradientBoostingRegressor, Objective::SquaredError, None) => 1,
+            (
+                ModelKind::GradientBoostingRegressor,
+                Objective::SquaredError | Objective::AbsoluteError,
+                None,
+            ) => 1,
             (ModelKind::GradientBoostingClassifier, Objective::Logistic, Some(c))
                 if c.len() == 2 =>
             {
@@ -424,7 +503,9 @@ impl GradientBoostingModel {
             n_outputs: self.base.len(),
             base: self.base.clone(),
             space: match self.objective {
-                Objective::SquaredError => crate::model::ExplanationSpace::Value,
+                Objective::SquaredError | Objective::AbsoluteError => {
+                    crate::model::ExplanationSpace::Value
+                }
                 Objective::Logistic | Objective::Softmax => {
                     crate::model::ExplanationSpace::RawScore
                 }
@@ -476,7 +557,7 @@ impl Model for GradientBoostingModel {
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         let raw = self.raw_scores(x)?;
         match self.objective {
-            Objective::SquaredError => Ok(Predictions::Values(raw)),
+            Objective::SquaredError | Objective::AbsoluteError => Ok(Predictions::Values(raw)),
             Objective::Logistic => {
                 let mut proba = Vec::with_capacity(raw.len() * 2);
                 let mut labels = Vec::with_capacity(raw.len());

@@ -399,3 +399,69 @@ fn cv_early_stopping_picks_the_iterations_on_the_folds_and_fits_every_row() {
     .unwrap_err();
     assert!(bad.to_string().contains("cv_folds"), "{bad}");
 }
+
+#[test]
+fn absolute_error_fits_medians_and_shrugs_off_outliers() {
+    // y = 2x plus rare huge outliers: squared error chases them, absolute error not.
+    let n = 600;
+    let mut values = Vec::new();
+    let mut y = Vec::new();
+    for i in 0..n {
+        let x = (i % 60) as f64;
+        values.push(x);
+        y.push(2.0 * x + if i % 50 == 0 { 5000.0 } else { 0.0 });
+    }
+    let data = TrainingSet {
+        x: FeatureMatrix::from_row_major(values, n, 1).unwrap(),
+        y: Target::Values(y),
+        seed: 2,
+    };
+    let fit = |loss| {
+        let p = GradientBoostingParams {
+            max_iter: 50,
+            min_samples_leaf: 5,
+            early_stopping: EarlyStopping::Fixed(false),
+            loss,
+            ..Default::default()
+        }
+        .validate_regressor()
+        .unwrap();
+        p.fit_regressor(&data, &NoProgress).unwrap()
+    };
+    let clean_error = |model: &GradientBoostingModel| {
+        let Predictions::Values(v) = model.predict(&data.x).unwrap() else {
+            panic!("values")
+        };
+        v.iter()
+            .enumerate()
+            .filter(|(i, _)| i % 50 != 0)
+            .map(|(i, p)| (p - 2.0 * (i % 60) as f64).abs())
+            .fold(0.0_f64, f64::max)
+    };
+    let absolute = fit(Some(BoostLoss::AbsoluteError));
+    let squared = fit(None);
+    assert_eq!(absolute.objective(), Objective::AbsoluteError);
+    // The baseline is the median, not the mean the outliers pull up.
+    assert!(
+        absolute.base_score()[0] < 70.0,
+        "{:?}",
+        absolute.base_score()
+    );
+    assert!(clean_error(&absolute) < 5.0, "{}", clean_error(&absolute));
+    assert!(clean_error(&squared) > 50.0, "{}", clean_error(&squared));
+    // Through the file, and refused by name for a classifier.
+    let bytes = TreeFile::encode(&absolute).unwrap();
+    let back = TrainedModel::decode(crate::model::MODEL_BIN, &bytes).unwrap();
+    assert_eq!(back, TrainedModel::GradientBoosting(absolute));
+    let err = GradientBoostingParams {
+        loss: Some(BoostLoss::AbsoluteError),
+        ..Default::default()
+    }
+    .validate_classifier()
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("loss: expected log_loss, found absolute_error"),
+        "{err}"
+    );
+}
