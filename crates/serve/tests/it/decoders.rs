@@ -1,0 +1,159 @@
+//! Every request decoder against arbitrary input: native JSON, KServe V2 (JSON, and JSON
+//! with a binary tensor part), and MLflow's `/invocations` (its four JSON shapes and
+//! CSV). Arbitrary bytes, and arbitrary JSON built around each protocol's own keys, never
+//! panic: each body either decodes or is refused with a 4xx. What decodes then goes
+//! through validation, preprocessing and the model ([`serve::infer::infer`]), which
+//! answers or refuses with a 4xx too.
+
+use std::sync::Arc;
+
+use actix_web::ResponseError;
+use ferry_core::LocalRegistry;
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+use serve::infer::infer;
+use serve::model_set::{LoadedModel, Pick};
+use serve::protocol::{mlflow, native, v2};
+use serve::state::load_models;
+use serve::{AppState, Limits};
+
+use crate::fixture_registry;
+
+fn tiny() -> (AppState, Arc<LoadedModel>) {
+    let (models, _, _) = load_models(&LocalRegistry::new(fixture_registry()), &[]).unwrap();
+    let model = Arc::clone(models.get("tiny", &Pick::Default).unwrap());
+    (AppState::new(models, Vec::new(), Limits::default()), model)
+}
+
+/// Any JSON value, a few levels deep, with the strings and keys the protocols and the
+/// tiny model's schema use among random ones, so that mutations reach past the first
+/// check.
+fn json() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("records".to_owned()),
+        Just("inputs".to_owned()),
+        Just("instances".to_owned()),
+        Just("dataframe_split".to_owned()),
+        Just("dataframe_records".to_owned()),
+        Just("columns".to_owned()),
+        Just("data".to_owned()),
+        Just("name".to_owned()),
+        Just("shape".to_owned()),
+        Just("datatype".to_owned()),
+        Just("parameters".to_owned()),
+        Just("binary_data_size".to_owned()),
+        Just("pclass".to_owned()),
+        Just("sex".to_owned()),
+        Just("age".to_owned()),
+        Just("embarked".to_owned()),
+        "[a-z_]{1,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop_oneof![
+            Just("FP32".to_owned()),
+            Just("BYTES".to_owned()),
+            Just("female".to_owned()),
+            Just("S".to_owned()),
+            ".{0,12}",
+        ]
+        .prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..8)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// Bodies: raw bytes, or JSON (possibly cut short).
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..512),
+        json().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        (json(), any::<prop::sample::Index>()).prop_map(|(v, cut)| {
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let at = cut.index(bytes.len() + 1);
+            bytes[..at].to_vec()
+        }),
+    ]
+}
+
+fn client_error(status: actix_web::http::StatusCode, what: &str) {
+    assert!(status.is_client_error(), "{what}: {status}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 768, ..ProptestConfig::default() })]
+
+    #[test]
+    fn native_bodies_decode_or_are_refused_with_a_4xx(bytes in body()) {
+        let (state, model) = tiny();
+        match native::decode(&bytes, 8) {
+            Ok(records) => {
+                if let Err(e) = infer(&state, Arc::clone(&model), &records.rows(), "prop") {
+                    client_error(e.status_code(), "native infer");
+                }
+            }
+            Err(e) => client_error(e.status_code(), "native decode"),
+        }
+    }
+
+    #[test]
+    fn v2_bodies_decode_or_are_refused_with_a_4xx(
+        bytes in body(),
+        binary in prop::collection::vec(any::<u8>(), 0..64),
+        header in prop::option::of(0usize..600),
+    ) {
+        let (state, model) = tiny();
+        // With a header length, the body is the JSON part followed by binary tensors.
+        let mut whole = bytes.clone();
+        let header = header.map(|h| {
+            whole.extend_from_slice(&binary);
+            h.min(whole.len() + 8)
+        });
+        match v2::decode(&whole, header, &model, 8) {
+            Ok(decoded) => {
+                if let Err(e) = infer(&state, Arc::clone(&model), &decoded.rows(), "prop") {
+                    client_error(e.status_code(), "v2 infer");
+                }
+            }
+            Err(e) => client_error(e.status_code(), "v2 decode"),
+        }
+    }
+
+    #[test]
+    fn mlflow_bodies_decode_or_are_refused_with_a_4xx(
+        bytes in body(),
+        csv in prop::collection::vec("[a-z0-9,\"\\n. -]{0,40}", 0..6),
+        content_type in prop_oneof![
+            Just(Some("application/json")),
+            Just(Some("text/csv")),
+            Just(Some("application/json; charset=utf-8")),
+            Just(Some("text/csv; format=pandas-split")),
+            Just(None),
+        ],
+    ) {
+        let (state, model) = tiny();
+        let body = if content_type.is_some_and(|c| c.starts_with("text/csv")) {
+            let mut text = String::from("pclass,sex,age,embarked\n");
+            text.push_str(&csv.join("\n"));
+            text.into_bytes()
+        } else {
+            bytes
+        };
+        match mlflow::decode(&body, content_type, model.bundle.schema(), 8) {
+            Ok(rows) => {
+                if let Err(e) = infer(&state, Arc::clone(&model), &rows.rows(), "prop") {
+                    client_error(e.status_code(), "mlflow infer");
+                }
+            }
+            Err(e) => client_error(e.status_code(), "mlflow decode"),
+        }
+    }
+}
