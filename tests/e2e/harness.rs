@@ -191,6 +191,16 @@ impl Server {
         server
     }
 
+    /// The server's peak resident memory so far (`VmHWM`), in KiB.
+    pub(crate) fn peak_rss_kib(&self) -> u64 {
+        let status = fs_err::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status")
+    }
+
     pub(crate) fn get(&self, path: &str) -> (u16, Value) {
         match self.agent.get(format!("{}{path}", self.base)).call() {
             Ok(mut res) => (
