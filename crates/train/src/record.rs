@@ -85,7 +85,8 @@ pub(crate) fn git(dir: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn host() -> String {
+/// This machine's name, as run records store it.
+pub(crate) fn host() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -115,7 +116,7 @@ impl RunRecord {
         });
         Self {
             run_id: format!("{compact}-{}", std::process::id()),
-            status: RunStatus::Failed,
+            status: RunStatus::Running,
             reason: None,
             model: pipeline.model_name().clone(),
             version: None,

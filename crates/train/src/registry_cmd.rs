@@ -492,7 +492,8 @@ pub struct RunSummary {
     pub model: String,
     /// The run id.
     pub run_id: String,
-    /// `registered`, `gates_failed` or `failed`.
+    /// `registered`, `gates_failed`, `failed`, `running`, or `crashed` for a run
+    /// recorded as running whose process is gone (on this machine).
     pub status: String,
     /// The version registered, if any.
     pub version: Option<u64>,
@@ -545,6 +546,34 @@ impl fmt::Display for Runs {
     }
 }
 
+/// A record's status, with `running` turned into `crashed` when the record was written
+/// on this machine and its process (the run id ends with its pid) no longer runs
+/// `train`. Records from other machines keep `running`: their processes cannot be seen.
+fn status_of(record: &serde_json::Value) -> String {
+    let status = record["status"].as_str().unwrap_or("unknown");
+    if status != "running" || record["host"].as_str() != Some(crate::record::host().as_str()) {
+        return status.to_owned();
+    }
+    let pid = record["run_id"]
+        .as_str()
+        .and_then(|id| id.rsplit('-').next())
+        .and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if !runs_train(pid) => "crashed".to_owned(),
+        Some(_) | None => status.to_owned(),
+    }
+}
+
+/// Whether process `pid` exists and is a `train` (a reused pid of another program is
+/// not the run). Where `/proc` is missing, every process counts as running.
+fn runs_train(pid: u32) -> bool {
+    if !std::path::Path::new("/proc/self").exists() {
+        return true;
+    }
+    fs_err::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.trim().starts_with("train"))
+}
+
 fn read_record(
     registry: &dyn Registry,
     name: &ModelName,
@@ -574,7 +603,7 @@ pub fn runs(registry: &dyn Registry, model: Option<&ModelName>) -> Result<Runs, 
             let r = read_record(registry, &name, &id)?;
             out.push(RunSummary {
                 model: name.to_string(),
-                status: r["status"].as_str().unwrap_or("unknown").to_owned(),
+                status: status_of(&r),
                 version: r["version"].as_u64(),
                 seconds: r["seconds"].as_f64().unwrap_or(0.0),
                 metrics: serde_json::from_value(r["metrics"].clone()).unwrap_or_default(),
@@ -608,7 +637,7 @@ impl fmt::Display for RunShown {
             "run {} of {}: {}",
             text(&r["run_id"]),
             text(&r["model"]),
-            text(&r["status"])
+            status_of(r)
         )?;
         if let Some(reason) = r["reason"].as_str() {
             writeln!(f, "  reason   {reason}")?;

@@ -71,6 +71,9 @@ pub enum RunStatus {
     GatesFailed,
     /// The run stopped on an error (config, data, fitting, registry).
     Failed,
+    /// The run has started and not ended: what its record says while it runs, and
+    /// forever if its process is killed (`train runs list` then shows it as `crashed`).
+    Running,
 }
 
 /// What a run that did not register a model reports with `--json`: its status, the

@@ -96,6 +96,11 @@ fn run_inner(
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
     let mut record = RunRecord::start(pipeline, &stamp, config);
+    // Recorded as running before any work, so that a run whose process is killed
+    // leaves its record (`train runs list` shows it crashed) instead of vanishing.
+    if let Err(e) = record.write(registry.as_ref()) {
+        tracing::warn!(run = %record.run_id, error = %e, "Could not record the run's start.");
+    }
     let (tracker, mut tracking) = match tracking::start(pipeline, &record) {
         None => (None, None),
         Some(Ok(tracker)) => (Some(tracker), None),

@@ -204,6 +204,7 @@ impl Tracker {
         let status = match record.status {
             RunStatus::Registered => "FINISHED",
             RunStatus::Failed | RunStatus::GatesFailed => "FAILED",
+            RunStatus::Running => "RUNNING",
         };
         if let Err(e) = end_run(&self.client, &self.run.run_id, status) {
             self.fail("end the run", &e);
@@ -380,6 +381,8 @@ mod tests {
 
         let pipeline = crate::stages::fixture::pipeline();
         let mut record = RunRecord::start(&pipeline, "2026-12-04T00:00:00Z", String::new());
+        assert_eq!(record.status, RunStatus::Running);
+        record.status = RunStatus::Failed;
         record.metrics = BTreeMap::from([("accuracy".to_owned(), 0.75)]);
         let score = Score {
             mean: 0.8,

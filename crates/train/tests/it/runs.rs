@@ -108,3 +108,73 @@ fn every_run_is_recorded_with_its_outcome() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no run 'nope'"));
 }
+
+/// kill -9 of `train` at three points of a diamonds boosting run (it takes seconds in a
+/// test build): no partial version is ever listed, the registry verifies after each kill,
+/// each killed run stays in `train runs list` as `crashed`, `gc` removes what they left,
+/// and the next run registers.
+#[test]
+fn killed_runs_show_as_crashed_and_leave_nothing_half_written() {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let mut kills = 0;
+    for delay_ms in [300u64, 900, 1800] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_train"))
+            .args(["--config", "configs/diamonds_boosting.yaml"])
+            .env("FERRY_REGISTRY", &registry)
+            .env_remove("RUST_LOG")
+            .current_dir(workspace())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let _ = child.wait();
+        let verify = train(&["registry", "verify"], &registry);
+        assert!(
+            verify.status.code() == Some(0),
+            "after a kill at {delay_ms} ms: {}{}",
+            String::from_utf8_lossy(&verify.stdout),
+            String::from_utf8_lossy(&verify.stderr)
+        );
+    }
+    assert!(kills >= 2, "the run ended before it could be killed");
+    let runs = json(&train(&["runs", "list", "--json"], &registry));
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == "crashed" || *s == "registered"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s == "crashed").count() >= kills - 1,
+        "{statuses:?} after {kills} kills"
+    );
+    let listed = json(&train(&["registry", "list", "--json"], &registry));
+    let gc = train(&["registry", "gc"], &registry);
+    assert_eq!(gc.status.code(), Some(0));
+    let dry = json(&train(
+        &["registry", "gc", "--dry-run", "--json"],
+        &registry,
+    ));
+    assert_eq!(dry["leftovers"].as_array().unwrap().len(), 0, "{dry}");
+    let done = report(&train(
+        &["--config", "configs/diamonds_boosting.yaml", "--json"],
+        &registry,
+    ));
+    assert_eq!(done["status"], "registered");
+    eprintln!("{kills} kills; runs {statuses:?}; listed before the last run: {listed}");
+}
