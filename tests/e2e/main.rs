@@ -13,6 +13,7 @@ mod compose;
 mod docs;
 mod drift;
 mod errors;
+mod faults;
 mod harness;
 mod image;
 mod k8s;

@@ -1,0 +1,213 @@
+//! A registry on a misbehaving object store: serve reaches the S3-compatible test server
+//! (moto) through a proxy the test controls, which forwards, answers every request
+//! with 500, or holds each new connection for 4 s before forwarding. Predictions keep
+//! being answered at once from what is loaded; while every request gets a 500, `/ready`
+//! says the store cannot be reached; when the store behaves again the notice goes and
+//! the server picks up a newly published version, without a restart.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Server, train_with};
+use crate::s3::{BUCKET, S3Server};
+
+const PASS: u8 = 0;
+const FAIL_500: u8 = 1;
+const SLOW: u8 = 2;
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream` whose behaviour `mode` switches.
+struct FaultProxy {
+    endpoint: String,
+    mode: Arc<AtomicU8>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FaultProxy {
+    fn start(upstream: &str) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let mode = Arc::new(AtomicU8::new(PASS));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s) = (Arc::clone(&mode), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (m, upstream) = (Arc::clone(&m), upstream.clone());
+                        std::thread::spawn(move || serve_connection(client, &upstream, &m));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FaultProxy {
+            endpoint,
+            mode,
+            stop,
+        }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::Relaxed);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve_connection(mut client: TcpStream, upstream: &str, mode: &AtomicU8) {
+    client.set_nonblocking(false).unwrap_or(());
+    match mode.load(Ordering::Relaxed) {
+        FAIL_500 => {
+            // Read the request head, then answer 500 and close.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            let _ = client.set_read_timeout(Some(Duration::from_secs(2)));
+            while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = client.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/xml\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+            let _ = client.shutdown(Shutdown::Both);
+        }
+        m => {
+            if m == SLOW {
+                std::thread::sleep(Duration::from_secs(4));
+            }
+            let Ok(server) = TcpStream::connect(upstream) else {
+                return;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let up = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(Shutdown::Write);
+            });
+            let (mut server, mut client) = (server, client);
+            let _ = std::io::copy(&mut server, &mut client);
+            let _ = client.shutdown(Shutdown::Write);
+            let _ = up.join();
+        }
+    }
+}
+
+fn ready(server: &Server) -> Value {
+    server.get("/ready").1
+}
+
+/// Waits up to `secs` for `/ready` to satisfy `check`, returning it.
+fn wait_ready(server: &Server, secs: u64, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = ready(server);
+        if check(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "{what}: {r}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_store_answering_500_or_slowly_is_ridden_out_and_recovered_from() {
+    let s3 = S3Server::start();
+    let url = format!("s3://{BUCKET}/faults");
+    train_with(
+        &crate::harness::bin("train"),
+        "configs/iris.yaml",
+        url.as_ref(),
+        &s3.env(),
+    );
+    let proxy = FaultProxy::start(&s3.endpoint);
+    let mut env = s3.env();
+    for (k, v) in &mut env {
+        if *k == "AWS_ENDPOINT_URL" {
+            v.clone_from(&proxy.endpoint);
+        }
+    }
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cache = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &url,
+        &[
+            "--no-auth",
+            "--model",
+            "iris",
+            "--watch-interval",
+            "1",
+            "--cache-dir",
+            cache.path().to_str().unwrap(),
+        ],
+        &env_refs,
+        Stdio::null(),
+    );
+    let record =
+        json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
+    let (status, before) = server.predict("iris", &record);
+    assert_eq!(status, 200, "{before}");
+    let label = before["predictions"][0]["label"].clone();
+
+    // Predictions are answered from what is loaded, at once, whatever the store does.
+    let predictions_unaffected = |name: &str| {
+        for _ in 0..20 {
+            let started = Instant::now();
+            let (status, answer) = server.predict("iris", &record);
+            assert_eq!(status, 200, "{name}: {answer}");
+            assert_eq!(answer["predictions"][0]["label"], label);
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{name}: {:?}",
+                started.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(server.get("/ready").0, 200, "{name}");
+    };
+
+    // 500 on every request: after the client's retries the store counts as unreachable,
+    // and /ready says so (still 200: the loaded models serve).
+    proxy.set(FAIL_500);
+    let r = wait_ready(&server, 30, "500s", |r| r["registry_offline"].is_string());
+    assert!(
+        r["registry_offline"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be reached"),
+        "{r}"
+    );
+    predictions_unaffected("500s");
+    proxy.set(PASS);
+    wait_ready(&server, 30, "back online", |r| {
+        r["registry_offline"].is_null()
+    });
+
+    // Slow: every new connection to the store waits 4 s. The watcher's polls stall
+    // (within the client's 30 s request timeout, so the store is slow, not gone); the
+    // request path never waits for them.
+    proxy.set(SLOW);
+    predictions_unaffected("slow store");
+    proxy.set(PASS);
+
+    // A version published while the store was misbehaving before is picked up once it
+    // behaves: iris/2, trained straight to the store.
+    train_with(
+        &crate::harness::bin("train"),
+        "configs/iris.yaml",
+        url.as_ref(),
+        &s3.env(),
+    );
+    let r = wait_ready(&server, 30, "iris/2 served", |r| r["models"]["iris"] == 2);
+    assert!(r["registry_offline"].is_null(), "{r}");
+    assert_eq!(server.predict("iris", &record).0, 200);
+}
