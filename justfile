@@ -95,6 +95,11 @@ bench-predict:
     done
     FERRY_BENCH_REGISTRY="$PWD/target/bench/registry" cargo bench --locked -p serve --bench inference
 
+# Every fuzz target for 60 s on the committed corpus (needs nightly and cargo-fuzz).
+[group('test')]
+fuzz *TARGETS:
+    bash fuzz/run.sh {{TARGETS}}
+
 # Review changed insta snapshots (needs cargo-insta).
 [group('test')]
 snap:
