@@ -211,3 +211,120 @@ fn a_store_answering_500_or_slowly_is_ridden_out_and_recovered_from() {
     assert!(r["registry_offline"].is_null(), "{r}");
     assert_eq!(server.predict("iris", &record).0, 200);
 }
+
+/// Runs `train ARGS` against `location` with `env`; its output.
+fn train_at(location: &str, env: &[(&str, String)], args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::harness::image_bin("train"))
+        .args(args)
+        .args(["--registry", location])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("RUST_LOG")
+        .current_dir(crate::harness::workspace())
+        .output()
+        .unwrap()
+}
+
+/// kill -9 of `train` (the release binary when .ci/run built one) publishing diamonds
+/// boosting to `location`, at points spread over a whole run (measured first), through
+/// the publish at its end: after each kill the
+/// registry verifies (no partial version listed, every alias on a complete version);
+/// the killed runs stay recorded as crashed; gc leaves nothing; the next run registers.
+fn killed_runs_leave_nothing_half_written(location: &str, env: &[(&str, String)]) {
+    use std::process::Command;
+
+    let config = "configs/diamonds_boosting.yaml";
+    let started = Instant::now();
+    train_with(
+        &crate::harness::image_bin("train"),
+        config,
+        location.as_ref(),
+        env,
+    );
+    let whole = started.elapsed();
+    let mut kills = 0;
+    for fraction in [0.25, 0.6, 0.85, 0.95, 0.99] {
+        let mut child = Command::new(crate::harness::image_bin("train"))
+            .args(["--config", config, "--registry", location])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env_remove("RUST_LOG")
+            .current_dir(crate::harness::workspace())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(whole.mul_f64(fraction));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let _ = child.wait();
+        let verify = train_at(location, env, &["registry", "verify"]);
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "after a kill at {fraction} of a run: {}{}",
+            String::from_utf8_lossy(&verify.stdout),
+            String::from_utf8_lossy(&verify.stderr)
+        );
+    }
+    assert!(kills >= 3, "only {kills} runs could be killed");
+    let runs: Value =
+        serde_json::from_slice(&train_at(location, env, &["runs", "list", "--json"]).stdout)
+            .unwrap();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(*s, "crashed" | "registered")),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().filter(|s| **s == "crashed").count() >= kills - 1,
+        "{statuses:?} after {kills} kills"
+    );
+    let gc = train_at(location, env, &["registry", "gc", "--grace", "0"]);
+    assert_eq!(
+        gc.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    let dry: Value = serde_json::from_slice(
+        &train_at(
+            location,
+            env,
+            &["registry", "gc", "--dry-run", "--grace", "0", "--json"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(dry["leftovers"].as_array().map_or(0, Vec::len), 0, "{dry}");
+    let report = train_with(
+        &crate::harness::image_bin("train"),
+        config,
+        location.as_ref(),
+        env,
+    );
+    assert_eq!(report["status"], "registered", "{report}");
+    eprintln!(
+        "{location}: {kills} kills, runs {statuses:?}, then version {}",
+        report["version"]
+    );
+}
+
+#[test]
+fn killed_runs_on_s3_leave_nothing_half_written() {
+    let s3 = S3Server::start();
+    killed_runs_leave_nothing_half_written(&format!("s3://{BUCKET}/kills"), &s3.env());
+}
+
+#[test]
+fn killed_runs_on_mlflow_leave_nothing_half_written() {
+    let mlflow = crate::mlflow_server::MlflowServer::start();
+    killed_runs_leave_nothing_half_written(&mlflow.location().to_string(), &[]);
+}

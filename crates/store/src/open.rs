@@ -35,6 +35,11 @@ pub struct StoreOptions {
     /// Retries of a failed request (with backoff) before the store counts as
     /// unreachable.
     pub max_retries: usize,
+    /// How long an incomplete version must have been left untouched before `gc` of an
+    /// object store or MLflow removes it (its writer may still be uploading: one hour
+    /// by default, longer than any upload). A local registry asks whether the writer
+    /// process still runs instead.
+    pub gc_grace: Duration,
     /// Client settings on top of the environment's, by `object_store`'s key names
     /// (`aws_endpoint`, `aws_allow_http`, `aws_region`, `google_service_account`,
     /// `azure_storage_account_name`, ...): for programs that configure a store without
@@ -59,6 +64,7 @@ impl Default for StoreOptions {
             cache_max_bytes: 2 << 30,
             request_timeout: Duration::from_secs(30),
             max_retries: 3,
+            gc_grace: Duration::from_secs(3600),
             settings: Vec::new(),
         }
     }
@@ -169,7 +175,10 @@ pub fn mlflow_registry(
         ..crate::mlflow::ClientOptions::default()
     };
     MlflowRegistry::new(url, client, &options.cache_dir, options.cache_max_bytes)
-        .map(|r| r.with_limits(options.limits))
+        .map(|r| {
+            r.with_limits(options.limits)
+                .with_gc_grace(options.gc_grace)
+        })
         .map_err(|source| OpenError::Cache {
             url: url.to_string(),
             source,
@@ -196,7 +205,10 @@ pub fn open_object(
         &options.cache_dir,
         options.cache_max_bytes,
     )
-    .map(|r| r.with_limits(options.limits))
+    .map(|r| {
+        r.with_limits(options.limits)
+            .with_gc_grace(options.gc_grace)
+    })
     .map_err(|source| OpenError::Cache {
         url: url.to_string(),
         source,

@@ -254,6 +254,11 @@ pub enum RegistryVerb {
         /// Report without removing.
         #[arg(long)]
         dry_run: bool,
+        /// On an object store or MLflow: remove incomplete versions untouched for this
+        /// many seconds (default 3600: a writer may still be uploading). A local registry
+        /// checks whether the writer process still runs instead.
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<u64>,
     },
     /// Set or delete an alias.
     Alias {

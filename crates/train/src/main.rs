@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use ferry_core::{ModelRef, RegistryLocation, Version};
 use train::cli::{AliasOp, Cli, Command, LogFormat, RegistryVerb, RunsVerb};
-use train::commands::{self, ShowAndSerialize, exit_code, set_threads, with_registry};
+use train::commands::{
+    self, ShowAndSerialize, exit_code, set_threads, with_registry, with_registry_options,
+};
 use train::{Pipeline, registry_cmd, runner};
 
 fn main() -> ExitCode {
@@ -221,7 +223,15 @@ fn registry_command(
     verb: &RegistryVerb,
     out: &mut dyn Write,
 ) -> ExitCode {
-    with_registry(location, |registry| {
+    let mut options = ferry_store::StoreOptions::default();
+    if let RegistryVerb::Gc {
+        grace: Some(seconds),
+        ..
+    } = verb
+    {
+        options.gc_grace = std::time::Duration::from_secs(*seconds);
+    }
+    with_registry_options(location, &options, |registry| {
         let shown: Box<dyn ShowAndSerialize> = match verb {
             RegistryVerb::List => Box::new(registry_cmd::list(registry)?),
             RegistryVerb::Show { reference } => Box::new(registry_cmd::show(registry, reference)?),
@@ -231,7 +241,7 @@ fn registry_command(
                 let damaged = verified.damaged().next().is_some();
                 return Ok(ExitCode::from(u8::from(damaged)));
             }
-            RegistryVerb::Gc { dry_run } => Box::new(registry_cmd::gc(registry, *dry_run)?),
+            RegistryVerb::Gc { dry_run, .. } => Box::new(registry_cmd::gc(registry, *dry_run)?),
             RegistryVerb::Alias {
                 op:
                     AliasOp::Set {

@@ -44,10 +44,19 @@ pub fn with_registry(
     location: Option<&RegistryLocation>,
     verb: impl FnOnce(&dyn ferry_core::Registry) -> Result<ExitCode, RegistryError>,
 ) -> ExitCode {
+    with_registry_options(location, &ferry_store::StoreOptions::default(), verb)
+}
+
+/// [`with_registry`] with the store opened with `options`.
+pub fn with_registry_options(
+    location: Option<&RegistryLocation>,
+    options: &ferry_store::StoreOptions,
+    verb: impl FnOnce(&dyn ferry_core::Registry) -> Result<ExitCode, RegistryError>,
+) -> ExitCode {
     let location = location
         .cloned()
         .unwrap_or_else(crate::runner::default_registry);
-    let registry = match ferry_store::open(&location, &ferry_store::StoreOptions::default()) {
+    let registry = match ferry_store::open(&location, options) {
         Ok(registry) => registry,
         Err(err) => {
             eprintln!("error: {err}");
