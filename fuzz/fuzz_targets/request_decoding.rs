@@ -18,7 +18,8 @@ fn tiny() -> &'static (AppState, Arc<LoadedModel>) {
     static TINY: OnceLock<(AppState, Arc<LoadedModel>)> = OnceLock::new();
     TINY.get_or_init(|| {
         let registry = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/registry");
-        let (models, _, _) = load_models(&LocalRegistry::new(registry.into()), &[]).unwrap();
+        let registry = LocalRegistry::new(std::path::PathBuf::from(registry));
+        let (models, _, _) = load_models(&registry, &[]).unwrap();
         let model = Arc::clone(models.get("tiny", &Pick::Default).unwrap());
         (AppState::new(models, Vec::new(), Limits::default()), model)
     })
