@@ -3,7 +3,8 @@
 //! with 500, or holds each new connection for 4 s before forwarding. Predictions keep
 //! being answered at once from what is loaded; while every request gets a 500, `/ready`
 //! says the store cannot be reached; when the store behaves again the notice goes and
-//! the server picks up a newly published version, without a restart.
+//! the server picks up a newly published version, without a restart. And `train` killed
+//! with SIGKILL mid-run, on each registry backend, leaves nothing half-written.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -327,4 +328,10 @@ fn killed_runs_on_s3_leave_nothing_half_written() {
 fn killed_runs_on_mlflow_leave_nothing_half_written() {
     let mlflow = crate::mlflow_server::MlflowServer::start();
     killed_runs_leave_nothing_half_written(&mlflow.location().to_string(), &[]);
+}
+
+#[test]
+fn killed_runs_on_a_local_registry_leave_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    killed_runs_leave_nothing_half_written(dir.path().to_str().unwrap(), &[]);
 }
