@@ -1,5 +1,5 @@
-//! A registry on a misbehaving object store: serve reaches the S3-compatible test server
-//! (moto) through a proxy the test controls, which forwards, answers every request
+//! A registry on a misbehaving store: serve reaches the S3-compatible test server (moto),
+//! or a real MLflow server, through a proxy the test controls, which forwards, answers every request
 //! with 500, or holds each new connection for 4 s before forwarding. Predictions keep
 //! being answered at once from what is loaded; while every request gets a 500, `/ready`
 //! says the store cannot be reached; when the store behaves again the notice goes and
@@ -9,8 +9,8 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -27,6 +27,9 @@ struct FaultProxy {
     endpoint: String,
     mode: Arc<AtomicU8>,
     stop: Arc<AtomicBool>,
+    /// The connections being forwarded: cut when the mode changes, so that clients
+    /// holding pooled keep-alive connections meet the new behaviour too.
+    live: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl FaultProxy {
@@ -37,13 +40,14 @@ impl FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let mode = Arc::new(AtomicU8::new(PASS));
         let stop = Arc::new(AtomicBool::new(false));
-        let (m, s) = (Arc::clone(&mode), Arc::clone(&stop));
+        let live = Arc::new(Mutex::new(Vec::new()));
+        let (m, s, l) = (Arc::clone(&mode), Arc::clone(&stop), Arc::clone(&live));
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let (m, upstream) = (Arc::clone(&m), upstream.clone());
-                        std::thread::spawn(move || serve_connection(client, &upstream, &m));
+                        let (m, l, upstream) = (Arc::clone(&m), Arc::clone(&l), upstream.clone());
+                        std::thread::spawn(move || serve_connection(client, &upstream, &m, &l));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -53,11 +57,16 @@ impl FaultProxy {
             endpoint,
             mode,
             stop,
+            live,
         }
     }
 
     fn set(&self, mode: u8) {
         self.mode.store(mode, Ordering::Relaxed);
+        let mut live = self.live.lock().unwrap();
+        for conn in live.drain(..) {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
     }
 }
 
@@ -67,7 +76,12 @@ impl Drop for FaultProxy {
     }
 }
 
-fn serve_connection(mut client: TcpStream, upstream: &str, mode: &AtomicU8) {
+fn serve_connection(
+    mut client: TcpStream,
+    upstream: &str,
+    mode: &AtomicU8,
+    live: &Mutex<Vec<TcpStream>>,
+) {
     client.set_nonblocking(false).unwrap_or(());
     match mode.load(Ordering::Relaxed) {
         FAIL_500 => {
@@ -90,6 +104,9 @@ fn serve_connection(mut client: TcpStream, upstream: &str, mode: &AtomicU8) {
             let Ok(server) = TcpStream::connect(upstream) else {
                 return;
             };
+            if let (Ok(c), Ok(s)) = (client.try_clone(), server.try_clone()) {
+                live.lock().unwrap().extend([c, s]);
+            }
             let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             let up = std::thread::spawn(move || {
                 let _ = std::io::copy(&mut c2, &mut s2);
@@ -120,27 +137,19 @@ fn wait_ready(server: &Server, secs: u64, what: &str, check: impl Fn(&Value) -> 
     }
 }
 
-#[test]
-fn a_store_answering_500_or_slowly_is_ridden_out_and_recovered_from() {
-    let s3 = S3Server::start();
-    let url = format!("s3://{BUCKET}/faults");
-    train_with(
-        &crate::harness::bin("train"),
-        "configs/iris.yaml",
-        url.as_ref(),
-        &s3.env(),
-    );
-    let proxy = FaultProxy::start(&s3.endpoint);
-    let mut env = s3.env();
-    for (k, v) in &mut env {
-        if *k == "AWS_ENDPOINT_URL" {
-            v.clone_from(&proxy.endpoint);
-        }
-    }
+/// serve on `location` (reached through `proxy`, with `env`), iris/1 published there:
+/// rides out 500s and a slow store, recovers, and serves iris/2 once `publish_v2` has
+/// published it.
+fn rides_out_a_misbehaving_store(
+    proxy: &FaultProxy,
+    location: &str,
+    env: &[(&str, String)],
+    publish_v2: &dyn Fn(),
+) {
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let cache = tempfile::tempdir().unwrap();
     let server = Server::start_with(
-        &url,
+        location,
         &[
             "--no-auth",
             "--model",
@@ -194,23 +203,48 @@ fn a_store_answering_500_or_slowly_is_ridden_out_and_recovered_from() {
     });
 
     // Slow: every new connection to the store waits 4 s. The watcher's polls stall
-    // (within the client's 30 s request timeout, so the store is slow, not gone); the
+    // (within the clients' 30 s request timeout, so the store is slow, not gone); the
     // request path never waits for them.
     proxy.set(SLOW);
     predictions_unaffected("slow store");
     proxy.set(PASS);
 
-    // A version published while the store was misbehaving before is picked up once it
-    // behaves: iris/2, trained straight to the store.
-    train_with(
-        &crate::harness::bin("train"),
-        "configs/iris.yaml",
-        url.as_ref(),
-        &s3.env(),
-    );
+    // A version published now is picked up once the store behaves.
+    publish_v2();
     let r = wait_ready(&server, 30, "iris/2 served", |r| r["models"]["iris"] == 2);
     assert!(r["registry_offline"].is_null(), "{r}");
     assert_eq!(server.predict("iris", &record).0, 200);
+}
+
+#[test]
+fn a_store_answering_500_or_slowly_is_ridden_out_and_recovered_from() {
+    let s3 = S3Server::start();
+    let url = format!("s3://{BUCKET}/faults");
+    let train = crate::harness::bin("train");
+    train_with(&train, "configs/iris.yaml", url.as_ref(), &s3.env());
+    let proxy = FaultProxy::start(&s3.endpoint);
+    let mut env = s3.env();
+    for (k, v) in &mut env {
+        if *k == "AWS_ENDPOINT_URL" {
+            v.clone_from(&proxy.endpoint);
+        }
+    }
+    rides_out_a_misbehaving_store(&proxy, &url, &env, &|| {
+        train_with(&train, "configs/iris.yaml", url.as_ref(), &s3.env());
+    });
+}
+
+#[test]
+fn an_mlflow_server_answering_500_or_slowly_is_ridden_out_and_recovered_from() {
+    let mlflow = crate::mlflow_server::MlflowServer::start();
+    let direct = mlflow.location().to_string();
+    let train = crate::harness::bin("train");
+    train_with(&train, "configs/iris.yaml", direct.as_ref(), &[]);
+    let proxy = FaultProxy::start(direct.trim_start_matches("mlflow+"));
+    let proxied = format!("mlflow+{}", proxy.endpoint);
+    rides_out_a_misbehaving_store(&proxy, &proxied, &[], &|| {
+        train_with(&train, "configs/iris.yaml", direct.as_ref(), &[]);
+    });
 }
 
 /// Runs `train ARGS` against `location` with `env`; its output.
