@@ -369,3 +369,72 @@ fn killed_runs_on_a_local_registry_leave_nothing_half_written() {
     let dir = tempfile::tempdir().unwrap();
     killed_runs_leave_nothing_half_written(dir.path().to_str().unwrap(), &[]);
 }
+
+#[test]
+fn a_version_damaged_on_the_store_is_refused_while_the_last_good_one_serves() {
+    let s3 = S3Server::start();
+    let url = format!("s3://{BUCKET}/damaged");
+    let train = crate::harness::bin("train");
+    train_with(&train, "configs/iris.yaml", url.as_ref(), &s3.env());
+    let env = s3.env();
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cache = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &url,
+        &[
+            "--no-auth",
+            "--model",
+            "iris",
+            "--cache-dir",
+            cache.path().to_str().unwrap(),
+        ],
+        &env_refs,
+        Stdio::null(),
+    );
+    let record =
+        json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
+    let version = |server: &Server| server.predict("iris", &record).1["model_version"].clone();
+    assert_eq!(version(&server), 1);
+
+    // iris/2 is published, then its model file is overwritten on the store before the
+    // server loads it: the manifest's checksum no longer matches.
+    train_with(&train, "configs/iris.yaml", url.as_ref(), &s3.env());
+    // A signed PUT through boto3 (moto checks signatures), as a writer that bypasses
+    // Ferry would do it.
+    let put =
+        std::process::Command::new(crate::harness::workspace().join("tests/.venv/bin/python"))
+            .args([
+                "-c",
+                "import boto3, sys; boto3.client('s3', endpoint_url=sys.argv[1], \
+             aws_access_key_id='ferry-test', aws_secret_access_key='ferry-test-secret', \
+             region_name='us-east-1').put_object(Bucket=sys.argv[2], Key=sys.argv[3], \
+             Body=b'{\"not\": \"the model\"}')",
+                &s3.endpoint,
+                BUCKET,
+                "damaged/iris/2/model.json",
+            ])
+            .output()
+            .unwrap();
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let (status, reload) = server.post("/admin/reload", "application/json", b"");
+    assert_eq!(status, 200, "{reload}");
+    assert_eq!(reload["changed"], json!([]), "{reload}");
+    let failed = reload["failed"][0]["error"].as_str().unwrap_or_default();
+    assert!(failed.contains("model.json"), "{reload}");
+    assert_eq!(version(&server), 1, "the last good version serves");
+    let (_, details) = server.get("/models/iris");
+    assert!(details["last_reload_error"].is_object(), "{details}");
+
+    // A good iris/3 replaces it at the next reload, and the error clears.
+    train_with(&train, "configs/iris.yaml", url.as_ref(), &s3.env());
+    let (status, reload) = server.post("/admin/reload", "application/json", b"");
+    assert_eq!(status, 200, "{reload}");
+    assert_eq!(reload["changed"][0]["to"], 3, "{reload}");
+    assert_eq!(version(&server), 3);
+    let (_, details) = server.get("/models/iris");
+    assert!(details["last_reload_error"].is_null(), "{details}");
+}
