@@ -211,3 +211,87 @@ fn every_kind_in_the_table_fits_round_trips_and_keeps_its_promises() {
         }
     }
 }
+
+mod round_trips {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Class labels for `n` rows: both classes among the first two rows, the rest from
+    /// `picks`.
+    fn labels(n: usize, picks: &[u8]) -> Target {
+        let labels: Vec<ClassLabel> = (0..n)
+            .map(|i| {
+                let class = if i < 2 {
+                    i as u8
+                } else {
+                    picks[i % picks.len()] % 2
+                };
+                ClassLabel::Int(i64::from(class))
+            })
+            .collect();
+        Target::Classes(EncodedLabels::encode(&labels))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Every kind, fitted on random data (a fit may refuse the data, by name), goes
+        /// through its file and back unchanged, and predicts random rows, extreme
+        /// values included, exactly as before.
+        #[test]
+        fn every_kind_round_trips_whatever_it_was_fitted_on(
+            n in 12usize..40,
+            width in 1usize..4,
+            cells in proptest::collection::vec(-50i32..50, 160),
+            picks in proptest::collection::vec(0u8..3, 40),
+            probe in proptest::collection::vec(
+                prop_oneof![
+                    (-100i32..100).prop_map(f64::from),
+                    Just(1e300),
+                    Just(-1e300),
+                    Just(0.5),
+                ],
+                12,
+            ),
+        ) {
+            let x: Vec<f64> = (0..n * width)
+                .map(|i| f64::from(cells[i % cells.len()].abs() % 4))
+                .collect();
+            let x = FeatureMatrix::from_row_major(x, n, width).unwrap();
+            let probe = FeatureMatrix::from_row_major(probe[..width * 3].to_vec(), 3, width)
+                .unwrap();
+            let values: Vec<f64> = (0..n)
+                .map(|i| f64::from(cells[(i * 7) % cells.len()]) * 0.5)
+                .collect();
+            let mut fitted_kinds = Vec::new();
+            for kind in ModelKind::ALL {
+                let y = match kind.task() {
+                    Task::Classification => labels(n, &picks),
+                    Task::Regression => Target::Values(values.clone()),
+                };
+                let data = TrainingSet { x: x.clone(), y, seed: 3 };
+                let spec: ModelSpec = from_yaml_str(&format!("type: {kind}\nn_trees: 3\n"))
+                    .or_else(|_| from_yaml_str(&format!("type: {kind}\nmax_iter: 5\n")))
+                    .or_else(|_| from_yaml_str(&format!("type: {kind}\n")))
+                    .unwrap();
+                let Ok(fitted) = fit(&spec.validate().unwrap(), &data) else {
+                    continue;
+                };
+                fitted_kinds.push(*kind);
+                let bytes = fitted.encode().unwrap();
+                let back = TrainedModel::decode(kind.model_file(), &bytes)
+                    .unwrap_or_else(|e| panic!("{kind}: {e}"));
+                prop_assert_eq!(&back, &fitted, "{}", kind);
+                prop_assert_eq!(
+                    back.predict(&probe).ok(),
+                    fitted.predict(&probe).ok(),
+                    "{}",
+                    kind
+                );
+            }
+            // Most kinds take any such data; the test would prove little otherwise.
+            prop_assert!(fitted_kinds.len() >= 14, "only {:?} fitted", fitted_kinds);
+        }
+    }
+}
