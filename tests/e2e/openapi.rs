@@ -43,6 +43,10 @@ fn schemathesis_finds_no_server_error_and_no_response_off_the_schema() {
         .args(["run", &format!("{}/openapi.json", server.base)])
         .args(["-H", &format!("Authorization: Bearer {key}")])
         .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        // The stateful phase chains operations along the links schemathesis infers from
+        // the document (a model's name from GET /models into its predict, explain,
+        // versions and V2 routes).
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .args([
             "--max-examples",
             "20",
@@ -62,6 +66,14 @@ fn schemathesis_finds_no_server_error_and_no_response_off_the_schema() {
     );
     // Every documented operation: 23, and the two explain routes.
     assert!(stdout.contains("Tested: 25"), "{stdout}");
+    assert!(stdout.contains("✅ Stateful"), "{stdout}");
+    let links = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("API Links:"))
+        .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(0);
+    assert!(links >= 5, "only {links} links covered:\n{stdout}");
+    eprintln!("stateful: {links} links covered");
 }
 
 #[test]
