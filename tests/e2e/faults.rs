@@ -268,14 +268,20 @@ fn killed_runs_leave_nothing_half_written(location: &str, env: &[(&str, String)]
     use std::process::Command;
 
     let config = "configs/diamonds_boosting.yaml";
-    let started = Instant::now();
-    train_with(
-        &crate::harness::image_bin("train"),
-        config,
-        location.as_ref(),
-        env,
-    );
-    let whole = started.elapsed();
+    // The shorter of two whole runs (the first also creates the model's places).
+    let whole = (0..2)
+        .map(|_| {
+            let started = Instant::now();
+            train_with(
+                &crate::harness::image_bin("train"),
+                config,
+                location.as_ref(),
+                env,
+            );
+            started.elapsed()
+        })
+        .min()
+        .unwrap();
     let mut kills = 0;
     // Runs vary by tens of percent on a loaded machine: the late points may find the run
     // already done (then it simply registered), the early ones always kill.
