@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS (60) each, bounded, on the committed corpus:
+# Runs every fuzz target for SECONDS_PER_TARGET (60) each, bounded, on the committed
+# corpus:
 #
 #   bash fuzz/run.sh [TARGET...]
 #
@@ -13,7 +14,7 @@ cd "$(dirname "$0")"
 seconds=${SECONDS_PER_TARGET:-60}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(request_decoding artifact_reader imported_models config_yaml)
+  targets=(request_decoding artifact_reader imported_models config_yaml pipeline_config)
 fi
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed (cargo install cargo-fuzz)" >&2; exit 2; }
 for target in "${targets[@]}"; do
