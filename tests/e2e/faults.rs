@@ -260,7 +260,7 @@ fn train_at(location: &str, env: &[(&str, String)], args: &[&str]) -> std::proce
 }
 
 /// kill -9 of `train` (the release binary when .ci/run built one) publishing diamonds
-/// boosting to `location`, at points spread over a whole run (measured first), through
+/// boosting to `location`, at six random points of a whole run (measured first), up to
 /// the publish at its end: after each kill the
 /// registry verifies (no partial version listed, every alias on a complete version);
 /// the killed runs stay recorded as crashed; gc leaves nothing; the next run registers.
@@ -283,9 +283,25 @@ fn killed_runs_leave_nothing_half_written(location: &str, env: &[(&str, String)]
         .min()
         .unwrap();
     let mut kills = 0;
-    // Runs vary by tens of percent on a loaded machine: the late points may find the run
-    // already done (then it simply registered), the early ones always kill.
-    for fraction in [0.15, 0.35, 0.55, 0.75, 0.9, 0.97] {
+    // Six random points of a run (printed, to replay a failure): two in its first half,
+    // which always kill, four anywhere, which may find a run already done (then it
+    // simply registered: runs vary by tens of percent on a loaded machine).
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.subsec_nanos() as u64)
+        | 1;
+    let mut uniform = || {
+        // xorshift64: enough to spread kill points.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let fractions: Vec<f64> = (0..6)
+        .map(|i| 0.05 + uniform() * if i < 2 { 0.45 } else { 0.95 })
+        .collect();
+    eprintln!("{location}: kill points {fractions:.3?} of a {whole:?} run");
+    for fraction in fractions {
         let mut child = Command::new(crate::harness::image_bin("train"))
             .args(["--config", config, "--registry", location])
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
