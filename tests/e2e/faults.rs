@@ -120,6 +120,30 @@ fn serve_connection(
     }
 }
 
+/// serve on `location` (with `env`), iris only, caching in `cache`, with `extra` flags.
+fn serve_iris(
+    location: &str,
+    env: &[(&str, String)],
+    cache: &std::path::Path,
+    extra: &[&str],
+) -> Server {
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = vec![
+        "--no-auth",
+        "--model",
+        "iris",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(location, &args, &env_refs, Stdio::null())
+}
+
+/// One iris record.
+fn iris_record() -> Value {
+    json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2})
+}
+
 fn ready(server: &Server) -> Value {
     server.get("/ready").1
 }
@@ -146,24 +170,9 @@ fn rides_out_a_misbehaving_store(
     env: &[(&str, String)],
     publish_v2: &dyn Fn(),
 ) {
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let cache = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        location,
-        &[
-            "--no-auth",
-            "--model",
-            "iris",
-            "--watch-interval",
-            "1",
-            "--cache-dir",
-            cache.path().to_str().unwrap(),
-        ],
-        &env_refs,
-        Stdio::null(),
-    );
-    let record =
-        json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
+    let server = serve_iris(location, env, cache.path(), &["--watch-interval", "1"]);
+    let record = iris_record();
     let (status, before) = server.predict("iris", &record);
     assert_eq!(status, 200, "{before}");
     let label = before["predictions"][0]["label"].clone();
@@ -411,23 +420,9 @@ fn a_version_damaged_on_the_store_is_refused_while_the_last_good_one_serves() {
     let url = format!("s3://{BUCKET}/damaged");
     let train = crate::harness::bin("train");
     train_with(&train, "configs/iris.yaml", url.as_ref(), &s3.env());
-    let env = s3.env();
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let cache = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        &url,
-        &[
-            "--no-auth",
-            "--model",
-            "iris",
-            "--cache-dir",
-            cache.path().to_str().unwrap(),
-        ],
-        &env_refs,
-        Stdio::null(),
-    );
-    let record =
-        json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
+    let server = serve_iris(&url, &s3.env(), cache.path(), &[]);
+    let record = iris_record();
     let version = |server: &Server| server.predict("iris", &record).1["model_version"].clone();
     assert_eq!(version(&server), 1);
 
