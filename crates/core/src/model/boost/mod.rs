@@ -5,8 +5,9 @@
 //! A model is a raw-score baseline per output plus trees in Ferry's boosted layout
 //! ([`tree`]), each adding to one output: one output for regression (the value) and
 //! binary classification (the log-odds of the second class), one per class for more
-//! classes (softmax over the outputs). Trees are summed in the fixed groups of
-//! [`sum_trees`], so a row gets the same bits alone or in a batch, on any thread count.
+//! classes (softmax over the outputs). Predictions walk the trees packed for inference
+//! ([`crate::model::tree::packed`]), summed in fixed groups, so a row gets the same bits
+//! alone or in a batch, on any thread count.
 
 pub(crate) mod codec;
 pub(crate) mod hist;
@@ -19,7 +20,8 @@ use crate::config::ConfigErrors;
 use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
 use crate::model::params::ParamChecks;
-use crate::model::tree::flat::{argmax, sum_trees};
+use crate::model::tree::flat::argmax;
+use crate::model::tree::packed::Packed;
 use crate::model::{
     FitProgress, Model, ModelKind, PredictError, Predictions, Target, Task, TrainError,
     TrainingSet, check_width,
@@ -290,6 +292,7 @@ impl ValidGradientBoostingParams {
             base: fitted.base,
             trees: fitted.trees,
             source: Source::Ferry,
+            packed: Default::default(),
         })
     }
 
@@ -404,6 +407,7 @@ pub struct GradientBoostingModel {
     base: Vec<f64>,
     trees: Vec<BoostTree>,
     source: Source,
+    packed: crate::model::tree::packed::LazyPacked,
 }
 
 impl GradientBoostingModel {
@@ -463,6 +467,7 @@ impl GradientBoostingModel {
             base,
             trees,
             source,
+            packed: Default::default(),
         })
     }
 
@@ -520,20 +525,10 @@ impl GradientBoostingModel {
     pub fn raw_scores(&self, x: &FeatureMatrix) -> Result<Vec<f64>, PredictError> {
         check_width(x, self.n_features)?;
         let k = self.base.len();
-        let n = x.n_rows();
-        let mut out = sum_trees(&self.trees, n, n * k, |tree, out| {
-            let g = tree.group();
-            for (row, slot) in x.rows().zip(out.chunks_exact_mut(k)) {
-                let v = tree.predict(row).ok_or(PredictError::WidthMismatch {
-                    expected: self.n_features,
-                    found: row.len(),
-                })?;
-                if let Some(s) = slot.get_mut(g) {
-                    *s += v;
-                }
-            }
-            Ok(())
-        })?;
+        let packed = self
+            .packed
+            .get_or_build(|| Packed::boost_trees(&self.trees, k, self.n_features));
+        let mut out = packed.sum(x, &|t, row| self.trees.get(t)?.leaf_number(row))?;
         for row in out.chunks_exact_mut(k) {
             for (s, b) in row.iter_mut().zip(&self.base) {
                 *s += b;

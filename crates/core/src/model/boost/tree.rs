@@ -52,6 +52,16 @@ impl BoostNode {
     pub(crate) fn column(&self) -> usize {
         (self.feature & FEATURE_MASK) as usize
     }
+
+    /// Whether a missing value (NaN) goes left at this numeric split: the learned
+    /// default, or, where NaN is read as 0, the side 0 goes to.
+    pub(crate) fn nan_goes_left(&self) -> bool {
+        if self.feature & NAN_AS_ZERO != 0 {
+            0.0 <= self.value
+        } else {
+            self.feature & DEFAULT_LEFT != 0
+        }
+    }
 }
 
 /// One node as the encoding and the importers describe it, in preorder.
@@ -296,9 +306,30 @@ impl BoostTree {
         x <= node.value
     }
 
+    /// Whether a split is categorical or treats zero as missing: the rules a plain
+    /// threshold with a side for NaN cannot express.
+    pub(crate) fn needs_slow_path(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| !n.is_leaf() && n.feature & (CATEGORICAL | ZERO_MISSING) != 0)
+    }
+
+    /// The number (in preorder) of the leaf `row` reaches. `None` only when `row` is
+    /// narrower than a column the tree splits on.
+    pub(crate) fn leaf_number(&self, row: &[f64]) -> Option<u32> {
+        let mut i = 0usize;
+        loop {
+            let node = self.nodes.get(i)?;
+            if node.is_leaf() {
+                return Some(node.feature);
+            }
+            i = self.child(i, node, row)?;
+        }
+    }
+
     /// The value of the leaf `row` reaches. `None` only when `row` is narrower than a
     /// column the tree splits on.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn predict(&self, row: &[f64]) -> Option<f64> {
         let mut i = 0usize;
         loop {

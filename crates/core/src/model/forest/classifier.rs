@@ -69,6 +69,7 @@ pub struct ForestClassifierModel {
     classes: Vec<ClassLabel>,
     n_features: usize,
     trees: Vec<ClassTree>,
+    packed: crate::model::tree::packed::LazyPacked,
 }
 
 /// smartcore's node list of a one-tree classification forest.
@@ -204,6 +205,7 @@ impl ForestFit for ClassForestFit<'_> {
             classes,
             n_features: self.data.x.n_cols(),
             trees,
+            packed: Default::default(),
         }
     }
 }
@@ -287,7 +289,11 @@ impl Model for ForestClassifierModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        predict_class_trees(&self.trees, self.classes.len(), x)
+        let k = self.classes.len();
+        let packed = self
+            .packed
+            .get_or_build(|| Packed::class_trees(&self.trees, k, self.n_features));
+        predict_class_trees(packed, self.trees.len(), k, x)
     }
 }
 
@@ -301,6 +307,7 @@ impl ForestClassifierModel {
             classes,
             n_features,
             trees,
+            packed: Default::default(),
         }
     }
 

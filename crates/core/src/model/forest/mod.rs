@@ -41,7 +41,8 @@ use crate::label::ClassLabel;
 use crate::model::params::ParamChecks;
 use crate::model::smartcore_io::{dense_for_fit, fit_failed, mirror, tree_failed};
 use crate::model::tree::cart::{SortedColumns, TreeLimits, bootstrap_counts, fit_regression_tree};
-use crate::model::tree::flat::{ClassTree, FlatTree, ScNodes, ValueTree, argmax, sum_trees};
+use crate::model::tree::flat::{ClassTree, FlatTree, ScNodes, ValueTree, argmax};
+use crate::model::tree::packed::Packed;
 use crate::model::tree::{check_tree_limits, convert_class_tree, predict_class_trees};
 use crate::model::{
     FitProgress, Model, ModelKind, NoProgress, Parity, PredictError, Predictions, SplitCriterion,

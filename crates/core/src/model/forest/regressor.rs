@@ -79,6 +79,7 @@ pub struct ForestRegressorModel {
     kind: ModelKind,
     n_features: usize,
     trees: Vec<ValueTree>,
+    packed: crate::model::tree::packed::LazyPacked,
 }
 
 struct RegForestFit<'a> {
@@ -168,6 +169,7 @@ impl ForestFit for RegForestFit<'_> {
             kind: ModelKind::RandomForestRegressor,
             n_features: self.data.x.n_cols(),
             trees,
+            packed: Default::default(),
         }
     }
 }
@@ -292,6 +294,7 @@ impl ValidForestRegressorParams {
                 kind: ModelKind::ExtraTreesRegressor,
                 n_features: n,
                 trees,
+                packed: Default::default(),
             },
             sc,
             nodes,
@@ -354,6 +357,7 @@ impl ForestRegressorModel {
             kind,
             n_features,
             trees,
+            packed: Default::default(),
         }
     }
 
@@ -391,15 +395,10 @@ impl Model for ForestRegressorModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        let sums = sum_trees(&self.trees, x.n_rows(), x.n_rows(), |tree, sums| {
-            for (row, s) in x.rows().zip(sums.iter_mut()) {
-                let (_, v) = tree.leaf(row).ok_or_else(|| {
-                    PredictError::Library("row narrower than the tree".to_owned())
-                })?;
-                *s += v;
-            }
-            Ok(())
-        })?;
+        let packed = self
+            .packed
+            .get_or_build(|| Packed::value_trees(&self.trees, self.n_features));
+        let sums = packed.sum(x, &|_, _| None)?;
         let total = self.trees.len().max(1) as f64;
         Ok(Predictions::Values(
             sums.into_iter().map(|s| s / total).collect(),

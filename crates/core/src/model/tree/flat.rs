@@ -245,6 +245,20 @@ impl FlatTree {
         self.n_leaves as usize
     }
 
+    /// Split `i` as (column, threshold, right child); `None` for a leaf.
+    pub(crate) fn split(&self, i: usize) -> Option<(u32, f64, u32)> {
+        let node = self.nodes.get(i)?;
+        (node.feature != LEAF).then_some((node.feature, node.value, node.next))
+    }
+
+    /// The leaves' values, in leaf order (preorder).
+    pub(crate) fn leaf_values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.nodes
+            .iter()
+            .filter(|n| n.feature == LEAF)
+            .map(|n| n.value)
+    }
+
     /// Split `i` as (column, left child, right child); `None` for a leaf.
     fn split_at(&self, i: usize) -> Option<(usize, usize, usize)> {
         let node = self.nodes.get(i)?;
@@ -384,6 +398,16 @@ pub(crate) struct ClassTree {
 }
 
 impl ClassTree {
+    /// The tree's nodes.
+    pub(crate) fn flat(&self) -> &FlatTree {
+        &self.tree
+    }
+
+    /// The class distribution of each leaf, `n_classes` values per leaf in leaf order.
+    pub(crate) fn leaf_probabilities(&self) -> &[f64] {
+        &self.proba
+    }
+
     /// Checks that `counts` has `n_classes` entries per leaf, each leaf with at least
     /// one row, and computes the leaf probabilities.
     pub(crate) fn new(
@@ -515,6 +539,11 @@ impl PartialEq for ValueTree {
 }
 
 impl ValueTree {
+    /// The tree's nodes.
+    pub(crate) fn flat(&self) -> &FlatTree {
+        &self.tree
+    }
+
     /// Checks that `counts`, when given, has one entry per leaf.
     pub(crate) fn new(tree: FlatTree, counts: Option<Vec<u32>>) -> Result<Self, TreeError> {
         if let Some(c) = &counts
@@ -684,56 +713,32 @@ impl crate::model::explain::ShapTree for ClassTree {
     }
 }
 
-/// Below this many (row, tree) visits a batch is predicted on the calling thread.
-const PARALLEL_MIN_VISITS: usize = 1 << 18;
-
 /// Trees whose outputs are summed together before the groups' sums are added.
-const TREES_PER_GROUP: usize = 8;
+pub(crate) const TREES_PER_GROUP: usize = 8;
 
 /// The sum over `trees` of `visit(tree, out)`, where `visit` adds one tree's output for
-/// every row of the batch into `out` (`len` values). Trees are summed in fixed groups of
-/// eight, one group at a time over all rows (a tree's upper nodes stay in cache while
-/// the rows stream past), and the groups' sums are added in order; large batches sum
-/// their groups on rayon's pool. The grouping never depends on the batch or the thread
-/// count, so a row gets the same bits whether it is predicted alone or in a batch, on
-/// one thread or many.
-pub(crate) fn sum_trees<T, F>(
-    trees: &[T],
-    n_rows: usize,
-    len: usize,
-    visit: F,
-) -> Result<Vec<f64>, crate::model::PredictError>
-where
-    T: Sync,
-    F: Fn(&T, &mut [f64]) -> Result<(), crate::model::PredictError> + Sync,
-{
-    use rayon::prelude::*;
-    let group_sum = |group: &[T]| -> Result<Vec<f64>, crate::model::PredictError> {
-        let mut out = vec![0.0; len];
+/// every row into `out` (`len` values), in the order every ensemble's prediction keeps:
+/// trees summed in groups of [`TREES_PER_GROUP`] from 0, then the groups' sums in order.
+/// The packed layout ([`super::packed`]) must give exactly these bits; this is the
+/// tree-by-tree reference its tests compare with.
+#[cfg(test)]
+pub(crate) fn sum_trees<T>(trees: &[T], len: usize, visit: impl Fn(&T, &mut [f64])) -> Vec<f64> {
+    let mut total: Option<Vec<f64>> = None;
+    for group in trees.chunks(TREES_PER_GROUP) {
+        let mut partial = vec![0.0; len];
         for tree in group {
-            visit(tree, &mut out)?;
+            visit(tree, &mut partial);
         }
-        Ok(out)
-    };
-    let partials: Vec<Vec<f64>> = if n_rows.saturating_mul(trees.len()) < PARALLEL_MIN_VISITS {
-        trees
-            .chunks(TREES_PER_GROUP)
-            .map(group_sum)
-            .collect::<Result<_, _>>()?
-    } else {
-        trees
-            .par_chunks(TREES_PER_GROUP)
-            .map(group_sum)
-            .collect::<Result<_, _>>()?
-    };
-    let mut partials = partials.into_iter();
-    let mut total = partials.next().unwrap_or_else(|| vec![0.0; len]);
-    for partial in partials {
-        for (t, p) in total.iter_mut().zip(partial) {
-            *t += p;
+        match &mut total {
+            None => total = Some(partial),
+            Some(t) => {
+                for (t, p) in t.iter_mut().zip(partial) {
+                    *t += p;
+                }
+            }
         }
     }
-    Ok(total)
+    total.unwrap_or_else(|| vec![0.0; len])
 }
 
 /// Index of the largest value, the first on ties (scikit-learn's `argmax`).

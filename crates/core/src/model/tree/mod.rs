@@ -6,6 +6,7 @@
 pub(crate) mod cart;
 pub(crate) mod codec;
 pub(crate) mod flat;
+pub(crate) mod packed;
 mod regressor;
 
 pub use regressor::{
@@ -23,7 +24,8 @@ use crate::frame::FeatureMatrix;
 use crate::label::ClassLabel;
 use crate::model::params::ParamChecks;
 use crate::model::smartcore_io::{dense_for_fit, fit_failed, mirror, tree_failed};
-use crate::model::tree::flat::{ClassTree, FlatTree, ScNodes, argmax, sum_trees};
+use crate::model::tree::flat::{ClassTree, FlatTree, ScNodes, argmax};
+use crate::model::tree::packed::Packed;
 use crate::model::{
     Model, ModelKind, Parity, PredictError, Predictions, Target, Task, TrainError, Trainer,
     TrainingSet, TreeError, check_width,
@@ -125,6 +127,7 @@ pub struct DecisionTreeClassifierModel {
     classes: Vec<ClassLabel>,
     n_features: usize,
     tree: ClassTree,
+    packed: crate::model::tree::packed::LazyPacked,
 }
 
 impl DecisionTreeClassifierModel {
@@ -133,6 +136,7 @@ impl DecisionTreeClassifierModel {
             classes,
             n_features,
             tree,
+            packed: Default::default(),
         }
     }
 
@@ -191,6 +195,7 @@ impl ValidDecisionTreeClassifierParams {
                 classes: labels.classes().to_vec(),
                 n_features: data.x.n_cols(),
                 tree,
+                packed: Default::default(),
             },
             sc,
         ))
@@ -266,24 +271,14 @@ impl Trainer for ValidDecisionTreeClassifierParams {
 /// Probabilities and labels of `x` from class trees: the mean of the trees' leaf
 /// distributions, and the most probable class (the first on ties).
 pub(super) fn predict_class_trees(
-    trees: &[ClassTree],
+    packed: &Packed,
+    n_trees: usize,
     n_classes: usize,
     x: &FeatureMatrix,
 ) -> Result<Predictions, PredictError> {
-    let n = x.n_rows();
-    let mut probabilities = sum_trees(trees, n, n * n_classes, |tree, out| {
-        for (row, out) in x.rows().zip(out.chunks_exact_mut(n_classes.max(1))) {
-            let p = tree
-                .proba(row)
-                .ok_or_else(|| PredictError::Library("row narrower than the tree".to_owned()))?;
-            for (o, v) in out.iter_mut().zip(p) {
-                *o += v;
-            }
-        }
-        Ok(())
-    })?;
-    if trees.len() > 1 {
-        let scale = 1.0 / trees.len() as f64;
+    let mut probabilities = packed.sum(x, &|_, _| None)?;
+    if n_trees > 1 {
+        let scale = 1.0 / n_trees as f64;
         for p in &mut probabilities {
             *p *= scale;
         }
@@ -304,7 +299,11 @@ impl Model for DecisionTreeClassifierModel {
 
     fn predict(&self, x: &FeatureMatrix) -> Result<Predictions, PredictError> {
         check_width(x, self.n_features)?;
-        predict_class_trees(std::slice::from_ref(&self.tree), self.classes.len(), x)
+        let k = self.classes.len();
+        let packed = self.packed.get_or_build(|| {
+            Packed::class_trees(std::slice::from_ref(&self.tree), k, self.n_features)
+        });
+        predict_class_trees(packed, 1, k, x)
     }
 }
 

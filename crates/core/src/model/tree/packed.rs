@@ -1,0 +1,729 @@
+//! The inference layout of tree ensembles: every tree of a model packed into one array
+//! of 16-byte nodes, walked without a branch per node, several walks at a time.
+//!
+//! Forests ([`ValueTree`], [`ClassTree`]) and boosted models ([`BoostTree`], native or
+//! imported) keep their own layouts for the file, explanations and training; the first
+//! prediction packs them once into a [`Packed`] ensemble:
+//!
+//! - Nodes of a tree are in preorder, the left child next to its parent, the trees one
+//!   after the other, so a walk reads forward through memory.
+//! - A node is 16 bytes: its threshold, its column and its right child. Thresholds and
+//!   row values are compared as order-preserving integer keys ([`key`]): an `f64`
+//!   comparison that may meet a NaN compiles to a branch on the parity flag, an integer
+//!   one to a conditional move. Each row is keyed twice, NaN last then NaN first, and a
+//!   split that sends missing values left reads the second copy: no flag to test.
+//! - A leaf points to itself and its threshold is its leaf number, below every value's
+//!   key, so a walk that reached a leaf stays there. Walks need no test for leaves, only
+//!   a check, once per step over all lanes, that some walk still moved.
+//! - The direction is a select ([`std::hint::select_unpredictable`]), not a branch:
+//!   splits send rows either way about as often, and a mispredicted branch costs more
+//!   than the step.
+//! - Walks are independent chains of loads; [`LANES`] of them are interleaved so the
+//!   processor overlaps their latencies: [`LANES`] rows through one tree for batches,
+//!   [`LANES`] trees at a time for a batch of fewer rows. Four measured fastest on the
+//!   diamonds and 50-feature LightGBM models of bench/trees.sh (eight spill registers,
+//!   two or three leave latency idle).
+//! - Rows are taken in blocks that stay in the first-level cache while a group of trees
+//!   passes over them; blocks are what large batches spread over rayon's pool.
+//!
+//! The sum keeps the arithmetic Ferry's ensembles always had: per row, trees are added
+//! in groups of [`TREES_PER_GROUP`] starting from 0, and the groups' sums in order, so a
+//! row gets the same bits alone or in a batch, on one thread or many, as before the
+//! layout existed.
+//!
+//! Imported trees with categorical or LightGBM zero-as-missing splits are walked by
+//! their own layout (the caller's `slow` function); they are rare and keep their place
+//! in the sum.
+
+use crate::FeatureMatrix;
+use crate::model::PredictError;
+use crate::model::boost::tree::BoostTree;
+use crate::model::tree::flat::{ClassTree, FlatTree, TREES_PER_GROUP, ValueTree};
+
+/// Walks interleaved per kernel call.
+pub(crate) const LANES: usize = 4;
+/// The key of a missing value: above every number's.
+const NAN_KEY: u64 = u64::MAX;
+/// Bytes of rows a block aims at (half the first-level data cache of common cores).
+const BLOCK_BYTES: usize = 16 * 1024;
+/// Below this many (row, tree) visits a batch is predicted on the calling thread.
+const PARALLEL_MIN_VISITS: usize = 1 << 16;
+
+/// One node; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PNode {
+    /// [`key`] of the threshold; a leaf's number for a leaf.
+    threshold: u64,
+    feature: u32,
+    right: u32,
+}
+
+/// Where a tree starts and what its leaves add to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PTree {
+    root: u32,
+    /// Steps from the root to the deepest leaf.
+    depth: u32,
+    /// The number of the tree's first leaf among all leaves.
+    leaf_base: u32,
+    /// The first output the tree's leaves add to.
+    slot: u32,
+    /// Walked by the caller's `slow` function instead.
+    slow: bool,
+}
+
+/// A packed ensemble; see the module docs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Packed {
+    nodes: Vec<PNode>,
+    trees: Vec<PTree>,
+    /// `width` values per leaf, by global leaf number.
+    values: Vec<f64>,
+    width: usize,
+    outputs: usize,
+    /// The width of the rows; a split that sends NaN left reads its column at
+    /// `n_features + column`, where each row's keys put NaN first.
+    n_features: usize,
+}
+
+/// A node of a tree being packed.
+enum Pack {
+    Split {
+        column: u32,
+        threshold: f64,
+        nan_left: bool,
+        right: u32,
+    },
+    Leaf,
+}
+
+impl Packed {
+    fn new(n_features: usize, width: usize, outputs: usize) -> Self {
+        Self {
+            n_features,
+            width,
+            outputs,
+            ..Self::default()
+        }
+    }
+
+    /// Appends a tree given in preorder (right children as indices within the tree),
+    /// whose leaves, in order, add `leaf_values` (`width` each) from output `slot`.
+    fn push(
+        &mut self,
+        preorder: impl ExactSizeIterator<Item = Pack>,
+        leaf_values: impl IntoIterator<Item = f64>,
+        slot: usize,
+        slow: bool,
+    ) {
+        let base = self.nodes.len() as u32;
+        let leaf_base = (self.values.len() / self.width.max(1)) as u32;
+        let mut depths = vec![0u32; preorder.len()];
+        let mut depth = 0;
+        let mut leaves = 0u32;
+        for (i, node) in preorder.enumerate() {
+            let d = depths.get(i).copied().unwrap_or(0);
+            depth = depth.max(d);
+            let packed = match node {
+                Pack::Split {
+                    column,
+                    threshold,
+                    nan_left,
+                    right,
+                } => {
+                    for child in [i + 1, right as usize] {
+                        if let Some(slot) = depths.get_mut(child) {
+                            *slot = d + 1;
+                        }
+                    }
+                    PNode {
+                        threshold: key(threshold),
+                        feature: column + if nan_left { self.n_features as u32 } else { 0 },
+                        right: base + right,
+                    }
+                }
+                Pack::Leaf => {
+                    leaves += 1;
+                    PNode {
+                        threshold: u64::from(leaf_base + leaves - 1),
+                        feature: 0,
+                        right: base + i as u32,
+                    }
+                }
+            };
+            self.nodes.push(packed);
+        }
+        self.values.extend(leaf_values);
+        self.trees.push(PTree {
+            root: base,
+            depth,
+            leaf_base,
+            slot: slot as u32,
+            slow,
+        });
+    }
+
+    /// Forest regression trees: each leaf adds its value to the one output.
+    pub(crate) fn value_trees(trees: &[ValueTree], n_features: usize) -> Self {
+        let mut packed = Self::new(n_features, 1, 1);
+        for t in trees {
+            let tree = t.flat();
+            packed.push(flat_nodes(tree), tree.leaf_values(), 0, false);
+        }
+        packed
+    }
+
+    /// Classification trees: each leaf adds its class distribution.
+    pub(crate) fn class_trees(trees: &[ClassTree], n_classes: usize, n_features: usize) -> Self {
+        let mut packed = Self::new(n_features, n_classes, n_classes);
+        for t in trees {
+            packed.push(
+                flat_nodes(t.flat()),
+                t.leaf_probabilities().iter().copied(),
+                0,
+                false,
+            );
+        }
+        packed
+    }
+
+    /// Boosted trees: each leaf adds its value to its tree's output (class).
+    pub(crate) fn boost_trees(trees: &[BoostTree], outputs: usize, n_features: usize) -> Self {
+        let mut packed = Self::new(n_features, 1, outputs);
+        for t in trees {
+            let slow = t.needs_slow_path();
+            let nodes = t.nodes();
+            let preorder = nodes.iter().map(|n| {
+                if n.is_leaf() {
+                    Pack::Leaf
+                } else {
+                    Pack::Split {
+                        column: n.column() as u32,
+                        threshold: n.value,
+                        nan_left: n.nan_goes_left(),
+                        right: n.right,
+                    }
+                }
+            });
+            let values = nodes.iter().filter(|n| n.is_leaf()).map(|n| n.value);
+            packed.push(preorder, values, t.group(), slow);
+        }
+        packed
+    }
+
+    /// The sum over the trees of each row's leaf values, `outputs` per row, row-major;
+    /// see the module docs for the order of the additions. `slow(tree, row)` gives the
+    /// leaf number (within the tree) of the trees packed as slow.
+    ///
+    /// # Errors
+    /// [`PredictError::WidthMismatch`] when `slow` finds a row too narrow (callers check
+    /// the width first).
+    pub(crate) fn sum(
+        &self,
+        x: &FeatureMatrix,
+        slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
+    ) -> Result<Vec<f64>, PredictError> {
+        use rayon::prelude::*;
+        let n = x.n_rows();
+        let cols = x.n_cols().max(1);
+        if x.n_cols() != self.n_features {
+            return Err(PredictError::WidthMismatch {
+                expected: self.n_features,
+                found: x.n_cols(),
+            });
+        }
+        let k = self.outputs;
+        let mut out = vec![0.0; n * k];
+        if n == 0 || k == 0 {
+            return Ok(out);
+        }
+        let block = (BLOCK_BYTES / (cols * 8)).clamp(LANES, 512) / LANES * LANES;
+        let blocks = x
+            .values()
+            .chunks(block * cols)
+            .zip(out.chunks_mut(block * k));
+        if n.saturating_mul(self.trees.len()) < PARALLEL_MIN_VISITS || n <= block {
+            let mut scratch = Scratch::default();
+            for (rows, out) in blocks {
+                self.sum_block(rows, cols, out, &mut scratch, slow)?;
+            }
+        } else {
+            blocks
+                .par_bridge()
+                .try_for_each_init(Scratch::default, |scratch, (rows, out)| {
+                    self.sum_block(rows, cols, out, scratch, slow)
+                })?;
+        }
+        Ok(out)
+    }
+
+    /// [`Self::sum`] of one block of rows into `out`.
+    fn sum_block(
+        &self,
+        rows: &[f64],
+        cols: usize,
+        out: &mut [f64],
+        scratch: &mut Scratch,
+        slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
+    ) -> Result<(), PredictError> {
+        let n = rows.len() / cols;
+        let k = self.outputs;
+        scratch.partial.resize(n * k, 0.0);
+        scratch.leaves.resize(n * TREES_PER_GROUP, 0);
+        scratch.keys.clear();
+        for row in rows.chunks_exact(cols) {
+            scratch.keys.extend(row.iter().map(|&x| key(x)));
+            scratch.keys.extend(row.iter().map(|&x| key_nan_first(x)));
+        }
+        let keys = scratch.keys.as_slice();
+        let row = |r: usize| rows.get(r * cols..(r + 1) * cols).unwrap_or_default();
+        for (g, group) in self.trees.chunks(TREES_PER_GROUP).enumerate() {
+            // Leaves of the group's trees, tree-major.
+            if n >= LANES {
+                for (t, tree) in group.iter().enumerate() {
+                    let leaves = scratch
+                        .leaves
+                        .get_mut(t * n..(t + 1) * n)
+                        .unwrap_or_default();
+                    if tree.slow {
+                        let first = g * TREES_PER_GROUP + t;
+                        for (r, leaf) in leaves.iter_mut().enumerate() {
+                            *leaf = self.slow_leaf(tree, first, row(r), slow)?;
+                        }
+                        continue;
+                    }
+                    for (start, chunk) in (0..n).step_by(LANES).zip(leaves.chunks_mut(LANES)) {
+                        // The last chunk may be short: its lanes repeat the last row.
+                        let lanes: [usize; LANES] =
+                            std::array::from_fn(|l| (start + l).min(n - 1) * 2 * cols);
+                        let ends = walk_rows(&self.nodes, tree, keys, &lanes);
+                        for (leaf, end) in chunk.iter_mut().zip(ends) {
+                            *leaf = self.leaf_of(end);
+                        }
+                    }
+                }
+            } else {
+                for r in 0..n {
+                    let mut ends = [0u32; TREES_PER_GROUP];
+                    for (trees, ends) in group.chunks(LANES).zip(ends.chunks_mut(LANES)) {
+                        let walked = walk_trees(&self.nodes, trees, keys, r * 2 * cols);
+                        ends.copy_from_slice(walked.get(..ends.len()).unwrap_or_default());
+                    }
+                    for (t, (tree, end)) in group.iter().zip(ends).enumerate() {
+                        let leaf = if tree.slow {
+                            self.slow_leaf(tree, g * TREES_PER_GROUP + t, row(r), slow)?
+                        } else {
+                            self.leaf_of(end)
+                        };
+                        if let Some(slot) = scratch.leaves.get_mut(t * n + r) {
+                            *slot = leaf;
+                        }
+                    }
+                }
+            }
+            // The group's sum per row, trees in order from 0, then onto the total.
+            scratch.partial.fill(0.0);
+            for (t, tree) in group.iter().enumerate() {
+                let leaves = scratch.leaves.get(t * n..(t + 1) * n).unwrap_or_default();
+                self.add_leaves(tree, leaves, &mut scratch.partial);
+            }
+            if g == 0 {
+                out.copy_from_slice(&scratch.partial);
+            } else {
+                for (o, p) in out.iter_mut().zip(&scratch.partial) {
+                    *o += p;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds each row's leaf values of `tree` into `partial` (`outputs` per row).
+    #[inline]
+    fn add_leaves(&self, tree: &PTree, leaves: &[u32], partial: &mut [f64]) {
+        let (k, w, slot) = (self.outputs, self.width, tree.slot as usize);
+        if w == 1 {
+            for (out, &leaf) in partial.chunks_exact_mut(k).zip(leaves) {
+                if let (Some(o), Some(v)) = (out.get_mut(slot), self.values.get(leaf as usize)) {
+                    *o += v;
+                }
+            }
+        } else {
+            for (out, &leaf) in partial.chunks_exact_mut(k).zip(leaves) {
+                let at = leaf as usize * w;
+                let values = self.values.get(at..at + w).unwrap_or_default();
+                for (o, v) in out.iter_mut().skip(slot).zip(values) {
+                    *o += v;
+                }
+            }
+        }
+    }
+
+    /// The global leaf number a walk that ended at node `end` reached.
+    #[inline]
+    fn leaf_of(&self, end: u32) -> u32 {
+        self.nodes
+            .get(end as usize)
+            .map_or(0, |n| n.threshold as u32)
+    }
+
+    #[cold]
+    fn slow_leaf(
+        &self,
+        tree: &PTree,
+        index: usize,
+        row: &[f64],
+        slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
+    ) -> Result<u32, PredictError> {
+        let leaf = slow(index, row).ok_or(PredictError::WidthMismatch {
+            expected: self.nodes.len(),
+            found: row.len(),
+        })?;
+        Ok(tree.leaf_base + leaf)
+    }
+}
+
+/// Reusable buffers of one thread's blocks.
+#[derive(Debug, Default)]
+struct Scratch {
+    partial: Vec<f64>,
+    leaves: Vec<u32>,
+    /// The block's values as [`key`]s.
+    keys: Vec<u64>,
+}
+
+/// [`key`], but with NaN below every number (0), for splits that send NaN left.
+#[inline]
+fn key_nan_first(x: f64) -> u64 {
+    if x.is_nan() { 0 } else { key(x) }
+}
+
+/// An integer that orders numbers as `f64` comparisons do (`-0.0` and `0.0` alike),
+/// with every NaN at [`NAN_KEY`], above them all. Walks compare keys: an `f64`
+/// comparison that may meet a NaN compiles to a branch on it, an integer one to a flag.
+/// The smallest key of a number is far above any leaf number, so `key <= leaf number`
+/// is false for every value and a walk at a leaf goes right, to the leaf itself.
+#[inline]
+fn key(x: f64) -> u64 {
+    if x.is_nan() {
+        return NAN_KEY;
+    }
+    // Adding 0 turns -0.0 into 0.0.
+    let bits = (x + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// One step of a walk: the child of node `i` that the row at `keys[base..]` goes to,
+/// or `i` itself at a leaf. Compiles to comparisons and a select.
+#[inline(always)]
+fn step(nodes: &[PNode], i: u32, keys: &[u64], base: usize) -> u32 {
+    let Some(node) = nodes.get(i as usize) else {
+        return i;
+    };
+    let x = keys
+        .get(base + node.feature as usize)
+        .copied()
+        .unwrap_or(NAN_KEY);
+    // The direction is data: a branch on it would mispredict half the time.
+    std::hint::select_unpredictable(x <= node.threshold, i + 1, node.right)
+}
+
+/// [`LANES`] rows through one tree: the node each ends at.
+#[inline]
+fn walk_rows(nodes: &[PNode], tree: &PTree, keys: &[u64], rows: &[usize; LANES]) -> [u32; LANES] {
+    let mut at = [tree.root; LANES];
+    for _ in 0..tree.depth {
+        let mut moved = 0;
+        for (i, row) in at.iter_mut().zip(rows) {
+            let next = step(nodes, *i, keys, *row);
+            moved |= next ^ *i;
+            *i = next;
+        }
+        if moved == 0 {
+            break;
+        }
+    }
+    at
+}
+
+/// One row through up to [`LANES`] trees at once: the node each tree ends at.
+#[inline]
+fn walk_trees(nodes: &[PNode], trees: &[PTree], keys: &[u64], row: usize) -> [u32; LANES] {
+    // Lanes beyond `trees` walk the first tree again; their ends are not read.
+    let mut at = [trees.first().map_or(0, |t| t.root); LANES];
+    let mut depth = 0;
+    for (i, tree) in at.iter_mut().zip(trees) {
+        *i = tree.root;
+        depth = depth.max(tree.depth);
+    }
+    for _ in 0..depth {
+        let mut moved = 0;
+        for i in &mut at {
+            let next = step(nodes, *i, keys, row);
+            moved |= next ^ *i;
+            *i = next;
+        }
+        if moved == 0 {
+            break;
+        }
+    }
+    at
+}
+
+/// A flat tree's nodes for [`Packed::push`]: missing values go right.
+fn flat_nodes(tree: &FlatTree) -> impl ExactSizeIterator<Item = Pack> + '_ {
+    (0..tree.n_nodes()).map(|i| match tree.split(i) {
+        Some((column, threshold, right)) => Pack::Split {
+            column,
+            threshold,
+            nan_left: false,
+            right,
+        },
+        None => Pack::Leaf,
+    })
+}
+
+/// A [`Packed`] ensemble built on a model's first prediction. It is derived from the
+/// model's trees, so comparisons ignore it and a clone starts without it.
+#[derive(Default)]
+pub(crate) struct LazyPacked(std::sync::OnceLock<Packed>);
+
+impl LazyPacked {
+    /// The packed ensemble, built by `build` the first time.
+    pub(crate) fn get_or_build(&self, build: impl FnOnce() -> Packed) -> &Packed {
+        self.0.get_or_init(build)
+    }
+}
+
+impl Clone for LazyPacked {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for LazyPacked {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for LazyPacked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nodes = self.0.get().map(|p| p.nodes.len());
+        f.debug_struct("LazyPacked").field("nodes", &nodes).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::boost::tree::{
+        BoostPreorder, CATEGORICAL, DEFAULT_LEFT, NAN_AS_ZERO, ZERO_MISSING,
+    };
+    use crate::model::tree::flat::sum_trees;
+    use crate::model::{EncodedLabels, TrainingSet};
+    use crate::model::{ForestClassifierParams, ForestRegressorParams, Target, Trainer};
+    use crate::{ClassLabel, Model, Predictions};
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        /// Values that meet the edges of the comparison: NaN, both zeros, infinities,
+        /// thresholds themselves, and small integers (category codes).
+        fn value(&mut self) -> f64 {
+            match self.below(12) {
+                0 => f64::NAN,
+                1 => 0.0,
+                2 => -0.0,
+                3 => f64::INFINITY,
+                4 => f64::NEG_INFINITY,
+                5 => 1e-36,
+                6 => self.below(6) as f64,
+                _ => (self.below(2000) as f64 - 1000.0) / 250.0,
+            }
+        }
+    }
+
+    /// A random tree in preorder: splits of every kind until `depth` runs out.
+    fn preorder(rng: &mut Rng, depth: u32, features: u32, out: &mut Vec<BoostPreorder>) {
+        if depth == 0 || rng.below(4) == 0 {
+            out.push(BoostPreorder::Leaf {
+                value: (rng.below(1000) as f64 - 500.0) / 7.0,
+                cover: 1.0,
+            });
+            return;
+        }
+        let kinds = if rng.below(10) == 0 { 5 } else { 3 };
+        let flags =
+            [0, DEFAULT_LEFT, NAN_AS_ZERO, ZERO_MISSING, CATEGORICAL][rng.below(kinds) as usize];
+        let threshold = match rng.below(4) {
+            0 => 0.0,
+            1 => -0.0,
+            _ => (rng.below(2000) as f64 - 1000.0) / 250.0,
+        };
+        out.push(BoostPreorder::Split {
+            feature: rng.below(u64::from(features)) as u32 | flags,
+            threshold,
+            categories: vec![1, 3, 4],
+            cover: 2.0,
+        });
+        preorder(rng, depth - 1, features, out);
+        preorder(rng, depth - 1, features, out);
+    }
+
+    fn rows(rng: &mut Rng, n: usize, cols: usize) -> FeatureMatrix {
+        let values = (0..n * cols).map(|_| rng.value()).collect();
+        FeatureMatrix::from_row_major(values, n, cols).unwrap()
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn keys_order_numbers_as_f64_comparisons_do() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut values: Vec<f64> = (0..2000).map(|_| rng.value()).collect();
+        values.extend([
+            f64::MIN,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+        ]);
+        for &x in &values {
+            for &t in values.iter().filter(|t| !t.is_nan()) {
+                assert_eq!(x <= t, key(x) <= key(t), "{x} <= {t}");
+                assert_eq!(
+                    x <= t || x.is_nan(),
+                    key_nan_first(x) <= key(t),
+                    "{x} <= {t}"
+                );
+            }
+            // Below every number's key: the leaf numbers.
+            assert!(
+                key(x) > u64::from(u32::MAX) && key_nan_first(x) > u64::from(u32::MAX)
+                    || x.is_nan()
+            );
+        }
+    }
+
+    /// Every batch size, on one thread and on the pool, gives exactly the bits of the
+    /// tree-by-tree sum, with fast and slow (categorical, zero-as-missing) trees mixed
+    /// in the same groups and three outputs.
+    #[test]
+    fn boosted_sums_are_the_tree_by_tree_sums_bit_for_bit() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let features = 5;
+        let trees: Vec<BoostTree> = (0..45)
+            .map(|i| {
+                let mut nodes = Vec::new();
+                preorder(&mut rng, 1 + (i % 9), features, &mut nodes);
+                BoostTree::from_preorder(nodes, features as usize, i % 3).unwrap()
+            })
+            .collect();
+        assert!(trees.iter().any(BoostTree::needs_slow_path));
+        assert!(trees.iter().any(|t| !t.needs_slow_path()));
+        let packed = Packed::boost_trees(&trees, 3, features as usize);
+        let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
+        for n in [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 100, 2500] {
+            let x = rows(&mut rng, n, features as usize);
+            let expected = sum_trees(&trees, n * 3, |tree, out| {
+                for (row, o) in x.rows().zip(out.chunks_exact_mut(3)) {
+                    o[tree.group()] += tree.predict(row).unwrap();
+                }
+            });
+            let got = packed.sum(&x, &slow).unwrap();
+            assert_eq!(bits(&got), bits(&expected), "{n} rows");
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            let one = pool.install(|| packed.sum(&x, &slow).unwrap());
+            assert_eq!(bits(&one), bits(&expected), "{n} rows, one thread");
+        }
+        let narrow = FeatureMatrix::from_row_major(vec![0.0; 4], 1, 4).unwrap();
+        assert!(packed.sum(&narrow, &slow).is_err());
+    }
+
+    fn forest_data(rng: &mut Rng, n: usize) -> (FeatureMatrix, Vec<f64>) {
+        let x = rows(rng, n, 4);
+        // Training rows without NaN or infinities; targets from the first columns.
+        let values: Vec<f64> = x
+            .values()
+            .iter()
+            .map(|v| if v.is_finite() { *v } else { 1.5 })
+            .collect();
+        let y = values.chunks(4).map(|r| r[0] * 3.0 + r[1].sin()).collect();
+        (FeatureMatrix::from_row_major(values, n, 4).unwrap(), y)
+    }
+
+    #[test]
+    fn forest_predictions_are_the_tree_by_tree_sums_bit_for_bit() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let (x, y) = forest_data(&mut rng, 300);
+        let labels: Vec<ClassLabel> = y
+            .iter()
+            .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
+            .collect();
+        let regression = TrainingSet {
+            x: x.clone(),
+            y: Target::Values(y),
+            seed: 3,
+        };
+        let classification = TrainingSet {
+            x,
+            y: Target::Classes(EncodedLabels::encode(&labels)),
+            seed: 3,
+        };
+        let params = ForestRegressorParams {
+            n_trees: 19,
+            ..Default::default()
+        };
+        let reg = params.validate().unwrap().fit(&regression).unwrap();
+        let params = ForestClassifierParams {
+            n_trees: 13,
+            ..Default::default()
+        };
+        let class = params.validate().unwrap().fit(&classification).unwrap();
+        for n in [1, 3, 4, 9, 700] {
+            let probe = rows(&mut rng, n, 4);
+            let sums = sum_trees(reg.trees(), n, |tree, out| {
+                for (row, o) in probe.rows().zip(out.iter_mut()) {
+                    *o += tree.flat().leaf(row).unwrap().1;
+                }
+            });
+            let expected: Vec<f64> = sums.iter().map(|s| s / 19.0).collect();
+            let Predictions::Values(got) = reg.predict(&probe).unwrap() else {
+                panic!("values")
+            };
+            assert_eq!(bits(&got), bits(&expected), "{n} rows");
+            let k = class.classes().unwrap().len();
+            let sums = sum_trees(class.trees(), n * k, |tree, out| {
+                for (row, o) in probe.rows().zip(out.chunks_exact_mut(k)) {
+                    for (o, p) in o.iter_mut().zip(tree.proba(row).unwrap()) {
+                        *o += p;
+                    }
+                }
+            });
+            let expected: Vec<f64> = sums.iter().map(|s| s * (1.0 / 13.0)).collect();
+            let Predictions::Classes { probabilities, .. } = class.predict(&probe).unwrap() else {
+                panic!("classes")
+            };
+            assert_eq!(bits(&probabilities.unwrap()), bits(&expected), "{n} rows");
+        }
+    }
+}
