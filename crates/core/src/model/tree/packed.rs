@@ -42,10 +42,16 @@ use crate::model::tree::flat::{ClassTree, FlatTree, TREES_PER_GROUP, ValueTree};
 
 /// Walks interleaved per kernel call.
 pub(crate) const LANES: usize = 4;
+/// Walks interleaved for trees larger than the caches, whose steps wait on memory.
+const LARGE_LANES: usize = 8;
 /// The key of a missing value: above every number's.
 const NAN_KEY: u64 = u64::MAX;
 /// Bytes of rows a block aims at (half the first-level data cache of common cores).
 const BLOCK_BYTES: usize = 16 * 1024;
+/// A group of trees larger than this does not stay in the second-level cache.
+const LARGE_GROUP_BYTES: usize = 256 * 1024;
+/// The most rows a block takes (their keys: 16 bytes a value).
+const MAX_BLOCK_ROWS: usize = 16 * 1024;
 /// Below this many (row, tree) visits a batch is predicted on the calling thread.
 const PARALLEL_MIN_VISITS: usize = 1 << 16;
 
@@ -237,7 +243,7 @@ impl Packed {
         if n == 0 || k == 0 {
             return Ok(out);
         }
-        let block = (BLOCK_BYTES / (cols * 8)).clamp(LANES, 512) / LANES * LANES;
+        let block = self.block_rows(n, cols);
         let blocks = x
             .values()
             .chunks(block * cols)
@@ -255,6 +261,21 @@ impl Packed {
                 })?;
         }
         Ok(out)
+    }
+
+    /// Rows per block. Groups of small trees stay in cache while they pass over a block
+    /// that fits the first-level cache. Trees larger than the caches (forests grown until
+    /// pure: hundreds of kilobytes each) are read from memory on every pass, so a pass
+    /// serves as many rows as it can: the batch split over the threads, capped.
+    fn block_rows(&self, n: usize, cols: usize) -> usize {
+        let group_bytes = self.nodes.len() * std::mem::size_of::<PNode>() / self.trees.len().max(1)
+            * TREES_PER_GROUP;
+        let rows = if group_bytes <= LARGE_GROUP_BYTES {
+            BLOCK_BYTES / (cols * 8)
+        } else {
+            n.div_ceil(rayon::current_num_threads()).min(MAX_BLOCK_ROWS)
+        };
+        rows.clamp(LARGE_LANES, MAX_BLOCK_ROWS) / LARGE_LANES * LARGE_LANES
     }
 
     /// [`Self::sum`] of one block of rows into `out`.
@@ -276,50 +297,13 @@ impl Packed {
             scratch.keys.extend(row.iter().map(|&x| key_nan_first(x)));
         }
         let keys = scratch.keys.as_slice();
-        let row = |r: usize| rows.get(r * cols..(r + 1) * cols).unwrap_or_default();
+        let large = self.large();
         for (g, group) in self.trees.chunks(TREES_PER_GROUP).enumerate() {
-            // Leaves of the group's trees, tree-major.
-            if n >= LANES {
-                for (t, tree) in group.iter().enumerate() {
-                    let leaves = scratch
-                        .leaves
-                        .get_mut(t * n..(t + 1) * n)
-                        .unwrap_or_default();
-                    if tree.slow {
-                        let first = g * TREES_PER_GROUP + t;
-                        for (r, leaf) in leaves.iter_mut().enumerate() {
-                            *leaf = self.slow_leaf(tree, first, row(r), slow)?;
-                        }
-                        continue;
-                    }
-                    for (start, chunk) in (0..n).step_by(LANES).zip(leaves.chunks_mut(LANES)) {
-                        // The last chunk may be short: its lanes repeat the last row.
-                        let lanes: [usize; LANES] =
-                            std::array::from_fn(|l| (start + l).min(n - 1) * 2 * cols);
-                        let ends = walk_rows(&self.nodes, tree, keys, &lanes);
-                        for (leaf, end) in chunk.iter_mut().zip(ends) {
-                            *leaf = self.leaf_of(end);
-                        }
-                    }
-                }
+            let leaves = scratch.leaves.as_mut_slice();
+            if large {
+                self.group_leaves::<LARGE_LANES>(g, group, rows, keys, leaves, slow)?;
             } else {
-                for r in 0..n {
-                    let mut ends = [0u32; TREES_PER_GROUP];
-                    for (trees, ends) in group.chunks(LANES).zip(ends.chunks_mut(LANES)) {
-                        let walked = walk_trees(&self.nodes, trees, keys, r * 2 * cols);
-                        ends.copy_from_slice(walked.get(..ends.len()).unwrap_or_default());
-                    }
-                    for (t, (tree, end)) in group.iter().zip(ends).enumerate() {
-                        let leaf = if tree.slow {
-                            self.slow_leaf(tree, g * TREES_PER_GROUP + t, row(r), slow)?
-                        } else {
-                            self.leaf_of(end)
-                        };
-                        if let Some(slot) = scratch.leaves.get_mut(t * n + r) {
-                            *slot = leaf;
-                        }
-                    }
-                }
+                self.group_leaves::<LANES>(g, group, rows, keys, leaves, slow)?;
             }
             // The group's sum per row, trees in order from 0, then onto the total.
             scratch.partial.fill(0.0);
@@ -336,6 +320,68 @@ impl Packed {
             }
         }
         Ok(())
+    }
+
+    /// The leaves the block's rows reach in each tree of group `g`, tree-major into
+    /// `leaves_out`, walking `L` rows (or trees) at a time.
+    fn group_leaves<const L: usize>(
+        &self,
+        g: usize,
+        group: &[PTree],
+        rows: &[f64],
+        keys: &[u64],
+        leaves_out: &mut [u32],
+        slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
+    ) -> Result<(), PredictError> {
+        let cols = self.n_features.max(1);
+        let n = rows.len() / cols;
+        let row = |r: usize| rows.get(r * cols..(r + 1) * cols).unwrap_or_default();
+        if n >= L {
+            for (t, tree) in group.iter().enumerate() {
+                let leaves = leaves_out.get_mut(t * n..(t + 1) * n).unwrap_or_default();
+                if tree.slow {
+                    let first = g * TREES_PER_GROUP + t;
+                    for (r, leaf) in leaves.iter_mut().enumerate() {
+                        *leaf = self.slow_leaf(tree, first, row(r), slow)?;
+                    }
+                    continue;
+                }
+                for (start, chunk) in (0..n).step_by(L).zip(leaves.chunks_mut(L)) {
+                    // The last chunk may be short: its lanes repeat the last row.
+                    let lanes: [usize; L] =
+                        std::array::from_fn(|l| (start + l).min(n - 1) * 2 * cols);
+                    let ends = walk_rows(&self.nodes, tree, keys, &lanes);
+                    for (leaf, end) in chunk.iter_mut().zip(ends) {
+                        *leaf = self.leaf_of(end);
+                    }
+                }
+            }
+        } else {
+            for r in 0..n {
+                let mut ends = [0u32; TREES_PER_GROUP];
+                for (trees, ends) in group.chunks(L).zip(ends.chunks_mut(L)) {
+                    let walked = walk_trees::<L>(&self.nodes, trees, keys, r * 2 * cols);
+                    ends.copy_from_slice(walked.get(..ends.len()).unwrap_or_default());
+                }
+                for (t, (tree, end)) in group.iter().zip(ends).enumerate() {
+                    let leaf = if tree.slow {
+                        self.slow_leaf(tree, g * TREES_PER_GROUP + t, row(r), slow)?
+                    } else {
+                        self.leaf_of(end)
+                    };
+                    if let Some(slot) = leaves_out.get_mut(t * n + r) {
+                        *slot = leaf;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a group of trees is too large for the second-level cache.
+    fn large(&self) -> bool {
+        self.nodes.len() * std::mem::size_of::<PNode>() / self.trees.len().max(1) * TREES_PER_GROUP
+            > LARGE_GROUP_BYTES
     }
 
     /// Adds each row's leaf values of `tree` into `partial` (`outputs` per row).
@@ -434,8 +480,13 @@ fn step(nodes: &[PNode], i: u32, keys: &[u64], base: usize) -> u32 {
 
 /// [`LANES`] rows through one tree: the node each ends at.
 #[inline]
-fn walk_rows(nodes: &[PNode], tree: &PTree, keys: &[u64], rows: &[usize; LANES]) -> [u32; LANES] {
-    let mut at = [tree.root; LANES];
+fn walk_rows<const L: usize>(
+    nodes: &[PNode],
+    tree: &PTree,
+    keys: &[u64],
+    rows: &[usize; L],
+) -> [u32; L] {
+    let mut at = [tree.root; L];
     for _ in 0..tree.depth {
         let mut moved = 0;
         for (i, row) in at.iter_mut().zip(rows) {
@@ -452,9 +503,14 @@ fn walk_rows(nodes: &[PNode], tree: &PTree, keys: &[u64], rows: &[usize; LANES])
 
 /// One row through up to [`LANES`] trees at once: the node each tree ends at.
 #[inline]
-fn walk_trees(nodes: &[PNode], trees: &[PTree], keys: &[u64], row: usize) -> [u32; LANES] {
+fn walk_trees<const L: usize>(
+    nodes: &[PNode],
+    trees: &[PTree],
+    keys: &[u64],
+    row: usize,
+) -> [u32; L] {
     // Lanes beyond `trees` walk the first tree again; their ends are not read.
-    let mut at = [trees.first().map_or(0, |t| t.root); LANES];
+    let mut at = [trees.first().map_or(0, |t| t.root); L];
     let mut depth = 0;
     for (i, tree) in at.iter_mut().zip(trees) {
         *i = tree.root;
