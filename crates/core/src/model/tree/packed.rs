@@ -53,7 +53,7 @@ const LARGE_GROUP_BYTES: usize = 256 * 1024;
 /// The most rows a block takes (their keys: 16 bytes a value).
 const MAX_BLOCK_ROWS: usize = 16 * 1024;
 /// Below this many (row, tree) visits a batch is predicted on the calling thread.
-const PARALLEL_MIN_VISITS: usize = 1 << 16;
+const PARALLEL_MIN_VISITS: usize = 1 << 14;
 
 /// One node; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -243,37 +243,65 @@ impl Packed {
         if n == 0 || k == 0 {
             return Ok(out);
         }
-        let block = self.block_rows(n, cols);
+        let parallel = rayon::current_num_threads() > 1
+            && n.saturating_mul(self.trees.len()) >= PARALLEL_MIN_VISITS;
+        if parallel && self.large() {
+            // Trees larger than the caches come from memory: each is read once per
+            // block of rows, by one thread, and the groups' sums are added in order.
+            let mut scratch = Scratch::default();
+            for (rows, out) in x
+                .values()
+                .chunks(MAX_BLOCK_ROWS * cols)
+                .zip(out.chunks_mut(MAX_BLOCK_ROWS * k))
+            {
+                fill_keys(&mut scratch.keys, rows, cols);
+                let keys = scratch.keys.as_slice();
+                let partials = self
+                    .trees
+                    .par_chunks(TREES_PER_GROUP)
+                    .enumerate()
+                    .map_init(Scratch::default, |s, (g, group)| {
+                        self.group_sum(g, group, rows, keys, s, slow)?;
+                        Ok(std::mem::take(&mut s.partial))
+                    })
+                    .collect::<Result<Vec<_>, PredictError>>()?;
+                for (g, partial) in partials.iter().enumerate() {
+                    add_group(g, out, partial);
+                }
+            }
+            return Ok(out);
+        }
+        let block = self.block_rows(n, cols, parallel);
         let blocks = x
             .values()
             .chunks(block * cols)
             .zip(out.chunks_mut(block * k));
-        if n.saturating_mul(self.trees.len()) < PARALLEL_MIN_VISITS || n <= block {
-            let mut scratch = Scratch::default();
-            for (rows, out) in blocks {
-                self.sum_block(rows, cols, out, &mut scratch, slow)?;
-            }
-        } else {
+        if parallel && n > block {
             blocks
                 .par_bridge()
                 .try_for_each_init(Scratch::default, |scratch, (rows, out)| {
                     self.sum_block(rows, cols, out, scratch, slow)
                 })?;
+        } else {
+            let mut scratch = Scratch::default();
+            for (rows, out) in blocks {
+                self.sum_block(rows, cols, out, &mut scratch, slow)?;
+            }
         }
         Ok(out)
     }
 
     /// Rows per block. Groups of small trees stay in cache while they pass over a block
-    /// that fits the first-level cache. Trees larger than the caches (forests grown until
-    /// pure: hundreds of kilobytes each) are read from memory on every pass, so a pass
-    /// serves as many rows as it can: the batch split over the threads, capped.
-    fn block_rows(&self, n: usize, cols: usize) -> usize {
-        let group_bytes = self.nodes.len() * std::mem::size_of::<PNode>() / self.trees.len().max(1)
-            * TREES_PER_GROUP;
-        let rows = if group_bytes <= LARGE_GROUP_BYTES {
-            BLOCK_BYTES / (cols * 8)
+    /// that fits the first-level cache; a parallel sum splits smaller batches over the
+    /// threads too. Trees larger than the caches are read from memory on every pass, so
+    /// a pass serves as many rows as it can.
+    fn block_rows(&self, n: usize, cols: usize, parallel: bool) -> usize {
+        let rows = if self.large() {
+            MAX_BLOCK_ROWS
+        } else if parallel {
+            (BLOCK_BYTES / (cols * 8)).min(n.div_ceil(rayon::current_num_threads()))
         } else {
-            n.div_ceil(rayon::current_num_threads()).min(MAX_BLOCK_ROWS)
+            BLOCK_BYTES / (cols * 8)
         };
         rows.clamp(LARGE_LANES, MAX_BLOCK_ROWS) / LARGE_LANES * LARGE_LANES
     }
@@ -287,37 +315,40 @@ impl Packed {
         scratch: &mut Scratch,
         slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
     ) -> Result<(), PredictError> {
-        let n = rows.len() / cols;
-        let k = self.outputs;
-        scratch.partial.resize(n * k, 0.0);
-        scratch.leaves.resize(n * TREES_PER_GROUP, 0);
-        scratch.keys.clear();
-        for row in rows.chunks_exact(cols) {
-            scratch.keys.extend(row.iter().map(|&x| key(x)));
-            scratch.keys.extend(row.iter().map(|&x| key_nan_first(x)));
-        }
-        let keys = scratch.keys.as_slice();
-        let large = self.large();
+        let mut keys = std::mem::take(&mut scratch.keys);
+        fill_keys(&mut keys, rows, cols);
         for (g, group) in self.trees.chunks(TREES_PER_GROUP).enumerate() {
-            let leaves = scratch.leaves.as_mut_slice();
-            if large {
-                self.group_leaves::<LARGE_LANES>(g, group, rows, keys, leaves, slow)?;
-            } else {
-                self.group_leaves::<LANES>(g, group, rows, keys, leaves, slow)?;
-            }
-            // The group's sum per row, trees in order from 0, then onto the total.
-            scratch.partial.fill(0.0);
-            for (t, tree) in group.iter().enumerate() {
-                let leaves = scratch.leaves.get(t * n..(t + 1) * n).unwrap_or_default();
-                self.add_leaves(tree, leaves, &mut scratch.partial);
-            }
-            if g == 0 {
-                out.copy_from_slice(&scratch.partial);
-            } else {
-                for (o, p) in out.iter_mut().zip(&scratch.partial) {
-                    *o += p;
-                }
-            }
+            self.group_sum(g, group, rows, &keys, scratch, slow)?;
+            add_group(g, out, &scratch.partial);
+        }
+        scratch.keys = keys;
+        Ok(())
+    }
+
+    /// The sum of group `g`'s trees for each row of the block, trees in order from 0,
+    /// into `scratch.partial`.
+    fn group_sum(
+        &self,
+        g: usize,
+        group: &[PTree],
+        rows: &[f64],
+        keys: &[u64],
+        scratch: &mut Scratch,
+        slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
+    ) -> Result<(), PredictError> {
+        let n = rows.len() / self.n_features.max(1);
+        scratch.leaves.resize(n * TREES_PER_GROUP, 0);
+        let leaves = scratch.leaves.as_mut_slice();
+        if self.large() {
+            self.group_leaves::<LARGE_LANES>(g, group, rows, keys, leaves, slow)?;
+        } else {
+            self.group_leaves::<LANES>(g, group, rows, keys, leaves, slow)?;
+        }
+        scratch.partial.clear();
+        scratch.partial.resize(n * self.outputs, 0.0);
+        for (t, tree) in group.iter().enumerate() {
+            let leaves = scratch.leaves.get(t * n..(t + 1) * n).unwrap_or_default();
+            self.add_leaves(tree, leaves, &mut scratch.partial);
         }
         Ok(())
     }
@@ -426,6 +457,26 @@ impl Packed {
             found: row.len(),
         })?;
         Ok(tree.leaf_base + leaf)
+    }
+}
+
+/// Group `g`'s sums onto the total: the first group's are the total.
+fn add_group(g: usize, out: &mut [f64], partial: &[f64]) {
+    if g == 0 {
+        out.copy_from_slice(partial);
+    } else {
+        for (o, p) in out.iter_mut().zip(partial) {
+            *o += p;
+        }
+    }
+}
+
+/// The keys of a block of rows: each row's [`key`]s, then its [`key_nan_first`]s.
+fn fill_keys(keys: &mut Vec<u64>, rows: &[f64], cols: usize) {
+    keys.clear();
+    for row in rows.chunks_exact(cols) {
+        keys.extend(row.iter().map(|&x| key(x)));
+        keys.extend(row.iter().map(|&x| key_nan_first(x)));
     }
 }
 
@@ -730,7 +781,7 @@ mod tests {
     #[test]
     fn forest_predictions_are_the_tree_by_tree_sums_bit_for_bit() {
         let mut rng = Rng(0x1234_5678_9abc_def1);
-        let (x, y) = forest_data(&mut rng, 300);
+        let (x, y) = forest_data(&mut rng, 3000);
         let labels: Vec<ClassLabel> = y
             .iter()
             .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
@@ -750,12 +801,15 @@ mod tests {
             ..Default::default()
         };
         let reg = params.validate().unwrap().fit(&regression).unwrap();
+        // Trees grown until pure on 3,000 rows: larger than the caches, summed group by
+        // group on the pool for large batches.
+        assert!(Packed::value_trees(reg.trees(), 4).large());
         let params = ForestClassifierParams {
             n_trees: 13,
             ..Default::default()
         };
         let class = params.validate().unwrap().fit(&classification).unwrap();
-        for n in [1, 3, 4, 9, 700] {
+        for n in [1, 3, 4, 9, 700, 2000] {
             let probe = rows(&mut rng, n, 4);
             let sums = sum_trees(reg.trees(), n, |tree, out| {
                 for (row, o) in probe.rows().zip(out.iter_mut()) {
