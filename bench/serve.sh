@@ -5,7 +5,8 @@
 #
 # Builds the release binaries, trains iris, titanic and diamonds_linear into a temporary
 # registry, and starts, each on an ephemeral 127.0.0.1 port:
-#   ferry    target/release/serve with the three models
+#   ferry    target/release/serve with the three models (ferry-v2: its KServe V2 route,
+#            single records at c=16 and c=64, against the same bare handler)
 #   bare     bench/bare: a bare actix-web handler doing the same parse, softmax and
 #            serialisation for iris (the ceiling)
 #   fastapi  bench/reference/app.py: FastAPI + uvicorn (1 worker) + scikit-learn, the same
@@ -135,6 +136,7 @@ lua iris-1 "$iris_record"
 lua iris-100 "$(batch "$iris_record" 100)"
 lua titanic-1 "$titanic_record"
 lua titanic-100 "$(batch "$titanic_record" 100)"
+lua v2-1 '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
 lua mlflow-1 "{\"dataframe_records\":[[5.1,3.5,1.4,0.2]]}"
 lua mlflow-100 "{\"dataframe_records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '[5.1,3.5,1.4,0.2]'; done)]}"
 
@@ -151,6 +153,9 @@ for rows in 1 100; do
   for c in 1 16 64; do
     run ferry "$ferry/models/iris/predict" iris "$rows" "$c" "iris-$rows"
     run bare "$bare/models/iris/predict" iris "$rows" "$c" "iris-$rows"
+    if [ "$rows" = 1 ] && [ "$c" != 1 ]; then
+      run ferry-v2 "$ferry/v2/models/iris/infer" iris 1 "$c" v2-1
+    fi
     run ferry "$ferry/models/titanic/predict" titanic "$rows" "$c" "titanic-$rows"
     if [ -n "$fastapi" ]; then
       run fastapi "$fastapi/models/iris/predict" iris "$rows" "$c" "iris-$rows"
@@ -197,6 +202,9 @@ for model, n, c in [("iris", 1, 64), ("iris", 1, 16), ("iris", 100, 64)]:
     f, b = cell("ferry", model, n, c), cell("bare", model, n, c)
     if f and b:
         ratios.append(f"ferry / bare handler, {model}, {n} row(s), c={c}: throughput {f['req_per_s'] / b['req_per_s']:.2f}, p99 {f['wrk']['p99_ms'] / max(b['wrk']['p99_ms'], 1e-9):.2f}")
+    v = cell("ferry-v2", model, n, c)
+    if v and b:
+        ratios.append(f"ferry KServe V2 / bare handler, {model}, {n} row(s), c={c}: throughput {v['req_per_s'] / b['req_per_s']:.2f}, p99 {v['wrk']['p99_ms'] / max(b['wrk']['p99_ms'], 1e-9):.2f}")
 for model, n, c in [("iris", 1, 64), ("titanic", 1, 64), ("iris", 100, 64), ("titanic", 100, 64)]:
     f, p = cell("ferry", model, n, c), cell("fastapi", model, n, c)
     if f and p and p["rows_per_s"] > 0:

@@ -29,6 +29,7 @@ pub mod request;
 // state
 pub mod metrics;
 pub mod model_set;
+pub mod sharded;
 pub mod state;
 // inference
 pub mod infer;

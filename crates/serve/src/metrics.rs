@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::sharded::{ShardedCounter, ShardedHistogram, ShardedVec};
 
 /// A distinct id per [`Metrics`], so that the per-thread handle caches of two servers
 /// (tests run several in one process) never mix.
@@ -25,17 +24,17 @@ type RequestKey = (u64, Cow<'static, str>, &'static str, u16);
 /// shares.
 #[derive(Default)]
 struct Handles {
-    requests: HashMap<RequestKey, (IntCounter, Histogram)>,
+    requests: HashMap<RequestKey, (ShardedCounter, ShardedHistogram)>,
     /// By (metrics id, version), then model name (looked up by `&str`).
     models: HashMap<(u64, u64), HashMap<String, ModelSeries>>,
 }
 
 /// The series of one served model version.
 struct ModelSeries {
-    records: Histogram,
-    seconds: Histogram,
+    records: ShardedHistogram,
+    seconds: ShardedHistogram,
     /// One counter per class, in class order (one unlabelled counter for a regressor).
-    classes: Vec<IntCounter>,
+    classes: Vec<ShardedCounter>,
 }
 
 thread_local! {
@@ -49,11 +48,11 @@ use crate::model_set::ModelSet;
 pub struct Metrics {
     id: u64,
     registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
-    predictions: IntCounterVec,
-    model_seconds: HistogramVec,
-    records: HistogramVec,
+    requests: ShardedVec,
+    latency: ShardedVec,
+    predictions: ShardedVec,
+    model_seconds: ShardedVec,
+    records: ShardedVec,
     model_info: IntGaugeVec,
     reloads: IntCounterVec,
     drift_psi: GaugeVec,
@@ -83,52 +82,43 @@ impl Metrics {
     #[must_use]
     pub fn new() -> Self {
         let registry = Registry::new();
-        let requests = must(IntCounterVec::new(
-            Opts::new(
-                "ferry_http_requests_total",
-                "HTTP requests answered, by route template, method and status.",
-            ),
+        // The per-request series: sharded per worker thread (crate::sharded).
+        let requests = must(ShardedVec::counter(
+            "ferry_http_requests_total",
+            "HTTP requests answered, by route template, method and status.",
             &["route", "method", "status"],
         ));
-        let latency = must(HistogramVec::new(
-            HistogramOpts::new(
-                "ferry_http_request_duration_seconds",
-                "Time from the request's arrival to its answer, by route template and method.",
-            )
-            .buckets(vec![
+        let latency = must(ShardedVec::histogram(
+            "ferry_http_request_duration_seconds",
+            "Time from the request's arrival to its answer, by route template and method.",
+            &["route", "method"],
+            vec![
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                 1.0, 2.5, 5.0, 10.0,
-            ]),
-            &["route", "method"],
+            ],
         ));
-        let predictions = must(IntCounterVec::new(
-            Opts::new(
-                "ferry_predictions_total",
-                "Rows predicted, by model, version and predicted class (empty for regressors).",
-            ),
+        let predictions = must(ShardedVec::counter(
+            "ferry_predictions_total",
+            "Rows predicted, by model, version and predicted class (empty for regressors).",
             &["model", "version", "class"],
         ));
-        let model_seconds = must(HistogramVec::new(
-            HistogramOpts::new(
-                "ferry_model_seconds",
-                "Time inside the model (validation, preprocessing and prediction) per request.",
-            )
-            .buckets(vec![
+        let model_seconds = must(ShardedVec::histogram(
+            "ferry_model_seconds",
+            "Time inside the model (validation, preprocessing and prediction) per request.",
+            &["model", "version"],
+            vec![
                 0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                 0.1, 0.5, 1.0,
-            ]),
-            &["model", "version"],
+            ],
         ));
-        let records = must(HistogramVec::new(
-            HistogramOpts::new(
-                "ferry_records_per_request",
-                "Rows in one prediction request.",
-            )
-            .buckets(vec![
+        let records = must(ShardedVec::histogram(
+            "ferry_records_per_request",
+            "Rows in one prediction request.",
+            &["model"],
+            vec![
                 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
                 10000.0,
-            ]),
-            &["model"],
+            ],
         ));
         let model_info = must(IntGaugeVec::new(
             Opts::new(
@@ -276,12 +266,12 @@ impl Metrics {
                 .entry((self.id, route, method, status))
                 .or_insert_with_key(|(_, route, method, status)| {
                     (
-                        self.requests.with_label_values(&[
+                        self.requests.counter_handle(&[
                             route.as_ref(),
                             method,
                             &status.to_string(),
                         ]),
-                        self.latency.with_label_values(&[route.as_ref(), method]),
+                        self.latency.histogram_handle(&[route.as_ref(), method]),
                     )
                 });
             count.inc();
@@ -306,21 +296,21 @@ impl Metrics {
             if !per_model.contains_key(model) {
                 let v = version.to_string();
                 let series = if classes.is_empty() {
-                    vec![self.predictions.with_label_values(&[model, &v, ""])]
+                    vec![self.predictions.counter_handle(&[model, &v, ""])]
                 } else {
                     classes
                         .iter()
                         .map(|c| {
                             self.predictions
-                                .with_label_values(&[model, &v, &c.to_string()])
+                                .counter_handle(&[model, &v, &c.to_string()])
                         })
                         .collect()
                 };
                 per_model.insert(
                     model.to_owned(),
                     ModelSeries {
-                        records: self.records.with_label_values(&[model]),
-                        seconds: self.model_seconds.with_label_values(&[model, &v]),
+                        records: self.records.histogram_handle(&[model]),
+                        seconds: self.model_seconds.histogram_handle(&[model, &v]),
                         classes: series,
                     },
                 );

@@ -321,26 +321,34 @@ impl Writer {
             }
         };
         let mut pending = false;
+        let mut idle_polls = 0;
         loop {
-            let batch = if pending {
-                match rx.try_recv() {
-                    Ok(b) => b,
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+            // Under load the thread polls: a request that hands over a row then never
+            // wakes it (a futex call and a context switch each, on the cores serving).
+            // After a second without rows it blocks until the next one.
+            let batch = match rx.try_recv() {
+                Ok(b) => b,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    if pending {
                         // Idle: everything so far goes to the file.
                         if let Some((w, _)) = out.as_mut() {
                             let _ = w.flush();
                         }
                         pending = false;
+                    }
+                    if idle_polls < IDLE_POLLS {
+                        idle_polls += 1;
+                        std::thread::sleep(POLL_INTERVAL);
                         continue;
                     }
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    match rx.recv() {
+                        Ok(b) => b,
+                        Err(_) => break,
+                    }
                 }
-            } else {
-                match rx.recv() {
-                    Ok(b) => b,
-                    Err(_) => break,
-                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
             };
+            idle_polls = 0;
             let Some((writer, size)) = out.as_mut() else {
                 self.counters.failed.inc_by(batch.count);
                 continue;
@@ -366,6 +374,11 @@ impl Writer {
         }
     }
 }
+
+/// How long the writer sleeps when it found no rows, under load.
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+/// Empty polls (a second) before the writer blocks until the next row.
+const IDLE_POLLS: u32 = 200;
 
 fn write_batch(
     writer: &mut std::io::BufWriter<fs_err::File>,

@@ -142,76 +142,115 @@ where
         .default_service(web::to(method_not_allowed))
 }
 
+/// The model a per-model route serves (see [`configure`]).
+#[derive(Debug, Clone)]
+pub(crate) struct RouteModel(pub(crate) String);
+
+/// At most this many models get their own routes.
+const MAX_MODEL_ROUTES: usize = 32;
+
 /// Registers every route.
+///
+/// The models served at start-up also get their own literal native-predict and V2-infer
+/// paths (`/models/iris/predict`), ahead of the templates: a literal path is matched by
+/// comparing strings, a template by a regular expression with captures, the largest
+/// single cost of routing. Their answers, metrics and spans are the template's; models
+/// loaded later are served by the template.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
-    // Resources are tried in order: the hot route first.
-    cfg.app_data(web::Data::new(state.clone()))
-        .service(resource(
-            "/models/{name}/predict",
-            web::post().to(predict::predict),
-        ))
-        .service(resource(
-            "/models/{name}/versions/{version}/predict",
-            web::post().to(predict::predict_version),
-        ))
-        .service(resource(
-            "/models/{name}/aliases/{alias}/predict",
-            web::post().to(predict::predict_alias),
-        ))
-        .service(resource(
-            "/models/{name}/explain",
-            web::post().to(explain::explain),
-        ))
-        .service(resource(
-            "/models/{name}/versions/{version}/explain",
-            web::post().to(explain::explain_version),
-        ))
-        .service(resource(
-            "/v2/models/{name}/infer",
-            web::post().to(v2::model_infer),
-        ))
-        .service(resource(
-            "/v2/models/{name}/versions/{version}/infer",
-            web::post().to(v2::version_infer),
-        ))
-        .service(resource(
-            "/invocations",
-            web::post().to(mlflow::invocations),
-        ))
-        .service(get("/ping", mlflow::ping))
-        .service(get("/version", mlflow::version))
-        .service(get("/v2", v2::server_metadata))
-        .service(get("/v2/health/live", v2::live))
-        .service(get("/v2/health/ready", v2::ready))
-        .service(get("/v2/models/{name}", v2::model_metadata))
-        .service(get("/v2/models/{name}/ready", v2::model_ready))
-        .service(get(
-            "/v2/models/{name}/versions/{version}",
-            v2::version_metadata,
-        ))
-        .service(get(
-            "/v2/models/{name}/versions/{version}/ready",
-            v2::version_ready,
-        ))
-        .service(resource("/admin/reload", web::post().to(admin::reload)))
-        .service(get("/openapi.json", openapi_json))
-        .service(get("/metrics", metrics))
-        .service(get("/docs", docs_redirect))
-        .service(
-            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", {
-                use utoipa::OpenApi as _;
-                openapi::ApiDoc::openapi()
-            }),
+    cfg.app_data(web::Data::new(state.clone()));
+    let models = state.models.load();
+    let mut names: Vec<String> = models
+        .all()
+        .map(|m| m.resolved.name.as_str().to_owned())
+        .filter(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+        .collect();
+    names.dedup();
+    for name in names.into_iter().take(MAX_MODEL_ROUTES) {
+        cfg.service(
+            web::resource(format!("/models/{name}/predict"))
+                .app_data(RouteTemplate("/models/{name}/predict"))
+                .app_data(RouteModel(name.clone()))
+                .route(web::post().to(predict::predict_route_model))
+                .default_service(web::to(method_not_allowed)),
         )
-        .service(get("/health", health::health))
-        .service(get("/ready", health::ready))
-        .service(get("/models", models::list))
-        .service(get("/models/{name}", models::detail))
-        .service(get(
-            "/models/{name}/versions/{version}",
-            models::detail_version,
-        ))
-        .service(get("/models/{name}/aliases/{alias}", models::detail_alias))
-        .service(get("/models/{name}/drift", models::drift))
-        .default_service(web::to(route_not_found));
+        .service(
+            web::resource(format!("/v2/models/{name}/infer"))
+                .app_data(RouteTemplate("/v2/models/{name}/infer"))
+                .app_data(RouteModel(name))
+                .route(web::post().to(v2::infer_route_model))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
+    // Resources are tried in order: the hot route first.
+    cfg.service(resource(
+        "/models/{name}/predict",
+        web::post().to(predict::predict),
+    ))
+    .service(resource(
+        "/models/{name}/versions/{version}/predict",
+        web::post().to(predict::predict_version),
+    ))
+    .service(resource(
+        "/models/{name}/aliases/{alias}/predict",
+        web::post().to(predict::predict_alias),
+    ))
+    .service(resource(
+        "/models/{name}/explain",
+        web::post().to(explain::explain),
+    ))
+    .service(resource(
+        "/models/{name}/versions/{version}/explain",
+        web::post().to(explain::explain_version),
+    ))
+    .service(resource(
+        "/v2/models/{name}/infer",
+        web::post().to(v2::model_infer),
+    ))
+    .service(resource(
+        "/v2/models/{name}/versions/{version}/infer",
+        web::post().to(v2::version_infer),
+    ))
+    .service(resource(
+        "/invocations",
+        web::post().to(mlflow::invocations),
+    ))
+    .service(get("/ping", mlflow::ping))
+    .service(get("/version", mlflow::version))
+    .service(get("/v2", v2::server_metadata))
+    .service(get("/v2/health/live", v2::live))
+    .service(get("/v2/health/ready", v2::ready))
+    .service(get("/v2/models/{name}", v2::model_metadata))
+    .service(get("/v2/models/{name}/ready", v2::model_ready))
+    .service(get(
+        "/v2/models/{name}/versions/{version}",
+        v2::version_metadata,
+    ))
+    .service(get(
+        "/v2/models/{name}/versions/{version}/ready",
+        v2::version_ready,
+    ))
+    .service(resource("/admin/reload", web::post().to(admin::reload)))
+    .service(get("/openapi.json", openapi_json))
+    .service(get("/metrics", metrics))
+    .service(get("/docs", docs_redirect))
+    .service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", {
+            use utoipa::OpenApi as _;
+            openapi::ApiDoc::openapi()
+        }),
+    )
+    .service(get("/health", health::health))
+    .service(get("/ready", health::ready))
+    .service(get("/models", models::list))
+    .service(get("/models/{name}", models::detail))
+    .service(get(
+        "/models/{name}/versions/{version}",
+        models::detail_version,
+    ))
+    .service(get("/models/{name}/aliases/{alias}", models::detail_alias))
+    .service(get("/models/{name}/drift", models::drift))
+    .default_service(web::to(route_not_found));
 }

@@ -23,6 +23,20 @@ pub(super) async fn predict(
     predict_pick(&req, &state, &name, Ok(Pick::Default), &request_id, payload).await
 }
 
+/// `POST /models/{name}/predict` through a model's own literal path (see
+/// [`super::configure`]).
+pub(super) async fn predict_route_model(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let name = req
+        .app_data::<super::RouteModel>()
+        .map_or("", |m| m.0.as_str());
+    predict_pick(&req, &state, name, Ok(Pick::Default), &request_id, payload).await
+}
+
 /// `POST /models/{name}/versions/{version}/predict`.
 #[utoipa::path(post, path = "/models/{name}/versions/{version}/predict", tag = "native",
     params(("name" = String, Path, description = "The model"),

@@ -210,6 +210,19 @@ pub(super) async fn model_infer(
     infer_answer(&req, &state, &name, None, payload).await
 }
 
+/// `POST /v2/models/{name}/infer` through a model's own literal path (see
+/// [`super::configure`]).
+pub(super) async fn infer_route_model(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, V2Error> {
+    let name = req
+        .app_data::<super::RouteModel>()
+        .map_or("", |m| m.0.as_str());
+    infer_answer(&req, &state, name, None, payload).await
+}
+
 /// `POST /v2/models/{name}/versions/{version}/infer`.
 #[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),

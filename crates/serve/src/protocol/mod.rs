@@ -245,15 +245,24 @@ pub async fn read_body(
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<web::Bytes, ApiError> {
-    let timeout = limits.body_timeout();
-    actix_web::rt::time::timeout(
-        timeout,
-        read_body_untimed(req, payload, limits.max_body_bytes),
-    )
-    .await
-    .map_err(|_| ApiError::BodyTimeout {
-        millis: limits.body_timeout_ms,
-    })?
+    let mut read = std::pin::pin!(read_body_untimed(req, payload, limits.max_body_bytes));
+    // A small body usually arrived with the headers: reading it needs no timer, and
+    // arming and clearing one costs more than the read.
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match read.as_mut().poll(cx) {
+            std::task::Poll::Ready(done) => Some(done),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await;
+    if let Some(done) = first {
+        return done;
+    }
+    actix_web::rt::time::timeout(limits.body_timeout(), read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout {
+            millis: limits.body_timeout_ms,
+        })?
 }
 
 async fn read_body_untimed(

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Flamegraphs of the serving path under load, one per protocol:
+#
+#   bash bench/profile.sh [SECONDS]
+#
+# Starts the release serve binary as bench/serve.sh does (API keys, metrics, live drift,
+# the prediction log at 1%), drives single-record iris requests with wrk (2 threads,
+# 64 connections) on the native, KServe V2 and MLflow routes in turn, and samples the
+# server with `perf record --call-graph dwarf` for SECONDS (default 4) each. Writes
+# bench/flamegraphs/{native,v2,mlflow}.svg (inferno: `cargo install inferno`). The
+# load generator shares the machine: kernel time (loopback TCP) is most of each graph.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-4}
+for tool in wrk perf inferno-collapse-perf inferno-flamegraph; do
+  command -v "$tool" > /dev/null || { echo "bench/profile.sh needs $tool" >&2; exit 2; }
+done
+cargo build --release --locked -p train -p serve
+. bench/lib.sh
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
+key="profile-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+FERRY_API_KEYS="profile:predict:$key" ./target/release/serve --registry "$tmp/registry" \
+  --bind 127.0.0.1:0 --mlflow-model iris --prediction-log "$tmp/predictions.jsonl" \
+  --prediction-log-sample-rate 0.01 > "$tmp/serve.out" 2> /dev/null &
+pid=$!
+base=$(base_url "$tmp/serve.out")
+mkdir -p bench/flamegraphs
+profile() { # name path body
+  cat > "$tmp/$1.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+wrk.body = [==[$3]==]
+LUA
+  wrk -t2 -c64 -d"$((seconds + 3))s" -s "$tmp/$1.lua" "$base$2" > "$tmp/$1.wrk" &
+  local load=$!
+  sleep 1
+  perf record -q -F 499 --call-graph dwarf,16384 -p "$pid" -o "$tmp/$1.data" -- sleep "$seconds" 2> /dev/null
+  wait "$load"
+  perf script -i "$tmp/$1.data" 2> /dev/null | inferno-collapse-perf > "$tmp/$1.folded"
+  inferno-flamegraph --title "serve, $1 route ($2), wrk -t2 -c64, $(grep Requests/sec "$tmp/$1.wrk" | tr -s ' ')" \
+    < "$tmp/$1.folded" > "bench/flamegraphs/$1.svg"
+  echo "bench/flamegraphs/$1.svg: $(grep Requests/sec "$tmp/$1.wrk")"
+}
+profile native /models/iris/predict '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
+profile v2 /v2/models/iris/infer '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+profile mlflow /invocations '{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'
