@@ -95,6 +95,22 @@ bench-predict:
     done
     FERRY_BENCH_REGISTRY="$PWD/target/bench/registry" cargo bench --locked -p serve --bench inference
 
+# Tree inference against LightGBM, ONNX Runtime, treelite and lleaves, and the random
+# forest against scikit-learn (bench/trees.sh; `--seconds S` per cell).
+[group('test')]
+bench-trees *ARGS:
+    bash bench/trees.sh {{ARGS}}
+
+# The criterion benches of the packed tree layout, one group per layout decision.
+[group('test')]
+bench-layout:
+    cargo bench --locked -p ferry-core --bench trees
+
+# Flamegraphs of the native, V2 and MLflow routes under load (needs perf and inferno).
+[group('test')]
+profile SECONDS="4":
+    bash bench/profile.sh {{SECONDS}}
+
 # Every fuzz target for 60 s on the committed corpus (needs nightly and cargo-fuzz).
 [group('test')]
 fuzz *TARGETS:
