@@ -7,7 +7,7 @@
 //!
 //! 1. base: `error` (codes and `ApiError`, no rendering), `config`, `api_keys`,
 //!    `request` (request id, route template, the headers every answer carries),
-//!    `monitor`, `prediction_log`;
+//!    `monitor`, `prediction_log`, `sharded` (per-thread metric shards);
 //! 2. state: `model_set`, `metrics`, `state` (the served models, reload, metric
 //!    handles);
 //! 3. inference: `infer`;
@@ -33,6 +33,7 @@ const SERVE_LAYERS: &[(&str, &[&str])] = &[
             "request",
             "monitor",
             "prediction_log",
+            "sharded",
         ],
     ),
     ("state", &["model_set", "metrics", "state"]),
