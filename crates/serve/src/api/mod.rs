@@ -169,20 +169,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .collect();
     names.dedup();
     for name in names.into_iter().take(MAX_MODEL_ROUTES) {
-        cfg.service(
-            web::resource(format!("/models/{name}/predict"))
-                .app_data(RouteTemplate("/models/{name}/predict"))
+        let literal = |template: &'static str, route: actix_web::Route| {
+            web::resource(template.replace("{name}", &name))
+                .app_data(RouteTemplate(template))
                 .app_data(RouteModel(name.clone()))
-                .route(web::post().to(predict::predict_route_model))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource(format!("/v2/models/{name}/infer"))
-                .app_data(RouteTemplate("/v2/models/{name}/infer"))
-                .app_data(RouteModel(name))
-                .route(web::post().to(v2::infer_route_model))
-                .default_service(web::to(method_not_allowed)),
-        );
+                .route(route)
+                .default_service(web::to(method_not_allowed))
+        };
+        cfg.service(literal(
+            "/models/{name}/predict",
+            web::post().to(predict::predict_route_model),
+        ))
+        .service(literal(
+            "/v2/models/{name}/infer",
+            web::post().to(v2::infer_route_model),
+        ));
     }
     // Resources are tried in order: the hot route first.
     cfg.service(resource(

@@ -118,3 +118,60 @@ async fn the_largest_batch_allowed_fits_in_the_default_body_limit() {
     let answer: Value = test::read_body_json(res).await;
     assert_eq!(answer["predictions"].as_array().unwrap().len(), 10_000);
 }
+
+/// A model served at start-up answers through its own literal path; one loaded later
+/// (here: swapped in after the app was built) through the template. Both answer alike
+/// and count under the template in the metrics.
+#[actix_web::test]
+async fn literal_and_template_routes_answer_alike() {
+    let loaded = state();
+    let late = serve::AppState::new(
+        serve::state::ModelSet::new(),
+        Vec::new(),
+        serve::Limits::default(),
+    );
+    let literal = test::init_service(serve::app(loaded.clone())).await;
+    let template = test::init_service(serve::app(late.clone())).await;
+    late.models.store(loaded.models.load_full());
+    let record = json!({"pclass": 1, "sex": "female", "age": 29.0, "embarked": "S"});
+    let predict = || {
+        test::TestRequest::post()
+            .uri("/models/tiny/predict")
+            .insert_header(("x-request-id", "same-id"))
+            .set_json(&record)
+            .to_request()
+    };
+    let v2 = || {
+        test::TestRequest::post()
+            .uri("/v2/models/tiny/infer")
+            .set_json(json!({"inputs": [
+                {"name": "pclass", "shape": [1], "datatype": "INT64", "data": [1]},
+                {"name": "sex", "shape": [1], "datatype": "BYTES", "data": ["female"]},
+                {"name": "age", "shape": [1], "datatype": "FP64", "data": [29.0]},
+                {"name": "embarked", "shape": [1], "datatype": "BYTES", "data": ["S"]}
+            ]}))
+            .to_request()
+    };
+    let metrics = || test::TestRequest::get().uri("/metrics").to_request();
+    let a: Value = test::call_and_read_body_json(&literal, predict()).await;
+    let b: Value = test::call_and_read_body_json(&template, predict()).await;
+    assert_eq!(a, b);
+    let a: Value = test::call_and_read_body_json(&literal, v2()).await;
+    let b: Value = test::call_and_read_body_json(&template, v2()).await;
+    assert_eq!(a["outputs"], b["outputs"]);
+    assert!(a["outputs"].is_array(), "{a}");
+    for body in [
+        test::call_and_read_body(&literal, metrics()).await,
+        test::call_and_read_body(&template, metrics()).await,
+    ] {
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        for route in ["/models/{name}/predict", "/v2/models/{name}/infer"] {
+            assert!(
+                text.contains(&format!(
+                    r#"ferry_http_requests_total{{method="POST",route="{route}",status="200"}} 1"#
+                )),
+                "{route} in\n{text}"
+            );
+        }
+    }
+}

@@ -453,7 +453,7 @@ impl Packed {
         slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
     ) -> Result<u32, PredictError> {
         let leaf = slow(index, row).ok_or(PredictError::WidthMismatch {
-            expected: self.nodes.len(),
+            expected: self.n_features,
             found: row.len(),
         })?;
         Ok(tree.leaf_base + leaf)
