@@ -196,7 +196,7 @@ async fn infer_answer(
 /// `POST /v2/models/{name}/infer`.
 #[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model")),
-    request_body(content = crate::protocol::v2::InferRequest, content_type = "application/json"),
+    request_body(content = crate::protocol::v2::InferRequest<'_>, content_type = "application/json"),
     responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
         (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
         (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
@@ -226,7 +226,7 @@ pub(super) async fn infer_route_model(
 /// `POST /v2/models/{name}/versions/{version}/infer`.
 #[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
-    request_body(content = crate::protocol::v2::InferRequest, content_type = "application/json"),
+    request_body(content = crate::protocol::v2::InferRequest<'_>, content_type = "application/json"),
     responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
         (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
         (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),

@@ -18,8 +18,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use ferry_core::schema::{Cell, DType, FeatureSchema, Row};
 use ferry_core::{ClassLabel, Model, Predictions};
+use std::borrow::Cow;
+
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{ErrorShape, ProtocolError};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
@@ -79,47 +83,56 @@ fn invalid(message: impl Into<String>) -> V2Error {
     V2Error::from(ApiError::InvalidRequest(message.into()))
 }
 
-/// `POST .../infer`, as read.
+/// `POST .../infer`, as read. Names and tensor data are borrowed from the body: the
+/// elements are read straight into their typed vectors ([`decode_json`]).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct InferRequest {
+pub struct InferRequest<'a> {
     /// Echoed in the answer.
-    #[serde(default)]
-    id: Option<String>,
+    #[serde(default, borrow)]
+    #[schema(value_type = Option<String>)]
+    id: Option<Cow<'a, str>>,
     /// `binary_data_output: true` asks for every output in binary.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
     /// One tensor per feature, or one `[n, k]` tensor.
-    inputs: Vec<InputTensor>,
+    #[serde(borrow)]
+    inputs: Vec<InputTensor<'a>>,
     /// The outputs wanted (`predict`, `predict_proba`); all when absent.
-    #[serde(default)]
-    outputs: Option<Vec<RequestedOutput>>,
+    #[serde(default, borrow)]
+    outputs: Option<Vec<RequestedOutput<'a>>>,
 }
 
 /// An input tensor.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct InputTensor {
+pub struct InputTensor<'a> {
     /// A feature name, or any name for one `[n, k]` tensor.
-    name: String,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    name: Cow<'a, str>,
     /// `[n]`, `[n, 1]` or `[n, k]`.
     shape: Vec<i64>,
     /// `FP64`, `FP32`, `INT64`, ..., `BOOL` or `BYTES`.
-    datatype: String,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    datatype: Cow<'a, str>,
     /// `binary_data_size` when the data is in the binary part.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
     /// The elements, flat or nested.
-    #[serde(default)]
+    #[serde(default, borrow)]
     #[schema(value_type = Option<Vec<serde_json::Value>>)]
-    data: Option<Value>,
+    data: Option<&'a RawValue>,
 }
 
 /// An output asked for.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct RequestedOutput {
+pub struct RequestedOutput<'a> {
     /// `predict` or `predict_proba`.
-    name: String,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    name: Cow<'a, str>,
     /// `binary_data: true` asks for this output in binary.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -241,8 +254,119 @@ fn half_to_f64(h: u16) -> f64 {
     }
 }
 
-/// Flattens JSON `data` (flat or nested arrays) into elements of `datatype`.
-fn decode_json(name: &str, datatype: &str, data: &Value) -> Result<Elements, V2Error> {
+/// One kind of tensor element, as [`Flat`] reads it from JSON.
+trait Element: Sized {
+    /// What a JSON `null` is, if it may be one.
+    const NULL: Option<Self>;
+    fn number(_: f64) -> Option<Self> {
+        None
+    }
+    fn text(_: &str) -> Option<Self> {
+        None
+    }
+    fn boolean(_: bool) -> Option<Self> {
+        None
+    }
+}
+
+impl Element for f64 {
+    const NULL: Option<Self> = Some(f64::NAN);
+    fn number(v: f64) -> Option<Self> {
+        Some(v)
+    }
+}
+
+impl Element for Option<String> {
+    const NULL: Option<Self> = Some(None);
+    fn text(v: &str) -> Option<Self> {
+        Some(Some(v.to_owned()))
+    }
+}
+
+impl Element for bool {
+    const NULL: Option<Self> = None;
+    fn boolean(v: bool) -> Option<Self> {
+        Some(v)
+    }
+}
+
+/// Reads JSON elements, flat or nested, into one vector without building JSON values.
+struct Flat<'v, T>(&'v mut Vec<T>);
+
+impl<'de, T: Element> DeserializeSeed<'de> for Flat<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<T: Element> Flat<'_, T> {
+    fn push<E: serde::de::Error>(self, v: Option<T>, found: Unexpected<'_>) -> Result<(), E> {
+        let v = v.ok_or_else(|| E::invalid_type(found, &"a tensor element"))?;
+        self.0.push(v);
+        Ok(())
+    }
+}
+
+impl<'de, T: Element> Visitor<'de> for Flat<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tensor elements")
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        self.push(T::number(v), Unexpected::Float(v))
+    }
+    #[expect(clippy::cast_precision_loss, reason = "as serde_json's as_f64")]
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.push(T::number(v as f64), Unexpected::Signed(v))
+    }
+    #[expect(clippy::cast_precision_loss, reason = "as serde_json's as_f64")]
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.push(T::number(v as f64), Unexpected::Unsigned(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.push(T::text(v), Unexpected::Str(v))
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        self.push(T::boolean(v), Unexpected::Bool(v))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.push(T::NULL, Unexpected::Unit)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Flat(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// Reads JSON `data` (flat or nested arrays) as elements of `datatype`, straight into a
+/// typed vector. When that fails, the data is read again as JSON values to name the
+/// element at fault ([`decode_json_values`]).
+fn decode_json(name: &str, datatype: &str, data: &RawValue) -> Result<Elements, V2Error> {
+    fn flat<T: Element>(data: &RawValue) -> Option<Vec<T>> {
+        let mut out = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(data.get());
+        Flat(&mut out).deserialize(&mut de).ok().map(|()| out)
+    }
+    let fast = match datatype {
+        "BYTES" => flat(data).map(Elements::Bytes),
+        "BOOL" => flat(data).map(Elements::Bools),
+        d if width(d).is_some() => flat(data).map(Elements::Numbers),
+        _ => None,
+    };
+    match fast {
+        Some(elements) => Ok(elements),
+        None => {
+            let value: Value = serde_json::from_str(data.get())
+                .map_err(|e| V2Error::from(ApiError::InvalidJson(e.to_string())))?;
+            decode_json_values(name, datatype, &value)
+        }
+    }
+}
+
+/// Flattens JSON `data` (flat or nested arrays) into elements of `datatype`, naming the
+/// first element that is not one.
+fn decode_json_values(name: &str, datatype: &str, data: &Value) -> Result<Elements, V2Error> {
     fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
         if let Value::Array(items) = v {
             items.iter().for_each(|i| flatten(i, out));
@@ -352,7 +476,25 @@ pub struct Decoded {
     id: Option<String>,
     tensors: Tensors,
     /// The outputs asked for, with whether each is wanted in binary.
-    outputs: Vec<(String, bool)>,
+    outputs: Vec<(Output, bool)>,
+}
+
+/// An output tensor a client may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// `predict`: labels or values.
+    Predict,
+    /// `predict_proba`: `[n, classes]` probabilities.
+    Probabilities,
+}
+
+impl Output {
+    fn name(self) -> &'static str {
+        match self {
+            Output::Predict => "predict",
+            Output::Probabilities => "predict_proba",
+        }
+    }
 }
 
 impl Decoded {
@@ -421,11 +563,12 @@ pub fn decode(
         None => (body, &[][..]),
     };
     let json = nan_to_null(json);
-    let request: InferRequest = serde_json::from_slice(&json)
+    let request: InferRequest<'_> = serde_json::from_slice(&json)
         .map_err(|e| V2Error::from(ApiError::InvalidJson(e.to_string())))?;
     let schema = model.bundle.schema();
     let all_binary =
         binary_flag(request.parameters.as_ref(), "binary_data_output").unwrap_or(false);
+    let id = request.id.map(Cow::into_owned);
     let mut decoded = Vec::with_capacity(request.inputs.len());
     for input in &request.inputs {
         let size = input
@@ -433,7 +576,7 @@ pub fn decode(
             .as_ref()
             .and_then(|p| p.get("binary_data_size"))
             .and_then(Value::as_u64);
-        let elements = match (size, &input.data) {
+        let elements = match (size, input.data) {
             (Some(size), _) => {
                 let size = usize::try_from(size).unwrap_or(usize::MAX);
                 let (bytes, rest) = binary.split_at_checked(size).ok_or_else(|| {
@@ -487,9 +630,9 @@ pub fn decode(
         Some(asked) => {
             let mut out = Vec::with_capacity(asked.len());
             for o in asked {
-                match o.name.as_str() {
-                    "predict" => {}
-                    "predict_proba" if gives_proba => {}
+                let output = match o.name.as_ref() {
+                    "predict" => Output::Predict,
+                    "predict_proba" if gives_proba => Output::Probabilities,
                     other => {
                         return Err(invalid(format!(
                             "unknown output '{other}'; this model gives {}",
@@ -500,30 +643,30 @@ pub fn decode(
                             }
                         )));
                     }
-                }
+                };
                 let binary =
                     binary_flag(o.parameters.as_ref(), "binary_data").unwrap_or(all_binary);
-                out.push((o.name, binary));
+                out.push((output, binary));
             }
             out
         }
         None => {
-            let mut out = vec![("predict".to_owned(), all_binary)];
+            let mut out = vec![(Output::Predict, all_binary)];
             if gives_proba {
-                out.push(("predict_proba".to_owned(), all_binary));
+                out.push((Output::Probabilities, all_binary));
             }
             out
         }
     };
     Ok(Decoded {
-        id: request.id,
+        id,
         tensors,
         outputs,
     })
 }
 
 fn to_tensors(
-    decoded: Vec<(&InputTensor, Elements)>,
+    decoded: Vec<(&InputTensor<'_>, Elements)>,
     schema: &FeatureSchema,
 ) -> Result<Tensors, V2Error> {
     let k = schema.features().len();
@@ -610,21 +753,111 @@ fn feature_names(schema: &FeatureSchema) -> String {
 
 /// One output tensor of a response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OutputTensor {
+pub struct OutputTensor<'a> {
     /// `predict` or `predict_proba`.
-    name: String,
+    name: &'static str,
     /// Its datatype.
     datatype: &'static str,
     /// Its shape.
-    shape: Vec<usize>,
+    #[schema(value_type = Vec<usize>)]
+    shape: &'a [usize],
     /// `binary_data_size` when the data is in the binary part.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    parameters: Option<serde_json::Map<String, Value>>,
+    parameters: Option<BinaryData>,
     /// The elements, when in JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<serde_json::Value>>)]
-    data: Option<Value>,
+    data: Option<OutputData<'a>>,
+}
+
+/// An output's parameters when its data is in the binary part.
+#[derive(Debug, Serialize)]
+struct BinaryData {
+    binary_data_size: usize,
+}
+
+/// An output's elements, written as a JSON array straight from the predictions.
+#[derive(Debug, Clone, Copy)]
+enum OutputData<'a> {
+    /// Values or probabilities (a non-finite one is `null`, as in any JSON answer).
+    Numbers(&'a [f64]),
+    /// Class indices, written as their labels in `datatype`.
+    Labels {
+        labels: &'a [usize],
+        classes: &'a [ClassLabel],
+        datatype: &'static str,
+    },
+}
+
+impl Serialize for OutputData<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match *self {
+            OutputData::Numbers(values) => serializer.collect_seq(values),
+            OutputData::Labels {
+                labels,
+                classes,
+                datatype,
+            } => {
+                let mut seq = serializer.serialize_seq(Some(labels.len()))?;
+                for &l in labels {
+                    match (
+                        datatype,
+                        label(classes, l).map_err(serde::ser::Error::custom)?,
+                    ) {
+                        ("INT64", ClassLabel::Int(i)) => seq.serialize_element(i)?,
+                        ("BOOL", ClassLabel::Bool(b)) => seq.serialize_element(b)?,
+                        (_, other) => seq.serialize_element(&other.to_string())?,
+                    }
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+impl OutputData<'_> {
+    /// The elements in Triton's binary layout (little-endian; BYTES as a 4-byte length
+    /// and the UTF-8 text).
+    fn binary(self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        match self {
+            OutputData::Numbers(values) => {
+                out.reserve(values.len() * 8);
+                values
+                    .iter()
+                    .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+            }
+            OutputData::Labels {
+                labels,
+                classes,
+                datatype,
+            } => {
+                for &l in labels {
+                    match (datatype, label(classes, l)?) {
+                        ("INT64", ClassLabel::Int(i)) => out.extend_from_slice(&i.to_le_bytes()),
+                        ("BOOL", ClassLabel::Bool(b)) => out.push(u8::from(*b)),
+                        (_, other) => {
+                            let text = other.to_string();
+                            let len = u32::try_from(text.len()).map_err(|_| {
+                                ApiError::Internal(format!("label {l} is over 4 GiB"))
+                            })?;
+                            out.extend_from_slice(&len.to_le_bytes());
+                            out.extend_from_slice(text.as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Class `l` of `classes`.
+fn label(classes: &[ClassLabel], l: usize) -> Result<&ClassLabel, ApiError> {
+    classes
+        .get(l)
+        .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))
 }
 
 /// The answer to an inference request.
@@ -633,12 +866,19 @@ pub struct InferResponse<'a> {
     /// The model.
     model_name: &'a str,
     /// Its version.
-    model_version: String,
+    #[serde(serialize_with = "as_text")]
+    #[schema(value_type = String)]
+    model_version: u64,
     /// The request's `id`, when it had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     /// The outputs.
-    outputs: Vec<OutputTensor>,
+    outputs: Vec<OutputTensor<'a>>,
+}
+
+/// Writes a number as a JSON string, as the protocol gives versions.
+fn as_text<S: serde::Serializer>(v: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(v)
 }
 
 /// The datatype of a classifier's labels: INT64, BOOL or BYTES, as the labels are.
@@ -652,43 +892,23 @@ fn label_datatype(classes: &[ClassLabel]) -> &'static str {
     }
 }
 
-/// The `predict` tensor: its datatype, JSON elements and binary encoding.
-fn predict_tensor(
-    predictions: &Predictions,
-    classes: Option<&[ClassLabel]>,
-) -> Result<(&'static str, Vec<Value>, Vec<u8>), ApiError> {
+/// The `predict` tensor: its datatype and elements.
+fn predict_tensor<'a>(
+    predictions: &'a Predictions,
+    classes: Option<&'a [ClassLabel]>,
+) -> Result<(&'static str, OutputData<'a>), ApiError> {
     match (predictions, classes) {
-        (Predictions::Values(values), _) => Ok((
-            "FP64",
-            values.iter().map(|v| Value::from(*v)).collect(),
-            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        )),
+        (Predictions::Values(values), _) => Ok(("FP64", OutputData::Numbers(values))),
         (Predictions::Classes { labels, .. }, Some(classes)) => {
             let datatype = label_datatype(classes);
-            let mut json = Vec::with_capacity(labels.len());
-            let mut bytes = Vec::new();
-            for &l in labels {
-                let label = classes
-                    .get(l)
-                    .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))?;
-                match (datatype, label) {
-                    ("INT64", ClassLabel::Int(i)) => {
-                        json.push(Value::from(*i));
-                        bytes.extend_from_slice(&i.to_le_bytes());
-                    }
-                    ("BOOL", ClassLabel::Bool(b)) => {
-                        json.push(Value::from(*b));
-                        bytes.push(u8::from(*b));
-                    }
-                    (_, other) => {
-                        let text = other.to_string();
-                        bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
-                        bytes.extend_from_slice(text.as_bytes());
-                        json.push(Value::from(text));
-                    }
-                }
-            }
-            Ok((datatype, json, bytes))
+            Ok((
+                datatype,
+                OutputData::Labels {
+                    labels,
+                    classes,
+                    datatype,
+                },
+            ))
         }
         (Predictions::Classes { .. }, None) => Err(ApiError::Internal(
             "a classifier without classes".to_owned(),
@@ -697,7 +917,7 @@ fn predict_tensor(
 }
 
 /// Encodes the answer: JSON, or JSON header plus binary tensors for the outputs the
-/// client asked in binary.
+/// client asked in binary. The JSON is written straight from the predictions.
 ///
 /// # Errors
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
@@ -705,52 +925,58 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
     let bundle = &inference.model.bundle;
     let manifest = bundle.manifest();
     let n = inference.predictions.len();
+    let n_classes = match &inference.predictions {
+        Predictions::Classes { n_classes, .. } => *n_classes,
+        Predictions::Values(_) => 0,
+    };
+    let (one, two) = ([n], [n, n_classes]);
     let mut outputs = Vec::with_capacity(request.outputs.len());
     let mut binary = Vec::new();
-    for (name, as_binary) in &request.outputs {
-        let (datatype, shape, json, bytes) = if name == "predict" {
-            let (datatype, json, bytes) = predict_tensor(&inference.predictions, bundle.classes())?;
-            (datatype, vec![n], json, bytes)
-        } else {
-            let Predictions::Classes {
-                probabilities: Some(p),
-                n_classes,
-                ..
-            } = &inference.predictions
-            else {
-                return Err(V2Error::from(ApiError::Internal(
-                    "predict_proba for a model without probabilities".to_owned(),
-                )));
-            };
-            (
-                "FP64",
-                vec![n, *n_classes],
-                p.iter().map(|v| Value::from(*v)).collect(),
-                p.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )
+    for &(output, as_binary) in &request.outputs {
+        let (datatype, shape, data) = match output {
+            Output::Predict => {
+                let (datatype, data) = predict_tensor(&inference.predictions, bundle.classes())?;
+                (datatype, &one[..], data)
+            }
+            Output::Probabilities => {
+                let Predictions::Classes {
+                    probabilities: Some(p),
+                    ..
+                } = &inference.predictions
+                else {
+                    return Err(V2Error::from(ApiError::Internal(
+                        "predict_proba for a model without probabilities".to_owned(),
+                    )));
+                };
+                ("FP64", &two[..], OutputData::Numbers(p))
+            }
         };
-        let (parameters, data) = if *as_binary {
-            let mut p = serde_json::Map::new();
-            p.insert("binary_data_size".to_owned(), Value::from(bytes.len()));
-            binary.extend_from_slice(&bytes);
-            (Some(p), None)
+        let (parameters, data) = if as_binary {
+            let start = binary.len();
+            data.binary(&mut binary)?;
+            let binary_data_size = binary.len() - start;
+            (Some(BinaryData { binary_data_size }), None)
         } else {
-            (None, Some(Value::Array(json)))
+            (None, Some(data))
         };
         outputs.push(OutputTensor {
-            name: name.clone(),
+            name: output.name(),
             datatype,
             shape,
             parameters,
             data,
         });
     }
-    let header = serde_json::to_vec(&InferResponse {
-        model_name: manifest.name.as_str(),
-        model_version: manifest.version.to_string(),
-        id: request.id.as_deref(),
-        outputs,
-    })
+    let mut header = Vec::with_capacity(128 + 24 * n * n_classes.max(1));
+    serde_json::to_writer(
+        &mut header,
+        &InferResponse {
+            model_name: manifest.name.as_str(),
+            model_version: manifest.version.0,
+            id: request.id.as_deref(),
+            outputs,
+        },
+    )
     .map_err(|e| V2Error::from(ApiError::Internal(e.to_string())))?;
     let mut response = HttpResponse::Ok();
     response.insert_header((
@@ -894,12 +1120,12 @@ mod tests {
     #[test]
     fn json_data_may_be_nested_and_null_is_missing() {
         let data = serde_json::json!([[1, 2], [3, null]]);
-        let Elements::Numbers(v) = decode_json("x", "FP64", &data).unwrap() else {
+        let Elements::Numbers(v) = decode_json_values("x", "FP64", &data).unwrap() else {
             panic!("numbers")
         };
         assert_eq!(&v[..3], [1.0, 2.0, 3.0]);
         assert!(v[3].is_nan());
-        let err = decode_json("x", "FP64", &serde_json::json!(["a"])).unwrap_err();
+        let err = decode_json_values("x", "FP64", &serde_json::json!(["a"])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "input 'x' (FP64): expected numbers, found \"a\""
