@@ -6,9 +6,10 @@
 # Builds the release binaries, trains iris, titanic and diamonds_linear into a temporary
 # registry, and starts, each on an ephemeral 127.0.0.1 port:
 #   ferry    target/release/serve with the three models (ferry-v2: its KServe V2 route,
-#            single records at c=16 and c=64, against the same bare handler)
+#            single records at c=16 and c=64)
 #   bare     bench/bare: a bare actix-web handler doing the same parse, softmax and
-#            serialisation for iris (the ceiling)
+#            serialisation for iris (the ceiling), on the native route and on the KServe
+#            V2 route (bare-v2: the same V2 body parsed, answered with the same V2 JSON)
 #   fastapi  bench/reference/app.py: FastAPI + uvicorn (1 worker) + scikit-learn, the same
 #            models fitted on the same data, in a virtual environment this script creates
 #            (bench/.venv); skipped with --no-python
@@ -155,6 +156,7 @@ for rows in 1 100; do
     run bare "$bare/models/iris/predict" iris "$rows" "$c" "iris-$rows"
     if [ "$rows" = 1 ] && [ "$c" != 1 ]; then
       run ferry-v2 "$ferry/v2/models/iris/infer" iris 1 "$c" v2-1
+      run bare-v2 "$bare/v2/models/iris/infer" iris 1 "$c" v2-1
     fi
     run ferry "$ferry/models/titanic/predict" titanic "$rows" "$c" "titanic-$rows"
     if [ -n "$fastapi" ]; then
@@ -202,9 +204,11 @@ for model, n, c in [("iris", 1, 64), ("iris", 1, 16), ("iris", 100, 64)]:
     f, b = cell("ferry", model, n, c), cell("bare", model, n, c)
     if f and b:
         ratios.append(f"ferry / bare handler, {model}, {n} row(s), c={c}: throughput {f['req_per_s'] / b['req_per_s']:.2f}, p99 {f['wrk']['p99_ms'] / max(b['wrk']['p99_ms'], 1e-9):.2f}")
-    v = cell("ferry-v2", model, n, c)
+    v, bv = cell("ferry-v2", model, n, c), cell("bare-v2", model, n, c)
+    if v and bv:
+        ratios.append(f"ferry KServe V2 / bare handler's V2 route, {model}, {n} row(s), c={c}: throughput {v['req_per_s'] / bv['req_per_s']:.2f}, p99 {v['wrk']['p99_ms'] / max(bv['wrk']['p99_ms'], 1e-9):.2f}")
     if v and b:
-        ratios.append(f"ferry KServe V2 / bare handler, {model}, {n} row(s), c={c}: throughput {v['req_per_s'] / b['req_per_s']:.2f}, p99 {v['wrk']['p99_ms'] / max(b['wrk']['p99_ms'], 1e-9):.2f}")
+        ratios.append(f"ferry KServe V2 / bare handler's native route, {model}, {n} row(s), c={c}: throughput {v['req_per_s'] / b['req_per_s']:.2f}, p99 {v['wrk']['p99_ms'] / max(b['wrk']['p99_ms'], 1e-9):.2f}")
 for model, n, c in [("iris", 1, 64), ("titanic", 1, 64), ("iris", 100, 64), ("titanic", 100, 64)]:
     f, p = cell("ferry", model, n, c), cell("fastapi", model, n, c)
     if f and p and p["rows_per_s"] > 0:
