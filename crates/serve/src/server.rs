@@ -27,12 +27,13 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::middleware::{auth, trace};
+use crate::middleware::trace;
 use crate::protocol::native::error_body;
 use crate::request::{API_VERSION, API_VERSION_HEADER};
 use crate::state::AppState;
 
-/// The application: the request-id middleware around the route table.
+/// The application: the request middleware (id, API key, span, metrics) around the
+/// route table.
 pub fn app(
     state: AppState,
 ) -> App<
@@ -44,9 +45,8 @@ pub fn app(
         InitError = (),
     >,
 > {
-    // The last wrap is the outermost: every answer, refusals too, gets a request id.
+    // One middleware: the request id, the API-key check, the span, metrics and logs.
     App::new()
-        .wrap(from_fn(auth::middleware))
         .wrap(from_fn(trace::middleware))
         .configure(move |cfg| crate::api::configure(cfg, &state))
 }

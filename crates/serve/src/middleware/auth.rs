@@ -2,11 +2,9 @@
 //! [`crate::api_keys`]): lets through open routes and requests with a key of the
 //! route's scope, and refuses the others in the body shape of the route's protocol.
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header;
-use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpResponse, ResponseError, web};
 
 use crate::api_keys::{Scope, public_route, required_scope};
 use crate::error::ApiError;
@@ -42,71 +40,47 @@ fn rejection(path: &str, error: ApiError) -> actix_web::HttpResponse {
     }
 }
 
-/// The middleware: lets through open routes and requests with a key of the route's
-/// scope; answers 401 or 403 otherwise. With auth disabled, lets everything through.
-///
-/// # Errors
-/// The inner service's errors.
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+/// The API-key check of a request: `None` lets it through (no keys configured, an open
+/// route, or a key of the route's scope), `Some` is the refusal to answer instead, in
+/// the body shape of the route's protocol (a 401 carries `WWW-Authenticate: Bearer`). The
+/// request middleware ([`crate::middleware::trace`]) runs it inside the request's span,
+/// so refusals get a request id, are counted and traced like every answer.
+pub(crate) fn refusal(req: &ServiceRequest) -> Option<HttpResponse> {
     let keys = req
         .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.auth.clone());
-    let Some(keys) = keys else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    };
+        .and_then(|s| s.auth.as_ref())?;
     if keys.is_public(public_route(req.path())) {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
+        return None;
     }
     let scope = required_scope(req.path());
-    let verdict = match presented(&req).map(|p| keys.find(p)) {
-        None => Err(ApiError::Unauthorized(
+    let error = match presented(req).map(|p| keys.find(p)) {
+        None => ApiError::Unauthorized(
             "this route needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY"
                 .to_owned(),
-        )),
-        Some(None) => Err(ApiError::Unauthorized(
-            "the API key is not valid".to_owned(),
-        )),
+        ),
+        Some(None) => ApiError::Unauthorized("the API key is not valid".to_owned()),
         Some(Some(key)) => {
             let allowed = match scope {
                 Scope::Predict => key.scopes.predict,
                 Scope::Admin => key.scopes.admin,
             };
             if allowed {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden(format!(
-                    "the API key '{}' has scope {}; this route needs {scope}",
-                    key.name, key.scopes
-                )))
+                return None;
             }
+            ApiError::Forbidden(format!(
+                "the API key '{}' has scope {}; this route needs {scope}",
+                key.name, key.scopes
+            ))
         }
     };
-    match verdict {
-        Ok(()) => next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body),
-        Err(error) => {
-            let path = req.path().to_owned();
-            tracing::debug!(%path, error = %error, "Request refused.");
-            let (req, _) = req.into_parts();
-            let mut response = rejection(&path, error);
-            if response.status() == actix_web::http::StatusCode::UNAUTHORIZED {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-            }
-            Ok(ServiceResponse::new(req, response).map_into_right_body())
-        }
+    let path = req.path();
+    tracing::debug!(%path, error = %error, "Request refused.");
+    let mut response = rejection(path, error);
+    if response.status() == actix_web::http::StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
     }
+    Some(response)
 }

@@ -1,12 +1,14 @@
-//! The per-request middleware: every request gets its id ([`crate::request`]), every
-//! response carries it and the API version, and every request is logged once with its
-//! route template and status (at `debug`; a 5xx at `error`, with its detail, once),
-//! counted in the metrics, and traced as one span when spans are exported.
+//! The per-request middleware: every request gets its id ([`crate::request`]) and its
+//! API-key check ([`crate::middleware::auth`]), every response carries the id and the
+//! API version, and every request is logged once with its route template and status (at
+//! `debug`; a 5xx at `error`, with its detail, once), counted in the metrics, and traced
+//! as one span when spans are exported. One middleware does it all: each layer of
+//! actix-web middleware costs a boxed future per request.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
@@ -34,8 +36,8 @@ fn route_template(req: &HttpRequest) -> Cow<'static, str> {
 }
 
 /// The middleware: assigns the id, opens the request's trace span (a child of the
-/// client's W3C `traceparent`, when given), stamps the headers, counts and logs the
-/// request.
+/// client's W3C `traceparent`, when given), checks the API key, stamps the headers,
+/// counts and logs the request.
 ///
 /// The span (target [`ferry_telemetry::TRACE_TARGET`]) exists only when spans are
 /// exported; handlers add the model and version to it (see
@@ -46,7 +48,7 @@ fn route_template(req: &HttpRequest) -> Cow<'static, str> {
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let started = Instant::now();
     let id = RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER));
     let method = req.method().clone();
@@ -73,7 +75,17 @@ pub async fn middleware(
         });
     }
     req.extensions_mut().insert(id.clone());
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = match span.in_scope(|| super::auth::refusal(&req)) {
+        None => next
+            .call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_left_body(),
+        Some(refusal) => {
+            let (req, _) = req.into_parts();
+            ServiceResponse::new(req, refusal).map_into_right_body()
+        }
+    };
     let status = res.status();
     let elapsed = started.elapsed();
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
