@@ -4,6 +4,7 @@
 //! middleware that sets them is [`crate::middleware::trace`].
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -28,9 +29,9 @@ pub static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static("traceparent
 /// The API version header.
 pub static API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-ferry-api-version");
 
-/// The id of the current request.
+/// The id of the current request, shared: taking it in a handler copies no text.
 #[derive(Debug, Clone)]
-pub struct RequestId(String);
+pub struct RequestId(Arc<str>);
 
 impl RequestId {
     /// The id.
@@ -45,8 +46,13 @@ impl RequestId {
             .and_then(|v| v.to_str().ok())
             .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
         match client {
-            Some(s) => Self(s.to_owned()),
-            None => Self(uuid::Uuid::new_v4().to_string()),
+            Some(s) => Self(Arc::from(s)),
+            None => {
+                let mut buffer = uuid::Uuid::encode_buffer();
+                Self(Arc::from(
+                    &*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer),
+                ))
+            }
         }
     }
 }

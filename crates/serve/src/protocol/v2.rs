@@ -509,7 +509,8 @@ impl Decoded {
 /// `json.dumps`, and so tritonclient and KServe's own clients, write a missing float as
 /// `NaN`, which is not JSON. `null` is a missing value here, as NaN is in binary data.
 fn nan_to_null(json: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !json.windows(3).any(|w| w == b"NaN") {
+    // A byte search first: most bodies have no `N` at all.
+    if !json.contains(&b'N') || !json.windows(3).any(|w| w == b"NaN") {
         return std::borrow::Cow::Borrowed(json);
     }
     let mut out = Vec::with_capacity(json.len() + 16);
