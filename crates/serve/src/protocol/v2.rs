@@ -20,7 +20,7 @@ use ferry_core::schema::{Cell, DType, FeatureSchema, Row};
 use ferry_core::{ClassLabel, Model, Predictions};
 use std::borrow::Cow;
 
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Unexpected, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -83,8 +83,8 @@ fn invalid(message: impl Into<String>) -> V2Error {
     V2Error::from(ApiError::InvalidRequest(message.into()))
 }
 
-/// `POST .../infer`, as read. Names and tensor data are borrowed from the body: the
-/// elements are read straight into their typed vectors ([`decode_json`]).
+/// `POST .../infer`, as read. Names are borrowed from the body, and each input's
+/// elements are read straight into their typed vector ([`InputTensor`]).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct InferRequest<'a> {
     /// Echoed in the answer.
@@ -103,27 +103,114 @@ pub struct InferRequest<'a> {
     outputs: Option<Vec<RequestedOutput<'a>>>,
 }
 
-/// An input tensor.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// An input tensor. When its `datatype` comes before its `data` (as every client
+/// writes them), the elements are read into their typed vector in the one pass over
+/// the body; otherwise `data` is kept as JSON text and read once the datatype is known.
+#[derive(Debug, utoipa::ToSchema)]
 pub struct InputTensor<'a> {
     /// A feature name, or any name for one `[n, k]` tensor.
-    #[serde(borrow)]
     #[schema(value_type = String)]
     name: Cow<'a, str>,
     /// `[n]`, `[n, 1]` or `[n, k]`.
     shape: Vec<i64>,
     /// `FP64`, `FP32`, `INT64`, ..., `BOOL` or `BYTES`.
-    #[serde(borrow)]
     #[schema(value_type = String)]
     datatype: Cow<'a, str>,
     /// `binary_data_size` when the data is in the binary part.
-    #[serde(default)]
     #[schema(value_type = Option<Object>)]
     parameters: Option<serde_json::Map<String, Value>>,
     /// The elements, flat or nested.
-    #[serde(default, borrow)]
     #[schema(value_type = Option<Vec<serde_json::Value>>)]
-    data: Option<&'a RawValue>,
+    data: Option<TensorData<'a>>,
+}
+
+/// An input's JSON `data`: read as elements of its datatype, or the JSON text.
+#[derive(Debug)]
+enum TensorData<'a> {
+    /// The elements, or the first element that is not of the datatype.
+    Read(Result<Elements, Value>),
+    /// `data` came before `datatype`, or the datatype is unknown.
+    Text(&'a RawValue),
+}
+
+/// A string borrowed from the body when it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// The keys of an input tensor.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum InputKey {
+    Name,
+    Shape,
+    Datatype,
+    Parameters,
+    Data,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for InputTensor<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Input<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Input<'a> {
+            type Value = InputTensor<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an input tensor")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                use serde::de::Error as _;
+                let (mut name, mut shape, mut datatype) = (None, None, None);
+                let (mut parameters, mut data) = (None, None);
+                while let Some(key) = map.next_key::<InputKey>()? {
+                    match key {
+                        InputKey::Name if name.is_none() => {
+                            name = Some(map.next_value::<Text<'a>>()?.0);
+                        }
+                        InputKey::Shape if shape.is_none() => shape = Some(map.next_value()?),
+                        InputKey::Datatype if datatype.is_none() => {
+                            datatype = Some(map.next_value::<Text<'a>>()?.0);
+                        }
+                        InputKey::Parameters if parameters.is_none() => {
+                            parameters = Some(map.next_value()?);
+                        }
+                        InputKey::Data if data.is_none() => {
+                            data = Some(match datatype.as_deref().filter(|d| known(d)) {
+                                Some(d) => map
+                                    .next_value_seed(Optional(ReadElements(d)))?
+                                    .map(TensorData::Read),
+                                None => map
+                                    .next_value::<Option<&'a RawValue>>()?
+                                    .map(TensorData::Text),
+                            });
+                        }
+                        InputKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                        InputKey::Name => return Err(M::Error::duplicate_field("name")),
+                        InputKey::Shape => return Err(M::Error::duplicate_field("shape")),
+                        InputKey::Datatype => return Err(M::Error::duplicate_field("datatype")),
+                        InputKey::Parameters => {
+                            return Err(M::Error::duplicate_field("parameters"));
+                        }
+                        InputKey::Data => return Err(M::Error::duplicate_field("data")),
+                    }
+                }
+                Ok(InputTensor {
+                    name: name.ok_or_else(|| M::Error::missing_field("name"))?,
+                    shape: shape.ok_or_else(|| M::Error::missing_field("shape"))?,
+                    datatype: datatype.ok_or_else(|| M::Error::missing_field("datatype"))?,
+                    parameters: parameters.flatten(),
+                    data: data.flatten(),
+                })
+            }
+        }
+        deserializer.deserialize_struct(
+            "InputTensor",
+            &["name", "shape", "datatype", "parameters", "data"],
+            Input(std::marker::PhantomData),
+        )
+    }
 }
 
 /// An output asked for.
@@ -291,7 +378,11 @@ impl Element for bool {
 }
 
 /// Reads JSON elements, flat or nested, into one vector without building JSON values.
-struct Flat<'v, T>(&'v mut Vec<T>);
+/// The first element that is not of the type is kept, as JSON, to name it.
+struct Flat<'v, T> {
+    out: &'v mut Vec<T>,
+    bad: &'v mut Option<Value>,
+}
 
 impl<'de, T: Element> DeserializeSeed<'de> for Flat<'_, T> {
     type Value = ();
@@ -301,9 +392,13 @@ impl<'de, T: Element> DeserializeSeed<'de> for Flat<'_, T> {
 }
 
 impl<T: Element> Flat<'_, T> {
-    fn push<E: serde::de::Error>(self, v: Option<T>, found: Unexpected<'_>) -> Result<(), E> {
-        let v = v.ok_or_else(|| E::invalid_type(found, &"a tensor element"))?;
-        self.0.push(v);
+    #[expect(clippy::unnecessary_wraps, reason = "every visit returns a Result")]
+    fn push<E>(self, v: Option<T>, found: impl FnOnce() -> Value) -> Result<(), E> {
+        match v {
+            Some(v) => self.out.push(v),
+            None if self.bad.is_none() => *self.bad = Some(found()),
+            None => {}
+        }
         Ok(())
     }
 }
@@ -314,107 +409,122 @@ impl<'de, T: Element> Visitor<'de> for Flat<'_, T> {
         f.write_str("tensor elements")
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
-        self.push(T::number(v), Unexpected::Float(v))
+        self.push(T::number(v), || Value::from(v))
     }
     #[expect(clippy::cast_precision_loss, reason = "as serde_json's as_f64")]
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
-        self.push(T::number(v as f64), Unexpected::Signed(v))
+        self.push(T::number(v as f64), || Value::from(v))
     }
     #[expect(clippy::cast_precision_loss, reason = "as serde_json's as_f64")]
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
-        self.push(T::number(v as f64), Unexpected::Unsigned(v))
+        self.push(T::number(v as f64), || Value::from(v))
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        self.push(T::text(v), Unexpected::Str(v))
+        self.push(T::text(v), || Value::from(v))
     }
     fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
-        self.push(T::boolean(v), Unexpected::Bool(v))
+        self.push(T::boolean(v), || Value::from(v))
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        self.push(T::NULL, Unexpected::Unit)
+        self.push(T::NULL, || Value::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Flat(&mut *self.0))?.is_some() {}
+        while seq
+            .next_element_seed(Flat {
+                out: &mut *self.out,
+                bad: &mut *self.bad,
+            })?
+            .is_some()
+        {}
         Ok(())
     }
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<(), M::Error> {
+        let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        self.push(None, || v)
+    }
 }
 
-/// Reads JSON `data` (flat or nested arrays) as elements of `datatype`, straight into a
-/// typed vector. When that fails, the data is read again as JSON values to name the
-/// element at fault ([`decode_json_values`]).
-fn decode_json(name: &str, datatype: &str, data: &RawValue) -> Result<Elements, V2Error> {
-    fn flat<T: Element>(data: &RawValue) -> Option<Vec<T>> {
-        let mut out = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(data.get());
-        Flat(&mut out).deserialize(&mut de).ok().map(|()| out)
+/// Whether `datatype` is one Ferry reads.
+fn known(datatype: &str) -> bool {
+    matches!(datatype, "BYTES" | "BOOL") || width(datatype).is_some()
+}
+
+/// Reads JSON data as elements of a known datatype: the elements, or the first one that
+/// is not of it.
+struct ReadElements<'s>(&'s str);
+
+impl<'de> DeserializeSeed<'de> for ReadElements<'_> {
+    type Value = Result<Elements, Value>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        fn read<'de, T: Element, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Result<Vec<T>, Value>, D::Error> {
+            let (mut out, mut bad) = (Vec::new(), None);
+            Flat {
+                out: &mut out,
+                bad: &mut bad,
+            }
+            .deserialize(deserializer)?;
+            Ok(bad.map_or(Ok(out), Err))
+        }
+        Ok(match self.0 {
+            "BYTES" => read(deserializer)?.map(Elements::Bytes),
+            "BOOL" => read(deserializer)?.map(Elements::Bools),
+            _ => read(deserializer)?.map(Elements::Numbers),
+        })
     }
-    let fast = match datatype {
-        "BYTES" => flat(data).map(Elements::Bytes),
-        "BOOL" => flat(data).map(Elements::Bools),
-        d if width(d).is_some() => flat(data).map(Elements::Numbers),
-        _ => None,
+}
+
+/// A seed for a value that may be `null` (or absent): `None` then.
+struct Optional<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Optional<S> {
+    type Value = Option<S::Value>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Optional<S> {
+    type Value = Option<S::Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("tensor data or null")
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(deserializer).map(Some)
+    }
+}
+
+/// The elements of an input's JSON `data` (flat or nested arrays) of `datatype`, or
+/// an error naming the first element that is not of it.
+fn decode_json(name: &str, datatype: &str, data: TensorData<'_>) -> Result<Elements, V2Error> {
+    let expected = match datatype {
+        "BYTES" => "strings",
+        "BOOL" => "booleans",
+        d if width(d).is_some() => "numbers",
+        other => {
+            return Err(invalid(format!(
+                "input '{name}': unknown datatype '{other}'"
+            )));
+        }
     };
-    match fast {
-        Some(elements) => Ok(elements),
-        None => {
-            let value: Value = serde_json::from_str(data.get())
-                .map_err(|e| V2Error::from(ApiError::InvalidJson(e.to_string())))?;
-            decode_json_values(name, datatype, &value)
-        }
-    }
-}
-
-/// Flattens JSON `data` (flat or nested arrays) into elements of `datatype`, naming the
-/// first element that is not one.
-fn decode_json_values(name: &str, datatype: &str, data: &Value) -> Result<Elements, V2Error> {
-    fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
-        if let Value::Array(items) = v {
-            items.iter().for_each(|i| flatten(i, out));
-        } else {
-            out.push(v);
-        }
-    }
-    let mut flat = Vec::new();
-    flatten(data, &mut flat);
-    let wrong = |v: &Value, expected: &str| {
+    let read = match data {
+        TensorData::Read(read) => read,
+        TensorData::Text(text) => ReadElements(datatype)
+            .deserialize(&mut serde_json::Deserializer::from_str(text.get()))
+            .map_err(|e| V2Error::from(ApiError::InvalidJson(e.to_string())))?,
+    };
+    read.map_err(|v| {
         invalid(format!(
             "input '{name}' ({datatype}): expected {expected}, found {v}"
         ))
-    };
-    match datatype {
-        "BYTES" => flat
-            .into_iter()
-            .map(|v| {
-                if v.is_null() {
-                    Ok(None)
-                } else {
-                    v.as_str()
-                        .map(|s| Some(s.to_owned()))
-                        .ok_or_else(|| wrong(v, "strings"))
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map(Elements::Bytes),
-        "BOOL" => flat
-            .into_iter()
-            .map(|v| v.as_bool().ok_or_else(|| wrong(v, "booleans")))
-            .collect::<Result<_, _>>()
-            .map(Elements::Bools),
-        d if width(d).is_some() => flat
-            .into_iter()
-            .map(|v| {
-                if v.is_null() {
-                    Ok(f64::NAN)
-                } else {
-                    v.as_f64().ok_or_else(|| wrong(v, "numbers"))
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map(Elements::Numbers),
-        other => Err(invalid(format!(
-            "input '{name}': unknown datatype '{other}'"
-        ))),
-    }
+    })
 }
 
 /// The decoded inputs of a request, as rows.
@@ -564,20 +674,20 @@ pub fn decode(
         None => (body, &[][..]),
     };
     let json = nan_to_null(json);
-    let request: InferRequest<'_> = serde_json::from_slice(&json)
+    let mut request: InferRequest<'_> = serde_json::from_slice(&json)
         .map_err(|e| V2Error::from(ApiError::InvalidJson(e.to_string())))?;
     let schema = model.bundle.schema();
     let all_binary =
         binary_flag(request.parameters.as_ref(), "binary_data_output").unwrap_or(false);
     let id = request.id.map(Cow::into_owned);
     let mut decoded = Vec::with_capacity(request.inputs.len());
-    for input in &request.inputs {
+    for input in &mut request.inputs {
         let size = input
             .parameters
             .as_ref()
             .and_then(|p| p.get("binary_data_size"))
             .and_then(Value::as_u64);
-        let elements = match (size, input.data) {
+        let elements = match (size, input.data.take()) {
             (Some(size), _) => {
                 let size = usize::try_from(size).unwrap_or(usize::MAX);
                 let (bytes, rest) = binary.split_at_checked(size).ok_or_else(|| {
@@ -606,7 +716,7 @@ pub fn decode(
                 elements.len()
             )));
         }
-        decoded.push((input, elements));
+        decoded.push((&*input, elements));
     }
     if !binary.is_empty() {
         return Err(invalid(format!(
@@ -1120,16 +1230,48 @@ mod tests {
 
     #[test]
     fn json_data_may_be_nested_and_null_is_missing() {
-        let data = serde_json::json!([[1, 2], [3, null]]);
-        let Elements::Numbers(v) = decode_json_values("x", "FP64", &data).unwrap() else {
+        let text = |t: &'static str| TensorData::Text(serde_json::from_str(t).unwrap());
+        let Elements::Numbers(v) = decode_json("x", "FP64", text("[[1, 2], [3, null]]")).unwrap()
+        else {
             panic!("numbers")
         };
         assert_eq!(&v[..3], [1.0, 2.0, 3.0]);
         assert!(v[3].is_nan());
-        let err = decode_json_values("x", "FP64", &serde_json::json!(["a"])).unwrap_err();
+        let err = decode_json("x", "FP64", text(r#"[1, "a", "b"]"#)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "input 'x' (FP64): expected numbers, found \"a\""
         );
+        let err = decode_json("x", "BOOL", text(r#"[[true], [null]]"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input 'x' (BOOL): expected booleans, found null"
+        );
+        let err = decode_json("x", "BYTES", text(r#"["a", {"b": 1}]"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "input 'x' (BYTES): expected strings, found {\"b\":1}"
+        );
+        let err = decode_json("x", "INT128", text("[1]")).unwrap_err();
+        assert_eq!(err.to_string(), "input 'x': unknown datatype 'INT128'");
+    }
+
+    #[test]
+    fn data_is_read_in_one_pass_after_its_datatype_and_later_before_it() {
+        let decode = |body: &str| -> InputTensor<'static> {
+            serde_json::from_str(Box::leak(body.to_owned().into_boxed_str())).unwrap()
+        };
+        let after = decode(r#"{"name":"x","shape":[2],"datatype":"FP64","data":[1,null]}"#);
+        assert!(matches!(after.data, Some(TensorData::Read(Ok(Elements::Numbers(_))))));
+        let before = decode(r#"{"data":[1,2],"name":"x","shape":[2],"datatype":"FP64"}"#);
+        assert!(matches!(before.data, Some(TensorData::Text(_))));
+        let null = decode(r#"{"name":"x","shape":[1],"datatype":"FP64","data":null}"#);
+        assert!(null.data.is_none());
+        let escaped = decode(r#"{"name":"a\u0062","shape":[1],"datatype":"BYTES","data":["é"]}"#);
+        assert_eq!(escaped.name, "ab");
+        let twice = serde_json::from_str::<InputTensor<'_>>(
+            r#"{"name":"x","name":"y","shape":[1],"datatype":"FP64","data":[1]}"#,
+        );
+        assert!(twice.unwrap_err().to_string().contains("duplicate field `name`"));
     }
 }
