@@ -1262,7 +1262,10 @@ mod tests {
             serde_json::from_str(Box::leak(body.to_owned().into_boxed_str())).unwrap()
         };
         let after = decode(r#"{"name":"x","shape":[2],"datatype":"FP64","data":[1,null]}"#);
-        assert!(matches!(after.data, Some(TensorData::Read(Ok(Elements::Numbers(_))))));
+        assert!(matches!(
+            after.data,
+            Some(TensorData::Read(Ok(Elements::Numbers(_))))
+        ));
         let before = decode(r#"{"data":[1,2],"name":"x","shape":[2],"datatype":"FP64"}"#);
         assert!(matches!(before.data, Some(TensorData::Text(_))));
         let null = decode(r#"{"name":"x","shape":[1],"datatype":"FP64","data":null}"#);
@@ -1272,6 +1275,11 @@ mod tests {
         let twice = serde_json::from_str::<InputTensor<'_>>(
             r#"{"name":"x","name":"y","shape":[1],"datatype":"FP64","data":[1]}"#,
         );
-        assert!(twice.unwrap_err().to_string().contains("duplicate field `name`"));
+        assert!(
+            twice
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field `name`")
+        );
     }
 }
