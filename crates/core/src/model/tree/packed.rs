@@ -20,9 +20,13 @@
 //!   than the step.
 //! - Walks are independent chains of loads; [`LANES`] of them are interleaved so the
 //!   processor overlaps their latencies: [`LANES`] rows through one tree for batches,
-//!   [`LANES`] trees at a time for a batch of fewer rows. Four measured fastest on the
-//!   diamonds and 50-feature LightGBM models of bench/trees.sh (eight spill registers,
-//!   two or three leave latency idle).
+//!   [`TREE_LANES`] trees at a time for a batch of fewer rows. A row's keys are padded
+//!   to a power of two and read as a fixed-size array through a mask, so a step has no
+//!   bounds check on them and a lane holds one pointer. With that, six lanes measured
+//!   fastest on the diamonds and 50-feature LightGBM models of bench/trees.sh (8.6 and
+//!   5.7 us a row against 9.7 and 6.0 with four lanes and checked slices; four lanes
+//!   with the arrays, or six with slices, gain nothing); eight lose more to lanes
+//!   waiting for the longest path.
 //! - Rows are taken in blocks that stay in the first-level cache while a group of trees
 //!   passes over them; blocks are what large batches spread over rayon's pool.
 //!
@@ -41,7 +45,10 @@ use crate::model::boost::tree::BoostTree;
 use crate::model::tree::flat::{ClassTree, FlatTree, TREES_PER_GROUP, ValueTree};
 
 /// Walks interleaved per kernel call.
-pub(crate) const LANES: usize = 4;
+pub(crate) const LANES: usize = 6;
+/// Trees walked side by side for one row (batches of fewer rows than [`LANES`]): a
+/// group of eight in two passes.
+const TREE_LANES: usize = 4;
 /// Walks interleaved for trees larger than the caches, whose steps wait on memory.
 const LARGE_LANES: usize = 8;
 /// The key of a missing value: above every number's.
@@ -52,6 +59,8 @@ const BLOCK_BYTES: usize = 16 * 1024;
 const LARGE_GROUP_BYTES: usize = 256 * 1024;
 /// The most rows a block takes (their keys: 16 bytes a value).
 const MAX_BLOCK_ROWS: usize = 16 * 1024;
+/// The widest row (keys: twice the features) walked as a fixed-size array.
+const MAX_FIXED_STRIDE: usize = 256;
 /// Below this many (row, tree) visits a batch is predicted on the calling thread.
 const PARALLEL_MIN_VISITS: usize = 1 << 14;
 
@@ -254,7 +263,7 @@ impl Packed {
                 .chunks(MAX_BLOCK_ROWS * cols)
                 .zip(out.chunks_mut(MAX_BLOCK_ROWS * k))
             {
-                fill_keys(&mut scratch.keys, rows, cols);
+                fill_keys(&mut scratch.keys, rows, cols, self.stride());
                 let keys = scratch.keys.as_slice();
                 let partials = self
                     .trees
@@ -316,7 +325,7 @@ impl Packed {
         slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
     ) -> Result<(), PredictError> {
         let mut keys = std::mem::take(&mut scratch.keys);
-        fill_keys(&mut keys, rows, cols);
+        fill_keys(&mut keys, rows, cols, self.stride());
         for (g, group) in self.trees.chunks(TREES_PER_GROUP).enumerate() {
             self.group_sum(g, group, rows, &keys, scratch, slow)?;
             add_group(g, out, &scratch.partial);
@@ -339,10 +348,75 @@ impl Packed {
         let n = rows.len() / self.n_features.max(1);
         scratch.leaves.resize(n * TREES_PER_GROUP, 0);
         let leaves = scratch.leaves.as_mut_slice();
+        let stride = self.stride();
+        /// Walks with rows as arrays of `S` keys (no bounds check per step), or as
+        /// slices for rows wider than the largest `S`.
+        macro_rules! walk {
+            ($lanes:expr, $tree_lanes:expr) => {
+                match stride {
+                    8 => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        fixed::<8>(keys),
+                    ),
+                    16 => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        fixed::<16>(keys),
+                    ),
+                    32 => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        fixed::<32>(keys),
+                    ),
+                    64 => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        fixed::<64>(keys),
+                    ),
+                    128 => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        fixed::<128>(keys),
+                    ),
+                    256 => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        fixed::<256>(keys),
+                    ),
+                    _ => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g,
+                        group,
+                        rows,
+                        leaves,
+                        slow,
+                        |r: usize| keys.get(r * stride..(r + 1) * stride).unwrap_or_default(),
+                    ),
+                }
+            };
+        }
         if self.large() {
-            self.group_leaves::<LARGE_LANES>(g, group, rows, keys, leaves, slow)?;
+            walk!(LARGE_LANES, LARGE_LANES)?;
         } else {
-            self.group_leaves::<LANES>(g, group, rows, keys, leaves, slow)?;
+            walk!(LANES, TREE_LANES)?;
         }
         scratch.partial.clear();
         scratch.partial.resize(n * self.outputs, 0.0);
@@ -354,15 +428,16 @@ impl Packed {
     }
 
     /// The leaves the block's rows reach in each tree of group `g`, tree-major into
-    /// `leaves_out`, walking `L` rows (or trees) at a time.
-    fn group_leaves<const L: usize>(
+    /// `leaves_out`, walking `L` rows at a time (`T` trees at a time for fewer rows than
+    /// `L`); `keys(r)` are row `r`'s keys.
+    fn group_leaves<const L: usize, const T: usize, K: RowKeys>(
         &self,
         g: usize,
         group: &[PTree],
         rows: &[f64],
-        keys: &[u64],
         leaves_out: &mut [u32],
         slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
+        keys: impl Fn(usize) -> K,
     ) -> Result<(), PredictError> {
         let cols = self.n_features.max(1);
         let n = rows.len() / cols;
@@ -379,9 +454,8 @@ impl Packed {
                 }
                 for (start, chunk) in (0..n).step_by(L).zip(leaves.chunks_mut(L)) {
                     // The last chunk may be short: its lanes repeat the last row.
-                    let lanes: [usize; L] =
-                        std::array::from_fn(|l| (start + l).min(n - 1) * 2 * cols);
-                    let ends = walk_rows(&self.nodes, tree, keys, &lanes);
+                    let lanes: [K; L] = std::array::from_fn(|l| keys((start + l).min(n - 1)));
+                    let ends = walk_rows(&self.nodes, tree, lanes);
                     for (leaf, end) in chunk.iter_mut().zip(ends) {
                         *leaf = self.leaf_of(end);
                     }
@@ -390,8 +464,8 @@ impl Packed {
         } else {
             for r in 0..n {
                 let mut ends = [0u32; TREES_PER_GROUP];
-                for (trees, ends) in group.chunks(L).zip(ends.chunks_mut(L)) {
-                    let walked = walk_trees::<L>(&self.nodes, trees, keys, r * 2 * cols);
+                for (trees, ends) in group.chunks(T).zip(ends.chunks_mut(T)) {
+                    let walked = walk_trees::<T, K>(&self.nodes, trees, keys(r));
                     ends.copy_from_slice(walked.get(..ends.len()).unwrap_or_default());
                 }
                 for (t, (tree, end)) in group.iter().zip(ends).enumerate() {
@@ -407,6 +481,17 @@ impl Packed {
             }
         }
         Ok(())
+    }
+
+    /// Keys per row in a block: the row's two copies, padded to a power of two up to
+    /// [`MAX_FIXED_STRIDE`] so that walks index a fixed-size array with a mask.
+    fn stride(&self) -> usize {
+        let keys = 2 * self.n_features.max(1);
+        if keys <= MAX_FIXED_STRIDE {
+            keys.next_power_of_two().max(8)
+        } else {
+            keys
+        }
     }
 
     /// Whether a group of trees is too large for the second-level cache.
@@ -471,13 +556,43 @@ fn add_group(g: usize, out: &mut [f64], partial: &[f64]) {
     }
 }
 
-/// The keys of a block of rows: each row's [`key`]s, then its [`key_nan_first`]s.
-fn fill_keys(keys: &mut Vec<u64>, rows: &[f64], cols: usize) {
+/// The keys of a block of rows, `stride` per row: each row's [`key`]s, then its
+/// [`key_nan_first`]s, then missing keys up to `stride`.
+fn fill_keys(keys: &mut Vec<u64>, rows: &[f64], cols: usize, stride: usize) {
     keys.clear();
     for row in rows.chunks_exact(cols) {
         keys.extend(row.iter().map(|&x| key(x)));
         keys.extend(row.iter().map(|&x| key_nan_first(x)));
+        keys.resize(keys.len() + stride - 2 * cols, NAN_KEY);
     }
+}
+
+/// A row's keys as a walk reads them.
+trait RowKeys: Copy {
+    /// The key at `index` (a node's `feature`).
+    fn key(self, index: u32) -> u64;
+}
+
+impl<const S: usize> RowKeys for &[u64; S] {
+    /// `S` is a power of two above every index, so the mask keeps the index and lets
+    /// the compiler drop the bounds check.
+    #[inline(always)]
+    fn key(self, index: u32) -> u64 {
+        self[index as usize & (S - 1)]
+    }
+}
+
+impl RowKeys for &[u64] {
+    #[inline(always)]
+    fn key(self, index: u32) -> u64 {
+        self.get(index as usize).copied().unwrap_or(NAN_KEY)
+    }
+}
+
+/// Row `r` of a block's keys as an array of `S`.
+fn fixed<'k, const S: usize>(keys: &'k [u64]) -> impl Fn(usize) -> &'k [u64; S] + 'k {
+    let (rows, _) = keys.as_chunks::<S>();
+    move |r| rows.get(r).or(rows.first()).unwrap_or(&[NAN_KEY; S])
 }
 
 /// Reusable buffers of one thread's blocks.
@@ -514,34 +629,26 @@ fn key(x: f64) -> u64 {
     }
 }
 
-/// One step of a walk: the child of node `i` that the row at `keys[base..]` goes to,
-/// or `i` itself at a leaf. Compiles to comparisons and a select.
+/// One step of a walk: the child of node `i` that the row with `keys` goes to, or `i`
+/// itself at a leaf. Compiles to comparisons and a select.
 #[inline(always)]
-fn step(nodes: &[PNode], i: u32, keys: &[u64], base: usize) -> u32 {
+fn step<K: RowKeys>(nodes: &[PNode], i: u32, keys: K) -> u32 {
     let Some(node) = nodes.get(i as usize) else {
         return i;
     };
-    let x = keys
-        .get(base + node.feature as usize)
-        .copied()
-        .unwrap_or(NAN_KEY);
+    let x = keys.key(node.feature);
     // The direction is data: a branch on it would mispredict half the time.
     std::hint::select_unpredictable(x <= node.threshold, i + 1, node.right)
 }
 
 /// [`LANES`] rows through one tree: the node each ends at.
 #[inline]
-fn walk_rows<const L: usize>(
-    nodes: &[PNode],
-    tree: &PTree,
-    keys: &[u64],
-    rows: &[usize; L],
-) -> [u32; L] {
+fn walk_rows<const L: usize, K: RowKeys>(nodes: &[PNode], tree: &PTree, rows: [K; L]) -> [u32; L] {
     let mut at = [tree.root; L];
     for _ in 0..tree.depth {
         let mut moved = 0;
-        for (i, row) in at.iter_mut().zip(rows) {
-            let next = step(nodes, *i, keys, *row);
+        for (i, row) in at.iter_mut().zip(rows.iter()) {
+            let next = step(nodes, *i, *row);
             moved |= next ^ *i;
             *i = next;
         }
@@ -554,12 +661,7 @@ fn walk_rows<const L: usize>(
 
 /// One row through up to [`LANES`] trees at once: the node each tree ends at.
 #[inline]
-fn walk_trees<const L: usize>(
-    nodes: &[PNode],
-    trees: &[PTree],
-    keys: &[u64],
-    row: usize,
-) -> [u32; L] {
+fn walk_trees<const L: usize, K: RowKeys>(nodes: &[PNode], trees: &[PTree], row: K) -> [u32; L] {
     // Lanes beyond `trees` walk the first tree again; their ends are not read.
     let mut at = [trees.first().map_or(0, |t| t.root); L];
     let mut depth = 0;
@@ -570,7 +672,7 @@ fn walk_trees<const L: usize>(
     for _ in 0..depth {
         let mut moved = 0;
         for i in &mut at {
-            let next = step(nodes, *i, keys, row);
+            let next = step(nodes, *i, row);
             moved |= next ^ *i;
             *i = next;
         }
