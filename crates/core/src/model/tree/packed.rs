@@ -349,74 +349,25 @@ impl Packed {
         scratch.leaves.resize(n * TREES_PER_GROUP, 0);
         let leaves = scratch.leaves.as_mut_slice();
         let stride = self.stride();
-        /// Walks with rows as arrays of `S` keys (no bounds check per step), or as
-        /// slices for rows wider than the largest `S`.
+        // Rows as arrays of each listed stride (no bounds check per step), or as
+        // slices for rows wider than the largest.
         macro_rules! walk {
-            ($lanes:expr, $tree_lanes:expr) => {
+            ($lanes:expr, $tree_lanes:expr, $($s:literal)*) => {
                 match stride {
-                    8 => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
-                        fixed::<8>(keys),
-                    ),
-                    16 => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
-                        fixed::<16>(keys),
-                    ),
-                    32 => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
-                        fixed::<32>(keys),
-                    ),
-                    64 => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
-                        fixed::<64>(keys),
-                    ),
-                    128 => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
-                        fixed::<128>(keys),
-                    ),
-                    256 => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
-                        fixed::<256>(keys),
-                    ),
+                    $($s => self.group_leaves::<$lanes, $tree_lanes, _>(
+                        g, group, rows, leaves, slow, fixed::<$s>(keys),
+                    ),)*
                     _ => self.group_leaves::<$lanes, $tree_lanes, _>(
-                        g,
-                        group,
-                        rows,
-                        leaves,
-                        slow,
+                        g, group, rows, leaves, slow,
                         |r: usize| keys.get(r * stride..(r + 1) * stride).unwrap_or_default(),
                     ),
                 }
             };
         }
         if self.large() {
-            walk!(LARGE_LANES, LARGE_LANES)?;
+            walk!(LARGE_LANES, LARGE_LANES, 8 16 32 64 128 256)?;
         } else {
-            walk!(LANES, TREE_LANES)?;
+            walk!(LANES, TREE_LANES, 8 16 32 64 128 256)?;
         }
         scratch.partial.clear();
         scratch.partial.resize(n * self.outputs, 0.0);
