@@ -168,6 +168,11 @@ impl ModelSet {
             .filter_map(ServedVersions::default_model)
     }
 
+    /// The name of every served model, once each.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.models.keys().map(ModelName::as_str)
+    }
+
     /// True when nothing is served.
     #[must_use]
     pub fn is_empty(&self) -> bool {

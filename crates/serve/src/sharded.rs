@@ -8,6 +8,10 @@
 //! handles), which only that thread writes, with plain loads and stores; a scrape adds
 //! up every shard of every series. The exposition is the same as the `prometheus`
 //! types': label pairs sorted by name, cumulative buckets, `+Inf` equal to the count.
+//!
+//! `prometheus::local`'s thread-local counters and histograms are not enough: they hold
+//! their counts until their own thread flushes them, so a scrape would miss what an
+//! idle worker holds; here the scrape reads the shards itself.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -146,6 +146,13 @@ where
 #[derive(Debug, Clone)]
 pub(crate) struct RouteModel(pub(crate) String);
 
+impl RouteModel {
+    /// The model of the literal route `req` came in by (empty, so not found, otherwise).
+    pub(crate) fn of(req: &actix_web::HttpRequest) -> &str {
+        req.app_data::<Self>().map_or("", |m| m.0.as_str())
+    }
+}
+
 /// At most this many models get their own routes.
 const MAX_MODEL_ROUTES: usize = 32;
 
@@ -159,20 +166,16 @@ const MAX_MODEL_ROUTES: usize = 32;
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.clone()));
     let models = state.models.load();
-    let mut names: Vec<String> = models
-        .all()
-        .map(|m| m.resolved.name.as_str().to_owned())
-        .filter(|n| {
-            n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        })
-        .collect();
-    names.dedup();
-    for name in names.into_iter().take(MAX_MODEL_ROUTES) {
+    // A name with other characters would read as a pattern: the template serves it.
+    let literal_names = models.names().filter(|n| {
+        n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    });
+    for name in literal_names.take(MAX_MODEL_ROUTES) {
         let literal = |template: &'static str, route: actix_web::Route| {
-            web::resource(template.replace("{name}", &name))
+            web::resource(template.replace("{name}", name))
                 .app_data(RouteTemplate(template))
-                .app_data(RouteModel(name.clone()))
+                .app_data(RouteModel(name.to_owned()))
                 .route(route)
                 .default_service(web::to(method_not_allowed))
         };

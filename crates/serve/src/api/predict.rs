@@ -31,9 +31,7 @@ pub(super) async fn predict_route_model(
     request_id: RequestId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let name = req
-        .app_data::<super::RouteModel>()
-        .map_or("", |m| m.0.as_str());
+    let name = super::RouteModel::of(&req);
     predict_pick(&req, &state, name, Ok(Pick::Default), &request_id, payload).await
 }
 

@@ -217,9 +217,7 @@ pub(super) async fn infer_route_model(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, V2Error> {
-    let name = req
-        .app_data::<super::RouteModel>()
-        .map_or("", |m| m.0.as_str());
+    let name = super::RouteModel::of(&req);
     infer_answer(&req, &state, name, None, payload).await
 }
 

@@ -57,7 +57,8 @@ const NAN_KEY: u64 = u64::MAX;
 const BLOCK_BYTES: usize = 16 * 1024;
 /// A group of trees larger than this does not stay in the second-level cache.
 const LARGE_GROUP_BYTES: usize = 256 * 1024;
-/// The most rows a block takes (their keys: 16 bytes a value).
+/// The most rows a block takes (their keys: 16 bytes a value, up to twice that with the
+/// padding to [`Packed::stride`]).
 const MAX_BLOCK_ROWS: usize = 16 * 1024;
 /// The widest row (keys: twice the features) walked as a fixed-size array.
 const MAX_FIXED_STRIDE: usize = 256;
@@ -592,7 +593,7 @@ fn step<K: RowKeys>(nodes: &[PNode], i: u32, keys: K) -> u32 {
     std::hint::select_unpredictable(x <= node.threshold, i + 1, node.right)
 }
 
-/// [`LANES`] rows through one tree: the node each ends at.
+/// `L` rows through one tree: the node each ends at.
 #[inline]
 fn walk_rows<const L: usize, K: RowKeys>(nodes: &[PNode], tree: &PTree, rows: [K; L]) -> [u32; L] {
     let mut at = [tree.root; L];
@@ -610,7 +611,7 @@ fn walk_rows<const L: usize, K: RowKeys>(nodes: &[PNode], tree: &PTree, rows: [K
     at
 }
 
-/// One row through up to [`LANES`] trees at once: the node each tree ends at.
+/// One row through up to `L` trees at once: the node each tree ends at.
 #[inline]
 fn walk_trees<const L: usize, K: RowKeys>(nodes: &[PNode], trees: &[PTree], row: K) -> [u32; L] {
     // Lanes beyond `trees` walk the first tree again; their ends are not read.
