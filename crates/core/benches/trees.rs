@@ -2,12 +2,15 @@
 //! one group per decision of the packed layout (`model::tree::packed`), so that undoing
 //! a decision shows as a regression here:
 //!
-//! - `boosted/<rows>`: 300 boosted trees of 31 leaves on 8 columns. At 10,000 and 100
-//!   rows: branchless steps on integer keys, four rows walked at once, row blocks sized
-//!   for the first-level cache. At 1 row: four trees walked at once.
+//! - `boosted/<rows>`: 300 boosted trees of 31 leaves on 8 columns, which the scorer
+//!   takes (leaf sets cleared by splits sorted per column, and marks that combine a
+//!   column's first splits; few columns for the trees' depth).
 //! - `missing/10000`: the same model on rows with 10% missing values, which the model
-//!   learned to send left or right: the second, NaN-first copy of each row's keys.
-//! - `wide/10000`: a 60-column model, where a block holds fewer rows.
+//!   learned to send left or right: the second, NaN-first copy of each row's keys, read
+//!   as columns of their own by the scorer.
+//! - `wide/10000`: a 60-column model, too many columns for its depth, so walked:
+//!   branchless steps on integer keys, six rows walked at once, row blocks sized for the
+//!   first-level cache, where a block holds fewer rows.
 //! - `forest/<rows>`: a 50-tree random forest grown until pure (deep trees that do not
 //!   fit in cache), the mean of the trees.
 //!
