@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,12 +20,13 @@ type RequestKey = (u64, Cow<'static, str>, &'static str, u16);
 
 /// The series handles a worker thread already resolved: a hit costs one hash lookup in a
 /// map no other thread touches, instead of a label lookup in a vector every worker
-/// shares.
+/// shares. The keys are route templates and served models' names, not client input, so
+/// the maps use foldhash rather than the DoS-resistant (and slower) SipHash.
 #[derive(Default)]
 struct Handles {
-    requests: HashMap<RequestKey, (ShardedCounter, ShardedHistogram)>,
+    requests: foldhash::HashMap<RequestKey, (ShardedCounter, ShardedHistogram)>,
     /// By (metrics id, version), then model name (looked up by `&str`).
-    models: HashMap<(u64, u64), HashMap<String, ModelSeries>>,
+    models: foldhash::HashMap<(u64, u64), foldhash::HashMap<String, ModelSeries>>,
 }
 
 /// The series of one served model version.

@@ -247,12 +247,19 @@ pub async fn read_body(
 ) -> Result<web::Bytes, ApiError> {
     let mut read = std::pin::pin!(read_body_untimed(req, payload, limits.max_body_bytes));
     // A small body usually arrived with the headers: reading it needs no timer, and
-    // arming and clearing one costs more than the read.
-    let first = std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(match read.as_mut().poll(cx) {
-            std::task::Poll::Ready(done) => Some(done),
-            std::task::Poll::Pending => None,
-        })
+    // arming and clearing one costs more than the read. actix-web calls the handler as
+    // soon as it has parsed the head, before it hands over the body from the same read,
+    // so a first miss yields once (waking itself, so the timer is never skipped) and
+    // looks again before arming the timer.
+    let mut yielded = false;
+    let first = std::future::poll_fn(|cx| match read.as_mut().poll(cx) {
+        std::task::Poll::Ready(done) => std::task::Poll::Ready(Some(done)),
+        std::task::Poll::Pending if !yielded => {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
     })
     .await;
     if let Some(done) = first {
