@@ -449,7 +449,7 @@ pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
     let body = serde_json::to_vec(&PredictionsBody { predictions })
         .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
         .insert_header((
             crate::request::MODEL_VERSION_HEADER.clone(),
             header::HeaderValue::from(bundle.manifest().version.0),

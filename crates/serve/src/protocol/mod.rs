@@ -76,7 +76,7 @@ impl<P: ErrorShape> ResponseError for ProtocolError<P> {
 pub fn respond<P: ErrorShape>(error: &ApiError) -> HttpResponse {
     let code = error.code();
     let mut response = HttpResponse::build(P::status(error))
-        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONTENT_TYPE, APPLICATION_JSON))
         .body(P::body(error));
     if code == ErrorCode::RequestTimeout {
         // The rest of a late body is not read: the connection cannot be reused.
@@ -171,11 +171,28 @@ impl<'a> Prediction<'a> {
 
 struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
 
+/// `application/json`, without parsing or copying it per response.
+pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A label as JSON text (`"setosa"`, `"1"`, `"true"`: its `Display`), written without
+/// formatting it into a `String` first; class names are map keys and V2 `BYTES`.
+pub(crate) struct LabelText<'a>(pub(crate) &'a ClassLabel);
+
+impl Serialize for LabelText<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ClassLabel::Str(text) => s.serialize_str(text),
+            ClassLabel::Int(i) => s.collect_str(i),
+            ClassLabel::Bool(b) => s.serialize_str(if *b { "true" } else { "false" }),
+        }
+    }
+}
+
 impl Serialize for Probabilities<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (label, p) in self.0.iter().zip(self.1) {
-            map.serialize_entry(&label.to_string(), p)?;
+            map.serialize_entry(&LabelText(label), p)?;
         }
         map.end()
     }

@@ -211,7 +211,7 @@ pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpRespo
 /// A 200 with a JSON `body` and the `X-Model-Version` header of the model that answered.
 pub fn json_response(body: Vec<u8>, version: u64) -> HttpResponse {
     let mut response = HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
         .body(body);
     response
         .headers_mut()

@@ -919,7 +919,7 @@ impl Serialize for OutputData<'_> {
                     ) {
                         ("INT64", ClassLabel::Int(i)) => seq.serialize_element(i)?,
                         ("BOOL", ClassLabel::Bool(b)) => seq.serialize_element(b)?,
-                        (_, other) => seq.serialize_element(&other.to_string())?,
+                        (_, other) => seq.serialize_element(&super::LabelText(other))?,
                     }
                 }
                 seq.end()
@@ -1096,7 +1096,7 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
     ));
     if binary.is_empty() {
         return Ok(response
-            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
             .body(header));
     }
     let length = header.len();
