@@ -15,21 +15,32 @@
 #            (bench/.venv); skipped with --no-python
 #   mlflow   with --mlflow: `mlflow models serve` of the same scikit-learn iris model
 # Then drives each with wrk (2 threads, timeout 10 s) for single-record and 100-record
-# bodies at concurrency 1, 16 and 64, DURATION seconds per cell (10; 3 with --quick), and
-# writes target/bench/serve.json and target/bench/serve.md: throughput (requests and
+# bodies at concurrency 1, 16 and 64, DURATION seconds per cell (10; 3 with --quick).
+# Ferry against the bare handler, native and V2 routes, is then measured again in
+# interleaved rounds (ROUNDS rounds, 4 by default, of ROUND_SECONDS, 5; the order
+# alternates each round, so the machine's drift hits both alike):
+#   - saturated, at concurrency 64 and 16: summed requests, and each round's p99. At a
+#     fixed concurrency the latency is the concurrency over the throughput, so this p99
+#     follows the throughput ratio;
+#   - paced: 16 connections each sending a request 1 ms after its last answer, the same
+#     offered load for both servers, well under either's capacity: the p99 of the
+#     requests themselves, without the queue of a saturated server.
+# Writes target/bench/serve.json and target/bench/serve.md: throughput (requests and
 # rows per second), p50/p99/p99.9 latency, errors, each server's RSS after its load, and
 # Ferry's spawn-to-ready time. Ratios to the ceiling and to FastAPI are printed last.
-# Every request goes to 127.0.0.1; every load is bounded by DURATION.
+# Every request goes to 127.0.0.1; every load is bounded by DURATION and ROUND_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 duration=${DURATION:-10}
+rounds=${ROUNDS:-4}
+round_seconds=${ROUND_SECONDS:-5}
 python=1
 mlflow=0
 for arg in "$@"; do
   case $arg in
-    --quick) duration=${DURATION:-3} ;;
+    --quick) duration=${DURATION:-3}; rounds=${ROUNDS:-2}; round_seconds=${ROUND_SECONDS:-2} ;;
     --no-python) python=0 ;;
     --mlflow) mlflow=1 ;;
     *) echo "usage: bench/serve.sh [--quick] [--no-python] [--mlflow]" >&2; exit 2 ;;
@@ -113,13 +124,15 @@ EOF
   curl -s -o /dev/null "$mlflow_url/ping" || { echo "mlflow models serve did not start" >&2; cat "$tmp/mlflow.out" >&2; exit 1; }
 fi
 
-# wrk script for a body; its done() prints one JSON line with the figures.
-lua() { # name body
+# wrk script for a body; its done() prints one JSON line with the figures. With a third
+# argument, each connection waits that many milliseconds before each request.
+lua() { # name body [delay_ms]
   cat > "$tmp/$1.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 wrk.body = [==[$2]==]
+${3:+delay = function() return $3 end}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('{"requests":%d,"seconds":%.3f,"errors":%d,"p50_ms":%.3f,"p99_ms":%.3f,"p999_ms":%.3f}\n',
@@ -137,7 +150,10 @@ lua iris-1 "$iris_record"
 lua iris-100 "$(batch "$iris_record" 100)"
 lua titanic-1 "$titanic_record"
 lua titanic-100 "$(batch "$titanic_record" 100)"
-lua v2-1 '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+v2_record='{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+lua v2-1 "$v2_record"
+lua paced-iris-1 "$iris_record" 1
+lua paced-v2-1 "$v2_record" 1
 lua mlflow-1 "{\"dataframe_records\":[[5.1,3.5,1.4,0.2]]}"
 lua mlflow-100 "{\"dataframe_records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '[5.1,3.5,1.4,0.2]'; done)]}"
 
@@ -168,6 +184,28 @@ for rows in 1 100; do
     fi
   done
 done
+# Interleaved rounds, Ferry against the bare handler on the same route.
+rounds_out="$tmp/rounds.jsonl"
+: > "$rounds_out"
+round() { # cell server url concurrency script round
+  local out
+  out=$(wrk -t2 -c"$4" -d"${round_seconds}s" --timeout 10s -s "$tmp/$5.lua" "$3" | tail -1)
+  echo "{\"cell\":\"$1\",\"server\":\"$2\",\"round\":$6,\"wrk\":$out}" >> "$rounds_out"
+}
+for cell in "native c=64:64:iris-1:/models/iris/predict" "native c=16:16:iris-1:/models/iris/predict" \
+    "V2 c=64:64:v2-1:/v2/models/iris/infer" "V2 c=16:16:v2-1:/v2/models/iris/infer" \
+    "native paced:16:paced-iris-1:/models/iris/predict" "V2 paced:16:paced-v2-1:/v2/models/iris/infer"; do
+  IFS=: read -r name c script path <<< "$cell"
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+      round "$name" ferry "$ferry$path" "$c" "$script" "$r"; round "$name" bare "$bare$path" "$c" "$script" "$r"
+    else
+      round "$name" bare "$bare$path" "$c" "$script" "$r"; round "$name" ferry "$ferry$path" "$c" "$script" "$r"
+    fi
+  done
+  echo "interleaved: $name done"
+done
+
 rss[ferry]=$(rss_kb "$ferry_pid")
 rss[bare]=$(rss_kb "$bare_pid")
 [ -n "$fastapi_pid" ] && rss[fastapi]=$(( $(ps -o rss= --ppid "$fastapi_pid" | awk '{s+=$1} END {print s+0}') + $(rss_kb "$fastapi_pid") ))
@@ -175,10 +213,12 @@ rss[bare]=$(rss_kb "$bare_pid")
 rss_json=$(for k in "${!rss[@]}"; do printf '"%s":%s,' "$k" "${rss[$k]}"; done)
 
 mkdir -p target/bench
-python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" <<'EOF'
-import json, sys, platform, os, datetime
+python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" <<'EOF'
+import json, sys, platform, os, datetime, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ready_ms, rss, duration = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+round_rows = [json.loads(l) for l in open(sys.argv[5])]
+round_seconds = int(sys.argv[6])
 for r in rows:
     w = r["wrk"]
     r["req_per_s"] = w["requests"] / w["seconds"]
@@ -187,7 +227,7 @@ machine = f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {p
 report = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "machine": machine, "seconds_per_cell": duration, "ferry_spawn_to_ready_ms": ready_ms,
-    "rss_kib_after_load": rss, "cells": rows,
+    "rss_kib_after_load": rss, "cells": rows, "interleaved_rounds": round_rows,
 }
 json.dump(report, open("target/bench/serve.json", "w"), indent=1)
 def cell(server, model, n, c):
@@ -217,6 +257,23 @@ for model, n, c in [("iris", 1, 64), ("titanic", 1, 64), ("iris", 100, 64), ("ti
     if f and m and m["rows_per_s"] > 0:
         ratios.append(f"ferry / mlflow models serve, {model}, {n} row(s), c={c}: rows/s {f['rows_per_s'] / m['rows_per_s']:.0f}x")
 lines += ["Ratios, same run:", ""] + [f"- {r}" for r in ratios]
+cells = list(dict.fromkeys(r["cell"] for r in round_rows))
+if cells:
+    n_rounds = max(r["round"] for r in round_rows)
+    lines += ["", f"Ferry against the bare handler on the same route, {n_rounds} interleaved rounds of {round_seconds} s "
+              "(saturated: summed requests; paced: 16 connections, 1 ms between a connection's answer and its next request):", "",
+              "| cell | Ferry req/s | bare req/s | throughput ratio | Ferry p99 ms (median of rounds) | bare p99 ms | p99 ratio (median of rounds) | rounds with Ferry's p99 at or below |",
+              "|---|---|---|---|---|---|---|---|"]
+    for cell in cells:
+        got = {(r["server"], r["round"]): r["wrk"] for r in round_rows if r["cell"] == cell}
+        rs = sorted({k[1] for k in got})
+        f = sum(got[("ferry", i)]["requests"] for i in rs); b = sum(got[("bare", i)]["requests"] for i in rs)
+        fs = sum(got[("ferry", i)]["seconds"] for i in rs); bs = sum(got[("bare", i)]["seconds"] for i in rs)
+        fp = [got[("ferry", i)]["p99_ms"] for i in rs]; bp = [got[("bare", i)]["p99_ms"] for i in rs]
+        ratio = statistics.median(x / max(y, 1e-9) for x, y in zip(fp, bp))
+        below = sum(x <= y for x, y in zip(fp, bp))
+        lines.append(f"| {cell} | {f / fs:,.0f} | {b / bs:,.0f} | {(f / fs) / (b / bs):.2f} | {statistics.median(fp):.3f} | "
+                     f"{statistics.median(bp):.3f} | {ratio:.2f} | {below} of {len(rs)} |")
 open("target/bench/serve.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
