@@ -80,6 +80,8 @@ const MAX_FIXED_STRIDE: usize = 256;
 /// A [`Scorer`] marks a column every `trees / MARK_TREES_PER_SPLIT` splits: a mark's
 /// set costs a pass over every tree's mask, and saves the splits it covers.
 const MARK_TREES_PER_SPLIT: usize = 4;
+/// The most trees a [`Scorer`] takes (its leaf sets are arrays of a listed size).
+const MAX_SCORED_TREES: usize = 65_536;
 /// The fewest splits between two marks.
 const MIN_MARK_SPLITS: usize = 16;
 /// Below this many (row, tree) visits a batch is predicted on the calling thread.
@@ -313,6 +315,9 @@ impl Packed {
     /// The [`Scorer`] of the trees not walked by the caller, or `None` when one has more
     /// than 64 leaves.
     fn build_scorer(&self) -> Option<Scorer> {
+        if self.trees.len() > MAX_SCORED_TREES {
+            return None;
+        }
         let columns = 2 * self.n_features;
         let mut by_column: Vec<Vec<QSplit>> = vec![Vec::new(); columns];
         let (mut depth_sum, mut leaf_count) = (0u64, 0u64);
@@ -436,6 +441,7 @@ impl Packed {
                 }
             };
         }
+        // The largest listed is MAX_SCORED_TREES: a scorer is never built for more.
         score!(64 128 256 512 1024 2048 4096 8192 16384 32768 65536)
     }
 
@@ -1223,6 +1229,55 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn scored_class_distributions_are_the_walked_ones_bit_for_bit() {
+        // A shallow classification forest: trees of at most 16 leaves, each leaf adding
+        // a distribution over three classes (several values a leaf).
+        let mut rng = Rng(0x51ed_2701_9f3c_44ab);
+        let (x, y) = forest_data(&mut rng, 1500);
+        let labels: Vec<ClassLabel> = y
+            .iter()
+            .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
+            .collect();
+        let data = TrainingSet {
+            x,
+            y: Target::Classes(EncodedLabels::encode(&labels)),
+            seed: 5,
+        };
+        let params = ForestClassifierParams {
+            n_trees: 40,
+            max_depth: Some(4),
+            ..Default::default()
+        };
+        let forest = params.validate().unwrap().fit(&data).unwrap();
+        let k = forest.classes().unwrap().len();
+        let packed = Packed::class_trees(forest.trees(), k, 4);
+        assert!(packed.scorer.is_some());
+        let walk = Packed {
+            strategy: Strategy::Walk,
+            ..packed.clone()
+        };
+        let score = Packed {
+            strategy: Strategy::Score,
+            ..packed.clone()
+        };
+        let none = |_: usize, _: &[f64]| None;
+        for n in [1, 5, 6, 300] {
+            let probe = rows(&mut rng, n, 4);
+            let walked = walk.sum(&probe, &none).unwrap();
+            assert_eq!(
+                bits(&score.sum(&probe, &none).unwrap()),
+                bits(&walked),
+                "{n} rows"
+            );
+            assert_eq!(
+                bits(&packed.sum(&probe, &none).unwrap()),
+                bits(&walked),
+                "{n} rows"
+            );
         }
     }
 
