@@ -25,6 +25,9 @@
 #   - paced: 16 connections each sending a request 1 ms after its last answer, the same
 #     offered load for both servers, well under either's capacity: the p99 of the
 #     requests themselves, without the queue of a saturated server.
+#   Each round also reads the server's CPU time (user + system, /proc/PID/stat), which
+#   gives the CPU it spends a request: steadier than throughput, which the load
+#   generator's share of the cores moves.
 # Writes target/bench/serve.json and target/bench/serve.md: throughput (requests and
 # rows per second), p50/p99/p99.9 latency, errors, each server's RSS after its load, and
 # Ferry's spawn-to-ready time. Ratios to the ceiling and to FastAPI are printed last.
@@ -187,10 +190,13 @@ done
 # Interleaved rounds, Ferry against the bare handler on the same route.
 rounds_out="$tmp/rounds.jsonl"
 : > "$rounds_out"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 round() { # cell server url concurrency script round
-  local out
+  local out pid before
+  pid=$ferry_pid; [ "$2" = bare ] && pid=$bare_pid
+  before=$(cpu_ticks "$pid")
   out=$(wrk -t2 -c"$4" -d"${round_seconds}s" --timeout 10s -s "$tmp/$5.lua" "$3" | tail -1)
-  echo "{\"cell\":\"$1\",\"server\":\"$2\",\"round\":$6,\"wrk\":$out}" >> "$rounds_out"
+  echo "{\"cell\":\"$1\",\"server\":\"$2\",\"round\":$6,\"cpu_ticks\":$(( $(cpu_ticks "$pid") - before )),\"wrk\":$out}" >> "$rounds_out"
 }
 for cell in "native c=64:64:iris-1:/models/iris/predict" "native c=16:16:iris-1:/models/iris/predict" \
     "V2 c=64:64:v2-1:/v2/models/iris/infer" "V2 c=16:16:v2-1:/v2/models/iris/infer" \
@@ -213,12 +219,12 @@ rss[bare]=$(rss_kb "$bare_pid")
 rss_json=$(for k in "${!rss[@]}"; do printf '"%s":%s,' "$k" "${rss[$k]}"; done)
 
 mkdir -p target/bench
-python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" <<'EOF'
+python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" "$(getconf CLK_TCK)" <<'EOF'
 import json, sys, platform, os, datetime, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ready_ms, rss, duration = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
 round_rows = [json.loads(l) for l in open(sys.argv[5])]
-round_seconds = int(sys.argv[6])
+round_seconds, ticks_per_s = int(sys.argv[6]), int(sys.argv[7])
 for r in rows:
     w = r["wrk"]
     r["req_per_s"] = w["requests"] / w["seconds"]
@@ -262,8 +268,8 @@ if cells:
     n_rounds = max(r["round"] for r in round_rows)
     lines += ["", f"Ferry against the bare handler on the same route, {n_rounds} interleaved rounds of {round_seconds} s "
               "(saturated: summed requests; paced: 16 connections, 1 ms between a connection's answer and its next request):", "",
-              "| cell | Ferry req/s | bare req/s | throughput ratio | Ferry p99 ms (median of rounds) | bare p99 ms | p99 ratio (median of rounds) | rounds with Ferry's p99 at or below |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| cell | Ferry req/s | bare req/s | throughput ratio | Ferry p99 ms (median of rounds) | bare p99 ms | p99 ratio (median of rounds) | rounds with Ferry's p99 at or below | Ferry CPU µs/request | bare CPU µs/request |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for cell in cells:
         got = {(r["server"], r["round"]): r["wrk"] for r in round_rows if r["cell"] == cell}
         rs = sorted({k[1] for k in got})
@@ -272,8 +278,10 @@ if cells:
         fp = [got[("ferry", i)]["p99_ms"] for i in rs]; bp = [got[("bare", i)]["p99_ms"] for i in rs]
         ratio = statistics.median(x / max(y, 1e-9) for x, y in zip(fp, bp))
         below = sum(x <= y for x, y in zip(fp, bp))
+        cpu = {s: sum(r["cpu_ticks"] for r in round_rows if r["cell"] == cell and r["server"] == s) / ticks_per_s * 1e6
+               for s in ("ferry", "bare")}
         lines.append(f"| {cell} | {f / fs:,.0f} | {b / bs:,.0f} | {(f / fs) / (b / bs):.2f} | {statistics.median(fp):.3f} | "
-                     f"{statistics.median(bp):.3f} | {ratio:.2f} | {below} of {len(rs)} |")
+                     f"{statistics.median(bp):.3f} | {ratio:.2f} | {below} of {len(rs)} | {cpu['ferry'] / f:.2f} | {cpu['bare'] / b:.2f} |")
 open("target/bench/serve.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF

@@ -174,17 +174,14 @@ struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
 /// `application/json`, without parsing or copying it per response.
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// A label as JSON text (`"setosa"`, `"1"`, `"true"`: its `Display`), written without
-/// formatting it into a `String` first; class names are map keys and V2 `BYTES`.
+/// A label as JSON text (`"setosa"`, `"1"`, `"true"`: its `Display`), which serde_json
+/// writes straight into the answer instead of formatting a `String` first; class names
+/// are map keys and V2 `BYTES`.
 pub(crate) struct LabelText<'a>(pub(crate) &'a ClassLabel);
 
 impl Serialize for LabelText<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            ClassLabel::Str(text) => s.serialize_str(text),
-            ClassLabel::Int(i) => s.collect_str(i),
-            ClassLabel::Bool(b) => s.serialize_str(if *b { "true" } else { "false" }),
-        }
+        s.collect_str(self.0)
     }
 }
 

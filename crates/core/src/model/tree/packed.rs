@@ -108,6 +108,10 @@ struct PTree {
     slot: u32,
     /// Walked by the caller's `slow` function instead.
     slow: bool,
+    /// Its leaves.
+    leaves: u32,
+    /// The sum of its leaves' depths.
+    leaf_depths: u64,
 }
 
 /// A packed ensemble; see the module docs.
@@ -212,6 +216,7 @@ impl Packed {
         let mut depths = vec![0u32; preorder.len()];
         let mut depth = 0;
         let mut leaves = 0u32;
+        let mut leaf_depths = 0u64;
         for (i, node) in preorder.enumerate() {
             let d = depths.get(i).copied().unwrap_or(0);
             depth = depth.max(d);
@@ -235,6 +240,7 @@ impl Packed {
                 }
                 Pack::Leaf => {
                     leaves += 1;
+                    leaf_depths += u64::from(d);
                     PNode {
                         threshold: u64::from(leaf_base + leaves - 1),
                         feature: 0,
@@ -251,6 +257,8 @@ impl Packed {
             leaf_base,
             slot: slot as u32,
             slow,
+            leaves,
+            leaf_depths,
         });
     }
 
@@ -308,31 +316,49 @@ impl Packed {
     /// about 1.75 times the packed nodes' memory.
     fn finish(mut self) -> Self {
         self.scorer = self.build_scorer();
-        if self.scorer_for(1).is_none() {
-            self.scorer = None;
-        }
         self
     }
 
+    /// The nodes of tree `t`.
+    fn tree_nodes(&self, t: usize) -> &[PNode] {
+        let root = self.trees.get(t).map_or(0, |tree| tree.root as usize);
+        let end = self
+            .trees
+            .get(t + 1)
+            .map_or(self.nodes.len(), |next| next.root as usize);
+        self.nodes.get(root..end).unwrap_or_default()
+    }
+
     /// The [`Scorer`] of the trees not walked by the caller, or `None` when one has more
-    /// than 64 leaves.
+    /// than 64 leaves, or when it would not pay even for single rows (decided before
+    /// anything is built).
     fn build_scorer(&self) -> Option<Scorer> {
-        if self.trees.len() > MAX_SCORED_TREES {
+        let fast = || self.trees.iter().enumerate().filter(|(_, t)| !t.slow);
+        if self.trees.len() > MAX_SCORED_TREES || fast().any(|(_, t)| t.leaves > 64) {
             return None;
         }
-        let columns = 2 * self.n_features;
-        let mut by_column: Vec<Vec<QSplit>> = vec![Vec::new(); columns];
-        let (mut depth_sum, mut leaf_count) = (0u64, 0u64);
-        for (t, tree) in self.trees.iter().enumerate() {
-            if tree.slow {
-                continue;
+        let (depth_sum, leaf_count) = fast().fold((0, 0), |(d, n), (_, t)| {
+            (d + t.leaf_depths, n + u64::from(t.leaves))
+        });
+        let mean_depth = depth_sum as f64 / leaf_count.max(1) as f64;
+        let width = 2 * self.n_features;
+        let mut read = vec![false; width];
+        for (t, tree) in fast() {
+            for (i, node) in self.tree_nodes(t).iter().enumerate() {
+                let is_leaf = node.right as usize == tree.root as usize + i;
+                if let (false, Some(r)) = (is_leaf, read.get_mut(node.feature as usize)) {
+                    *r = true;
+                }
             }
+        }
+        let columns = read.iter().filter(|&&r| r).count();
+        if !scorer_pays(columns, mean_depth, 1) {
+            return None;
+        }
+        let mut by_column: Vec<Vec<QSplit>> = vec![Vec::new(); width];
+        for (t, tree) in fast() {
             let root = tree.root as usize;
-            let end = self
-                .trees
-                .get(t + 1)
-                .map_or(self.nodes.len(), |next| next.root as usize);
-            let nodes = self.nodes.get(root..end)?;
+            let nodes = self.tree_nodes(t);
             // Leaves before each node: a split's left leaves are those of its left
             // subtree, the nodes between it and its right child.
             let mut before = Vec::with_capacity(nodes.len() + 1);
@@ -344,23 +370,6 @@ impl Packed {
                 }
             }
             before.push(leaves);
-            if leaves > 64 {
-                return None;
-            }
-            let mut depth = vec![0u32; nodes.len()];
-            for (i, node) in nodes.iter().enumerate() {
-                let d = depth.get(i).copied().unwrap_or(0);
-                if node.right as usize == root + i {
-                    depth_sum += u64::from(d);
-                    leaf_count += 1;
-                    continue;
-                }
-                for child in [i + 1, (node.right as usize).saturating_sub(root)] {
-                    if let Some(c) = depth.get_mut(child) {
-                        *c = d + 1;
-                    }
-                }
-            }
             let low = |k: u32| if k >= 64 { u64::MAX } else { (1u64 << k) - 1 };
             for (i, node) in nodes.iter().enumerate() {
                 let right = (node.right as usize).checked_sub(root)?;
@@ -381,8 +390,8 @@ impl Packed {
             starts: vec![0],
             every,
             mark_starts: vec![0],
-            columns: by_column.iter().filter(|c| !c.is_empty()).count(),
-            mean_depth: depth_sum as f64 / leaf_count.max(1) as f64,
+            columns,
+            mean_depth,
             ..Scorer::default()
         };
         for mut column in by_column {
@@ -421,8 +430,7 @@ impl Packed {
             Strategy::Score => return Some(scorer),
             Strategy::Auto => {}
         }
-        let per_step = if rows < LANES { 12.0 } else { 6.0 };
-        (scorer.columns as f64 <= per_step * scorer.mean_depth).then_some(scorer)
+        scorer_pays(scorer.columns, scorer.mean_depth, rows).then_some(scorer)
     }
 
     /// Finds the leaf sets of each row of a block (`stride` keys a row) with the
@@ -804,21 +812,8 @@ impl Packed {
     /// Adds each row's leaf values of `tree` into `partial` (`outputs` per row).
     #[inline]
     fn add_leaves(&self, tree: &PTree, leaves: &[u32], partial: &mut [f64]) {
-        let (k, w, slot) = (self.outputs, self.width, tree.slot as usize);
-        if w == 1 {
-            for (out, &leaf) in partial.chunks_exact_mut(k).zip(leaves) {
-                if let (Some(o), Some(v)) = (out.get_mut(slot), self.values.get(leaf as usize)) {
-                    *o += v;
-                }
-            }
-        } else {
-            for (out, &leaf) in partial.chunks_exact_mut(k).zip(leaves) {
-                let at = leaf as usize * w;
-                let values = self.values.get(at..at + w).unwrap_or_default();
-                for (o, v) in out.iter_mut().skip(slot).zip(values) {
-                    *o += v;
-                }
-            }
+        for (out, &leaf) in partial.chunks_exact_mut(self.outputs).zip(leaves) {
+            self.add_leaf(tree, leaf, out);
         }
     }
 
@@ -844,6 +839,13 @@ impl Packed {
         })?;
         Ok(tree.leaf_base + leaf)
     }
+}
+
+/// Whether scoring `rows` rows beats walking trees of `mean_depth` that read `columns`
+/// key columns; see [`Packed::scorer_for`].
+fn scorer_pays(columns: usize, mean_depth: f64, rows: usize) -> bool {
+    let per_step = if rows < LANES { 12.0 } else { 6.0 };
+    columns as f64 <= per_step * mean_depth
 }
 
 /// Applies to the leaf sets the splits (ascending) below `x`.
@@ -1182,6 +1184,14 @@ mod tests {
         assert!(packed.sum(&narrow, &slow).is_err());
     }
 
+    /// `packed` made to always walk, and to always score.
+    fn forced(packed: &Packed) -> [Packed; 2] {
+        [Strategy::Walk, Strategy::Score].map(|strategy| Packed {
+            strategy,
+            ..packed.clone()
+        })
+    }
+
     #[test]
     fn scored_sums_are_the_walked_sums_bit_for_bit() {
         // Trees of at most 64 leaves (depth 6), some a single leaf, some walked by the
@@ -1206,14 +1216,7 @@ mod tests {
                 scorer.marks.len()
             );
             let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
-            let walk = Packed {
-                strategy: Strategy::Walk,
-                ..packed.clone()
-            };
-            let score = Packed {
-                strategy: Strategy::Score,
-                ..packed.clone()
-            };
+            let [walk, score] = forced(&packed);
             for n in [0, 1, 2, 5, 6, 7, 64, 301, 2500] {
                 let x = rows(&mut rng, n, features as usize);
                 let expected = sum_trees(&trees, n * outputs, |tree, out| {
@@ -1258,14 +1261,7 @@ mod tests {
         let k = forest.classes().unwrap().len();
         let packed = Packed::class_trees(forest.trees(), k, 4);
         assert!(packed.scorer.is_some());
-        let walk = Packed {
-            strategy: Strategy::Walk,
-            ..packed.clone()
-        };
-        let score = Packed {
-            strategy: Strategy::Score,
-            ..packed.clone()
-        };
+        let [walk, score] = forced(&packed);
         let none = |_: usize, _: &[f64]| None;
         for n in [1, 5, 6, 300] {
             let probe = rows(&mut rng, n, 4);
