@@ -1243,10 +1243,7 @@ mod tests {
         // a distribution over three classes (several values a leaf).
         let mut rng = Rng(0x51ed_2701_9f3c_44ab);
         let (x, y) = forest_data(&mut rng, 1500);
-        let labels: Vec<ClassLabel> = y
-            .iter()
-            .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
-            .collect();
+        let labels = three_classes(&y);
         let data = TrainingSet {
             x,
             y: Target::Classes(EncodedLabels::encode(&labels)),
@@ -1318,14 +1315,18 @@ mod tests {
         (FeatureMatrix::from_row_major(values, n, 4).unwrap(), y)
     }
 
+    /// Three classes from `forest_data`'s targets.
+    fn three_classes(y: &[f64]) -> Vec<ClassLabel> {
+        y.iter()
+            .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
+            .collect()
+    }
+
     #[test]
     fn forest_predictions_are_the_tree_by_tree_sums_bit_for_bit() {
         let mut rng = Rng(0x1234_5678_9abc_def1);
         let (x, y) = forest_data(&mut rng, 3000);
-        let labels: Vec<ClassLabel> = y
-            .iter()
-            .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
-            .collect();
+        let labels = three_classes(&y);
         let regression = TrainingSet {
             x: x.clone(),
             y: Target::Values(y),
