@@ -13,7 +13,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 /// What a key may do.
@@ -75,7 +75,22 @@ pub(crate) struct Key {
     pub(crate) name: String,
     /// What it may do.
     pub(crate) scopes: Scopes,
-    digest: [u8; 32],
+    digest: Digest,
+}
+
+/// A key's SHA-256 as four words: compared in constant time a word at a time.
+type Digest = [u64; 4];
+
+/// The SHA-256 of `key`.
+fn digest(key: &str) -> Digest {
+    let bytes: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+    let mut words = [0; 4];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0; 8];
+        b.copy_from_slice(chunk);
+        *word = u64::from_le_bytes(b);
+    }
+    words
 }
 
 impl fmt::Debug for Key {
@@ -196,7 +211,7 @@ impl ApiKeys {
             keys.push(Key {
                 name: name.to_owned(),
                 scopes: parsed,
-                digest: Sha256::digest(key.as_bytes()).into(),
+                digest: digest(key),
             });
         }
         if keys.is_empty() {
@@ -219,7 +234,7 @@ impl ApiKeys {
 
     /// The key `presented` matches, compared with every key in constant time.
     pub(crate) fn find(&self, presented: &str) -> Option<&Key> {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let digest = digest(presented);
         let mut found = None;
         for key in &self.keys {
             // No early exit: every digest is compared.

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use actix_web::http::header::HeaderValue;
+
 use ferry_core::registry::Resolved;
 use ferry_core::{AliasName, ModelBundle, ModelName, ModelRef, Version};
 
@@ -22,6 +24,8 @@ pub struct LoadedModel {
     pub bundle: ModelBundle,
     /// Its live drift window; `None` for artifacts without reference statistics.
     pub drift: Option<DriftWindow>,
+    /// Its version as the `X-Model-Version` value of its answers, made once.
+    pub version_header: HeaderValue,
 }
 
 impl LoadedModel {
@@ -30,11 +34,13 @@ impl LoadedModel {
     #[must_use]
     pub fn new(reference: ModelRef, resolved: Resolved, bundle: ModelBundle) -> Self {
         let drift = bundle.reference().map(|r| DriftWindow::new(Arc::clone(r)));
+        let version_header = HeaderValue::from(bundle.manifest().version.0);
         Self {
             reference,
             resolved,
             bundle,
             drift,
+            version_header,
         }
     }
 }

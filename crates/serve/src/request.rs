@@ -4,10 +4,10 @@
 //! middleware that sets them is [`crate::middleware::trace`].
 
 use std::future::{Ready, ready};
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 /// The API version in every response.
@@ -29,31 +29,42 @@ pub static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static("traceparent
 /// The API version header.
 pub static API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-ferry-api-version");
 
-/// The id of the current request, shared: taking it in a handler copies no text.
+/// The id of the current request, kept as the header value it is answered with: taking
+/// it in a handler or stamping it on the response copies no text.
 #[derive(Debug, Clone)]
-pub struct RequestId(Arc<str>);
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// The id.
     #[must_use]
     pub fn as_str(&self) -> &str {
+        // Always printable ASCII: the client's id is checked, a new one is a UUID.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as the `X-Request-Id` header value of the response.
+    pub(crate) fn header_value(&self) -> &HeaderValue {
         &self.0
     }
 
     /// The client's id when it is sane (printable, at most 128 bytes), else a new one.
     pub(crate) fn from_header(value: Option<&HeaderValue>) -> Self {
-        let client = value
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()));
-        match client {
-            Some(s) => Self(Arc::from(s)),
-            None => {
-                let mut buffer = uuid::Uuid::encode_buffer();
-                Self(Arc::from(
-                    &*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer),
-                ))
-            }
+        let client = value.filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
+        });
+        if let Some(v) = client {
+            // The request's own bytes, shared.
+            return Self(v.clone());
         }
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let len = uuid::Uuid::new_v4()
+            .hyphenated()
+            .encode_lower(&mut buffer)
+            .len();
+        // One allocation, shared by every clone.
+        let bytes = Bytes::from_owner(buffer).slice(..len);
+        Self(HeaderValue::from_maybe_shared(bytes).unwrap_or(HeaderValue::from_static("-")))
     }
 }
 

@@ -24,7 +24,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use actix_web::App;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::middleware::trace;
@@ -47,7 +46,7 @@ pub fn app(
 > {
     // One middleware: the request id, the API-key check, the span, metrics and logs.
     App::new()
-        .wrap(from_fn(trace::middleware))
+        .wrap(trace::RequestLayer)
         .configure(move |cfg| crate::api::configure(cfg, &state))
 }
 

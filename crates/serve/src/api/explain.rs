@@ -108,7 +108,7 @@ async fn explain_pick(
         explanations: Records(&explanation),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(native::json_response(body, manifest.version.0))
+    Ok(native::json_response(body, &model.version_header))
 }
 
 /// The answer of an explain route.

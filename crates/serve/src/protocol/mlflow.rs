@@ -452,7 +452,7 @@ pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
         .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
         .insert_header((
             crate::request::MODEL_VERSION_HEADER.clone(),
-            header::HeaderValue::from(bundle.manifest().version.0),
+            inference.model.version_header.clone(),
         ))
         .body(body))
 }

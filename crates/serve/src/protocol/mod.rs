@@ -181,7 +181,11 @@ pub(crate) struct LabelText<'a>(pub(crate) &'a ClassLabel);
 
 impl Serialize for LabelText<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self.0)
+        match self.0 {
+            // Most labels: written as they are, without the formatting machinery.
+            ClassLabel::Str(text) => s.serialize_str(text),
+            other => s.collect_str(other),
+        }
     }
 }
 
@@ -231,16 +235,21 @@ pub async fn read_json_body(
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<web::Bytes, ApiError> {
-    let is_json = match req.mime_type() {
-        Ok(Some(mime)) => {
-            mime.subtype() == actix_web::mime::JSON || mime.suffix() == Some(actix_web::mime::JSON)
-        }
-        Ok(None) | Err(_) => false,
-    };
+    let content_type = req.headers().get(header::CONTENT_TYPE);
+    // The common header needs no MIME parse.
+    let exact =
+        content_type.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/json"));
+    let is_json = exact
+        || match req.mime_type() {
+            Ok(Some(mime)) => {
+                mime.subtype() == actix_web::mime::JSON
+                    || mime.suffix() == Some(actix_web::mime::JSON)
+            }
+            Ok(None) | Err(_) => false,
+        };
     if !is_json {
         return Err(ApiError::UnsupportedMediaType(
-            req.headers()
-                .get(header::CONTENT_TYPE)
+            content_type
                 .and_then(|v| v.to_str().ok())
                 .map_or_else(|| "no content-type".to_owned(), |v| format!("'{v}'")),
         ));

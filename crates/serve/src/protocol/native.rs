@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
 use serde::Serialize;
@@ -197,26 +198,31 @@ pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpRespo
     let manifest = bundle.manifest();
     let predictions = Prediction::batch(&inference.predictions, bundle.classes())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = serde_json::to_vec(&PredictResponse {
-        request_id: request_id.as_str(),
-        model: manifest.name.as_str(),
-        model_version: manifest.version.0,
-        api_version: API_VERSION,
-        predictions,
-    })
+    // Room for the common answer, so that writing it does not grow the buffer.
+    let classes = bundle.classes().map_or(0, <[_]>::len);
+    let mut body = Vec::with_capacity(192 + predictions.len() * (48 + 40 * classes));
+    serde_json::to_writer(
+        &mut body,
+        &PredictResponse {
+            request_id: request_id.as_str(),
+            model: manifest.name.as_str(),
+            model_version: manifest.version.0,
+            api_version: API_VERSION,
+            predictions,
+        },
+    )
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(json_response(body, manifest.version.0))
+    Ok(json_response(body, &inference.model.version_header))
 }
 
-/// A 200 with a JSON `body` and the `X-Model-Version` header of the model that answered.
-pub fn json_response(body: Vec<u8>, version: u64) -> HttpResponse {
-    let mut response = HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
-        .body(body);
-    response
-        .headers_mut()
-        .insert(MODEL_VERSION_HEADER.clone(), HeaderValue::from(version));
-    response
+/// A 200 with a JSON `body` and the `X-Model-Version` header of the model that answered
+/// (its [`crate::model_set::LoadedModel::version_header`]).
+pub fn json_response(body: Vec<u8>, version: &HeaderValue) -> HttpResponse {
+    let mut response = HttpResponse::with_body(StatusCode::OK, body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, super::APPLICATION_JSON);
+    headers.insert(MODEL_VERSION_HEADER.clone(), version.clone());
+    response.map_into_boxed_body()
 }
 
 /// The native JSON body of every error.

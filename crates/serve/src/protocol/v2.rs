@@ -15,7 +15,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use ferry_core::schema::{Cell, DType, FeatureSchema, Row};
 use ferry_core::{ClassLabel, Model, Predictions};
 use std::borrow::Cow;
@@ -1092,7 +1092,7 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
     let mut response = HttpResponse::Ok();
     response.insert_header((
         crate::request::MODEL_VERSION_HEADER.clone(),
-        HeaderValue::from(manifest.version.0),
+        inference.model.version_header.clone(),
     ));
     if binary.is_empty() {
         return Ok(response
