@@ -184,7 +184,7 @@ impl Serialize for LabelText<'_> {
         match self.0 {
             // Most labels: written as they are, without the formatting machinery.
             ClassLabel::Str(text) => s.serialize_str(text),
-            other => s.collect_str(other),
+            other @ (ClassLabel::Bool(_) | ClassLabel::Int(_)) => s.collect_str(other),
         }
     }
 }
