@@ -43,6 +43,13 @@ impl LoadedModel {
             version_header,
         }
     }
+
+    /// Its version as text (`"3"`), as the KServe V2 answers give it.
+    #[must_use]
+    pub fn version_text(&self) -> &str {
+        // Made from a number: always ASCII digits.
+        self.version_header.to_str().unwrap_or_default()
+    }
 }
 
 /// Which served version of a model a request asks for.

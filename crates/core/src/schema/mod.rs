@@ -113,7 +113,9 @@ pub struct FeatureSpec {
 #[serde(try_from = "SchemaRepr", into = "SchemaRepr")]
 pub struct FeatureSchema {
     features: Vec<FeatureSpec>,
-    index: HashMap<String, usize>,
+    /// Each feature's position by name, for every request's lookups: foldhash (the
+    /// names are the model's own, and lookups never insert).
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -149,7 +151,7 @@ impl FeatureSchema {
         if features.is_empty() {
             errors.push("", "at least one feature is required");
         }
-        let mut index = HashMap::with_capacity(features.len());
+        let mut index = HashMap::with_capacity_and_hasher(features.len(), Default::default());
         for (i, f) in features.iter().enumerate() {
             let at = format!("[{i}]");
             if f.name.trim().is_empty() {

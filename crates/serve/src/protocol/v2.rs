@@ -976,20 +976,13 @@ fn label(classes: &[ClassLabel], l: usize) -> Result<&ClassLabel, ApiError> {
 pub struct InferResponse<'a> {
     /// The model.
     model_name: &'a str,
-    /// Its version.
-    #[serde(serialize_with = "as_text")]
-    #[schema(value_type = String)]
-    model_version: u64,
+    /// Its version, as text (the protocol gives versions as strings).
+    model_version: &'a str,
     /// The request's `id`, when it had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     /// The outputs.
     outputs: Vec<OutputTensor<'a>>,
-}
-
-/// Writes a number as a JSON string, as the protocol gives versions.
-fn as_text<S: serde::Serializer>(v: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(v)
 }
 
 /// The datatype of a classifier's labels: INT64, BOOL or BYTES, as the labels are.
@@ -1083,26 +1076,24 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
         &mut header,
         &InferResponse {
             model_name: manifest.name.as_str(),
-            model_version: manifest.version.0,
+            model_version: inference.model.version_text(),
             id: request.id.as_deref(),
             outputs,
         },
     )
     .map_err(|e| V2Error::from(ApiError::Internal(e.to_string())))?;
-    let mut response = HttpResponse::Ok();
-    response.insert_header((
-        crate::request::MODEL_VERSION_HEADER.clone(),
-        inference.model.version_header.clone(),
-    ));
+    let version = &inference.model.version_header;
     if binary.is_empty() {
-        return Ok(response
-            .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
-            .body(header));
+        return Ok(super::native::json_response(header, version));
     }
     let length = header.len();
     let mut body = header;
     body.extend_from_slice(&binary);
-    Ok(response
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            crate::request::MODEL_VERSION_HEADER.clone(),
+            version.clone(),
+        ))
         .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
         .insert_header((HEADER_LENGTH, length.to_string()))
         .body(body))
