@@ -53,14 +53,8 @@ impl Ring {
         let start = self.next;
         for (slots, staged) in self.features.iter_mut().zip(&mut stage.features) {
             match (slots, staged) {
-                (Values::Numeric(to), Values::Numeric(from)) => {
-                    copy_around(to, from.get(skip..).unwrap_or_default(), start);
-                    from.clear();
-                }
-                (Values::Codes(to), Values::Codes(from)) => {
-                    copy_around(to, from.get(skip..).unwrap_or_default(), start);
-                    from.clear();
-                }
+                (Values::Numeric(to), Values::Numeric(from)) => drain_into(to, from, skip, start),
+                (Values::Codes(to), Values::Codes(from)) => drain_into(to, from, skip, start),
                 // Stages and the ring are made from the same reference.
                 (Values::Numeric(_) | Values::Codes(_), _) => {}
             }
@@ -71,15 +65,16 @@ impl Ring {
         self.seen += stage.seen;
         stage.rows = 0;
         stage.seen = 0;
-        if rows > 4 * STAGE_ROWS {
-            // A large batch went through: give its room back.
-            for values in &mut stage.features {
-                match values {
-                    Values::Numeric(v) => v.shrink_to(STAGE_ROWS),
-                    Values::Codes(v) => v.shrink_to(STAGE_ROWS),
-                }
-            }
-        }
+    }
+}
+
+/// Moves the values of `from` after its first `skip` into the ring `to` from `start` on,
+/// leaving `from` empty (and giving back the room a large batch took).
+fn drain_into<T: Copy>(to: &mut [T], from: &mut Vec<T>, skip: usize, start: usize) {
+    copy_around(to, from.get(skip..).unwrap_or_default(), start);
+    from.clear();
+    if from.capacity() > 4 * STAGE_ROWS {
+        from.shrink_to(STAGE_ROWS);
     }
 }
 
@@ -114,6 +109,8 @@ struct Padded(Mutex<Stage>);
 #[derive(Debug)]
 pub struct DriftWindow {
     reference: Arc<ReferenceProfile>,
+    /// Rows the window holds.
+    capacity: usize,
     /// Per feature, the code of each reference category (`None` for numeric features).
     codes: Vec<Option<HashMap<String, u32>>>,
     ring: Mutex<Ring>,
@@ -197,6 +194,7 @@ impl DriftWindow {
                 features: values(capacity, false),
             }),
             reference,
+            capacity,
             codes,
             stages,
         }
@@ -210,8 +208,7 @@ impl DriftWindow {
             return;
         };
         let mut stage = stage.lock().unwrap_or_else(PoisonError::into_inner);
-        let capacity = self.reference.thresholds.window.max(1);
-        let skip = n.saturating_sub(capacity);
+        let skip = n.saturating_sub(self.capacity);
         for ((values, column), codes) in stage
             .features
             .iter_mut()

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::error::ApiError;
-use crate::protocol::{native, read_json_body};
+use crate::protocol::read_json_body;
 use crate::request::{API_VERSION, RequestId};
 use crate::state::{AppState, Pick};
 
@@ -108,7 +108,7 @@ async fn explain_pick(
         explanations: Records(&explanation),
     })
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(native::json_response(body, &model.version_header))
+    Ok(crate::protocol::json_response(body, &model.version_header))
 }
 
 /// The answer of an explain route.

@@ -6,7 +6,6 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use ferry_core::schema::{Cell, FeatureSchema, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -448,11 +447,5 @@ pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
         .collect();
     let body = serde_json::to_vec(&PredictionsBody { predictions })
         .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, super::APPLICATION_JSON))
-        .insert_header((
-            crate::request::MODEL_VERSION_HEADER.clone(),
-            inference.model.version_header.clone(),
-        ))
-        .body(body))
+    Ok(super::json_response(body, &inference.model.version_header))
 }

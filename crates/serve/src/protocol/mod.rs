@@ -171,6 +171,19 @@ impl<'a> Prediction<'a> {
 
 struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
 
+/// A 200 with a JSON `body` (every protocol's answer) and the `X-Model-Version` header of the model that answered
+/// (its [`crate::model_set::LoadedModel::version_header`]).
+pub fn json_response(body: Vec<u8>, version: &HeaderValue) -> HttpResponse {
+    let mut response = HttpResponse::with_body(StatusCode::OK, body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    headers.insert(
+        crate::request::MODEL_VERSION_HEADER.clone(),
+        version.clone(),
+    );
+    response.map_into_boxed_body()
+}
+
 /// `application/json`, without parsing or copying it per response.
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 

@@ -11,8 +11,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -20,7 +18,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use super::{ErrorShape, Prediction, ProtocolError, respond};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
-use crate::request::{API_VERSION, MODEL_VERSION_HEADER, RequestId};
+use crate::request::{API_VERSION, RequestId};
 
 /// The value of one record field.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,17 +210,7 @@ pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpRespo
         },
     )
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(json_response(body, &inference.model.version_header))
-}
-
-/// A 200 with a JSON `body` and the `X-Model-Version` header of the model that answered
-/// (its [`crate::model_set::LoadedModel::version_header`]).
-pub fn json_response(body: Vec<u8>, version: &HeaderValue) -> HttpResponse {
-    let mut response = HttpResponse::with_body(StatusCode::OK, body);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, super::APPLICATION_JSON);
-    headers.insert(MODEL_VERSION_HEADER.clone(), version.clone());
-    response.map_into_boxed_body()
+    Ok(super::json_response(body, &inference.model.version_header))
 }
 
 /// The native JSON body of every error.

@@ -1084,7 +1084,7 @@ pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, 
     .map_err(|e| V2Error::from(ApiError::Internal(e.to_string())))?;
     let version = &inference.model.version_header;
     if binary.is_empty() {
-        return Ok(super::native::json_response(header, version));
+        return Ok(super::json_response(header, version));
     }
     let length = header.len();
     let mut body = header;

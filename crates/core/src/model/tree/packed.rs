@@ -345,8 +345,8 @@ impl Packed {
         let mut read = vec![false; width];
         for (t, tree) in fast() {
             for (i, node) in self.tree_nodes(t).iter().enumerate() {
-                let is_leaf = node.right as usize == tree.root as usize + i;
-                if let (false, Some(r)) = (is_leaf, read.get_mut(node.feature as usize)) {
+                let leaf = is_leaf(node, tree.root as usize + i);
+                if let (false, Some(r)) = (leaf, read.get_mut(node.feature as usize)) {
                     *r = true;
                 }
             }
@@ -365,7 +365,7 @@ impl Packed {
             let mut leaves = 0u32;
             for (i, node) in nodes.iter().enumerate() {
                 before.push(leaves);
-                if node.right as usize == root + i {
+                if is_leaf(node, root + i) {
                     leaves += 1;
                 }
             }
@@ -841,6 +841,12 @@ impl Packed {
     }
 }
 
+/// Whether `node`, at index `at` of the packed nodes, is a leaf (a leaf's right child
+/// is itself).
+fn is_leaf(node: &PNode, at: usize) -> bool {
+    node.right as usize == at
+}
+
 /// Whether scoring `rows` rows beats walking trees of `mean_depth` that read `columns`
 /// key columns; see [`Packed::scorer_for`].
 fn scorer_pays(columns: usize, mean_depth: f64, rows: usize) -> bool {
@@ -1243,12 +1249,7 @@ mod tests {
         // a distribution over three classes (several values a leaf).
         let mut rng = Rng(0x51ed_2701_9f3c_44ab);
         let (x, y) = forest_data(&mut rng, 1500);
-        let labels = three_classes(&y);
-        let data = TrainingSet {
-            x,
-            y: Target::Classes(EncodedLabels::encode(&labels)),
-            seed: 5,
-        };
+        let data = three_class_set(x, &y, 5);
         let params = ForestClassifierParams {
             n_trees: 40,
             max_depth: Some(4),
@@ -1315,26 +1316,27 @@ mod tests {
         (FeatureMatrix::from_row_major(values, n, 4).unwrap(), y)
     }
 
-    /// Three classes from `forest_data`'s targets.
-    fn three_classes(y: &[f64]) -> Vec<ClassLabel> {
-        y.iter()
+    /// `forest_data`'s rows with three classes made from its targets.
+    fn three_class_set(x: FeatureMatrix, y: &[f64], seed: u64) -> TrainingSet {
+        let labels: Vec<ClassLabel> = y
+            .iter()
             .map(|v| ClassLabel::Int((*v > 0.0) as i64 + (*v > 3.0) as i64))
-            .collect()
+            .collect();
+        TrainingSet {
+            x,
+            y: Target::Classes(EncodedLabels::encode(&labels)),
+            seed,
+        }
     }
 
     #[test]
     fn forest_predictions_are_the_tree_by_tree_sums_bit_for_bit() {
         let mut rng = Rng(0x1234_5678_9abc_def1);
         let (x, y) = forest_data(&mut rng, 3000);
-        let labels = three_classes(&y);
+        let classification = three_class_set(x.clone(), &y, 3);
         let regression = TrainingSet {
-            x: x.clone(),
-            y: Target::Values(y),
-            seed: 3,
-        };
-        let classification = TrainingSet {
             x,
-            y: Target::Classes(EncodedLabels::encode(&labels)),
+            y: Target::Values(y),
             seed: 3,
         };
         let params = ForestRegressorParams {
