@@ -33,6 +33,14 @@ impl Column {
         self.len() == 0
     }
 
+    /// Keeps the first `len` values.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        match self {
+            Column::Numeric(v) => v.truncate(len),
+            Column::Categorical(v) => v.truncate(len),
+        }
+    }
+
     fn select(&self, rows: &[usize]) -> Column {
         match self {
             Column::Numeric(v) => Column::Numeric(rows.iter().map(|&r| v[r]).collect()),

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use ferry_core::Predictions;
 use ferry_core::schema::Row;
+use smallvec::SmallVec;
 
 use crate::error::ApiError;
 use crate::state::{AppState, LoadedModel};
@@ -47,9 +48,10 @@ pub fn infer<R: Row>(
     let predictions = model.bundle.predict(&frame)?;
     let elapsed = started.elapsed();
     let classes = model.bundle.classes().unwrap_or_default();
-    let counts: Vec<u64> = match &predictions {
+    // Rows per class; the usual model's classes fit without the heap.
+    let counts: SmallVec<[u64; 8]> = match &predictions {
         Predictions::Classes { labels, .. } if !classes.is_empty() => {
-            let mut counts = vec![0u64; classes.len()];
+            let mut counts = smallvec::smallvec![0u64; classes.len()];
             for &l in labels {
                 if let Some(c) = counts.get_mut(l) {
                     *c += 1;
@@ -57,7 +59,9 @@ pub fn infer<R: Row>(
             }
             counts
         }
-        Predictions::Classes { .. } | Predictions::Values(_) => vec![predictions.len() as u64],
+        Predictions::Classes { .. } | Predictions::Values(_) => {
+            smallvec::smallvec![predictions.len() as u64]
+        }
     };
     state.metrics.inference(
         model.resolved.name.as_str(),

@@ -8,7 +8,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 /// The API version in every response.
 pub const API_VERSION: &str = "v1";
@@ -47,16 +47,19 @@ impl RequestId {
         &self.0
     }
 
-    /// The client's id when it is sane (printable, at most 128 bytes), else a new one.
-    pub(crate) fn from_header(value: Option<&HeaderValue>) -> Self {
-        let client = value.filter(|v| {
-            let b = v.as_bytes();
-            !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
-        });
-        if let Some(v) = client {
-            // The request's own bytes, shared.
-            return Self(v.clone());
-        }
+    /// The client's id, when it is sane (printable, at most 128 bytes): the request's own
+    /// bytes, shared.
+    pub(crate) fn from_client(value: Option<&HeaderValue>) -> Option<Self> {
+        value
+            .filter(|v| {
+                let b = v.as_bytes();
+                !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
+            })
+            .map(|v| Self(v.clone()))
+    }
+
+    /// A new id: a random UUID.
+    pub(crate) fn generate() -> Self {
         let mut buffer = uuid::Uuid::encode_buffer();
         let len = uuid::Uuid::new_v4()
             .hyphenated()
@@ -68,13 +71,15 @@ impl RequestId {
     }
 }
 
-/// The id the middleware gave `req`.
+/// The id the middleware gave `req`: it leaves the client's sane `X-Request-Id` in
+/// place and sets a new one otherwise, so the header is the id (a request that did not
+/// pass the middleware gets a new id here).
 #[must_use]
 pub fn current(req: &HttpRequest) -> RequestId {
-    req.extensions()
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER)))
+    // The middleware checked the header, or replaced it.
+    req.headers()
+        .get(&REQUEST_ID_HEADER)
+        .map_or_else(RequestId::generate, |v| RequestId(v.clone()))
 }
 
 impl FromRequest for RequestId {

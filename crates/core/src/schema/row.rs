@@ -237,20 +237,20 @@ impl<'s> FrameBuilder<'s> {
     /// # Errors
     /// Every [`SchemaError`] of the row; the row is then not added.
     pub fn push<R: Row + ?Sized>(&mut self, row: &R) -> Result<(), Vec<SchemaError>> {
-        let parsed = self.parse_row(row)?;
-        for (column, value) in self.columns.iter_mut().zip(parsed) {
-            match (column, value) {
-                (Column::Numeric(v), Parsed::Num(x)) => v.push(x),
-                (Column::Numeric(v), Parsed::Missing) => v.push(f64::NAN),
-                (Column::Categorical(v), Parsed::Cat(s)) => v.push(Some(s.to_owned())),
-                (Column::Categorical(v), Parsed::Missing) => v.push(None),
-                // parse_cell yields Num only for numeric columns and Cat only for
-                // categorical ones, so these pairs cannot occur.
-                (Column::Numeric(v), Parsed::Cat(_)) => v.push(f64::NAN),
-                (Column::Categorical(v), Parsed::Num(_)) => v.push(None),
+        // Each value goes straight into its column; a row with errors is taken back out.
+        let n_rows = self.n_rows();
+        let errors = visit_row(self.schema, row, |i, value| {
+            if let Some(column) = self.columns.get_mut(i) {
+                push_value(column, value);
             }
+        });
+        if errors.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        for column in &mut self.columns {
+            column.truncate(n_rows);
+        }
+        Err(errors)
     }
 
     /// Validates `row` without adding it (for a row rejected for another reason, whose
@@ -259,26 +259,9 @@ impl<'s> FrameBuilder<'s> {
     /// # Errors
     /// Every [`SchemaError`] of the row.
     pub fn check<R: Row + ?Sized>(&self, row: &R) -> Result<(), Vec<SchemaError>> {
-        self.parse_row(row).map(drop)
-    }
-
-    fn parse_row<'r, R: Row + ?Sized>(
-        &self,
-        row: &'r R,
-    ) -> Result<Vec<Parsed<'r>>, Vec<SchemaError>> {
-        let mut errors = Vec::new();
-        let mut parsed = Vec::with_capacity(self.schema.features.len());
-        for (i, spec) in self.schema.features.iter().enumerate() {
-            match parse_cell(spec, row.cell(i, &spec.name)) {
-                Ok(p) => parsed.push(p),
-                Err(e) => errors.push(e),
-            }
-        }
-        for name in row.unknown_keys(self.schema) {
-            errors.push(SchemaError::UnknownFeature { name });
-        }
+        let errors = visit_row(self.schema, row, |_, _| {});
         if errors.is_empty() {
-            Ok(parsed)
+            Ok(())
         } else {
             Err(errors)
         }
@@ -296,6 +279,41 @@ impl<'s> FrameBuilder<'s> {
         // Every push adds one value to every column, so the lengths agree.
         let n_rows = self.n_rows();
         Frame::from_aligned(self.columns, n_rows)
+    }
+}
+
+/// Parses every feature of `row` in schema order, handing each valid value to `accept`
+/// with its feature's index, and returns the errors: the features' in schema order,
+/// then one per key the schema does not know.
+fn visit_row<'r, R: Row + ?Sized>(
+    schema: &FeatureSchema,
+    row: &'r R,
+    mut accept: impl FnMut(usize, Parsed<'r>),
+) -> Vec<SchemaError> {
+    let mut errors = Vec::new();
+    for (i, spec) in schema.features.iter().enumerate() {
+        match parse_cell(spec, row.cell(i, &spec.name)) {
+            Ok(p) => accept(i, p),
+            Err(e) => errors.push(e),
+        }
+    }
+    for name in row.unknown_keys(schema) {
+        errors.push(SchemaError::UnknownFeature { name });
+    }
+    errors
+}
+
+#[inline]
+fn push_value(column: &mut Column, value: Parsed<'_>) {
+    match (column, value) {
+        (Column::Numeric(v), Parsed::Num(x)) => v.push(x),
+        (Column::Numeric(v), Parsed::Missing) => v.push(f64::NAN),
+        (Column::Categorical(v), Parsed::Cat(s)) => v.push(Some(s.to_owned())),
+        (Column::Categorical(v), Parsed::Missing) => v.push(None),
+        // parse_cell yields Num only for numeric columns and Cat only for categorical
+        // ones, so these pairs cannot occur.
+        (Column::Numeric(v), Parsed::Cat(_)) => v.push(f64::NAN),
+        (Column::Categorical(v), Parsed::Num(_)) => v.push(None),
     }
 }
 

@@ -121,6 +121,37 @@ fn raw_csv_fields_are_parsed_by_type() {
 }
 
 #[test]
+fn a_refused_row_leaves_no_value_in_any_column() {
+    struct Csv(Vec<&'static str>);
+    impl Row for Csv {
+        fn cell(&self, index: usize, _name: &str) -> Cell<'_> {
+            Cell::Raw(self.0[index])
+        }
+        fn unknown_keys(&self, _schema: &FeatureSchema) -> Vec<String> {
+            Vec::new()
+        }
+    }
+    let s = schema();
+    let mut b = FrameBuilder::new(&s, 3);
+    b.push(&Csv(vec!["30", "1", "male", "no"])).unwrap();
+    // Its first, third and fourth values are good: only the second is not.
+    b.push(&Csv(vec!["40", "x", "female", "yes"])).unwrap_err();
+    // Its last value is bad, after three good ones.
+    b.push(&Csv(vec!["50", "2", "male", "maybe"])).unwrap_err();
+    b.push(&Csv(vec!["", "3", "female", "yes"])).unwrap();
+    let frame = b.finish();
+    assert_eq!(frame.n_rows(), 2);
+    let columns = frame.columns();
+    assert!(
+        matches!(&columns[0], Column::Numeric(v) if v[0] == 30.0 && v[1].is_nan() && v.len() == 2)
+    );
+    assert!(matches!(&columns[1], Column::Numeric(v) if v == &[1.0, 3.0]));
+    assert!(matches!(&columns[2], Column::Categorical(v)
+        if v == &[Some("male".to_owned()), Some("female".to_owned())]));
+    assert!(matches!(&columns[3], Column::Numeric(v) if v == &[0.0, 1.0]));
+}
+
+#[test]
 fn schema_construction_collects_every_problem() {
     let err = FeatureSchema::new(vec![
         FeatureSpec {

@@ -12,11 +12,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use actix_web::HttpRequest;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::http::header::HeaderValue;
-use actix_web::{HttpMessage, HttpRequest};
 use tracing::Span;
 use tracing::field::Empty;
 use tracing::instrument::{Instrument as _, Instrumented};
@@ -83,9 +83,18 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
-        let id = RequestId::from_header(req.headers().get(&REQUEST_ID_HEADER));
+        // Handlers read the id from the request's header (`request::current`): a new one
+        // replaces what the client sent, if anything. (A header, not an extension: the
+        // map of extensions is allocated anew for every request.)
+        let id =
+            RequestId::from_client(req.headers().get(&REQUEST_ID_HEADER)).unwrap_or_else(|| {
+                let id = RequestId::generate();
+                req.headers_mut()
+                    .insert(REQUEST_ID_HEADER.clone(), id.header_value().clone());
+                id
+            });
         let method = req.method().clone();
         let span = tracing::info_span!(
             target: "ferry::trace",
@@ -109,7 +118,6 @@ where
                 headers.get(name).and_then(|v| v.to_str().ok())
             });
         }
-        req.extensions_mut().insert(id.clone());
         let stage = match span.in_scope(|| super::auth::refusal(&req)) {
             None => Stage::Called {
                 fut: self.service.call(req).instrument(span.clone()),

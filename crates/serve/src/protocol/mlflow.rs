@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use ferry_core::schema::{Cell, FeatureSchema, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use super::{ErrorShape, Prediction, ProtocolError};
 use crate::error::{ApiError, ErrorCode, ErrorKind, INTERNAL_MESSAGE};
@@ -144,7 +145,7 @@ impl Row for MlflowRow<'_> {
 impl Rows {
     /// One view per row, in request order.
     #[must_use]
-    pub fn rows(&self) -> Vec<MlflowRow<'_>> {
+    pub fn rows(&self) -> SmallVec<[MlflowRow<'_>; 1]> {
         match self {
             Rows::Records(records) => records.iter().map(MlflowRow::Record).collect(),
             Rows::Csv { headers, records } => {

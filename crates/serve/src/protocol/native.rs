@@ -14,6 +14,7 @@ use actix_web::HttpResponse;
 use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use smallvec::SmallVec;
 
 use super::{ErrorShape, Prediction, ProtocolError, respond};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
@@ -54,14 +55,14 @@ struct Field<'a> {
 #[derive(Debug, Default)]
 pub struct Records<'a> {
     fields: Vec<Field<'a>>,
-    /// End (exclusive) in `fields` of each record.
-    ends: Vec<usize>,
+    /// End (exclusive) in `fields` of each record (a single record needs no heap).
+    ends: SmallVec<[usize; 1]>,
 }
 
 impl<'a> Records<'a> {
-    /// One view per record, in request order.
+    /// One view per record, in request order (a single record needs no heap).
     #[must_use]
-    pub fn rows(&self) -> Vec<Record<'_, 'a>> {
+    pub fn rows(&self) -> SmallVec<[Record<'_, 'a>; 1]> {
         let mut start = 0;
         self.ends
             .iter()
@@ -179,7 +180,7 @@ fn decode_shape(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError
             let end = fields.len();
             Ok(Records {
                 fields,
-                ends: vec![end],
+                ends: smallvec::smallvec![end],
             })
         }
     }

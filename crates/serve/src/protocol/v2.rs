@@ -24,6 +24,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 
 use super::{ErrorShape, ProtocolError};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
@@ -572,7 +573,7 @@ impl Row for TensorRow<'_> {
 }
 
 impl Tensors {
-    fn rows(&self) -> Vec<TensorRow<'_>> {
+    fn rows(&self) -> SmallVec<[TensorRow<'_>; 1]> {
         let n = match self {
             Tensors::PerFeature { rows, .. } | Tensors::Matrix { rows, .. } => *rows,
         };
@@ -608,9 +609,9 @@ impl Output {
 }
 
 impl Decoded {
-    /// The rows, for the inference step.
+    /// The rows, for the inference step (a single row needs no heap).
     #[must_use]
-    pub fn rows(&self) -> Vec<TensorRow<'_>> {
+    pub fn rows(&self) -> SmallVec<[TensorRow<'_>; 1]> {
         self.tensors.rows()
     }
 }

@@ -123,6 +123,35 @@ async fn the_largest_batch_allowed_fits_in_the_default_body_limit() {
 /// (here: swapped in after the app was built) through the template. Both answer alike
 /// and count under the template in the metrics.
 #[actix_web::test]
+async fn a_request_without_a_sane_id_is_answered_with_the_id_it_was_given() {
+    let app = test::init_service(serve::app(state())).await;
+    let record = json!({"pclass": 1, "sex": "female", "age": 29.0, "embarked": "S"});
+    for client_id in [None, Some("has a space"), Some("")] {
+        let mut req = test::TestRequest::post()
+            .uri("/models/tiny/predict")
+            .set_json(&record);
+        if let Some(id) = client_id {
+            req = req.insert_header(("x-request-id", id));
+        }
+        let res = test::call_service(&app, req.to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{client_id:?}");
+        let header = res
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            uuid::Uuid::parse_str(&header).is_ok(),
+            "{client_id:?}: {header}"
+        );
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["request_id"], header.as_str(), "{client_id:?}");
+    }
+}
+
+#[actix_web::test]
 async fn literal_and_template_routes_answer_alike() {
     let loaded = state();
     let late = serve::AppState::new(
