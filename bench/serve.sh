@@ -3,9 +3,11 @@
 #
 #   bash bench/serve.sh [--quick] [--no-python] [--mlflow]
 #
-# Builds the release binaries, trains iris, titanic and diamonds_linear into a temporary
-# registry, and starts, each on an ephemeral 127.0.0.1 port:
-#   ferry    target/release/serve with the three models (ferry-v2: its KServe V2 route,
+# Builds the binaries (train in the release profile; serve and the bare handler in the
+# serving profile the image ships, release with fat LTO, so the two servers are compiled
+# alike), trains iris, titanic and diamonds_linear into a temporary registry, and starts,
+# each on an ephemeral 127.0.0.1 port:
+#   ferry    target/serving/serve with the three models (ferry-v2: its KServe V2 route,
 #            single records at c=16 and c=64)
 #   bare     bench/bare: a bare actix-web handler doing the same parse, softmax and
 #            serialisation for iris (the ceiling), on the native route and on the KServe
@@ -51,7 +53,8 @@ for arg in "$@"; do
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
-cargo build --release --locked -p train -p serve -p ferry-bench-bare
+cargo build --release --locked -p train
+cargo build --profile serving --locked -p serve -p ferry-bench-bare
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -75,7 +78,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # in production.
 key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 start=$(date +%s%N)
-FERRY_API_KEYS="bench:predict:$key" ./target/release/serve --registry "$tmp/registry" \
+FERRY_API_KEYS="bench:predict:$key" ./target/serving/serve --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --prediction-log "$tmp/predictions.jsonl" \
   --prediction-log-sample-rate 0.01 > "$tmp/ferry.out" 2> /dev/null &
 pids+=($!); ferry_pid=$!
@@ -83,7 +86,7 @@ ferry=$(base_url "$tmp/ferry.out")
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$ferry/ready")" = 200 ]; do sleep 0.002; done
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
-./target/release/bare-handler --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
+./target/serving/bare-handler --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
 pids+=($!); bare_pid=$!
 bare=$(base_url "$tmp/bare.out")
 

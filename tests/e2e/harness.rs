@@ -34,14 +34,26 @@ pub(crate) fn bin(name: &str) -> PathBuf {
     checked(dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }
 
-/// The binary the container images ship: the release build when
-/// `FERRY_TEST_RELEASE_BINARIES=1` (`.ci/run` builds it first, so the image-contract tests
-/// run what the images would), else the test profile's, as [`bin`].
+/// The Cargo profile an image builds `name` with (its Dockerfile's `cargo build`):
+/// `serving` (release with fat LTO) for the server, `release` for the trainer.
+pub(crate) fn image_profile(name: &str) -> &'static str {
+    if name == "serve" {
+        "serving"
+    } else {
+        "release"
+    }
+}
+
+/// The binary the container images ship: the build of the image's profile
+/// ([`image_profile`]) when `FERRY_TEST_RELEASE_BINARIES=1` (`.ci/run` builds it first,
+/// so the image-contract tests run what the images would), else the test profile's, as
+/// [`bin`].
 pub(crate) fn image_bin(name: &str) -> PathBuf {
     if std::env::var("FERRY_TEST_RELEASE_BINARIES").is_ok_and(|v| v == "1") {
         checked(
             workspace()
-                .join("target/release")
+                .join("target")
+                .join(image_profile(name))
                 .join(format!("{name}{}", std::env::consts::EXE_SUFFIX)),
         )
     } else {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{image_bin, workspace};
+use crate::harness::{image_bin, image_profile, workspace};
 
 /// What the final stage of a Dockerfile says about how the binary runs.
 #[derive(Debug, Default)]
@@ -227,6 +227,27 @@ fn layout() -> Layout {
         configs: etc,
         workdir,
         _dir: dir,
+    }
+}
+
+#[test]
+fn each_image_builds_its_binary_with_the_profile_these_tests_run() {
+    for name in ["serve", "train"] {
+        let text = fs_err::read_to_string(workspace().join(format!("Dockerfile.{name}"))).unwrap();
+        let profile = image_profile(name);
+        let flag = if profile == "release" {
+            "--release".to_owned()
+        } else {
+            format!("--profile {profile}")
+        };
+        assert!(
+            text.contains(&format!("cargo build {flag} --locked -p {name}")),
+            "Dockerfile.{name} does not build with {flag}"
+        );
+        assert!(
+            text.contains(&format!("target/{profile}/{name} /out/{name}")),
+            "Dockerfile.{name} does not ship target/{profile}/{name}"
+        );
     }
 }
 
