@@ -87,17 +87,20 @@ fn every_error_names_the_field_expected_and_found() {
     "#);
 }
 
+/// A CSV record's fields, as raw text by position.
+struct Csv(Vec<&'static str>);
+
+impl Row for Csv {
+    fn cell(&self, index: usize, _name: &str) -> Cell<'_> {
+        Cell::Raw(self.0[index])
+    }
+    fn unknown_keys(&self, _schema: &FeatureSchema) -> Vec<String> {
+        Vec::new()
+    }
+}
+
 #[test]
 fn raw_csv_fields_are_parsed_by_type() {
-    struct Csv(Vec<&'static str>);
-    impl Row for Csv {
-        fn cell(&self, index: usize, _name: &str) -> Cell<'_> {
-            Cell::Raw(self.0[index])
-        }
-        fn unknown_keys(&self, _schema: &FeatureSchema) -> Vec<String> {
-            Vec::new()
-        }
-    }
     let s = schema();
     let mut b = FrameBuilder::new(&s, 2);
     b.push(&Csv(vec!["", "3", "female", "yes"])).unwrap();
@@ -122,15 +125,6 @@ fn raw_csv_fields_are_parsed_by_type() {
 
 #[test]
 fn a_refused_row_leaves_no_value_in_any_column() {
-    struct Csv(Vec<&'static str>);
-    impl Row for Csv {
-        fn cell(&self, index: usize, _name: &str) -> Cell<'_> {
-            Cell::Raw(self.0[index])
-        }
-        fn unknown_keys(&self, _schema: &FeatureSchema) -> Vec<String> {
-            Vec::new()
-        }
-    }
     let s = schema();
     let mut b = FrameBuilder::new(&s, 3);
     b.push(&Csv(vec!["30", "1", "male", "no"])).unwrap();
