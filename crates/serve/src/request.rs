@@ -72,8 +72,8 @@ impl RequestId {
 }
 
 /// The id the middleware gave `req`: it leaves the client's sane `X-Request-Id` in
-/// place and sets a new one otherwise, so the header is the id (a request that did not
-/// pass the middleware gets a new id here).
+/// place and sets a new one otherwise, so the header is the id. (Every route passes
+/// the middleware; a request without the header still gets a new id here.)
 #[must_use]
 pub fn current(req: &HttpRequest) -> RequestId {
     // The middleware checked the header, or replaced it.

@@ -239,18 +239,17 @@ impl<'s> FrameBuilder<'s> {
     pub fn push<R: Row + ?Sized>(&mut self, row: &R) -> Result<(), Vec<SchemaError>> {
         // Each value goes straight into its column; a row with errors is taken back out.
         let n_rows = self.n_rows();
-        let errors = visit_row(self.schema, row, |i, value| {
+        let result = visit_row(self.schema, row, |i, value| {
             if let Some(column) = self.columns.get_mut(i) {
                 push_value(column, value);
             }
         });
-        if errors.is_empty() {
-            return Ok(());
+        if result.is_err() {
+            for column in &mut self.columns {
+                column.truncate(n_rows);
+            }
         }
-        for column in &mut self.columns {
-            column.truncate(n_rows);
-        }
-        Err(errors)
+        result
     }
 
     /// Validates `row` without adding it (for a row rejected for another reason, whose
@@ -259,12 +258,7 @@ impl<'s> FrameBuilder<'s> {
     /// # Errors
     /// Every [`SchemaError`] of the row.
     pub fn check<R: Row + ?Sized>(&self, row: &R) -> Result<(), Vec<SchemaError>> {
-        let errors = visit_row(self.schema, row, |_, _| {});
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        visit_row(self.schema, row, |_, _| {})
     }
 
     /// Number of rows added so far.
@@ -283,13 +277,16 @@ impl<'s> FrameBuilder<'s> {
 }
 
 /// Parses every feature of `row` in schema order, handing each valid value to `accept`
-/// with its feature's index, and returns the errors: the features' in schema order,
-/// then one per key the schema does not know.
+/// with its feature's index.
+///
+/// # Errors
+/// Every error of the row: the features' in schema order, then one per key the schema
+/// does not know.
 fn visit_row<'r, R: Row + ?Sized>(
     schema: &FeatureSchema,
     row: &'r R,
     mut accept: impl FnMut(usize, Parsed<'r>),
-) -> Vec<SchemaError> {
+) -> Result<(), Vec<SchemaError>> {
     let mut errors = Vec::new();
     for (i, spec) in schema.features.iter().enumerate() {
         match parse_cell(spec, row.cell(i, &spec.name)) {
@@ -300,7 +297,11 @@ fn visit_row<'r, R: Row + ?Sized>(
     for name in row.unknown_keys(schema) {
         errors.push(SchemaError::UnknownFeature { name });
     }
-    errors
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 #[inline]

@@ -119,9 +119,6 @@ async fn the_largest_batch_allowed_fits_in_the_default_body_limit() {
     assert_eq!(answer["predictions"].as_array().unwrap().len(), 10_000);
 }
 
-/// A model served at start-up answers through its own literal path; one loaded later
-/// (here: swapped in after the app was built) through the template. Both answer alike
-/// and count under the template in the metrics.
 #[actix_web::test]
 async fn a_request_without_a_sane_id_is_answered_with_the_id_it_was_given() {
     let app = test::init_service(serve::app(state())).await;
@@ -151,6 +148,9 @@ async fn a_request_without_a_sane_id_is_answered_with_the_id_it_was_given() {
     }
 }
 
+/// A model served at start-up answers through its own literal path; one loaded later
+/// (here: swapped in after the app was built) through the template. Both answer alike
+/// and count under the template in the metrics.
 #[actix_web::test]
 async fn literal_and_template_routes_answer_alike() {
     let loaded = state();
