@@ -111,6 +111,11 @@ bench-layout:
 profile SECONDS="4":
     bash bench/profile.sh {{SECONDS}}
 
+# Instructions a request, Ferry against the bare handler, under callgrind (needs valgrind).
+[group('test')]
+instructions SECONDS="5":
+    bash bench/instructions.sh {{SECONDS}}
+
 # Every fuzz target for 60 s on the committed corpus (needs nightly and cargo-fuzz).
 [group('test')]
 fuzz *TARGETS:

@@ -3,8 +3,8 @@
 #
 #   bash bench/profile.sh [SECONDS]
 #
-# Starts the release serve binary as bench/serve.sh does (API keys, metrics, live drift,
-# the prediction log at 1%), drives single-record iris requests with wrk (2 threads,
+# Starts the serve binary in the serving profile the image ships, as bench/serve.sh does
+# (API keys, metrics, live drift, the prediction log at 1%), drives single-record iris requests with wrk (2 threads,
 # 64 connections) on the native, KServe V2 and MLflow routes in turn, and samples the
 # server with `perf record --call-graph dwarf` for SECONDS (default 4) each. Writes
 # bench/flamegraphs/{native,v2,mlflow}.svg (inferno: `cargo install inferno`). The
@@ -15,14 +15,15 @@ seconds=${1:-4}
 for tool in wrk perf inferno-collapse-perf inferno-flamegraph; do
   command -v "$tool" > /dev/null || { echo "bench/profile.sh needs $tool" >&2; exit 2; }
 done
-cargo build --release --locked -p train -p serve
+cargo build --release --locked -p train
+cargo build --profile serving --locked -p serve
 . bench/lib.sh
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 ./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
 key="profile-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-FERRY_API_KEYS="profile:predict:$key" ./target/release/serve --registry "$tmp/registry" \
+FERRY_API_KEYS="profile:predict:$key" ./target/serving/serve --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --mlflow-model iris --prediction-log "$tmp/predictions.jsonl" \
   --prediction-log-sample-rate 0.01 > "$tmp/serve.out" 2> /dev/null &
 pid=$!

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Instructions a request, Ferry against the bare handler, counted by callgrind:
+#
+#   bash bench/instructions.sh [SECONDS]
+#
+# Builds serve and the bare handler in the serving profile (as bench/serve.sh does),
+# trains iris into a temporary registry, and runs each server under
+# `valgrind --tool=callgrind` on an ephemeral 127.0.0.1 port, Ferry as bench/serve.sh
+# runs it (API keys, metrics, tracing without an exporter, live drift, a 1% prediction
+# log). For each server and each route (native, KServe V2): 3 s of `wrk -t1 -c4` to warm
+# up, the counters zeroed, SECONDS (default 5) of the same load, the counters dumped.
+# Instructions in the dump over the requests wrk counted give instructions a request.
+#
+# The count is steady where CPU time is not (a shared machine's noise does not move
+# it), but it does not weigh cache misses or the kernel's share. valgrind hides SHA-NI,
+# so under it the API-key check hashes in software: about 3,500 instructions that the
+# real CPU does in a few hundred cycles.
+#
+# Writes target/bench/instructions.md: the table, then for each route the functions with
+# the largest difference in own (exclusive) instructions a request between the two
+# servers (inlining moves work between functions: read it as a guide, not a ledger).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-5}
+for tool in wrk valgrind callgrind_control callgrind_annotate python3; do
+  command -v "$tool" > /dev/null || { echo "bench/instructions.sh needs $tool" >&2; exit 2; }
+done
+cargo build --release --locked -p train
+cargo build --profile serving --locked -p serve -p ferry-bench-bare
+. bench/lib.sh
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
+key="instructions-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+lua() { # name body
+  cat > "$tmp/$1.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+wrk.body = [==[$2]==]
+LUA
+}
+lua native '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
+lua v2 '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+
+count() { # server route path -> prints "server route requests instructions"
+  local out="$tmp/cg.$1.$2"
+  if [ "$1" = ferry ]; then
+    FERRY_API_KEYS="bench:predict:$key" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+      ./target/serving/serve --registry "$tmp/registry" --bind 127.0.0.1:0 \
+      --prediction-log "$tmp/predictions.jsonl" --prediction-log-sample-rate 0.01 \
+      > "$tmp/$1.$2.out" 2> /dev/null &
+  else
+    valgrind --tool=callgrind --callgrind-out-file="$out.%p" ./target/serving/bare-handler \
+      --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/$1.$2.out" 2> /dev/null &
+  fi
+  pid=$!
+  local base
+  base=$(base_url "$tmp/$1.$2.out")
+  wrk -t1 -c4 -d3s -s "$tmp/$2.lua" "$base$3" > /dev/null
+  callgrind_control -z "$pid" > /dev/null 2>&1
+  local requests
+  requests=$(wrk -t1 -c4 -d"${seconds}s" -s "$tmp/$2.lua" "$base$3" | awk '/requests in/ {print $1}')
+  callgrind_control -d "$pid" > /dev/null 2>&1
+  kill "$pid"; wait "$pid" 2> /dev/null || true; pid=
+  # The dump after the zeroing is part 1; the exit writes the rest (shutdown) apart.
+  local dump
+  dump=$(ls "$out".*.1)
+  echo "$1 $2 $requests $(awk '/^(summary|totals):/ {print $2; exit}' "$dump") $dump"
+}
+
+results="$tmp/results"
+: > "$results"
+for route in native:/models/iris/predict v2:/v2/models/iris/infer; do
+  for server in ferry bare; do
+    count "$server" "${route%%:*}" "${route#*:}" | tee -a "$results"
+  done
+done
+
+mkdir -p target/bench
+python3 - "$results" > target/bench/instructions.md <<'EOF'
+import re, subprocess, sys
+
+rows = [line.split() for line in open(sys.argv[1])]
+got = {(s, r): (int(n), int(i), f) for s, r, n, i, f in rows}
+
+def own(path, requests):
+    """Own instructions a request, by function."""
+    text = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", path],
+                          capture_output=True, text=True, check=True).stdout
+    costs = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+(?:\([\d. ]+%\)\s+)?(\S.*)$", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        name = re.sub(r"\s*\[[^\]]*\]$", "", m.group(2))
+        name = re.sub(r"^[^<:]*?:(?=[^:])", "", name, count=1)
+        if any(s in name for s in ("thread_start", "vtable.shim", "start_thread")) or name == "clone":
+            continue
+        costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", "")) / requests
+    return costs
+
+print("| route | Ferry instructions a request | bare handler | ratio |")
+print("|---|---|---|---|")
+for route in ("native", "v2"):
+    f, b = got[("ferry", route)], got[("bare", route)]
+    print(f"| {route} | {f[1] // f[0]:,} | {b[1] // b[0]:,} | {f[1] / f[0] / (b[1] / b[0]):.3f} |")
+for route in ("native", "v2"):
+    f, b = got[("ferry", route)], got[("bare", route)]
+    fc, bc = own(f[2], f[0]), own(b[2], b[0])
+    diff = sorted(set(fc) | set(bc), key=lambda k: -(fc.get(k, 0) - bc.get(k, 0)))
+    print(f"\n{route}: the 25 functions with the most own instructions a request above the bare handler's\n")
+    print("| Ferry | bare | difference | function |")
+    print("|---|---|---|---|")
+    for k in diff[:25]:
+        print(f"| {fc.get(k, 0):,.0f} | {bc.get(k, 0):,.0f} | {fc.get(k, 0) - bc.get(k, 0):,.0f} | `{k[:120]}` |")
+EOF
+sed -n '1,4p' target/bench/instructions.md
+echo "target/bench/instructions.md"
