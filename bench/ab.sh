@@ -27,11 +27,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 ./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
-key="ab-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 new_flags=${NEW_FLAGS:---prediction-log $tmp/predictions.jsonl --prediction-log-sample-rate 0.01}
 
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+key=$(random_key ab)
 FERRY_API_KEYS="ab:predict:$key" FERRY_LOG_FORMAT=text "$old_bin" --registry "$tmp/registry" \
   --bind 127.0.0.1:0 > "$tmp/old.out" 2> /dev/null &
 pids+=($!)

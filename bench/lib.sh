@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers the bench scripts source.
 
 # Waits (at most 60 s) for a line "... http://ADDR..." in $1 and prints the base URL.
@@ -21,4 +22,19 @@ reference_venv() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet -r bench/reference/requirements.txt
   fi
+}
+
+# A random API key: the prefix $1, a dash, 32 hex digits.
+random_key() {
+  echo "$1-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+
+# Writes to $1 a wrk script that POSTs the JSON body $3 with the API key $2.
+post_script() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $2"
+wrk.body = [==[$3]==]
+LUA
 }

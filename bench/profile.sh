@@ -22,7 +22,7 @@ tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 ./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
-key="profile-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+key=$(random_key profile)
 FERRY_API_KEYS="profile:predict:$key" ./target/serving/serve --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --mlflow-model iris --prediction-log "$tmp/predictions.jsonl" \
   --prediction-log-sample-rate 0.01 > "$tmp/serve.out" 2> /dev/null &
@@ -30,12 +30,7 @@ pid=$!
 base=$(base_url "$tmp/serve.out")
 mkdir -p bench/flamegraphs
 profile() { # name path body
-  cat > "$tmp/$1.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $key"
-wrk.body = [==[$3]==]
-LUA
+  post_script "$tmp/$1.lua" "$key" "$3"
   wrk -t2 -c64 -d"$((seconds + 3))s" -s "$tmp/$1.lua" "$base$2" > "$tmp/$1.wrk" &
   local load=$!
   sleep 1

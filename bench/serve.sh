@@ -76,7 +76,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # carries an API key that Ferry checks (the other servers ignore the header). Metrics,
 # tracing (no exporter), live drift and the prediction log (1% of requests) are on, as
 # in production.
-key="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+key=$(random_key bench)
 start=$(date +%s%N)
 FERRY_API_KEYS="bench:predict:$key" ./target/serving/serve --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --prediction-log "$tmp/predictions.jsonl" \

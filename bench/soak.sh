@@ -32,7 +32,7 @@ trap cleanup EXIT
 . bench/lib.sh
 
 ./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
-key="soak-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+key=$(random_key soak)
 FERRY_API_KEYS="soak:predict+admin:$key" ./target/release/serve --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --mlflow-model iris --prediction-log "$tmp/predictions.jsonl" \
   --prediction-log-sample-rate 0.01 > "$tmp/serve.out" 2> "$tmp/serve.err" &
