@@ -28,10 +28,7 @@ done
 cargo build --release --locked -p train
 cargo build --profile serving --locked -p serve -p ferry-bench-bare
 . bench/lib.sh
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
+iris_workdir
 key=$(random_key instructions)
 post_script "$tmp/native.lua" "$key" '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
 post_script "$tmp/v2.lua" "$key" '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'

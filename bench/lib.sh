@@ -38,3 +38,13 @@ wrk.headers["Authorization"] = "Bearer $2"
 wrk.body = [==[$3]==]
 LUA
 }
+
+# For a script that measures one server at a time: sets $tmp to a new temporary
+# directory holding iris trained into $tmp/registry (with target/release/train), and
+# $pid to empty; at exit, kills the server $pid if set and removes $tmp.
+iris_workdir() {
+  tmp=$(mktemp -d)
+  pid=
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+  ./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
+}

@@ -18,10 +18,7 @@ done
 cargo build --release --locked -p train
 cargo build --profile serving --locked -p serve
 . bench/lib.sh
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
+iris_workdir
 key=$(random_key profile)
 FERRY_API_KEYS="profile:predict:$key" ./target/serving/serve --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --mlflow-model iris --prediction-log "$tmp/predictions.jsonl" \
