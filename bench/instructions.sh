@@ -33,7 +33,7 @@ key=$(random_key instructions)
 post_script "$tmp/native.lua" "$key" '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
 post_script "$tmp/v2.lua" "$key" '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
 
-count() { # server route path -> prints "server route requests instructions"
+count() { # server route path -> prints "server route requests instructions dump"
   local out="$tmp/cg.$1.$2"
   if [ "$1" = ferry ]; then
     FERRY_API_KEYS="bench:predict:$key" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
@@ -63,7 +63,9 @@ results="$tmp/results"
 : > "$results"
 for route in native:/models/iris/predict v2:/v2/models/iris/infer; do
   for server in ferry bare; do
-    count "$server" "${route%%:*}" "${route#*:}" | tee -a "$results"
+    # Not in a pipeline: the server's $pid must stay in this shell, for the exit trap.
+    count "$server" "${route%%:*}" "${route#*:}" >> "$results"
+    tail -1 "$results"
   done
 done
 
