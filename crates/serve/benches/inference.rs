@@ -110,7 +110,7 @@ fn predict(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(name, n), &bytes, |b, bytes| {
                 b.iter(|| {
                     let records = native::decode(black_box(bytes), 10_000).unwrap();
-                    black_box(infer(&state, Arc::clone(&model), &records.rows(), "bench").unwrap())
+                    black_box(infer(&state, &model, &records.rows(), "bench").unwrap())
                 });
             });
         }

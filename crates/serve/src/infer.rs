@@ -5,8 +5,6 @@
 //! Every inference is also counted in the metrics, added to the model's live drift
 //! window, and (when sampled) offered to the prediction log.
 
-use std::sync::Arc;
-
 use std::time::Instant;
 
 use ferry_core::Predictions;
@@ -19,9 +17,10 @@ use crate::state::{AppState, LoadedModel};
 /// The outcome of one inference: the model that answered and its predictions, one per
 /// row, in row order.
 #[derive(Debug)]
-pub struct Inference {
-    /// The model version that predicted.
-    pub model: Arc<LoadedModel>,
+pub struct Inference<'m> {
+    /// The model version that predicted, borrowed from the model set the request found it
+    /// in (see [`AppState::find_in`](crate::state::AppState::find_in)).
+    pub model: &'m LoadedModel,
     /// Its predictions.
     pub predictions: Predictions,
 }
@@ -32,12 +31,12 @@ pub struct Inference {
 /// [`ApiError::InvalidFeatures`] with every schema violation of every row;
 /// [`ApiError::Predict`] with every value the model cannot use (unknown categories,
 /// overflows), or an internal failure.
-pub fn infer<R: Row>(
+pub fn infer<'m, R: Row>(
     state: &AppState,
-    model: Arc<LoadedModel>,
+    model: &'m LoadedModel,
     rows: &[R],
     request_id: &str,
-) -> Result<Inference, ApiError> {
+) -> Result<Inference<'m>, ApiError> {
     let started = Instant::now();
     crate::request::record_model(model.resolved.name.as_str(), model.resolved.version.0);
     let frame = model

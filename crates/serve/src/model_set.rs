@@ -3,8 +3,8 @@
 //! reload. Below the server state so that metrics and protocols can read the set
 //! without depending on the state that owns it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use actix_web::http::header::HeaderValue;
 
@@ -24,7 +24,9 @@ pub struct LoadedModel {
     pub bundle: ModelBundle,
     /// Its live drift window; `None` for artifacts without reference statistics.
     pub drift: Option<DriftWindow>,
-    /// Its version as the `X-Model-Version` value of its answers, made once.
+    /// Its version as the `X-Model-Version` value of its answers, made once over static
+    /// text: a clone per answer copies a pointer and writes no reference count that the
+    /// worker threads share.
     pub version_header: HeaderValue,
 }
 
@@ -34,7 +36,8 @@ impl LoadedModel {
     #[must_use]
     pub fn new(reference: ModelRef, resolved: Resolved, bundle: ModelBundle) -> Self {
         let drift = bundle.reference().map(|r| DriftWindow::new(Arc::clone(r)));
-        let version_header = HeaderValue::from(bundle.manifest().version.0);
+        let version_header =
+            HeaderValue::from_static(static_version_text(bundle.manifest().version.0));
         Self {
             reference,
             resolved,
@@ -50,6 +53,24 @@ impl LoadedModel {
         // Made from a number: always ASCII digits.
         self.version_header.to_str().unwrap_or_default()
     }
+}
+
+/// The decimal text of `version`, made once per version number for the life of the
+/// process.
+///
+/// Every answer carries its model's version header, a clone of the one value the model
+/// holds. Over static text that clone copies a pointer; over text made at run time it
+/// would add to (and, once the answer is written, take from) a reference count that
+/// every worker thread writes, and that cache line would move between the cores on
+/// every request. A process keeps one short string per distinct version number it has
+/// loaded, reloads included.
+fn static_version_text(version: u64) -> &'static str {
+    static TEXTS: LazyLock<Mutex<HashMap<u64, &'static str>>> = LazyLock::new(Mutex::default);
+    TEXTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(version)
+        .or_insert_with(|| Box::leak(version.to_string().into_boxed_str()))
 }
 
 /// Which served version of a model a request asks for.
@@ -190,5 +211,18 @@ impl ModelSet {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.models.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::static_version_text;
+
+    #[test]
+    fn a_version_text_is_made_once_per_version_number() {
+        let first = static_version_text(12);
+        assert_eq!(first, "12");
+        assert!(std::ptr::eq(first, static_version_text(12)));
+        assert_eq!(static_version_text(u64::MAX), u64::MAX.to_string());
     }
 }

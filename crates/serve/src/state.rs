@@ -279,20 +279,23 @@ impl AppState {
         self
     }
 
-    /// The model MLflow's `/invocations` answers for: the configured one, else the only
-    /// model served.
+    /// The model MLflow's `/invocations` answers for in `models` (the set [`Self::models`]
+    /// holds, loaded once for the request): the configured one, else the only model
+    /// served.
     ///
     /// # Errors
     /// [`ApiError::InvalidRequest`] when several models are served and none is
     /// configured, or the lookup's errors.
-    pub fn mlflow_model(&self) -> Result<Arc<LoadedModel>, ApiError> {
+    pub fn mlflow_model_in<'s>(
+        &self,
+        models: &'s ModelSet,
+    ) -> Result<&'s Arc<LoadedModel>, ApiError> {
         if let Some(name) = &self.mlflow_model {
-            return self.find(name.as_str(), &Pick::Default);
+            return self.find_in(models, name.as_str(), &Pick::Default);
         }
-        let models = self.models.load();
         let mut defaults = models.defaults();
         match (defaults.next(), defaults.next()) {
-            (Some(only), None) => Ok(Arc::clone(only)),
+            (Some(only), None) => Ok(only),
             (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
                 "several models are served and MLflow's /invocations names none: start serve \
                  with --mlflow-model NAME (config key mlflow_model), or use \
@@ -316,15 +319,34 @@ impl AppState {
 
     /// The served model `name` at the version `pick` asks for, or why there is none:
     /// not served at all (404), not at that version or alias (404), or expected but
-    /// refused at load (503).
+    /// refused at load (503). A shared handle, for answers that keep the model beyond
+    /// the lookup; the prediction routes borrow it instead ([`Self::find_in`]).
+    ///
+    /// # Errors
+    /// As [`Self::find_in`].
+    pub fn find(&self, name: &str, pick: &Pick) -> Result<Arc<LoadedModel>, ApiError> {
+        self.find_in(&self.models.load(), name, pick)
+            .map(Arc::clone)
+    }
+
+    /// As [`Self::find`], in `models`: the set [`Self::models`] holds, loaded once by the
+    /// request (`state.models.load()`, an `arc_swap` guard, which keeps that set alive
+    /// through a reload without writing anything the other workers read). Borrowing the
+    /// model from it spares the request an `Arc` clone and drop, whose reference count
+    /// every worker thread writes: that cache line would move between the cores on every
+    /// request.
     ///
     /// # Errors
     /// [`ApiError::ModelNotFound`], [`ApiError::VersionNotFound`] or
     /// [`ApiError::ModelNotLoaded`].
-    pub fn find(&self, name: &str, pick: &Pick) -> Result<Arc<LoadedModel>, ApiError> {
-        let models = self.models.load();
+    pub fn find_in<'s>(
+        &self,
+        models: &'s ModelSet,
+        name: &str,
+        pick: &Pick,
+    ) -> Result<&'s Arc<LoadedModel>, ApiError> {
         if let Some(m) = models.get(name, pick) {
-            return Ok(Arc::clone(m));
+            return Ok(m);
         }
         match pick {
             Pick::Version(_) | Pick::Alias(_) if models.contains(name) => {

@@ -71,7 +71,14 @@ async fn explain_pick(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(req, payload, &state.limits).await?;
     let limit = state.limits.max_batch_records.min(MAX_EXPLAIN_RECORDS);
-    let (model, records) = super::predict::decode_and_find(&body, state, name, pick, limit)?;
+    // A shared handle, not a borrow from the model set: a large batch is explained on
+    // the blocking pool, and an `arc_swap` guard is not for holding across an await.
+    let (model, records) = {
+        let models = state.models.load();
+        let (model, records) =
+            super::predict::decode_and_find(&body, state, &models, name, pick, limit)?;
+        (std::sync::Arc::clone(model), records)
+    };
     let frame = model
         .bundle
         .schema()

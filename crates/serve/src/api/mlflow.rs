@@ -48,7 +48,8 @@ pub(super) async fn invocations(
     payload: web::Payload,
 ) -> Result<HttpResponse, MlflowError> {
     let body = read_body(&req, payload, &state.limits).await?;
-    let model = state.mlflow_model()?;
+    let models = state.models.load();
+    let model = state.mlflow_model_in(&models)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

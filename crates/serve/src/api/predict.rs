@@ -1,10 +1,12 @@
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
 use crate::infer::infer;
 use crate::protocol::{native, read_json_body};
 use crate::request::RequestId;
-use crate::state::{AppState, Pick};
+use crate::state::{AppState, LoadedModel, ModelSet, Pick};
 
 /// `POST /models/{name}/predict`: the model's default version.
 #[utoipa::path(post, path = "/models/{name}/predict", tag = "native",
@@ -75,27 +77,22 @@ pub(super) async fn predict_alias(
     predict_pick(&req, &state, &name, pick, &request_id, payload).await
 }
 
-/// Decodes a native body of at most `max_records` records and finds the model, with
-/// errors in the order a client fixes them: unparsable JSON, unknown model or version,
-/// then the shape and content of the records.
-pub(super) fn decode_and_find<'b>(
+/// Decodes a native body of at most `max_records` records and finds the model in
+/// `models` (see [`AppState::find_in`]), with errors in the order a client fixes them:
+/// unparsable JSON, unknown model or version, then the shape and content of the records.
+pub(super) fn decode_and_find<'b, 's>(
     body: &'b [u8],
     state: &AppState,
+    models: &'s ModelSet,
     name: &str,
     pick: Result<Pick, ApiError>,
     max_records: usize,
-) -> Result<
-    (
-        std::sync::Arc<crate::state::LoadedModel>,
-        native::Records<'b>,
-    ),
-    ApiError,
-> {
+) -> Result<(&'s Arc<LoadedModel>, native::Records<'b>), ApiError> {
     let records = native::decode(body, max_records);
     if let Err(e @ ApiError::InvalidJson(_)) = records {
         return Err(e);
     }
-    let model = state.find(name, &pick?)?;
+    let model = state.find_in(models, name, &pick?)?;
     Ok((model, records?))
 }
 
@@ -109,8 +106,15 @@ async fn predict_pick(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(req, payload, &state.limits).await?;
-    let (model, records) =
-        decode_and_find(&body, state, name, pick, state.limits.max_batch_records)?;
+    let models = state.models.load();
+    let (model, records) = decode_and_find(
+        &body,
+        state,
+        &models,
+        name,
+        pick,
+        state.limits.max_batch_records,
+    )?;
     let inference = infer(state, model, &records.rows(), request_id.as_str())?;
     native::encode(&inference, request_id)
 }

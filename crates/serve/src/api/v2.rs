@@ -55,17 +55,21 @@ pub(super) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The version a `/v2/models/{name}[/versions/{version}]` path asks for.
+fn pick(name: &str, version: Option<&str>) -> Result<Pick, V2Error> {
+    Ok(match version {
+        None => Pick::Default,
+        Some(v) => super::version_pick(name, v)?,
+    })
+}
+
 /// The model a `/v2/models/{name}[/versions/{version}]` path names.
 fn find(
     state: &AppState,
     name: &str,
     version: Option<&str>,
 ) -> Result<std::sync::Arc<LoadedModel>, V2Error> {
-    let pick = match version {
-        None => Pick::Default,
-        Some(v) => super::version_pick(name, v)?,
-    };
-    Ok(state.find(name, &pick)?)
+    Ok(state.find(name, &pick(name, version)?)?)
 }
 
 fn metadata(state: &AppState, name: &str, version: Option<&str>) -> Result<HttpResponse, V2Error> {
@@ -182,8 +186,9 @@ async fn infer_answer(
                 })?,
         ),
     };
-    let model = find(state, name, version)?;
-    let decoded = v2::decode(&body, header_length, &model, state.limits.max_batch_records)?;
+    let models = state.models.load();
+    let model = state.find_in(&models, name, &pick(name, version)?)?;
+    let decoded = v2::decode(&body, header_length, model, state.limits.max_batch_records)?;
     let inference = infer(
         state,
         model,

@@ -436,7 +436,7 @@ enum PredictionValue<'a> {
 ///
 /// # Errors
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
-pub fn encode(inference: &Inference) -> Result<HttpResponse, MlflowError> {
+pub fn encode(inference: &Inference<'_>) -> Result<HttpResponse, MlflowError> {
     let bundle = &inference.model.bundle;
     let predictions = Prediction::batch(&inference.predictions, bundle.classes())
         .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?

@@ -192,7 +192,7 @@ fn decode_shape(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError
 /// # Errors
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug) or cannot
 /// be serialised.
-pub fn encode(inference: &Inference, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
+pub fn encode(inference: &Inference<'_>, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
     let bundle = &inference.model.bundle;
     let manifest = bundle.manifest();
     let predictions = Prediction::batch(&inference.predictions, bundle.classes())

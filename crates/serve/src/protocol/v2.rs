@@ -1026,7 +1026,7 @@ fn predict_tensor<'a>(
 ///
 /// # Errors
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
-pub fn encode(inference: &Inference, request: &Decoded) -> Result<HttpResponse, V2Error> {
+pub fn encode(inference: &Inference<'_>, request: &Decoded) -> Result<HttpResponse, V2Error> {
     let bundle = &inference.model.bundle;
     let manifest = bundle.manifest();
     let n = inference.predictions.len();

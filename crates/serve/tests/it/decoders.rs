@@ -96,7 +96,7 @@ proptest! {
         let (state, model) = tiny();
         match native::decode(&bytes, 8) {
             Ok(records) => {
-                if let Err(e) = infer(&state, Arc::clone(&model), &records.rows(), "prop") {
+                if let Err(e) = infer(&state, &model, &records.rows(), "prop") {
                     client_error(e.status_code(), "native infer");
                 }
             }
@@ -119,7 +119,7 @@ proptest! {
         });
         match v2::decode(&whole, header, &model, 8) {
             Ok(decoded) => {
-                if let Err(e) = infer(&state, Arc::clone(&model), &decoded.rows(), "prop") {
+                if let Err(e) = infer(&state, &model, &decoded.rows(), "prop") {
                     client_error(e.status_code(), "v2 infer");
                 }
             }
@@ -149,7 +149,7 @@ proptest! {
         };
         match mlflow::decode(&body, content_type, model.bundle.schema(), 8) {
             Ok(rows) => {
-                if let Err(e) = infer(&state, Arc::clone(&model), &rows.rows(), "prop") {
+                if let Err(e) = infer(&state, &model, &rows.rows(), "prop") {
                     client_error(e.status_code(), "mlflow infer");
                 }
             }
