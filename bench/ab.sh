@@ -43,12 +43,8 @@ pids+=($!)
 pids+=($!)
 old=$(base_url "$tmp/old.out"); new=$(base_url "$tmp/new.out"); bare=$(base_url "$tmp/bare.out")
 
-record='{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
-lua() { # file body
-  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\nwrk.body = [==[%s]==]\n' "$key" "$2" > "$1"
-}
-lua "$tmp/one.lua" "$record"
-lua "$tmp/hundred.lua" "{\"records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$record"; done)]}"
+post_script "$tmp/one.lua" "$key" "$iris_record"
+post_script "$tmp/hundred.lua" "$key" "{\"records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$iris_record"; done)]}"
 rate() { wrk -t2 -c"$2" -d8s -s "$3" "$1/models/iris/predict" | awk '/Requests\/sec/ {print $2}'; }
 
 mkdir -p target/bench

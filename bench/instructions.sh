@@ -30,8 +30,8 @@ cargo build --profile serving --locked -p serve -p ferry-bench-bare
 . bench/lib.sh
 iris_workdir
 key=$(random_key instructions)
-post_script "$tmp/native.lua" "$key" '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
-post_script "$tmp/v2.lua" "$key" '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+post_script "$tmp/native.lua" "$key" "$iris_record"
+post_script "$tmp/v2.lua" "$key" "$iris_v2_record"
 
 count() { # server route path -> prints "server route requests instructions dump"
   local out="$tmp/cg.$1.$2"

@@ -24,6 +24,13 @@ reference_venv() {
   fi
 }
 
+# The request bodies the serving benches send: one iris record in the native shape, and
+# the same record as KServe V2 tensors (one FP64 tensor per feature).
+# shellcheck disable=SC2034
+iris_record='{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
+# shellcheck disable=SC2034
+iris_v2_record='{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+
 # A random API key: the prefix $1, a dash, 32 hex digits.
 random_key() {
   echo "$1-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"

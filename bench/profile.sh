@@ -4,11 +4,12 @@
 #   bash bench/profile.sh [SECONDS]
 #
 # Starts the serve binary in the serving profile the image ships, as bench/serve.sh does
-# (API keys, metrics, live drift, the prediction log at 1%), drives single-record iris requests with wrk (2 threads,
-# 64 connections) on the native, KServe V2 and MLflow routes in turn, and samples the
-# server with `perf record --call-graph dwarf` for SECONDS (default 4) each. Writes
-# bench/flamegraphs/{native,v2,mlflow}.svg (inferno: `cargo install inferno`). The
-# load generator shares the machine: kernel time (loopback TCP) is most of each graph.
+# (API keys, metrics, live drift, the prediction log at 1%), drives single-record iris
+# requests with wrk (2 threads, 64 connections) on the native, KServe V2 and MLflow
+# routes in turn, and samples the server with `perf record --call-graph dwarf` for
+# SECONDS (default 4) each. Writes bench/flamegraphs/{native,v2,mlflow}.svg (inferno:
+# `cargo install inferno`). The load generator shares the machine: kernel time
+# (loopback TCP) is most of each graph.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-4}
@@ -38,6 +39,6 @@ profile() { # name path body
     < "$tmp/$1.folded" > "bench/flamegraphs/$1.svg"
   echo "bench/flamegraphs/$1.svg: $(grep Requests/sec "$tmp/$1.wrk")"
 }
-profile native /models/iris/predict '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
-profile v2 /v2/models/iris/infer '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+profile native /models/iris/predict "$iris_record"
+profile v2 /v2/models/iris/infer "$iris_v2_record"
 profile mlflow /invocations '{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'

@@ -147,7 +147,6 @@ done = function(summary, latency, requests)
 end
 EOF
 }
-iris_record='{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
 titanic_record='{"pclass":3,"sex":"male","age":22,"sibsp":1,"parch":0,"fare":7.25,"embarked":"S"}'
 batch() { # record n
   printf '{"records":['; for i in $(seq "$2"); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$1"; done; printf ']}'
@@ -156,10 +155,9 @@ lua iris-1 "$iris_record"
 lua iris-100 "$(batch "$iris_record" 100)"
 lua titanic-1 "$titanic_record"
 lua titanic-100 "$(batch "$titanic_record" 100)"
-v2_record='{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
-lua v2-1 "$v2_record"
+lua v2-1 "$iris_v2_record"
 lua paced-iris-1 "$iris_record" 1
-lua paced-v2-1 "$v2_record" 1
+lua paced-v2-1 "$iris_v2_record" 1
 lua mlflow-1 "{\"dataframe_records\":[[5.1,3.5,1.4,0.2]]}"
 lua mlflow-100 "{\"dataframe_records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '[5.1,3.5,1.4,0.2]'; done)]}"
 

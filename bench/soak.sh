@@ -48,8 +48,8 @@ wrk.headers["Authorization"] = "Bearer $key"
 wrk.body = '$2'
 EOF
 }
-lua native '{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
-lua v2 '{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+lua native "$iris_record"
+lua v2 "$iris_v2_record"
 lua mlflow '{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'
 for route in "native /models/iris/predict" "v2 /v2/models/iris/infer" "mlflow /invocations"; do
   set -- $route
