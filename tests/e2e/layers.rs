@@ -5,7 +5,8 @@
 //! serve's layers, bottom to top (DESIGN.md, at the repository root, draws the same
 //! picture):
 //!
-//! 1. base: `error` (codes and `ApiError`, no rendering), `config`, `api_keys`,
+//! 1. base: `answer` (a model's answer text, made at load), `error` (codes and
+//!    `ApiError`, no rendering), `config`, `api_keys`,
 //!    `request` (request id, route template, the headers every answer carries),
 //!    `monitor`, `prediction_log`, `sharded` (per-thread metric shards);
 //! 2. state: `model_set`, `metrics`, `state` (the served models, reload, metric
@@ -27,6 +28,7 @@ const SERVE_LAYERS: &[(&str, &[&str])] = &[
     (
         "base",
         &[
+            "answer",
             "error",
             "config",
             "api_keys",

@@ -11,7 +11,7 @@
 //! [`protocol::ErrorShape`].
 //!
 //! The modules stand in layers, each importing only from its own layer or below: base
-//! (errors, config, keys, request ids), state (served models, metrics), inference,
+//! (errors, config, keys, request ids, models' answer text), state (served models, metrics), inference,
 //! protocols, and routes (route table, middleware, server) on top.
 //!
 //! [`app`] builds the application for a given [`AppState`]; the binary and the tests
@@ -20,6 +20,7 @@
 // The modules in their layers, bottom first (tests/e2e/layers.rs checks that each
 // imports only from its own layer or below, and DESIGN.md draws it).
 // base
+pub mod answer;
 pub mod api_keys;
 pub mod config;
 pub mod error;

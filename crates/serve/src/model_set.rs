@@ -11,6 +11,7 @@ use actix_web::http::header::HeaderValue;
 use ferry_core::registry::Resolved;
 use ferry_core::{AliasName, ModelBundle, ModelName, ModelRef, Version};
 
+use crate::answer::AnswerText;
 use crate::monitor::DriftWindow;
 
 /// A model version being served.
@@ -28,6 +29,9 @@ pub struct LoadedModel {
     /// text: a clone per answer copies a pointer and writes no reference count that the
     /// worker threads share.
     pub version_header: HeaderValue,
+    /// The JSON text its native and MLflow answers repeat (name, version, classes),
+    /// made once here.
+    pub answer: AnswerText,
 }
 
 impl LoadedModel {
@@ -36,14 +40,16 @@ impl LoadedModel {
     #[must_use]
     pub fn new(reference: ModelRef, resolved: Resolved, bundle: ModelBundle) -> Self {
         let drift = bundle.reference().map(|r| DriftWindow::new(Arc::clone(r)));
-        let version_header =
-            HeaderValue::from_static(static_version_text(bundle.manifest().version.0));
+        let manifest = bundle.manifest();
+        let version_header = HeaderValue::from_static(static_version_text(manifest.version.0));
+        let answer = AnswerText::new(manifest.name.as_str(), manifest.version.0, bundle.classes());
         Self {
             reference,
             resolved,
             bundle,
             drift,
             version_header,
+            answer,
         }
     }
 

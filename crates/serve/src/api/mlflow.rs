@@ -33,7 +33,7 @@ pub(super) async fn version() -> HttpResponse {
         (Object = "application/json"),
         (String = "text/csv")),
         description = "dataframe_split, dataframe_records, instances or inputs; or CSV with a header"),
-    responses((status = 200, description = "Each row's label or value", body = crate::protocol::mlflow::PredictionsBody<'_>),
+    responses((status = 200, description = "Each row's label or value", body = crate::protocol::mlflow::PredictionsBody),
         (status = 400, description = "A bad request", body = crate::protocol::mlflow::ErrorBody),
         (status = 401, description = "No API key, or an unknown one", body = crate::protocol::mlflow::ErrorBody),
         (status = 403, description = "The key lacks the predict scope", body = crate::protocol::mlflow::ErrorBody),

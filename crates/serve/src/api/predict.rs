@@ -12,7 +12,7 @@ use crate::state::{AppState, LoadedModel, ModelSet, Pick};
 #[utoipa::path(post, path = "/models/{name}/predict", tag = "native",
     params(("name" = String, Path, description = "The model")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
-    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse<'_>),
+    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse),
         super::ModelErrors,
         super::BodyErrors,))]
 pub(super) async fn predict(
@@ -42,7 +42,7 @@ pub(super) async fn predict_route_model(
     params(("name" = String, Path, description = "The model"),
         ("version" = String, Path, description = "A served version number")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
-    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse<'_>),
+    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse),
         super::ModelErrors,
         super::BodyErrors,))]
 pub(super) async fn predict_version(
@@ -62,7 +62,7 @@ pub(super) async fn predict_version(
     params(("name" = String, Path, description = "The model"),
         ("alias" = String, Path, description = "An alias the server loaded")),
     request_body(content = Object, content_type = "application/json", description = "One record (an object of features) or {\"records\": [...]}"),
-    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse<'_>),
+    responses((status = 200, description = "One prediction per record", body = crate::protocol::native::PredictResponse),
         super::ModelErrors,
         super::BodyErrors,))]
 pub(super) async fn predict_alias(

@@ -7,11 +7,12 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use ferry_core::schema::{Cell, FeatureSchema, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 
-use super::{ErrorShape, Prediction, ProtocolError};
+use super::{ErrorShape, ProtocolError};
+use crate::answer::Shape;
 use crate::error::{ApiError, ErrorCode, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 
@@ -415,20 +416,14 @@ fn decode_json(body: &[u8], schema: &FeatureSchema) -> Result<Rows, MlflowError>
     Ok(Rows::Records(records))
 }
 
-/// MLflow's answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PredictionsBody<'a> {
+/// MLflow's answer, as [`encode`] writes it: its OpenAPI schema, and the type a Rust
+/// client reads it into.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionsBody {
     /// Each row's label or value.
     #[schema(value_type = Vec<serde_json::Value>)]
-    predictions: Vec<PredictionValue<'a>>,
-}
-
-/// A prediction as MLflow writes it: the label or the value alone.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum PredictionValue<'a> {
-    Label(&'a ferry_core::ClassLabel),
-    Value(f64),
+    pub predictions: Vec<serde_json::Value>,
 }
 
 /// `{"predictions": [...]}`: each row's label (classifiers) or value (regressors), as
@@ -437,16 +432,13 @@ enum PredictionValue<'a> {
 /// # Errors
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
 pub fn encode(inference: &Inference<'_>) -> Result<HttpResponse, MlflowError> {
-    let bundle = &inference.model.bundle;
-    let predictions = Prediction::batch(&inference.predictions, bundle.classes())
-        .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?
-        .into_iter()
-        .map(|p| match p {
-            Prediction::Class { label, .. } => PredictionValue::Label(label),
-            Prediction::Value(v) => PredictionValue::Value(v),
-        })
-        .collect();
-    let body = serde_json::to_vec(&PredictionsBody { predictions })
+    let mut body = Vec::with_capacity(24 + 16 * inference.predictions.len());
+    body.extend_from_slice(b"{\"predictions\":[");
+    inference
+        .model
+        .answer
+        .write_predictions(&mut body, &inference.predictions, Shape::Mlflow)
         .map_err(|e| MlflowError::from(ApiError::Internal(e.to_string())))?;
+    body.extend_from_slice(b"]}");
     Ok(super::json_response(body, &inference.model.version_header))
 }

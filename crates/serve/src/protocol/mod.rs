@@ -18,9 +18,9 @@ use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_core::Stream;
 
-use ferry_core::{ClassLabel, Predictions};
+use ferry_core::ClassLabel;
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 
 use crate::config::Limits;
 use crate::error::{ApiError, ErrorCode};
@@ -92,87 +92,8 @@ pub fn respond<P: ErrorShape>(error: &ApiError) -> HttpResponse {
     response
 }
 
-/// Model output that does not fit the model it came from (an internal fault).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum OutputMismatch {
-    /// A class index past the model's classes.
-    #[error("class index {0} out of range")]
-    ClassIndex(usize),
-    /// Fewer probabilities than rows times classes.
-    #[error("probabilities shorter than the batch")]
-    Probabilities,
-    /// Labels from a regressor or values from a classifier.
-    #[error("model output does not match its task")]
-    Task,
-}
-
-/// One prediction.
-#[derive(Debug)]
-pub enum Prediction<'a> {
-    /// A classifier's label, and its class probabilities when the model gives them.
-    Class {
-        /// Predicted label.
-        label: &'a ClassLabel,
-        /// Every class with its probability, in the model's class order.
-        classes: &'a [ClassLabel],
-        /// The probabilities.
-        probabilities: Option<&'a [f64]>,
-    },
-    /// A regressor's value.
-    Value(f64),
-}
-
-impl<'a> Prediction<'a> {
-    /// One prediction per row of `predictions`, labelled with the model's `classes`.
-    ///
-    /// # Errors
-    /// [`OutputMismatch`] when the predictions do not match the model's task or classes
-    /// (a bug: answered as a 500).
-    pub fn batch(
-        predictions: &'a Predictions,
-        classes: Option<&'a [ClassLabel]>,
-    ) -> Result<Vec<Prediction<'a>>, OutputMismatch> {
-        match (predictions, classes) {
-            (
-                Predictions::Classes {
-                    labels,
-                    probabilities,
-                    n_classes,
-                },
-                Some(classes),
-            ) => labels
-                .iter()
-                .enumerate()
-                .map(|(r, &c)| {
-                    let label = classes.get(c).ok_or(OutputMismatch::ClassIndex(c))?;
-                    let probabilities = match probabilities {
-                        Some(p) => Some(
-                            p.get(r * n_classes..(r + 1) * n_classes)
-                                .ok_or(OutputMismatch::Probabilities)?,
-                        ),
-                        None => None,
-                    };
-                    Ok(Prediction::Class {
-                        label,
-                        classes,
-                        probabilities,
-                    })
-                })
-                .collect(),
-            (Predictions::Values(values), None) => {
-                Ok(values.iter().map(|v| Prediction::Value(*v)).collect())
-            }
-            (Predictions::Classes { .. }, None) | (Predictions::Values(_), Some(_)) => {
-                Err(OutputMismatch::Task)
-            }
-        }
-    }
-}
-
-struct Probabilities<'a>(&'a [ClassLabel], &'a [f64]);
-
-/// A 200 with a JSON `body` (every protocol's answer) and the `X-Model-Version` header of the model that answered
-/// (its [`crate::model_set::LoadedModel::version_header`]).
+/// A 200 with a JSON `body` (every protocol's answer) and the `X-Model-Version` header
+/// of the model that answered (its [`crate::model_set::LoadedModel::version_header`]).
 pub fn json_response(body: Vec<u8>, version: &HeaderValue) -> HttpResponse {
     let mut response = HttpResponse::with_body(StatusCode::OK, body);
     let headers = response.headers_mut();
@@ -198,40 +119,6 @@ impl Serialize for LabelText<'_> {
             // Most labels: written as they are, without the formatting machinery.
             ClassLabel::Str(text) => s.serialize_str(text),
             other @ (ClassLabel::Bool(_) | ClassLabel::Int(_)) => s.collect_str(other),
-        }
-    }
-}
-
-impl Serialize for Probabilities<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (label, p) in self.0.iter().zip(self.1) {
-            map.serialize_entry(&LabelText(label), p)?;
-        }
-        map.end()
-    }
-}
-
-impl Serialize for Prediction<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Prediction::Class {
-                label,
-                classes,
-                probabilities,
-            } => {
-                let mut map = s.serialize_map(Some(1 + usize::from(probabilities.is_some())))?;
-                map.serialize_entry("label", label)?;
-                if let Some(p) = probabilities {
-                    map.serialize_entry("probabilities", &Probabilities(classes, p))?;
-                }
-                map.end()
-            }
-            Prediction::Value(v) => {
-                let mut map = s.serialize_map(Some(1))?;
-                map.serialize_entry("value", v)?;
-                map.end()
-            }
         }
     }
 }

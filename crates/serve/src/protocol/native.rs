@@ -12,14 +12,14 @@ use std::fmt;
 
 use actix_web::HttpResponse;
 use ferry_core::schema::{Cell, FeatureSchema, Row, RowErrors};
-use serde::Serialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
-use super::{ErrorShape, Prediction, ProtocolError, respond};
+use super::{ErrorShape, ProtocolError, respond};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
-use crate::request::{API_VERSION, RequestId};
+use crate::request::RequestId;
 
 /// The value of one record field.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,25 +193,16 @@ fn decode_shape(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug) or cannot
 /// be serialised.
 pub fn encode(inference: &Inference<'_>, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
-    let bundle = &inference.model.bundle;
-    let manifest = bundle.manifest();
-    let predictions = Prediction::batch(&inference.predictions, bundle.classes())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let model = inference.model;
     // Room for the common answer, so that writing it does not grow the buffer.
-    let classes = bundle.classes().map_or(0, <[_]>::len);
-    let mut body = Vec::with_capacity(192 + predictions.len() * (48 + 40 * classes));
-    serde_json::to_writer(
-        &mut body,
-        &PredictResponse {
-            request_id: request_id.as_str(),
-            model: manifest.name.as_str(),
-            model_version: manifest.version.0,
-            api_version: API_VERSION,
-            predictions,
-        },
-    )
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(super::json_response(body, &inference.model.version_header))
+    let classes = model.bundle.classes().map_or(0, <[_]>::len);
+    let rows = inference.predictions.len();
+    let mut body = Vec::with_capacity(192 + rows * (48 + 40 * classes));
+    model
+        .answer
+        .write_native(&mut body, request_id.as_str(), &inference.predictions)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(super::json_response(body, &model.version_header))
 }
 
 /// The native JSON body of every error.
@@ -232,21 +223,24 @@ pub struct ErrorBody<'a> {
     errors: Option<&'a [RowErrors]>,
 }
 
-/// `POST /models/{name}/predict`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PredictResponse<'a> {
+/// The answer of `POST /models/{name}/predict`, as [`encode`] writes it from the model's
+/// [`AnswerText`](crate::answer::AnswerText): its OpenAPI schema, and the type a Rust
+/// client reads it into.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictResponse {
     /// The request id (from `X-Request-Id`, or generated).
-    pub request_id: &'a str,
+    pub request_id: String,
     /// Model name.
-    pub model: &'a str,
+    pub model: String,
     /// Model version.
     pub model_version: u64,
     /// The API version.
-    pub api_version: &'static str,
+    pub api_version: String,
     /// One prediction per record, in request order: `label` and `probabilities` for a
     /// classifier, `value` for a regressor.
     #[schema(value_type = Vec<Object>)]
-    pub predictions: Vec<Prediction<'a>>,
+    pub predictions: Vec<serde_json::Value>,
 }
 
 /// Ferry's native error shape.

@@ -3,17 +3,21 @@
 //! CSV). Arbitrary bytes, and arbitrary JSON built around each protocol's own keys, never
 //! panic: each body either decodes or is refused with a 4xx. What decodes then goes
 //! through validation, preprocessing and the model ([`serve::infer::infer`]), which
-//! answers or refuses with a 4xx too.
+//! answers or refuses with a 4xx too. Valid records, in a native and an MLflow body,
+//! are answered in each protocol's documented schema with the same labels.
 
 use std::sync::Arc;
 
 use actix_web::ResponseError;
+use actix_web::body::MessageBody as _;
+use actix_web::test::TestRequest;
 use ferry_core::LocalRegistry;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use serve::infer::infer;
 use serve::model_set::{LoadedModel, Pick};
 use serve::protocol::{mlflow, native, v2};
+use serve::request::current;
 use serve::state::load_models;
 use serve::{AppState, Limits};
 
@@ -82,6 +86,30 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
             bytes[..at].to_vec()
         }),
     ]
+}
+
+/// A record the tiny model takes: every feature in its range or null where nullable,
+/// categories it knows.
+fn valid_record() -> impl Strategy<Value = Value> {
+    (
+        1..=3i64,
+        prop_oneof![Just("female"), Just("male")],
+        prop::option::of(0.0..=120.0f64),
+        prop::option::of(prop_oneof![Just("S"), Just("C"), Just("Q")]),
+    )
+        .prop_map(|(pclass, sex, age, embarked)| {
+            serde_json::json!({"pclass": pclass, "sex": sex, "age": age, "embarked": embarked})
+        })
+}
+
+/// The JSON answer `res` carries, read into its documented schema `T` (which refuses a
+/// field it does not know).
+fn read_answer<T: serde::de::DeserializeOwned>(res: actix_web::HttpResponse) -> T {
+    assert_eq!(res.status(), actix_web::http::StatusCode::OK);
+    let Ok(bytes) = res.into_body().try_into_bytes() else {
+        panic!("an answer is written in memory")
+    };
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn client_error(status: actix_web::http::StatusCode, what: &str) {
@@ -154,6 +182,39 @@ proptest! {
                 }
             }
             Err(e) => client_error(e.status_code(), "mlflow decode"),
+        }
+    }
+
+    #[test]
+    fn valid_records_are_answered_in_each_protocols_schema_with_the_same_labels(
+        records in prop::collection::vec(valid_record(), 1..8),
+        single in any::<bool>(),
+    ) {
+        let (state, model) = tiny();
+        let body = if single && records.len() == 1 {
+            records[0].clone()
+        } else {
+            serde_json::json!({ "records": records })
+        };
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let decoded = native::decode(&bytes, 8).unwrap();
+        let inference = infer(&state, &model, &decoded.rows(), "prop").unwrap();
+        let id = current(&TestRequest::default().to_http_request());
+        let native: native::PredictResponse = read_answer(native::encode(&inference, &id).unwrap());
+        prop_assert_eq!(native.request_id.as_str(), id.as_str());
+        prop_assert_eq!((native.model.as_str(), native.model_version), ("tiny", 1));
+        prop_assert_eq!(native.predictions.len(), records.len());
+
+        let body = serde_json::to_vec(&serde_json::json!({ "dataframe_records": records })).unwrap();
+        let rows = mlflow::decode(&body, Some("application/json"), model.bundle.schema(), 8).unwrap();
+        let inference = infer(&state, &model, &rows.rows(), "prop").unwrap();
+        let mlflow: mlflow::PredictionsBody = read_answer(mlflow::encode(&inference).unwrap());
+        prop_assert_eq!(mlflow.predictions.len(), records.len());
+        for (n, m) in native.predictions.iter().zip(&mlflow.predictions) {
+            prop_assert_eq!(&n["label"], m);
+            let p = &n["probabilities"];
+            let sum = p["0"].as_f64().unwrap() + p["1"].as_f64().unwrap();
+            prop_assert!((sum - 1.0).abs() < 1e-9, "probabilities {} sum to {}", p, sum);
         }
     }
 }

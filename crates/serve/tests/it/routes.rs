@@ -95,6 +95,20 @@ async fn single_and_batch_predictions_agree() {
     assert_eq!(batch["predictions"][0], single["predictions"][0]);
     assert_eq!(batch["predictions"][1]["label"], 0);
     assert_ne!(batch["request_id"], "abc-123");
+
+    // A client's id with a quote and a backslash is answered as JSON text, unchanged.
+    let req = test::TestRequest::post()
+        .uri("/models/tiny/predict")
+        .insert_header(("x-request-id", r#"a"b\c"#))
+        .set_json(&record)
+        .to_request();
+    let answer: serve::protocol::native::PredictResponse =
+        test::call_and_read_body_json(&app, req).await;
+    assert_eq!(answer.request_id, r#"a"b\c"#);
+    assert_eq!(
+        serde_json::to_value(&answer.predictions).unwrap(),
+        single["predictions"]
+    );
 }
 
 #[actix_web::test]
