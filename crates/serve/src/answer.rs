@@ -1,8 +1,9 @@
-//! The JSON text that every prediction answer of a model repeats, made once when the model loads:
-//! the native answer's head (model name, version, API version) and each class as a JSON
-//! value and as a JSON key. The native and MLflow answers copy these bytes and write
-//! only what changes per request (the request id, the labels picked, the numbers),
-//! instead of serialising the same strings, with their escaping, for every answer.
+//! The JSON text that every prediction answer of a model repeats, made once when the
+//! model loads: the heads of the native and KServe V2 answers (model name, version, API
+//! version) and each class as a JSON value and as JSON text. The native, V2 and MLflow
+//! answers copy these bytes and write only what changes per request (the request id,
+//! the labels picked, the numbers), instead of serialising the same strings, with their
+//! escaping, for every answer.
 //!
 //! Numbers are written as serde_json writes them: the shortest text that reads back to
 //! the same `f64`, and `null` for a NaN or an infinity.
@@ -20,6 +21,9 @@ pub struct AnswerText {
     /// `,"model":"iris","model_version":1,"api_version":"v1","predictions":[`: what a
     /// native answer carries between its request id and its predictions.
     native_head: Box<[u8]>,
+    /// `{"model_name":"iris","model_version":"1"`: how a KServe V2 answer starts (the
+    /// protocol gives versions as strings).
+    v2_head: Box<[u8]>,
     /// A classifier's classes in the model's order; `None` for a regressor.
     classes: Option<Box<[ClassText]>>,
 }
@@ -29,8 +33,9 @@ pub struct AnswerText {
 struct ClassText {
     /// As a JSON value, the label as the training data had it: `"setosa"`, `1`, `true`.
     value: Box<[u8]>,
-    /// As a JSON object key with its colon: `"setosa":`, `"1":`, `"true":`.
-    key: Box<[u8]>,
+    /// As JSON text (its `Display`): `"setosa"`, `"1"`, `"true"`. With a colon, the key
+    /// of its probability.
+    text: Box<[u8]>,
 }
 
 /// Model output that does not fit the model it came from (an internal fault).
@@ -76,21 +81,36 @@ impl AnswerText {
                 .map(|label| {
                     let mut value = Vec::new();
                     push_json(&mut value, label);
-                    // A key is the label's text: `1`, `true` and `setosa` alike.
-                    let mut key = Vec::new();
-                    push_json(&mut key, &label.to_string());
-                    key.push(b':');
+                    let mut text = Vec::new();
+                    push_json(&mut text, &label.to_string());
                     ClassText {
                         value: value.into_boxed_slice(),
-                        key: key.into_boxed_slice(),
+                        text: text.into_boxed_slice(),
                     }
                 })
                 .collect()
         });
+        let mut v2_head = b"{\"model_name\":".to_vec();
+        push_json(&mut v2_head, name);
+        v2_head.extend_from_slice(b",\"model_version\":");
+        push_json(&mut v2_head, &version.to_string());
         Self {
             native_head: native_head.into_boxed_slice(),
+            v2_head: v2_head.into_boxed_slice(),
             classes,
         }
+    }
+
+    /// How a KServe V2 answer starts: `{"model_name":"iris","model_version":"1"`.
+    pub(crate) fn v2_head(&self) -> &[u8] {
+        &self.v2_head
+    }
+
+    /// Class `class` as a JSON value (`1`, `true`, `"setosa"`), or as JSON text when
+    /// `as_text` (`"1"`, `"true"`); `None` past the classes, or for a regressor.
+    pub(crate) fn class(&self, class: usize, as_text: bool) -> Option<&[u8]> {
+        let class = self.classes.as_deref()?.get(class)?;
+        Some(if as_text { &class.text } else { &class.value })
     }
 
     /// Writes the native answer for `request_id` and `predictions` into `out`: `{`,
@@ -159,7 +179,8 @@ impl AnswerText {
                             if k > 0 {
                                 out.push(b',');
                             }
-                            out.extend_from_slice(&class.key);
+                            out.extend_from_slice(&class.text);
+                            out.push(b':');
                             push_f64(out, p);
                         }
                         out.push(b'}');
@@ -203,7 +224,7 @@ fn push_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 
 /// Appends `text` as a JSON string. Text that needs no escaping (a generated request id,
 /// or a client's printable one without quotes or backslashes) is copied as it is.
-fn push_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
@@ -378,6 +399,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"request_id":"r\"1","model":"iris","model_version":3,"api_version":"v1","predictions":[{"label":"versicolor","probabilities":{"setosa":0.25,"versicolor":0.5,"virginica":0.25}}]}"#
         );
+        assert_eq!(
+            text.v2_head(),
+            br#"{"model_name":"iris","model_version":"3""#
+        );
+        assert_eq!(text.class(2, false), Some(&br#""virginica""#[..]));
+        assert_eq!(text.class(3, false), None);
+        let flags = AnswerText::new(
+            "m",
+            1,
+            Some(&[ClassLabel::Bool(false), ClassLabel::Bool(true)]),
+        );
+        assert_eq!(flags.class(1, false), Some(&b"true"[..]));
+        assert_eq!(flags.class(1, true), Some(&br#""true""#[..]));
+        assert_eq!(AnswerText::new("m", 1, None).class(0, true), None);
     }
 
     #[test]

@@ -202,7 +202,7 @@ async fn infer_answer(
 #[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model")),
     request_body(content = crate::protocol::v2::InferRequest<'_>, content_type = "application/json"),
-    responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
+    responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse),
         (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
         (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
         ModelErrors))]
@@ -230,7 +230,7 @@ pub(super) async fn infer_route_model(
 #[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "kserve-v2",
     params(("name" = String, Path, description = "The model"), ("version" = String, Path, description = "The version")),
     request_body(content = crate::protocol::v2::InferRequest<'_>, content_type = "application/json"),
-    responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse<'_>),
+    responses((status = 200, description = "The outputs", body = crate::protocol::v2::InferResponse),
         (status = 408, description = "The body did not arrive in time", body = crate::protocol::v2::ErrorBody),
         (status = 413, description = "The body is over the limit", body = crate::protocol::v2::ErrorBody),
         ModelErrors))]

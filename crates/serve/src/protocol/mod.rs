@@ -18,10 +18,6 @@ use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_core::Stream;
 
-use ferry_core::ClassLabel;
-use serde::Serialize;
-use serde::ser::Serializer;
-
 use crate::config::Limits;
 use crate::error::{ApiError, ErrorCode};
 
@@ -107,21 +103,6 @@ pub fn json_response(body: Vec<u8>, version: &HeaderValue) -> HttpResponse {
 
 /// `application/json`, without parsing or copying it per response.
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-
-/// A label as JSON text (`"setosa"`, `"1"`, `"true"`: its `Display`), which serde_json
-/// writes straight into the answer instead of formatting a `String` first; class names
-/// are map keys and V2 `BYTES`.
-pub(crate) struct LabelText<'a>(pub(crate) &'a ClassLabel);
-
-impl Serialize for LabelText<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            // Most labels: written as they are, without the formatting machinery.
-            ClassLabel::Str(text) => s.serialize_str(text),
-            other @ (ClassLabel::Bool(_) | ClassLabel::Int(_)) => s.collect_str(other),
-        }
-    }
-}
 
 /// Reads a JSON request body: checks the content type (`application/json` or any
 /// `+json` type), decompresses it when the client sent it compressed, and stops at

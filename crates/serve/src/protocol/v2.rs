@@ -27,6 +27,7 @@ use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
 use super::{ErrorShape, ProtocolError};
+use crate::answer::{AnswerText, push_f64, push_str};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 use crate::state::LoadedModel;
@@ -863,30 +864,32 @@ fn feature_names(schema: &FeatureSchema) -> String {
         .join(", ")
 }
 
-/// One output tensor of a response.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OutputTensor<'a> {
+/// One output tensor of an answer ([`InferResponse`]).
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputTensor {
     /// `predict` or `predict_proba`.
-    name: &'static str,
+    pub name: String,
     /// Its datatype.
-    datatype: &'static str,
+    pub datatype: String,
     /// Its shape.
-    #[schema(value_type = Vec<usize>)]
-    shape: &'a [usize],
+    pub shape: Vec<usize>,
     /// `binary_data_size` when the data is in the binary part.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    parameters: Option<BinaryData>,
+    pub parameters: Option<BinaryData>,
     /// The elements, when in JSON.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     #[schema(value_type = Option<Vec<serde_json::Value>>)]
-    data: Option<OutputData<'a>>,
+    pub data: Option<Vec<serde_json::Value>>,
 }
 
 /// An output's parameters when its data is in the binary part.
-#[derive(Debug, Serialize)]
-struct BinaryData {
-    binary_data_size: usize,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinaryData {
+    /// The length of its data in the binary part, in bytes.
+    pub binary_data_size: usize,
 }
 
 /// An output's elements, written as a JSON array straight from the predictions.
@@ -902,30 +905,36 @@ enum OutputData<'a> {
     },
 }
 
-impl Serialize for OutputData<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        match *self {
-            OutputData::Numbers(values) => serializer.collect_seq(values),
-            OutputData::Labels {
-                labels,
-                classes,
-                datatype,
-            } => {
-                let mut seq = serializer.serialize_seq(Some(labels.len()))?;
-                for &l in labels {
-                    match (
-                        datatype,
-                        label(classes, l).map_err(serde::ser::Error::custom)?,
-                    ) {
-                        ("INT64", ClassLabel::Int(i)) => seq.serialize_element(i)?,
-                        ("BOOL", ClassLabel::Bool(b)) => seq.serialize_element(b)?,
-                        (_, other) => seq.serialize_element(&super::LabelText(other))?,
+impl OutputData<'_> {
+    /// The elements as a JSON array: numbers as serde_json writes them, labels from the
+    /// model's answer text (numbers for INT64, booleans for BOOL, strings for BYTES).
+    fn json(self, out: &mut Vec<u8>, text: &AnswerText) -> Result<(), ApiError> {
+        out.push(b'[');
+        match self {
+            OutputData::Numbers(values) => {
+                for (i, &v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
                     }
+                    push_f64(out, v);
                 }
-                seq.end()
+            }
+            OutputData::Labels {
+                labels, datatype, ..
+            } => {
+                for (i, &l) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let element = text
+                        .class(l, datatype == "BYTES")
+                        .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))?;
+                    out.extend_from_slice(element);
+                }
             }
         }
+        out.push(b']');
+        Ok(())
     }
 }
 
@@ -972,18 +981,20 @@ fn label(classes: &[ClassLabel], l: usize) -> Result<&ClassLabel, ApiError> {
         .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))
 }
 
-/// The answer to an inference request.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InferResponse<'a> {
+/// The answer to an inference request, as [`encode`] writes it (the JSON part, when
+/// outputs are in binary): its OpenAPI schema, and the type a Rust client reads it into.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InferResponse {
     /// The model.
-    model_name: &'a str,
+    pub model_name: String,
     /// Its version, as text (the protocol gives versions as strings).
-    model_version: &'a str,
+    pub model_version: String,
     /// The request's `id`, when it had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
+    #[serde(default)]
+    pub id: Option<String>,
     /// The outputs.
-    outputs: Vec<OutputTensor<'a>>,
+    pub outputs: Vec<OutputTensor>,
 }
 
 /// The datatype of a classifier's labels: INT64, BOOL or BYTES, as the labels are.
@@ -1027,20 +1038,27 @@ fn predict_tensor<'a>(
 /// # Errors
 /// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
 pub fn encode(inference: &Inference<'_>, request: &Decoded) -> Result<HttpResponse, V2Error> {
-    let bundle = &inference.model.bundle;
-    let manifest = bundle.manifest();
+    let model = inference.model;
+    let text = &model.answer;
     let n = inference.predictions.len();
     let n_classes = match &inference.predictions {
         Predictions::Classes { n_classes, .. } => *n_classes,
         Predictions::Values(_) => 0,
     };
     let (one, two) = ([n], [n, n_classes]);
-    let mut outputs = Vec::with_capacity(request.outputs.len());
+    let mut header = Vec::with_capacity(128 + 24 * n * n_classes.max(1));
+    header.extend_from_slice(text.v2_head());
+    if let Some(id) = &request.id {
+        header.extend_from_slice(b",\"id\":");
+        push_str(&mut header, id);
+    }
+    header.extend_from_slice(b",\"outputs\":[");
     let mut binary = Vec::new();
-    for &(output, as_binary) in &request.outputs {
+    for (i, &(output, as_binary)) in request.outputs.iter().enumerate() {
         let (datatype, shape, data) = match output {
             Output::Predict => {
-                let (datatype, data) = predict_tensor(&inference.predictions, bundle.classes())?;
+                let (datatype, data) =
+                    predict_tensor(&inference.predictions, model.bundle.classes())?;
                 (datatype, &one[..], data)
             }
             Output::Probabilities => {
@@ -1056,33 +1074,35 @@ pub fn encode(inference: &Inference<'_>, request: &Decoded) -> Result<HttpRespon
                 ("FP64", &two[..], OutputData::Numbers(p))
             }
         };
-        let (parameters, data) = if as_binary {
+        if i > 0 {
+            header.push(b',');
+        }
+        header.extend_from_slice(b"{\"name\":\"");
+        header.extend_from_slice(output.name().as_bytes());
+        header.extend_from_slice(b"\",\"datatype\":\"");
+        header.extend_from_slice(datatype.as_bytes());
+        header.extend_from_slice(b"\",\"shape\":[");
+        let mut digits = itoa::Buffer::new();
+        for (d, &size) in shape.iter().enumerate() {
+            if d > 0 {
+                header.push(b',');
+            }
+            header.extend_from_slice(digits.format(size).as_bytes());
+        }
+        header.push(b']');
+        if as_binary {
             let start = binary.len();
             data.binary(&mut binary)?;
-            let binary_data_size = binary.len() - start;
-            (Some(BinaryData { binary_data_size }), None)
+            header.extend_from_slice(b",\"parameters\":{\"binary_data_size\":");
+            header.extend_from_slice(digits.format(binary.len() - start).as_bytes());
+            header.push(b'}');
         } else {
-            (None, Some(data))
-        };
-        outputs.push(OutputTensor {
-            name: output.name(),
-            datatype,
-            shape,
-            parameters,
-            data,
-        });
+            header.extend_from_slice(b",\"data\":");
+            data.json(&mut header, text)?;
+        }
+        header.push(b'}');
     }
-    let mut header = Vec::with_capacity(128 + 24 * n * n_classes.max(1));
-    serde_json::to_writer(
-        &mut header,
-        &InferResponse {
-            model_name: manifest.name.as_str(),
-            model_version: inference.model.version_text(),
-            id: request.id.as_deref(),
-            outputs,
-        },
-    )
-    .map_err(|e| V2Error::from(ApiError::Internal(e.to_string())))?;
+    header.extend_from_slice(b"]}");
     let version = &inference.model.version_header;
     if binary.is_empty() {
         return Ok(super::json_response(header, version));

@@ -3,8 +3,8 @@
 //! CSV). Arbitrary bytes, and arbitrary JSON built around each protocol's own keys, never
 //! panic: each body either decodes or is refused with a 4xx. What decodes then goes
 //! through validation, preprocessing and the model ([`serve::infer::infer`]), which
-//! answers or refuses with a 4xx too. Valid records, in a native and an MLflow body,
-//! are answered in each protocol's documented schema with the same labels.
+//! answers or refuses with a 4xx too. Valid records, in a native, a V2 and an MLflow
+//! body, are answered in each protocol's documented schema with the same predictions.
 
 use std::sync::Arc;
 
@@ -186,9 +186,10 @@ proptest! {
     }
 
     #[test]
-    fn valid_records_are_answered_in_each_protocols_schema_with_the_same_labels(
+    fn valid_records_are_answered_in_each_protocols_schema_with_the_same_predictions(
         records in prop::collection::vec(valid_record(), 1..8),
         single in any::<bool>(),
+        v2_id in "\\PC{0,8}|[\"\\\\]{1,3}",
     ) {
         let (state, model) = tiny();
         let body = if single && records.len() == 1 {
@@ -210,8 +211,33 @@ proptest! {
         let inference = infer(&state, &model, &rows.rows(), "prop").unwrap();
         let mlflow: mlflow::PredictionsBody = read_answer(mlflow::encode(&inference).unwrap());
         prop_assert_eq!(mlflow.predictions.len(), records.len());
-        for (n, m) in native.predictions.iter().zip(&mlflow.predictions) {
+
+        let column = |name: &str, datatype: &str| {
+            let data: Vec<Value> = records.iter().map(|r| r[name].clone()).collect();
+            serde_json::json!({"name": name, "datatype": datatype, "shape": [records.len()], "data": data})
+        };
+        let body = serde_json::json!({"id": v2_id, "inputs": [
+            column("pclass", "INT64"), column("sex", "BYTES"),
+            column("age", "FP64"), column("embarked", "BYTES"),
+        ]});
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let decoded = v2::decode(&bytes, None, &model, 8).unwrap();
+        let inference = infer(&state, &model, &decoded.rows(), "prop").unwrap();
+        let v2: v2::InferResponse = read_answer(v2::encode(&inference, &decoded).unwrap());
+        prop_assert_eq!((v2.model_name.as_str(), v2.model_version.as_str()), ("tiny", "1"));
+        prop_assert_eq!(v2.id.as_deref(), Some(v2_id.as_str()));
+        let [labels, probabilities] = &v2.outputs[..] else {
+            panic!("predict and predict_proba: {:?}", v2.outputs)
+        };
+        prop_assert_eq!((labels.name.as_str(), labels.datatype.as_str()), ("predict", "INT64"));
+        prop_assert_eq!(&labels.shape, &[records.len()]);
+        prop_assert_eq!(&probabilities.shape, &[records.len(), 2]);
+        let labels = labels.data.as_ref().unwrap();
+        let probabilities = probabilities.data.as_ref().unwrap();
+        for (r, (n, m)) in native.predictions.iter().zip(&mlflow.predictions).enumerate() {
             prop_assert_eq!(&n["label"], m);
+            prop_assert_eq!(&n["label"], &labels[r]);
+            prop_assert_eq!(&n["probabilities"]["1"], &probabilities[2 * r + 1]);
             let p = &n["probabilities"];
             let sum = p["0"].as_f64().unwrap() + p["1"].as_f64().unwrap();
             prop_assert!((sum - 1.0).abs() < 1e-9, "probabilities {} sum to {}", p, sum);
