@@ -37,6 +37,20 @@ struct ModelSeries {
     classes: Vec<ShardedCounter>,
 }
 
+impl ModelSeries {
+    /// One inference of `elapsed` that gave `counts[c]` rows of class `c`.
+    fn observe(&self, elapsed: Duration, counts: &[u64]) {
+        let rows: u64 = counts.iter().sum();
+        self.records.observe(rows as f64);
+        self.seconds.observe(elapsed.as_secs_f64());
+        for (counter, &n) in self.classes.iter().zip(counts) {
+            if n > 0 {
+                counter.inc_by(n);
+            }
+        }
+    }
+}
+
 thread_local! {
     static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
 }
@@ -293,38 +307,31 @@ impl Metrics {
     ) {
         HANDLES.with_borrow_mut(|h| {
             let per_model = h.models.entry((self.id, version)).or_default();
-            if !per_model.contains_key(model) {
-                let v = version.to_string();
-                let series = if classes.is_empty() {
-                    vec![self.predictions.counter_handle(&[model, &v, ""])]
-                } else {
-                    classes
-                        .iter()
-                        .map(|c| {
-                            self.predictions
-                                .counter_handle(&[model, &v, &c.to_string()])
-                        })
-                        .collect()
-                };
-                per_model.insert(
-                    model.to_owned(),
-                    ModelSeries {
-                        records: self.records.histogram_handle(&[model]),
-                        seconds: self.model_seconds.histogram_handle(&[model, &v]),
-                        classes: series,
-                    },
-                );
-            }
+            // One lookup on the common path; the series are made on a thread's first
+            // inference of the version.
             if let Some(series) = per_model.get(model) {
-                let rows: u64 = counts.iter().sum();
-                series.records.observe(rows as f64);
-                series.seconds.observe(elapsed.as_secs_f64());
-                for (counter, &n) in series.classes.iter().zip(counts) {
-                    if n > 0 {
-                        counter.inc_by(n);
-                    }
-                }
+                series.observe(elapsed, counts);
+                return;
             }
+            let v = version.to_string();
+            let classes = if classes.is_empty() {
+                vec![self.predictions.counter_handle(&[model, &v, ""])]
+            } else {
+                classes
+                    .iter()
+                    .map(|c| {
+                        self.predictions
+                            .counter_handle(&[model, &v, &c.to_string()])
+                    })
+                    .collect()
+            };
+            let series = ModelSeries {
+                records: self.records.histogram_handle(&[model]),
+                seconds: self.model_seconds.histogram_handle(&[model, &v]),
+                classes,
+            };
+            series.observe(elapsed, counts);
+            per_model.insert(model.to_owned(), series);
         });
     }
 
