@@ -29,8 +29,8 @@ pub struct LoadedModel {
     /// text: a clone per answer copies a pointer and writes no reference count that the
     /// worker threads share.
     pub version_header: HeaderValue,
-    /// The JSON text its native and MLflow answers repeat (name, version, classes),
-    /// made once here.
+    /// The JSON text its native, KServe V2 and MLflow answers repeat (name, version,
+    /// classes), made once here.
     pub answer: AnswerText,
 }
 

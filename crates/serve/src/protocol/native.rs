@@ -190,8 +190,7 @@ fn decode_shape(body: &[u8], max_records: usize) -> Result<Records<'_>, ApiError
 /// record, with the `X-Model-Version` header.
 ///
 /// # Errors
-/// [`ApiError::Internal`] when the predictions do not fit the model (a bug) or cannot
-/// be serialised.
+/// [`ApiError::Internal`] when the predictions do not fit the model (a bug).
 pub fn encode(inference: &Inference<'_>, request_id: &RequestId) -> Result<HttpResponse, ApiError> {
     let model = inference.model;
     // Room for the common answer, so that writing it does not grow the buffer.
