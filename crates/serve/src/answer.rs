@@ -154,62 +154,69 @@ impl AnswerText {
                     n_classes,
                 },
                 Some(classes),
-            ) => {
-                for (r, &c) in labels.iter().enumerate() {
-                    let class = classes.get(c).ok_or(OutputMismatch::ClassIndex(c))?;
-                    let row = match probabilities {
-                        Some(p) => Some(
-                            p.get(r * n_classes..(r + 1) * n_classes)
-                                .ok_or(OutputMismatch::Probabilities)?,
-                        ),
-                        None => None,
-                    };
-                    if r > 0 {
-                        out.push(b',');
-                    }
-                    if shape == Shape::Mlflow {
-                        out.extend_from_slice(&class.value);
-                        continue;
-                    }
-                    out.extend_from_slice(b"{\"label\":");
+            ) => push_list(out, labels.iter().enumerate(), |out, (r, &c)| {
+                let class = classes.get(c).ok_or(OutputMismatch::ClassIndex(c))?;
+                let row = match probabilities {
+                    Some(p) => Some(
+                        p.get(r * n_classes..(r + 1) * n_classes)
+                            .ok_or(OutputMismatch::Probabilities)?,
+                    ),
+                    None => None,
+                };
+                if shape == Shape::Mlflow {
                     out.extend_from_slice(&class.value);
-                    if let Some(row) = row {
-                        out.extend_from_slice(b",\"probabilities\":{");
-                        for (k, (class, &p)) in classes.iter().zip(row).enumerate() {
-                            if k > 0 {
-                                out.push(b',');
-                            }
-                            out.extend_from_slice(&class.text);
-                            out.push(b':');
-                            push_f64(out, p);
-                        }
-                        out.push(b'}');
-                    }
+                    return Ok(());
+                }
+                out.extend_from_slice(b"{\"label\":");
+                out.extend_from_slice(&class.value);
+                if let Some(row) = row {
+                    out.extend_from_slice(b",\"probabilities\":{");
+                    push_list(out, classes.iter().zip(row), |out, (class, &p)| {
+                        out.extend_from_slice(&class.text);
+                        out.push(b':');
+                        push_f64(out, p);
+                        Ok::<_, OutputMismatch>(())
+                    })?;
                     out.push(b'}');
                 }
+                out.push(b'}');
                 Ok(())
-            }
-            (Predictions::Values(values), None) => {
-                for (r, &v) in values.iter().enumerate() {
-                    if r > 0 {
-                        out.push(b',');
+            }),
+            (Predictions::Values(values), None) => push_list(out, values, |out, &v| {
+                match shape {
+                    Shape::Native => {
+                        out.extend_from_slice(b"{\"value\":");
+                        push_f64(out, v);
+                        out.push(b'}');
                     }
-                    match shape {
-                        Shape::Native => {
-                            out.extend_from_slice(b"{\"value\":");
-                            push_f64(out, v);
-                            out.push(b'}');
-                        }
-                        Shape::Mlflow => push_f64(out, v),
-                    }
+                    Shape::Mlflow => push_f64(out, v),
                 }
                 Ok(())
-            }
+            }),
             (Predictions::Classes { .. }, None) | (Predictions::Values(_), Some(_)) => {
                 Err(OutputMismatch::Task)
             }
         }
     }
+}
+
+/// Appends each of `items` with `write`, separated by commas (the caller writes the
+/// brackets around the list).
+///
+/// # Errors
+/// The first error of `write`; the list is then cut short.
+pub(crate) fn push_list<T, E>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T) -> Result<(), E>,
+) -> Result<(), E> {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item)?;
+    }
+    Ok(())
 }
 
 /// Appends `value` as JSON. Only strings, integers, booleans and labels are written

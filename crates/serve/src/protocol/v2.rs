@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use smallvec::SmallVec;
 
 use super::{ErrorShape, ProtocolError};
-use crate::answer::{AnswerText, push_f64, push_str};
+use crate::answer::{AnswerText, push_f64, push_list, push_str};
 use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 use crate::state::LoadedModel;
@@ -910,35 +910,25 @@ impl OutputData<'_> {
     /// model's answer text (numbers for INT64, booleans for BOOL, strings for BYTES).
     fn json(self, out: &mut Vec<u8>, text: &AnswerText) -> Result<(), ApiError> {
         out.push(b'[');
-        match self {
-            OutputData::Numbers(values) => {
-                for (i, &v) in values.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    push_f64(out, v);
-                }
-            }
+        let written: Result<(), ApiError> = match self {
+            OutputData::Numbers(values) => push_list(out, values, |out, &v| {
+                push_f64(out, v);
+                Ok(())
+            }),
             OutputData::Labels {
                 labels, datatype, ..
-            } => {
-                for (i, &l) in labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    let element = text
-                        .class(l, datatype == "BYTES")
-                        .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))?;
-                    out.extend_from_slice(element);
-                }
-            }
-        }
+            } => push_list(out, labels, |out, &l| {
+                let element = text
+                    .class(l, datatype == "BYTES")
+                    .ok_or_else(|| ApiError::Internal(format!("label {l} out of range")))?;
+                out.extend_from_slice(element);
+                Ok(())
+            }),
+        };
         out.push(b']');
-        Ok(())
+        written
     }
-}
 
-impl OutputData<'_> {
     /// The elements in Triton's binary layout (little-endian; BYTES as a 4-byte length
     /// and the UTF-8 text).
     fn binary(self, out: &mut Vec<u8>) -> Result<(), ApiError> {
@@ -1054,54 +1044,54 @@ pub fn encode(inference: &Inference<'_>, request: &Decoded) -> Result<HttpRespon
     }
     header.extend_from_slice(b",\"outputs\":[");
     let mut binary = Vec::new();
-    for (i, &(output, as_binary)) in request.outputs.iter().enumerate() {
-        let (datatype, shape, data) = match output {
-            Output::Predict => {
-                let (datatype, data) =
-                    predict_tensor(&inference.predictions, model.bundle.classes())?;
-                (datatype, &one[..], data)
+    push_list(
+        &mut header,
+        &request.outputs,
+        |header, &(output, as_binary)| {
+            let (datatype, shape, data) = match output {
+                Output::Predict => {
+                    let (datatype, data) =
+                        predict_tensor(&inference.predictions, model.bundle.classes())?;
+                    (datatype, &one[..], data)
+                }
+                Output::Probabilities => {
+                    let Predictions::Classes {
+                        probabilities: Some(p),
+                        ..
+                    } = &inference.predictions
+                    else {
+                        return Err(V2Error::from(ApiError::Internal(
+                            "predict_proba for a model without probabilities".to_owned(),
+                        )));
+                    };
+                    ("FP64", &two[..], OutputData::Numbers(p))
+                }
+            };
+            header.extend_from_slice(b"{\"name\":\"");
+            header.extend_from_slice(output.name().as_bytes());
+            header.extend_from_slice(b"\",\"datatype\":\"");
+            header.extend_from_slice(datatype.as_bytes());
+            header.extend_from_slice(b"\",\"shape\":[");
+            let mut digits = itoa::Buffer::new();
+            push_list(header, shape, |header, &size| {
+                header.extend_from_slice(digits.format(size).as_bytes());
+                Ok::<_, V2Error>(())
+            })?;
+            header.push(b']');
+            if as_binary {
+                let start = binary.len();
+                data.binary(&mut binary)?;
+                header.extend_from_slice(b",\"parameters\":{\"binary_data_size\":");
+                header.extend_from_slice(digits.format(binary.len() - start).as_bytes());
+                header.push(b'}');
+            } else {
+                header.extend_from_slice(b",\"data\":");
+                data.json(header, text)?;
             }
-            Output::Probabilities => {
-                let Predictions::Classes {
-                    probabilities: Some(p),
-                    ..
-                } = &inference.predictions
-                else {
-                    return Err(V2Error::from(ApiError::Internal(
-                        "predict_proba for a model without probabilities".to_owned(),
-                    )));
-                };
-                ("FP64", &two[..], OutputData::Numbers(p))
-            }
-        };
-        if i > 0 {
-            header.push(b',');
-        }
-        header.extend_from_slice(b"{\"name\":\"");
-        header.extend_from_slice(output.name().as_bytes());
-        header.extend_from_slice(b"\",\"datatype\":\"");
-        header.extend_from_slice(datatype.as_bytes());
-        header.extend_from_slice(b"\",\"shape\":[");
-        let mut digits = itoa::Buffer::new();
-        for (d, &size) in shape.iter().enumerate() {
-            if d > 0 {
-                header.push(b',');
-            }
-            header.extend_from_slice(digits.format(size).as_bytes());
-        }
-        header.push(b']');
-        if as_binary {
-            let start = binary.len();
-            data.binary(&mut binary)?;
-            header.extend_from_slice(b",\"parameters\":{\"binary_data_size\":");
-            header.extend_from_slice(digits.format(binary.len() - start).as_bytes());
             header.push(b'}');
-        } else {
-            header.extend_from_slice(b",\"data\":");
-            data.json(&mut header, text)?;
-        }
-        header.push(b'}');
-    }
+            Ok(())
+        },
+    )?;
     header.extend_from_slice(b"]}");
     let version = &inference.model.version_header;
     if binary.is_empty() {
