@@ -5,6 +5,7 @@
 //! Every inference is also counted in the metrics, added to the model's live drift
 //! window, and (when sampled) offered to the prediction log.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_core::Predictions;
@@ -33,7 +34,7 @@ pub struct Inference<'m> {
 /// overflows), or an internal failure.
 pub fn infer<'m, R: Row>(
     state: &AppState,
-    model: &'m LoadedModel,
+    model: &'m Arc<LoadedModel>,
     rows: &[R],
     request_id: &str,
 ) -> Result<Inference<'m>, ApiError> {
@@ -75,16 +76,26 @@ pub fn infer<'m, R: Row>(
     if let Some(log) = &state.prediction_log
         && log.sample()
     {
-        log.record(
-            request_id,
-            model.resolved.name.as_str(),
-            model.resolved.version.0,
-            model.bundle.schema(),
-            &frame,
-            &predictions,
-            model.bundle.classes(),
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        );
+        // The lines are made on the log's thread: this request only moves its rows.
+        let at = std::time::SystemTime::now();
+        let logged = Arc::clone(model);
+        let request_id = request_id.to_owned();
+        let logged_predictions = predictions.clone();
+        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        log.record(frame.n_rows() as u64, move |out| {
+            crate::prediction_log::write_rows(
+                out,
+                at,
+                &request_id,
+                logged.resolved.name.as_str(),
+                logged.resolved.version.0,
+                logged.bundle.schema(),
+                &frame,
+                &logged_predictions,
+                logged.bundle.classes(),
+                latency_us,
+            );
+        });
     }
     Ok(Inference { model, predictions })
 }

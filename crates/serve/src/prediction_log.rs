@@ -1,8 +1,8 @@
 //! The prediction log: a sample of the requests, one JSON line per predicted row
 //! (request id, model, version, inputs, output, time inside the model), written by its
-//! own thread. A request only builds its lines (when sampled) and offers them to a
-//! bounded channel: when the channel is full the lines are dropped and counted, so a
-//! slow or stuck disk never holds a request. The file is rotated by size:
+//! own thread. A sampled request only hands its rows (moved, not formatted) to a
+//! bounded channel, and the writer makes their lines: when the channel is full the rows
+//! are dropped and counted, so a slow or stuck disk never holds a request. The file is rotated by size:
 //! `predictions.jsonl` becomes `predictions.jsonl.1`, and so on up to `max_files`.
 
 use std::cell::Cell;
@@ -99,11 +99,19 @@ pub struct PredictionLog {
     counters: LogCounters,
 }
 
-/// The lines of one request.
-#[derive(Debug)]
+/// The rows of one request: `count` rows, written as lines by `write` on the writer's
+/// thread, so that a sampled request only moves its rows over.
 struct Batch {
-    lines: String,
+    write: Box<dyn FnOnce(&mut String) + Send>,
     count: u64,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
 }
 
 thread_local! {
@@ -180,93 +188,102 @@ impl PredictionLog {
         self.threshold == u64::MAX || (self.threshold > 0 && next_random() < self.threshold)
     }
 
-    /// Offers the rows of one sampled request; never waits.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one call site, every field a log column"
-    )]
-    pub fn record(
-        &self,
-        request_id: &str,
-        model: &str,
-        version: u64,
-        schema: &ferry_core::FeatureSchema,
-        frame: &Frame,
-        predictions: &Predictions,
-        classes: Option<&[ferry_core::ClassLabel]>,
-        latency_us: u64,
-    ) {
-        let ts = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
-        let mut lines = String::new();
-        let n = frame.n_rows();
-        for row in 0..n {
-            let inputs = schema
-                .features()
-                .iter()
-                .zip(frame.columns())
-                .map(|(f, c)| {
-                    let v = match c {
-                        Column::Numeric(v) => serde_json::Number::from_f64(v[row])
-                            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-                        Column::Categorical(v) => {
-                            v[row].as_ref().map_or(serde_json::Value::Null, |s| {
-                                serde_json::Value::String(s.clone())
-                            })
-                        }
-                    };
-                    (f.name.clone(), v)
-                })
-                .collect();
-            let output = match predictions {
-                Predictions::Classes {
-                    labels,
-                    probabilities,
-                    n_classes,
-                } => {
-                    let label = |i: usize| {
-                        classes
-                            .and_then(|c| c.get(i))
-                            .map_or(serde_json::Value::Null, |c| serde_json::json!(c))
-                    };
-                    let mut out = serde_json::json!({"prediction": label(labels[row])});
-                    if let Some(p) = probabilities {
-                        let probs: serde_json::Map<String, serde_json::Value> = (0..*n_classes)
-                            .map(|k| {
-                                (
-                                    classes
-                                        .and_then(|c| c.get(k))
-                                        .map_or_else(|| k.to_string(), ToString::to_string),
-                                    serde_json::json!(p[row * n_classes + k]),
-                                )
-                            })
-                            .collect();
-                        out["probabilities"] = serde_json::Value::Object(probs);
-                    }
-                    out
-                }
-                Predictions::Values(v) => serde_json::json!({"prediction": v[row]}),
-            };
-            let line = Line {
-                ts: &ts,
-                request_id,
-                model,
-                version,
-                row,
-                latency_us,
-                inputs,
-                output,
-            };
-            if let Ok(text) = serde_json::to_string(&line) {
-                lines.push_str(&text);
-                lines.push('\n');
-            }
-        }
-        let count = n as u64;
-        match self.tx.try_send(Batch { lines, count }) {
+    /// Offers `count` rows of one sampled request; never waits. `write` makes their
+    /// lines (with [`write_rows`]) on the writer's thread, off the request's path.
+    pub fn record(&self, count: u64, write: impl FnOnce(&mut String) + Send + 'static) {
+        let batch = Batch {
+            write: Box::new(write),
+            count,
+        };
+        match self.tx.try_send(batch) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.inc_by(count);
             }
+        }
+    }
+}
+
+/// Appends one JSON line per row of `frame` to `out`: the time `at`, the request id, the
+/// model and version, the row's index, inputs and output, and the time inside the model.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, every field a log column"
+)]
+pub fn write_rows(
+    out: &mut String,
+    at: std::time::SystemTime,
+    request_id: &str,
+    model: &str,
+    version: u64,
+    schema: &ferry_core::FeatureSchema,
+    frame: &Frame,
+    predictions: &Predictions,
+    classes: Option<&[ferry_core::ClassLabel]>,
+    latency_us: u64,
+) {
+    let ts = humantime::format_rfc3339_micros(at).to_string();
+    let n = frame.n_rows();
+    for row in 0..n {
+        let inputs = schema
+            .features()
+            .iter()
+            .zip(frame.columns())
+            .map(|(f, c)| {
+                let v = match c {
+                    Column::Numeric(v) => serde_json::Number::from_f64(v[row])
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number),
+                    Column::Categorical(v) => {
+                        v[row].as_ref().map_or(serde_json::Value::Null, |s| {
+                            serde_json::Value::String(s.clone())
+                        })
+                    }
+                };
+                (f.name.clone(), v)
+            })
+            .collect();
+        let output = match predictions {
+            Predictions::Classes {
+                labels,
+                probabilities,
+                n_classes,
+            } => {
+                let label = |i: usize| {
+                    classes
+                        .and_then(|c| c.get(i))
+                        .map_or(serde_json::Value::Null, |c| serde_json::json!(c))
+                };
+                let mut answer = serde_json::json!({"prediction": label(labels[row])});
+                if let Some(p) = probabilities {
+                    let probs: serde_json::Map<String, serde_json::Value> = (0..*n_classes)
+                        .map(|k| {
+                            (
+                                classes
+                                    .and_then(|c| c.get(k))
+                                    .map_or_else(|| k.to_string(), ToString::to_string),
+                                serde_json::json!(p[row * n_classes + k]),
+                            )
+                        })
+                        .collect();
+                    answer["probabilities"] = serde_json::Value::Object(probs);
+                }
+                answer
+            }
+            Predictions::Values(v) => serde_json::json!({"prediction": v[row]}),
+        };
+        let line = Line {
+            ts: &ts,
+            request_id,
+            model,
+            version,
+            row,
+            latency_us,
+            inputs,
+            output,
+        };
+        if let Ok(text) = serde_json::to_string(&line) {
+            out.push_str(&text);
+            out.push('\n');
         }
     }
 }
@@ -322,6 +339,8 @@ impl Writer {
         };
         let mut pending = false;
         let mut idle_polls = 0;
+        // One batch's lines, the buffer reused.
+        let mut text = String::new();
         loop {
             // Under load the thread polls: a request that hands over a row then never
             // wakes it (a futex call and a context switch each, on the cores serving).
@@ -349,11 +368,13 @@ impl Writer {
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
             };
             idle_polls = 0;
+            text.clear();
+            (batch.write)(&mut text);
             let Some((writer, size)) = out.as_mut() else {
                 self.counters.failed.inc_by(batch.count);
                 continue;
             };
-            if *size > 0 && *size + batch.lines.len() as u64 > self.max_bytes {
+            if *size > 0 && *size + text.len() as u64 > self.max_bytes {
                 let _ = writer.flush();
                 if let Err(e) = self.rotate() {
                     tracing::error!(path = %self.path.display(), error = %e, "Cannot rotate the prediction log.");
@@ -363,9 +384,9 @@ impl Writer {
                     self.counters.failed.inc_by(batch.count);
                     continue;
                 };
-                write_batch(writer, size, &batch, &self.counters);
+                write_batch(writer, size, &text, batch.count, &self.counters);
             } else {
-                write_batch(writer, size, &batch, &self.counters);
+                write_batch(writer, size, &text, batch.count, &self.counters);
             }
             pending = true;
         }
@@ -383,17 +404,18 @@ const IDLE_POLLS: u32 = 200;
 fn write_batch(
     writer: &mut std::io::BufWriter<fs_err::File>,
     size: &mut u64,
-    batch: &Batch,
+    lines: &str,
+    count: u64,
     counters: &LogCounters,
 ) {
-    match writer.write_all(batch.lines.as_bytes()) {
+    match writer.write_all(lines.as_bytes()) {
         Ok(()) => {
-            *size += batch.lines.len() as u64;
-            counters.written.inc_by(batch.count);
+            *size += lines.len() as u64;
+            counters.written.inc_by(count);
         }
         Err(e) => {
             tracing::error!(error = %e, "Cannot write the prediction log.");
-            counters.failed.inc_by(batch.count);
+            counters.failed.inc_by(count);
         }
     }
 }
@@ -448,7 +470,7 @@ mod tests {
         for i in 0..30 {
             let line = format!("{{\"i\":{i},\"pad\":\"{}\"}}\n", "x".repeat(90));
             tx.send(Batch {
-                lines: line,
+                write: Box::new(move |out: &mut String| out.push_str(&line)),
                 count: 1,
             })
             .unwrap();
