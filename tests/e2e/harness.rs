@@ -218,6 +218,29 @@ impl Server {
         server
     }
 
+    /// Sends SIGTERM (as Kubernetes does to stop a pod) and waits up to 30 s for the
+    /// server to exit; returns its exit status.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        // Idle keep-alive connections would hold the graceful shutdown until they time out.
+        self.agent = agent();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's peak resident memory so far (`VmHWM`), in KiB.
     pub(crate) fn peak_rss_kib(&self) -> u64 {
         let status = fs_err::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();

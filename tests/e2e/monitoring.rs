@@ -240,6 +240,41 @@ fn the_prediction_log_records_sampled_requests_and_train_drift_reads_it() {
 }
 
 #[test]
+fn rows_handed_to_the_prediction_log_are_written_before_the_server_exits_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    train("configs/titanic.yaml", &registry);
+    let log = dir.path().join("predictions.jsonl");
+    // A writer that drains every 10 s: every row is still queued at SIGTERM.
+    let config = dir.path().join("serve.yaml");
+    fs_err::write(
+        &config,
+        format!(
+            "prediction_log:\n  path: {}\n  sample_rate: 1\n  flush_interval_ms: 10000\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&registry, &["--config", config.to_str().unwrap()]);
+    let records = titanic_records(false);
+    send(&server, &records);
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let text = fs_err::read_to_string(&log).unwrap();
+    let mut ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["request_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), records.len());
+    // One request's rows are one batch, so its lines are together.
+    ids.dedup();
+    assert_eq!(ids.len(), records.chunks(100).count());
+}
+
+#[test]
 fn a_stuck_prediction_log_never_holds_a_request_and_counts_its_drops() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");

@@ -443,6 +443,12 @@ mod tests {
             err.ends_with("cache.max_bytes: expected at least 1"),
             "{err}"
         );
+        fs_err::write(&path, "prediction_log: {flush_interval_ms: 0}\n").unwrap();
+        let err = ServeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("prediction_log.flush_interval_ms: expected 1 to 60000, found 0"),
+            "{err}"
+        );
     }
 
     #[test]

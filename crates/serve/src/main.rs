@@ -363,8 +363,9 @@ fn run(
     let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    let log = state.prediction_log.clone();
     let system = actix_web::rt::System::new();
-    system.block_on(async move {
+    let served = system.block_on(async move {
         if let (Some(seconds), true) = (watch, state.reloader.is_some()) {
             let watched = state.clone();
             actix_web::rt::spawn(async move {
@@ -387,5 +388,10 @@ fn run(
         println!("listening on http://{addr}");
         tracing::info!(%addr, "Listening.");
         server.await.context("server failed")
-    })
+    });
+    // The workers are stopped: the rows they handed over reach the file before exit.
+    if let Some(log) = log {
+        log.close(std::time::Duration::from_secs(5));
+    }
+    served
 }

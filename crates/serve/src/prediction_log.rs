@@ -4,11 +4,21 @@
 //! bounded channel, and the writer makes their lines: when the channel is full the rows
 //! are dropped and counted, so a slow or stuck disk never holds a request. The file is rotated by size:
 //! `predictions.jsonl` becomes `predictions.jsonl.1`, and so on up to `max_files`.
+//!
+//! Under load the writer wakes every `flush_interval_ms` to drain the channel, so a request
+//! that hands over rows makes no system call; the request that fills the channel to half
+//! wakes it early, and after a second without rows it sleeps until the next one comes.
+//! At shutdown [`PredictionLog::close`] has it write what is queued before the process
+//! exits.
 
 use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
 use ferry_core::{Column, Frame, Predictions};
 use prometheus::IntCounter;
@@ -29,6 +39,9 @@ pub struct PredictionLogConfig {
     pub max_bytes: u64,
     /// Rotated files kept besides the current one.
     pub max_files: usize,
+    /// The longest a logged line waits to reach the file under load, in milliseconds:
+    /// the writer drains the queue this often (and at once when it is half full).
+    pub flush_interval_ms: u64,
 }
 
 impl Default for PredictionLogConfig {
@@ -39,6 +52,7 @@ impl Default for PredictionLogConfig {
             channel_capacity: 1024,
             max_bytes: 100 << 20,
             max_files: 5,
+            flush_interval_ms: 50,
         }
     }
 }
@@ -58,6 +72,12 @@ impl PredictionLogConfig {
             out.push((
                 "prediction_log.channel_capacity",
                 "expected at least 1, found 0".to_owned(),
+            ));
+        }
+        if !(1..=60_000).contains(&self.flush_interval_ms) {
+            out.push((
+                "prediction_log.flush_interval_ms",
+                format!("expected 1 to 60000, found {}", self.flush_interval_ms),
             ));
         }
         if self.max_bytes < 1024 {
@@ -97,7 +117,32 @@ pub struct PredictionLog {
     /// `sample_rate` scaled to the random generator's range.
     threshold: u64,
     counters: LogCounters,
+    wake: Arc<Wake>,
+    /// Queued requests at which a hand-over wakes a polling writer: half the channel.
+    wake_at: usize,
+    /// The writer's thread, to wake it.
+    thread: Thread,
+    /// Taken by [`PredictionLog::close`].
+    handle: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// What the request handlers and the writer share besides the channel.
+#[derive(Debug, Default)]
+struct Wake {
+    /// Requests in the channel.
+    queued: AtomicUsize,
+    /// [`RUNNING`], [`POLLING`] or [`IDLE`].
+    state: AtomicU8,
+    /// Set at shutdown: write what is queued, then end.
+    stop: AtomicBool,
+}
+
+/// The writer is draining the channel.
+const RUNNING: u8 = 0;
+/// The writer sleeps until its next poll.
+const POLLING: u8 = 1;
+/// The writer sleeps until a request hands over rows.
+const IDLE: u8 = 2;
 
 /// The rows of one request: `count` rows, written as lines by `write` on the writer's
 /// thread, so that a sampled request only moves its rows over.
@@ -161,15 +206,20 @@ impl PredictionLog {
         counters: LogCounters,
     ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(config.channel_capacity);
+        let wake = Arc::new(Wake::default());
+        let wake_at = config.channel_capacity.div_ceil(2);
         let writer = Writer {
             path,
             max_bytes: config.max_bytes,
             max_files: config.max_files,
             counters: counters.clone(),
+            poll: Duration::from_millis(config.flush_interval_ms.max(1)),
         };
-        std::thread::Builder::new()
+        let shared = Arc::clone(&wake);
+        let handle = std::thread::Builder::new()
             .name("prediction-log".to_owned())
-            .spawn(move || writer.run(&rx))?;
+            .spawn(move || writer.run(&rx, &shared, wake_at))?;
+        let thread = handle.thread().clone();
         let threshold = if config.sample_rate >= 1.0 {
             u64::MAX
         } else {
@@ -179,6 +229,10 @@ impl PredictionLog {
             tx,
             threshold,
             counters,
+            wake,
+            wake_at,
+            thread,
+            handle: Mutex::new(Some(handle)),
         })
     }
 
@@ -196,11 +250,61 @@ impl PredictionLog {
             count,
         };
         match self.tx.try_send(batch) {
-            Ok(()) => {}
+            Ok(()) => {
+                // Counted after the send, read by the writer after it says it sleeps:
+                // one of the two sees the other (both sequentially consistent).
+                let queued = self.wake.queued.fetch_add(1, Ordering::SeqCst) + 1;
+                let state = self.wake.state.load(Ordering::SeqCst);
+                if (state == IDLE || (state == POLLING && queued >= self.wake_at))
+                    && self
+                        .wake
+                        .state
+                        .compare_exchange(state, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                {
+                    self.thread.unpark();
+                }
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.inc_by(count);
             }
         }
+    }
+
+    /// Has the writer write every queued row, flush and end, waiting up to `within` for
+    /// it (a writer stuck on its file is left behind, and its rows are lost). Called at
+    /// shutdown, once no request can hand over rows any more; later offers are dropped.
+    pub fn close(&self, within: Duration) {
+        self.wake.stop.store(true, Ordering::SeqCst);
+        self.thread.unpark();
+        let Some(handle) = self
+            .handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        let deadline = Instant::now() + within;
+        while !handle.is_finished() {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    queued = self.wake.queued.load(Ordering::SeqCst),
+                    "The prediction log's writer did not finish in time; its queued rows are lost."
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = handle.join();
+    }
+}
+
+impl Drop for PredictionLog {
+    /// The writer writes what is queued and ends, without being waited for.
+    fn drop(&mut self) {
+        self.wake.stop.store(true, Ordering::SeqCst);
+        self.thread.unpark();
     }
 }
 
@@ -294,6 +398,8 @@ struct Writer {
     max_bytes: u64,
     max_files: usize,
     counters: LogCounters,
+    /// The sleep between polls under load.
+    poll: Duration,
 }
 
 impl Writer {
@@ -327,7 +433,9 @@ impl Writer {
         fs_err::rename(&self.path, self.rotated(1))
     }
 
-    fn run(&self, rx: &Receiver<Batch>) {
+    /// Drains `rx` until `wake.stop` is set (or every sender is gone), sleeping between
+    /// polls as the module doc says.
+    fn run(&self, rx: &Receiver<Batch>, wake: &Wake, wake_at: usize) {
         // Opened here, not at start-up: a path that blocks on open (a FIFO nobody
         // reads) holds this thread only.
         let mut out = match self.open() {
@@ -337,69 +445,90 @@ impl Writer {
                 None
             }
         };
-        let mut pending = false;
-        let mut idle_polls = 0;
+        let mut empty_polls = 0;
+        // A second of empty polls (at least one) before sleeping until the next row.
+        let idle_polls = (IDLE_AFTER.as_millis() / self.poll.as_millis().max(1)).max(1);
         // One batch's lines, the buffer reused.
         let mut text = String::new();
         loop {
-            // Under load the thread polls: a request that hands over a row then never
-            // wakes it (a futex call and a context switch each, on the cores serving).
-            // After a second without rows it blocks until the next one.
-            let batch = match rx.try_recv() {
-                Ok(b) => b,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    if pending {
-                        // Idle: everything so far goes to the file.
-                        if let Some((w, _)) = out.as_mut() {
-                            let _ = w.flush();
-                        }
-                        pending = false;
+            // Read before draining: whatever was queued before `close` is written.
+            let stopping = wake.stop.load(Ordering::SeqCst);
+            let mut drained = 0usize;
+            let mut gone = false;
+            loop {
+                match rx.try_recv() {
+                    Ok(batch) => {
+                        wake.queued.fetch_sub(1, Ordering::SeqCst);
+                        drained += 1;
+                        self.write(&mut out, &mut text, batch);
                     }
-                    if idle_polls < IDLE_POLLS {
-                        idle_polls += 1;
-                        std::thread::sleep(POLL_INTERVAL);
-                        continue;
-                    }
-                    match rx.recv() {
-                        Ok(b) => b,
-                        Err(_) => break,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        gone = true;
+                        break;
                     }
                 }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-            };
-            idle_polls = 0;
-            text.clear();
-            (batch.write)(&mut text);
-            let Some((writer, size)) = out.as_mut() else {
-                self.counters.failed.inc_by(batch.count);
-                continue;
-            };
-            if *size > 0 && *size + text.len() as u64 > self.max_bytes {
-                let _ = writer.flush();
-                if let Err(e) = self.rotate() {
-                    tracing::error!(path = %self.path.display(), error = %e, "Cannot rotate the prediction log.");
-                }
-                out = self.open().ok();
-                let Some((writer, size)) = out.as_mut() else {
-                    self.counters.failed.inc_by(batch.count);
-                    continue;
-                };
-                write_batch(writer, size, &text, batch.count, &self.counters);
-            } else {
-                write_batch(writer, size, &text, batch.count, &self.counters);
             }
-            pending = true;
+            if drained > 0
+                && let Some((w, _)) = out.as_mut()
+            {
+                let _ = w.flush();
+            }
+            if stopping || gone {
+                break;
+            }
+            empty_polls = if drained == 0 { empty_polls + 1 } else { 0 };
+            let idle = empty_polls >= idle_polls;
+            wake.state
+                .store(if idle { IDLE } else { POLLING }, Ordering::SeqCst);
+            // Rows handed over since the drain, seen after saying so: drain again now
+            // when they would have woken this thread.
+            let queued = wake.queued.load(Ordering::SeqCst);
+            if queued >= wake_at || (idle && queued > 0) || wake.stop.load(Ordering::SeqCst) {
+                wake.state.store(RUNNING, Ordering::SeqCst);
+                continue;
+            }
+            if idle {
+                std::thread::park();
+            } else {
+                std::thread::park_timeout(self.poll);
+            }
+            wake.state.store(RUNNING, Ordering::SeqCst);
         }
         if let Some((mut w, _)) = out {
             let _ = w.flush();
         }
     }
+
+    /// Writes one request's lines to `out`, rotating the file first when they would take
+    /// it past `max_bytes`.
+    fn write(
+        &self,
+        out: &mut Option<(std::io::BufWriter<fs_err::File>, u64)>,
+        text: &mut String,
+        batch: Batch,
+    ) {
+        text.clear();
+        (batch.write)(text);
+        if let Some((writer, size)) = out.as_mut()
+            && *size > 0
+            && *size + text.len() as u64 > self.max_bytes
+        {
+            let _ = writer.flush();
+            if let Err(e) = self.rotate() {
+                tracing::error!(path = %self.path.display(), error = %e, "Cannot rotate the prediction log.");
+            }
+            *out = self.open().ok();
+        }
+        match out.as_mut() {
+            Some((writer, size)) => write_batch(writer, size, text, batch.count, &self.counters),
+            None => self.counters.failed.inc_by(batch.count),
+        }
+    }
 }
 
-/// How long the writer sleeps when it found no rows, under load.
-const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
-/// Empty polls (a second) before the writer blocks until the next row.
-const IDLE_POLLS: u32 = 200;
+/// How long the writer polls without finding rows before it sleeps until the next one.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
 
 fn write_batch(
     writer: &mut std::io::BufWriter<fs_err::File>,
@@ -455,6 +584,65 @@ mod tests {
         assert!((9_000..11_000).contains(&n), "{n}");
     }
 
+    fn line(i: usize) -> impl FnOnce(&mut String) + Send + 'static {
+        move |out: &mut String| out.push_str(&format!("{{\"i\":{i}}}\n"))
+    }
+
+    #[test]
+    fn close_writes_every_queued_row_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl");
+        let c = counters();
+        let log =
+            PredictionLog::start(path.clone(), &PredictionLogConfig::default(), c.clone()).unwrap();
+        // Fewer than half the channel: nothing wakes the writer before its next poll.
+        for i in 0..100 {
+            log.record(1, line(i));
+        }
+        log.close(Duration::from_secs(10));
+        let text = fs_err::read_to_string(&path).unwrap();
+        let written: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["i"]
+                    .as_u64()
+                    .unwrap() as usize
+            })
+            .collect();
+        assert_eq!(written, (0..100).collect::<Vec<_>>());
+        assert_eq!(c.written.get(), 100);
+        // After close, offers are dropped and counted, never queued for nobody.
+        log.record(3, line(100));
+        assert_eq!(c.dropped.get(), 3);
+        assert_eq!(c.written.get(), 100);
+    }
+
+    #[test]
+    fn a_half_full_channel_wakes_the_writer_before_its_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl");
+        let c = counters();
+        let log = PredictionLog::start(
+            path.clone(),
+            &PredictionLogConfig {
+                channel_capacity: 64,
+                ..PredictionLogConfig::default()
+            },
+            c.clone(),
+        )
+        .unwrap();
+        // A request every 200 µs: about 250 in one 50 ms poll interval, four times the
+        // channel. Only the wake at 32 queued keeps them all.
+        for i in 0..640 {
+            log.record(1, line(i));
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        log.close(Duration::from_secs(10));
+        assert_eq!(c.dropped.get(), 0);
+        assert_eq!(c.written.get(), 640);
+        assert_eq!(fs_err::read_to_string(&path).unwrap().lines().count(), 640);
+    }
+
     #[test]
     fn the_file_is_rotated_by_size_keeping_max_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -465,6 +653,7 @@ mod tests {
             max_bytes: 1000,
             max_files: 2,
             counters: c.clone(),
+            poll: Duration::from_millis(50),
         };
         let (tx, rx) = sync_channel(100);
         for i in 0..30 {
@@ -476,7 +665,7 @@ mod tests {
             .unwrap();
         }
         drop(tx);
-        writer.run(&rx);
+        writer.run(&rx, &Wake::default(), 50);
         assert_eq!(c.written.get(), 30);
         let current = fs_err::read_to_string(&path).unwrap();
         let one = fs_err::read_to_string(writer.rotated(1)).unwrap();
