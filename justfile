@@ -148,6 +148,12 @@ demo:
 serve *ARGS:
     cargo run --release -p serve -- {{ARGS}}
 
+# The server as the serve image builds it, with profile-guided optimisation (deploy/pgo.sh;
+# needs wrk and `rustup component add llvm-tools`): target/pgo/bin/serve.
+[group('ship')]
+serve-pgo:
+    bash deploy/pgo.sh
+
 # Build the serve image (needs a Docker engine); tagged with the version and git sha.
 [group('ship')]
 image-serve tag="ferry-serve:dev":

@@ -16,7 +16,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 read -r seconds peak_kb < "$tmp/time"
 name=$(sed -n 's/^  "model": "\(.*\)",$/\1/p' "$tmp/report")
 dir="$tmp/registry/$name/1"
-model_file=$(ls "$dir" | grep '^model\.')
+model_file=$(basename "$(compgen -G "$dir/model.*" | head -1)")
 artifact=$(du -sb "$dir" | cut -f1)
 echo "train wall time: ${seconds} s"
 echo "train peak RSS: $((peak_kb / 1024)) MiB"

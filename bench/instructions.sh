@@ -3,7 +3,7 @@
 #
 #   bash bench/instructions.sh [SECONDS]
 #
-# Builds serve and the bare handler in the serving profile (as bench/serve.sh does),
+# Builds serve and the bare handler in the serving profile (bench/serve.sh adds PGO to both),
 # trains iris into a temporary registry, and runs each server under
 # `valgrind --tool=callgrind` on an ephemeral 127.0.0.1 port, Ferry as bench/serve.sh
 # runs it (API keys, metrics, tracing without an exporter, live drift, a 1% prediction

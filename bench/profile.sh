@@ -3,7 +3,8 @@
 #
 #   bash bench/profile.sh [SECONDS]
 #
-# Starts the serve binary in the serving profile the image ships, as bench/serve.sh does
+# Starts the serve binary in the serving profile the image ships (without its PGO pass,
+# so the graph shows the code as written, not as the profile laid it out), as bench/serve.sh does
 # (API keys, metrics, live drift, the prediction log at 1%), drives single-record iris
 # requests with wrk (2 threads, 64 connections) on the native, KServe V2 and MLflow
 # routes in turn, and samples the server with `perf record --call-graph dwarf` for

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Serving benchmark: Ferry against its ceiling and against the Python stack, in one run.
 #
-#   bash bench/serve.sh [--quick] [--no-python] [--mlflow]
+#   bash bench/serve.sh [--quick] [--no-python] [--mlflow] [--no-pgo]
 #
-# Builds the binaries (train in the release profile; serve and the bare handler in the
-# serving profile the image ships, release with fat LTO, so the two servers are compiled
-# alike), trains iris, titanic and diamonds_linear into a temporary registry, and starts,
-# each on an ephemeral 127.0.0.1 port:
-#   ferry    target/serving/serve with the three models (ferry-v2: its KServe V2 route,
+# Builds the binaries: train in the release profile; serve and the bare handler as the
+# image ships serve, in the serving profile (release with fat LTO) with profile-guided
+# optimisation, each with a profile of its own routes (deploy/pgo.sh --bare, about 10
+# minutes), so the two servers are compiled alike. --no-pgo builds both without PGO
+# (target/serving). Then trains iris, titanic and diamonds_linear into a temporary
+# registry, and starts, each on an ephemeral 127.0.0.1 port:
+#   ferry    serve with the three models (ferry-v2: its KServe V2 route,
 #            single records at c=16 and c=64)
 #   bare     bench/bare: a bare actix-web handler doing the same parse, softmax and
 #            serialisation for iris (the ceiling), on the native route and on the KServe
@@ -43,18 +45,26 @@ rounds=${ROUNDS:-4}
 round_seconds=${ROUND_SECONDS:-5}
 python=1
 mlflow=0
+pgo=1
 for arg in "$@"; do
   case $arg in
     --quick) duration=${DURATION:-3}; rounds=${ROUNDS:-2}; round_seconds=${ROUND_SECONDS:-2} ;;
     --no-python) python=0 ;;
     --mlflow) mlflow=1 ;;
-    *) echo "usage: bench/serve.sh [--quick] [--no-python] [--mlflow]" >&2; exit 2 ;;
+    --no-pgo) pgo=0 ;;
+    *) echo "usage: bench/serve.sh [--quick] [--no-python] [--mlflow] [--no-pgo]" >&2; exit 2 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
 cargo build --release --locked -p train
-cargo build --profile serving --locked -p serve -p ferry-bench-bare
+if [ $pgo = 1 ]; then
+  bash deploy/pgo.sh --bare --out target/pgo/bin
+  bin=target/pgo/bin
+else
+  cargo build --profile serving --locked -p serve -p ferry-bench-bare
+  bin=target/serving
+fi
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -78,7 +88,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # in production.
 key=$(random_key bench)
 start=$(date +%s%N)
-FERRY_API_KEYS="bench:predict:$key" ./target/serving/serve --registry "$tmp/registry" \
+FERRY_API_KEYS="bench:predict:$key" "./$bin/serve" --registry "$tmp/registry" \
   --bind 127.0.0.1:0 --prediction-log "$tmp/predictions.jsonl" \
   --prediction-log-sample-rate 0.01 > "$tmp/ferry.out" 2> /dev/null &
 pids+=($!); ferry_pid=$!
@@ -86,7 +96,7 @@ ferry=$(base_url "$tmp/ferry.out")
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$ferry/ready")" = 200 ]; do sleep 0.002; done
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
-./target/serving/bare-handler --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
+"./$bin/bare-handler" --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
 pids+=($!); bare_pid=$!
 bare=$(base_url "$tmp/bare.out")
 
@@ -220,12 +230,13 @@ rss[bare]=$(rss_kb "$bare_pid")
 rss_json=$(for k in "${!rss[@]}"; do printf '"%s":%s,' "$k" "${rss[$k]}"; done)
 
 mkdir -p target/bench
-python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" "$(getconf CLK_TCK)" <<'EOF'
+python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" "$(getconf CLK_TCK)" "$pgo" <<'EOF'
 import json, sys, platform, os, datetime, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ready_ms, rss, duration = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
 round_rows = [json.loads(l) for l in open(sys.argv[5])]
 round_seconds, ticks_per_s = int(sys.argv[6]), int(sys.argv[7])
+build = "serving profile with PGO (deploy/pgo.sh)" if sys.argv[8] == "1" else "serving profile, no PGO"
 for r in rows:
     w = r["wrk"]
     r["req_per_s"] = w["requests"] / w["seconds"]
@@ -233,13 +244,13 @@ for r in rows:
 machine = f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
 report = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "machine": machine, "seconds_per_cell": duration, "ferry_spawn_to_ready_ms": ready_ms,
+    "machine": machine, "build": build, "seconds_per_cell": duration, "ferry_spawn_to_ready_ms": ready_ms,
     "rss_kib_after_load": rss, "cells": rows, "interleaved_rounds": round_rows,
 }
 json.dump(report, open("target/bench/serve.json", "w"), indent=1)
 def cell(server, model, n, c):
     return next((r for r in rows if (r["server"], r["model"], r["rows"], r["concurrency"]) == (server, model, n, c)), None)
-lines = [f"Serving benchmark, {report['date']}, {machine}; wrk -t2, {duration} s per cell; load generator and servers share the machine.", "",
+lines = [f"Serving benchmark, {report['date']}, {machine}; Ferry and the bare handler built alike: {build}; wrk -t2, {duration} s per cell; load generator and servers share the machine.", "",
          "| server | model | rows/request | concurrency | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | errors |",
          "|---|---|---|---|---|---|---|---|---|---|"]
 for r in rows:

@@ -52,7 +52,8 @@ lua native "$iris_record"
 lua v2 "$iris_v2_record"
 lua mlflow '{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'
 for route in "native /models/iris/predict" "v2 /v2/models/iris/infer" "mlflow /invocations"; do
-  set -- $route
+  read -r -a parts <<< "$route"
+  set -- "${parts[@]}"
   code=$(curl -s -o "$tmp/check" -w '%{http_code}' -X POST "$base$2" -H 'content-type: application/json' \
     -H "authorization: Bearer $key" --data-binary "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$tmp/$1.lua")")
   [ "$code" = 200 ] || { echo "$1 answered $code: $(cat "$tmp/check")" >&2; exit 1; }

@@ -61,7 +61,8 @@ pub(crate) fn image_profile(name: &str) -> String {
 
 /// The binary the container images ship: the build of the image's profile
 /// ([`image_profile`]) when `FERRY_TEST_RELEASE_BINARIES=1` (`.ci/run` builds it first,
-/// so the image-contract tests run what the images would), else the test profile's, as
+/// so the image-contract tests run what the images would, less the serve image's PGO
+/// pass, which changes code layout, not behaviour), else the test profile's, as
 /// [`bin`].
 pub(crate) fn image_bin(name: &str) -> PathBuf {
     if std::env::var("FERRY_TEST_RELEASE_BINARIES").is_ok_and(|v| v == "1") {

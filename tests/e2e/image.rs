@@ -4,7 +4,8 @@
 //! directories standing in for the mounts, and a working directory nobody may write to
 //! (the read-only root filesystem). Only the published port differs: the tests bind an
 //! ephemeral loopback port where the image binds 0.0.0.0:8080. `.ci/run` runs them on the
-//! release binaries (`FERRY_TEST_RELEASE_BINARIES=1`), the ones the images ship.
+//! release binaries (`FERRY_TEST_RELEASE_BINARIES=1`), the ones the images ship (the serve
+//! image adds a profile-guided pass, deploy/pgo.sh, which changes code layout only).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
