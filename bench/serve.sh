@@ -21,7 +21,7 @@
 # Then drives each with wrk (2 threads, timeout 10 s) for single-record and 100-record
 # bodies at concurrency 1, 16 and 64, DURATION seconds per cell (10; 3 with --quick).
 # Ferry against the bare handler, native and V2 routes, is then measured again in
-# interleaved rounds (ROUNDS rounds, 4 by default, of ROUND_SECONDS, 5; the order
+# interleaved rounds (ROUNDS rounds, 8 by default, of ROUND_SECONDS, 5; the order
 # alternates each round, so the machine's drift hits both alike):
 #   - saturated, at concurrency 64 and 16: summed requests, and each round's p99. At a
 #     fixed concurrency the latency is the concurrency over the throughput, so this p99
@@ -41,7 +41,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 duration=${DURATION:-10}
-rounds=${ROUNDS:-4}
+rounds=${ROUNDS:-8}
 round_seconds=${ROUND_SECONDS:-5}
 python=1
 mlflow=0
