@@ -35,15 +35,21 @@ pub(crate) fn bin(name: &str) -> PathBuf {
 }
 
 /// The directory under `target/` where the image of `name` builds its binary, read from
-/// its Dockerfile's `RUN cargo build` line: `release` for `--release`, the profile's name
+/// its Dockerfile's `cargo build` line (a `RUN` of its own, or a branch of one, as the
+/// serve image's build without PGO is): `release` for `--release`, the profile's name
 /// for `--profile NAME`, `debug` for neither (as Cargo does).
 pub(crate) fn image_profile(name: &str) -> String {
     let path = workspace().join(format!("Dockerfile.{name}"));
     let text = fs_err::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
     let build = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("RUN cargo build "))
-        .unwrap_or_else(|| panic!("{} has no `RUN cargo build`", path.display()));
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("RUN ")
+                .unwrap_or(l)
+                .strip_prefix("cargo build ")
+        })
+        .unwrap_or_else(|| panic!("{} has no `cargo build`", path.display()));
     let mut words = build.split_whitespace();
     while let Some(word) = words.next() {
         match word {

@@ -246,6 +246,30 @@ fn each_image_builds_its_binary_with_the_profile_these_tests_run() {
             text.contains(&format!("target/{profile}/{name} /out/{name}")),
             "Dockerfile.{name} does not ship target/{profile}/{name}"
         );
+        // With PGO (the serve image's default) the binary comes from deploy/pgo.sh:
+        // both of its builds must be of the same profile.
+        if text.contains("deploy/pgo.sh --out /out") {
+            let script = fs_err::read_to_string(workspace().join("deploy/pgo.sh")).unwrap();
+            let builds: Vec<&str> = script
+                .lines()
+                .filter(|l| l.contains("cargo build "))
+                .collect();
+            assert_eq!(
+                builds.len(),
+                2,
+                "deploy/pgo.sh: the instrumented and final builds"
+            );
+            for build in builds {
+                assert!(
+                    build.contains(&format!("cargo build --profile {profile} ")),
+                    "deploy/pgo.sh builds other than the {profile} profile: {build}"
+                );
+            }
+            assert!(
+                script.contains(&format!("/{profile}/$1\" \"$out/$1\"")),
+                "deploy/pgo.sh does not install the {profile} build"
+            );
+        }
     }
 }
 
