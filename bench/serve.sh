@@ -21,8 +21,9 @@
 # Then drives each with wrk (2 threads, timeout 10 s) for single-record and 100-record
 # bodies at concurrency 1, 16 and 64, DURATION seconds per cell (10; 3 with --quick).
 # Ferry against the bare handler, native and V2 routes, is then measured again in
-# interleaved rounds (ROUNDS rounds, 8 by default, of ROUND_SECONDS, 5; the order
-# alternates each round, so the machine's drift hits both alike):
+# interleaved rounds (ROUNDS rounds, 8 by default, of ROUND_SECONDS, 5, a cell; each round
+# runs every cell, starting one cell later each round, and which server goes first
+# alternates, so the machine's drift hits both alike):
 #   - saturated, at concurrency 64 and 16: summed requests, and each round's p99. At a
 #     fixed concurrency the latency is the concurrency over the throughput, so this p99
 #     follows the throughput ratio;
@@ -209,18 +210,22 @@ round() { # cell server url concurrency script round
   out=$(wrk -t2 -c"$4" -d"${round_seconds}s" --timeout 10s -s "$tmp/$5.lua" "$3" | tail -1)
   echo "{\"cell\":\"$1\",\"server\":\"$2\",\"round\":$6,\"cpu_ticks\":$(( $(cpu_ticks "$pid") - before )),\"wrk\":$out}" >> "$rounds_out"
 }
-for cell in "native c=64:64:iris-1:/models/iris/predict" "native c=16:16:iris-1:/models/iris/predict" \
-    "V2 c=64:64:v2-1:/v2/models/iris/infer" "V2 c=16:16:v2-1:/v2/models/iris/infer" \
-    "native paced:16:paced-iris-1:/models/iris/predict" "V2 paced:16:paced-v2-1:/v2/models/iris/infer"; do
-  IFS=: read -r name c script path <<< "$cell"
-  for r in $(seq "$rounds"); do
+# Each round runs every cell, starting one cell later than the round before, so that no
+# cell always comes first (right after the 10 s cells) or last.
+cells=("native c=64:64:iris-1:/models/iris/predict" "native c=16:16:iris-1:/models/iris/predict"
+  "V2 c=64:64:v2-1:/v2/models/iris/infer" "V2 c=16:16:v2-1:/v2/models/iris/infer"
+  "native paced:16:paced-iris-1:/models/iris/predict" "V2 paced:16:paced-v2-1:/v2/models/iris/infer")
+for r in $(seq "$rounds"); do
+  k=$(( (r - 1) % ${#cells[@]} ))
+  for cell in "${cells[@]:k}" "${cells[@]:0:k}"; do
+    IFS=: read -r name c script path <<< "$cell"
     if [ $((r % 2)) = 1 ]; then
       round "$name" ferry "$ferry$path" "$c" "$script" "$r"; round "$name" bare "$bare$path" "$c" "$script" "$r"
     else
       round "$name" bare "$bare$path" "$c" "$script" "$r"; round "$name" ferry "$ferry$path" "$c" "$script" "$r"
     fi
   done
-  echo "interleaved: $name done"
+  echo "interleaved: round $r of $rounds done"
 done
 
 rss[ferry]=$(rss_kb "$ferry_pid")
