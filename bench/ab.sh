@@ -44,7 +44,7 @@ pids+=($!)
 old=$(base_url "$tmp/old.out"); new=$(base_url "$tmp/new.out"); bare=$(base_url "$tmp/bare.out")
 
 post_script "$tmp/one.lua" "$key" "$iris_record"
-post_script "$tmp/hundred.lua" "$key" "{\"records\":[$(for i in $(seq 100); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$iris_record"; done)]}"
+post_script "$tmp/hundred.lua" "$key" "$(records_body "$iris_record" 100)"
 rate() { wrk -t2 -c"$2" -d8s -s "$3" "$1/models/iris/predict" | awk '/Requests\/sec/ {print $2}'; }
 
 mkdir -p target/bench

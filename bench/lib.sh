@@ -24,12 +24,20 @@ reference_venv() {
   fi
 }
 
-# The request bodies the serving benches send: one iris record in the native shape, and
-# the same record as KServe V2 tensors (one FP64 tensor per feature).
+# The request bodies the serving benches (and deploy/pgo.sh) send: one iris record in the
+# native shape, in MLflow's dataframe_split shape, and as KServe V2 tensors (one FP64
+# tensor per feature).
 # shellcheck disable=SC2034
 iris_record='{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}'
 # shellcheck disable=SC2034
+iris_mlflow_record='{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'
+# shellcheck disable=SC2034
 iris_v2_record='{"inputs":[{"name":"sepal_length","shape":[1],"datatype":"FP64","data":[5.1]},{"name":"sepal_width","shape":[1],"datatype":"FP64","data":[3.5]},{"name":"petal_length","shape":[1],"datatype":"FP64","data":[1.4]},{"name":"petal_width","shape":[1],"datatype":"FP64","data":[0.2]}]}'
+
+# A native batch body: {"records": [...]} holding the JSON record $1, $2 times.
+records_body() {
+  printf '{"records":['; for i in $(seq "$2"); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$1"; done; printf ']}'
+}
 
 # A random API key: the prefix $1, a dash, 32 hex digits.
 random_key() {

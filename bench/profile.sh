@@ -42,4 +42,4 @@ profile() { # name path body
 }
 profile native /models/iris/predict "$iris_record"
 profile v2 /v2/models/iris/infer "$iris_v2_record"
-profile mlflow /invocations '{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'
+profile mlflow /invocations "$iris_mlflow_record"

@@ -159,13 +159,10 @@ end
 EOF
 }
 titanic_record='{"pclass":3,"sex":"male","age":22,"sibsp":1,"parch":0,"fare":7.25,"embarked":"S"}'
-batch() { # record n
-  printf '{"records":['; for i in $(seq "$2"); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$1"; done; printf ']}'
-}
 lua iris-1 "$iris_record"
-lua iris-100 "$(batch "$iris_record" 100)"
+lua iris-100 "$(records_body "$iris_record" 100)"
 lua titanic-1 "$titanic_record"
-lua titanic-100 "$(batch "$titanic_record" 100)"
+lua titanic-100 "$(records_body "$titanic_record" 100)"
 lua v2-1 "$iris_v2_record"
 lua paced-iris-1 "$iris_record" 1
 lua paced-v2-1 "$iris_v2_record" 1

@@ -50,7 +50,7 @@ EOF
 }
 lua native "$iris_record"
 lua v2 "$iris_v2_record"
-lua mlflow '{"dataframe_split":{"columns":["sepal_length","sepal_width","petal_length","petal_width"],"data":[[5.1,3.5,1.4,0.2]]}}'
+lua mlflow "$iris_mlflow_record"
 for route in "native /models/iris/predict" "v2 /v2/models/iris/infer" "mlflow /invocations"; do
   read -r -a parts <<< "$route"
   set -- "${parts[@]}"
