@@ -61,6 +61,12 @@ bench:
 bench-serve *ARGS:
     bash bench/serve.sh {{ARGS}}
 
+# The saturated p99 with the load generator on the server's cores and on a core of its
+# own, Ferry and the bare handler each built with and without PGO (needs wrk and taskset).
+[group('test')]
+bench-tail *ARGS:
+    bash bench/tail.sh {{ARGS}}
+
 # Training benchmark on diamonds against scikit-learn, same run (needs python3).
 [group('test')]
 bench-train *ARGS:
