@@ -39,6 +39,19 @@ records_body() {
   printf '{"records":['; for i in $(seq "$2"); do [ "$i" -gt 1 ] && printf ','; printf '%s' "$1"; done; printf ']}'
 }
 
+# Waits (at most 30 s, looking every 2 ms) until the server at $1 answers /ready with a
+# 200; otherwise says so and exits the script.
+wait_ready() {
+  local deadline=$((SECONDS + 30))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ready")" = 200 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "$1 was not ready within 30 s" >&2; exit 1; }
+    sleep 0.002
+  done
+}
+
+# The CPU time process $1 has used, user and system, in clock ticks (getconf CLK_TCK).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # A random API key: the prefix $1, a dash, 32 hex digits.
 random_key() {
   echo "$1-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"

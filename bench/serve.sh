@@ -94,7 +94,7 @@ FERRY_API_KEYS="bench:predict:$key" "./$bin/serve" --registry "$tmp/registry" \
   --prediction-log-sample-rate 0.01 > "$tmp/ferry.out" 2> /dev/null &
 pids+=($!); ferry_pid=$!
 ferry=$(base_url "$tmp/ferry.out")
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$ferry/ready")" = 200 ]; do sleep 0.002; done
+wait_ready "$ferry"
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
 "./$bin/bare-handler" --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
@@ -199,7 +199,6 @@ done
 # Interleaved rounds, Ferry against the bare handler on the same route.
 rounds_out="$tmp/rounds.jsonl"
 : > "$rounds_out"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 round() { # cell server url concurrency script round
   local out pid before
   pid=$ferry_pid; [ "$2" = bare ] && pid=$bare_pid

@@ -38,7 +38,7 @@ FERRY_API_KEYS="soak:predict+admin:$key" ./target/release/serve --registry "$tmp
   --prediction-log-sample-rate 0.01 > "$tmp/serve.out" 2> "$tmp/serve.err" &
 pids+=($!); server_pid=$!
 base=$(base_url "$tmp/serve.out")
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/ready")" = 200 ]; do sleep 0.01; done
+wait_ready "$base"
 
 lua() { # name, body
   cat > "$tmp/$1.lua" <<EOF

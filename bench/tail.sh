@@ -41,7 +41,8 @@ round_seconds=${ROUND_SECONDS:-5}
 for tool in wrk taskset; do
   command -v "$tool" > /dev/null || { echo "bench/tail.sh needs $tool" >&2; exit 2; }
 done
-[ "$(nproc --all)" -ge 2 ] || { echo "bench/tail.sh needs 2 cores" >&2; exit 2; }
+# The pinned set-up uses CPUs 0 and 1: both must be this process's to use.
+[ "$(nproc)" -ge 2 ] || { echo "bench/tail.sh needs 2 cores" >&2; exit 2; }
 
 cargo build --release --locked -p train
 bash deploy/pgo.sh --bare --out target/pgo/bin
@@ -90,19 +91,12 @@ start_servers() { # command words the servers run under (env, or taskset -c 0)
     fi
     pids+=($!); pid[$s]=$!; url[$s]=$(base_url "$tmp/$s.out")
   done
-  for s in ferry+pgo ferry; do
-    for _ in $(seq 1000); do
-      [ "$(curl -s -o /dev/null -w '%{http_code}' "${url[$s]}/ready")" = 200 ] && continue 2
-      sleep 0.01
-    done
-    echo "$s was not ready in 10 s" >&2
-    exit 1
-  done
+  wait_ready "${url[ferry+pgo]}"
+  wait_ready "${url[ferry]}"
 }
 
 out="$tmp/rounds.jsonl"
 : > "$out"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 for setup in shared pinned; do
   if [ $setup = shared ]; then
     start_servers env; load=(wrk -t2)
