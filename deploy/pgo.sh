@@ -28,7 +28,8 @@
 # --cook RECIPE runs `cargo chef cook` with the instrumented build's flags and target
 # directory, so that Dockerfile.serve caches the instrumented dependencies in a layer.
 #
-# Needs cargo, wrk and llvm-profdata (`rustup component add llvm-tools`). About 10 minutes
+# Needs cargo, wrk and llvm-profdata of rustc's LLVM or newer (`rustup component add
+# llvm-tools`; an older one on PATH is refused before anything is built). About 10 minutes
 # on 2 cores from a cold target directory; every load is bounded by PGO_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +71,15 @@ for tool in wrk "$profdata"; do
     exit 2
   }
 done
+# rustc writes profiles in its own LLVM's format, which the llvm-profdata of an older LLVM
+# (a distribution's, found on PATH) refuses, and only after the whole instrumented run.
+want=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+have=$("$profdata" merge --version 2>/dev/null | sed -n 's/.*LLVM version \([0-9]*\).*/\1/p' | head -1)
+if [ -n "$want" ] && [ -n "$have" ] && [ "$have" -lt "$want" ]; then
+  echo "deploy/pgo.sh: $profdata is LLVM $have, older than rustc's LLVM $want, whose" \
+    "profiles it cannot read (rustup component add llvm-tools)" >&2
+  exit 2
+fi
 
 "${instrumented[@]}" cargo build --profile serving --locked --target "$host" "${packages[@]}"
 bin=$work/instrumented/$host/serving
