@@ -74,7 +74,9 @@ done
 # rustc writes profiles in its own LLVM's format, which the llvm-profdata of an older LLVM
 # (a distribution's, found on PATH) refuses, and only after the whole instrumented run.
 want=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
-have=$("$profdata" merge --version 2>/dev/null | sed -n 's/.*LLVM version \([0-9]*\).*/\1/p' | head -1)
+# A tool that does not say its version is given the benefit of the doubt (|| true: with
+# pipefail, its failing `--version` would otherwise end the script without a word).
+have=$("$profdata" merge --version 2>/dev/null | sed -n 's/.*LLVM version \([0-9]*\).*/\1/p' | head -1) || true
 if [ -n "$want" ] && [ -n "$have" ] && [ "$have" -lt "$want" ]; then
   echo "deploy/pgo.sh: $profdata is LLVM $have, older than rustc's LLVM $want, whose" \
     "profiles it cannot read (rustup component add llvm-tools)" >&2
