@@ -62,10 +62,11 @@ bench-serve *ARGS:
     bash bench/serve.sh {{ARGS}}
 
 # The saturated p99 with the load generator on the server's cores and on a core of its
-# own, Ferry and the bare handler each built with and without PGO (needs wrk and taskset).
+# own, Ferry and the bare handler each built with and without PGO (needs wrk and taskset;
+# ROUNDS and ROUND_SECONDS in the environment, the script takes no arguments).
 [group('test')]
-bench-tail *ARGS:
-    bash bench/tail.sh {{ARGS}}
+bench-tail:
+    bash bench/tail.sh
 
 # Training benchmark on diamonds against scikit-learn, same run (needs python3).
 [group('test')]
