@@ -4,6 +4,8 @@
 //!   validated against the schema, preprocessed and predicted (`protocol::native::decode`
 //!   then `infer::infer`), for iris (logistic regression), titanic (100-tree forest) and
 //!   diamonds (100-tree forest, fully grown; 100 boosted 31-leaf trees);
+//! - `v2/<model>/<rows>`: the same records for iris and titanic as a KServe V2 body of 1
+//!   or 100 rows (one input per feature), through `protocol::v2::decode` and the same step;
 //! - `model/<model>/10000`: the diamonds models alone on 10,000 preprocessed rows;
 //! - `load/<model>`: `ModelBundle::load` of a small model and of the diamonds forest.
 //!
@@ -23,7 +25,7 @@ use ferry_core::schema::DType;
 use ferry_core::{Model, ModelBundle, ModelRef, Registry};
 use serde_json::{Map, Value};
 use serve::infer::infer;
-use serve::protocol::native;
+use serve::protocol::{native, v2};
 use serve::state::{LoadedModel, ModelSet};
 
 fn registry() -> PathBuf {
@@ -53,13 +55,13 @@ fn load(name: &str) -> Arc<LoadedModel> {
     Arc::clone(set.get(name, &serve::state::Pick::Default).unwrap())
 }
 
-/// A native body of `n` records: the first rows of `file` (repeated when it has fewer),
-/// typed by the model's schema, `?` and empty fields as null.
-fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
+/// `n` records: the first rows of `file` (repeated when it has fewer), typed by the
+/// model's schema, `?` and empty fields as null.
+fn records(bundle: &ModelBundle, file: &str, n: usize) -> Vec<Map<String, Value>> {
     let mut reader = csv::Reader::from_path(data(file)).unwrap();
     let headers = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    let records: Vec<Value> = (0..n)
+    (0..n)
         .map(|i| {
             let row = &rows[i % rows.len()];
             let mut record = Map::new();
@@ -79,10 +81,18 @@ fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
                 };
                 record.insert(spec.name.clone(), value);
             }
-            Value::Object(record)
+            record
         })
+        .collect()
+}
+
+/// A native body of `n` records ([`records`]).
+fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
+    let records: Vec<Value> = records(bundle, file, n)
+        .into_iter()
+        .map(Value::Object)
         .collect();
-    let body = if n == 1 {
+    let body = if records.len() == 1 {
         records.into_iter().next().unwrap()
     } else {
         serde_json::json!({ "records": records })
@@ -111,6 +121,52 @@ fn predict(c: &mut Criterion) {
                 b.iter(|| {
                     let records = native::decode(black_box(bytes), 10_000).unwrap();
                     black_box(infer(&state, &model, &records.rows(), "bench").unwrap())
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+/// A KServe V2 body of `n` records ([`records`]): one `[n]` input per feature, FP64 for
+/// numbers, BOOL for booleans and BYTES for categories, as tritonclient sends them.
+fn v2_body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
+    let records = records(bundle, file, n);
+    let inputs: Vec<Value> = bundle
+        .schema()
+        .features()
+        .iter()
+        .map(|spec| {
+            let datatype = match spec.dtype {
+                DType::Numeric | DType::Integer => "FP64",
+                DType::Boolean => "BOOL",
+                DType::Categorical => "BYTES",
+            };
+            let data: Vec<Value> = records.iter().map(|r| r[&spec.name].clone()).collect();
+            serde_json::json!({"name": spec.name, "shape": [n], "datatype": datatype, "data": data})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "inputs": inputs })).unwrap()
+}
+
+/// `v2/<model>/<rows>`: the same records as `predict`, as a KServe V2 body, through
+/// `protocol::v2::decode` and the same inference step.
+fn predict_v2(c: &mut Criterion) {
+    let mut group = c.benchmark_group("v2");
+    let state = serve::AppState::new(
+        serve::state::ModelSet::new(),
+        Vec::new(),
+        serve::Limits::default(),
+    );
+    for (name, file) in [("iris", "iris.csv"), ("titanic", "titanic.csv")] {
+        let model = load(name);
+        for n in [1, 100] {
+            let bytes = v2_body(&model.bundle, file, n);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new(name, n), &bytes, |b, bytes| {
+                b.iter(|| {
+                    let decoded = v2::decode(black_box(bytes), None, &model, 10_000).unwrap();
+                    black_box(infer(&state, &model, &decoded.rows(), "bench").unwrap())
                 });
             });
         }
@@ -157,5 +213,5 @@ fn load_bundle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, predict, model_only, load_bundle);
+criterion_group!(benches, predict, predict_v2, model_only, load_bundle);
 criterion_main!(benches);

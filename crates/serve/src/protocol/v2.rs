@@ -114,7 +114,8 @@ pub struct InputTensor<'a> {
     #[schema(value_type = String)]
     name: Cow<'a, str>,
     /// `[n]`, `[n, 1]` or `[n, k]`.
-    shape: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    shape: Shape,
     /// `FP64`, `FP32`, `INT64`, ..., `BOOL` or `BYTES`.
     #[schema(value_type = String)]
     datatype: Cow<'a, str>,
@@ -169,7 +170,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for InputTensor<'a> {
                         InputKey::Name if name.is_none() => {
                             name = Some(map.next_value::<Text<'a>>()?.0);
                         }
-                        InputKey::Shape if shape.is_none() => shape = Some(map.next_value()?),
+                        InputKey::Shape if shape.is_none() => {
+                            shape = Some(map.next_value::<Shape>()?);
+                        }
                         InputKey::Datatype if datatype.is_none() => {
                             datatype = Some(map.next_value::<Text<'a>>()?.0);
                         }
@@ -228,15 +231,59 @@ pub struct RequestedOutput<'a> {
     parameters: Option<serde_json::Map<String, Value>>,
 }
 
+/// A tensor's shape: one or two dimensions for every input Ferry accepts, so on the
+/// stack.
+#[derive(PartialEq, Eq)]
+struct Shape(SmallVec<[i64; 2]>);
+
+/// Written as the list it was sent as, `[1, 4]`, in error messages.
+impl std::fmt::Debug for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.as_slice().fmt(f)
+    }
+}
+
+impl std::ops::Deref for Shape {
+    type Target = [i64];
+    fn deref(&self) -> &[i64] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Dims;
+        impl<'de> Visitor<'de> for Dims {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of integers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let mut dims = SmallVec::new();
+                while let Some(d) = seq.next_element::<i64>()? {
+                    dims.push(d);
+                }
+                Ok(Shape(dims))
+            }
+        }
+        deserializer.deserialize_seq(Dims)
+    }
+}
+
+/// A tensor's numbers or booleans, one per row for a single-feature input: a single
+/// record's element is on the stack. (A string is on the heap anyway: BYTES elements
+/// are in a `Vec`.)
+type Items<T> = SmallVec<[T; 1]>;
+
 /// A tensor's elements.
 #[derive(Debug)]
 enum Elements {
     /// Numbers (every numeric datatype); NaN is a missing value.
-    Numbers(Vec<f64>),
+    Numbers(Items<f64>),
     /// BYTES, as strings; `None` for JSON `null`.
     Bytes(Vec<Option<String>>),
     /// BOOL.
-    Bools(Vec<bool>),
+    Bools(Items<bool>),
 }
 
 impl Elements {
@@ -345,6 +392,8 @@ fn half_to_f64(h: u16) -> f64 {
 
 /// One kind of tensor element, as [`Flat`] reads it from JSON.
 trait Element: Sized {
+    /// Where a tensor's elements of this kind are kept.
+    type Items: Default + Extend<Self>;
     /// What a JSON `null` is, if it may be one.
     const NULL: Option<Self>;
     fn number(_: f64) -> Option<Self> {
@@ -359,6 +408,7 @@ trait Element: Sized {
 }
 
 impl Element for f64 {
+    type Items = Items<f64>;
     const NULL: Option<Self> = Some(f64::NAN);
     fn number(v: f64) -> Option<Self> {
         Some(v)
@@ -366,6 +416,7 @@ impl Element for f64 {
 }
 
 impl Element for Option<String> {
+    type Items = Vec<Option<String>>;
     const NULL: Option<Self> = Some(None);
     fn text(v: &str) -> Option<Self> {
         Some(Some(v.to_owned()))
@@ -373,6 +424,7 @@ impl Element for Option<String> {
 }
 
 impl Element for bool {
+    type Items = Items<bool>;
     const NULL: Option<Self> = None;
     fn boolean(v: bool) -> Option<Self> {
         Some(v)
@@ -381,8 +433,8 @@ impl Element for bool {
 
 /// Reads JSON elements, flat or nested, into one vector without building JSON values.
 /// The first element that is not of the type is kept, as JSON, to name it.
-struct Flat<'v, T> {
-    out: &'v mut Vec<T>,
+struct Flat<'v, T: Element> {
+    out: &'v mut T::Items,
     bad: &'v mut Option<Value>,
 }
 
@@ -397,7 +449,7 @@ impl<T: Element> Flat<'_, T> {
     #[expect(clippy::unnecessary_wraps, reason = "every visit returns a Result")]
     fn push<E>(self, v: Option<T>, found: impl FnOnce() -> Value) -> Result<(), E> {
         match v {
-            Some(v) => self.out.push(v),
+            Some(v) => self.out.extend(std::iter::once(v)),
             None if self.bad.is_none() => *self.bad = Some(found()),
             None => {}
         }
@@ -432,7 +484,7 @@ impl<'de, T: Element> Visitor<'de> for Flat<'_, T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq
-            .next_element_seed(Flat {
+            .next_element_seed(Flat::<T> {
                 out: &mut *self.out,
                 bad: &mut *self.bad,
             })?
@@ -460,9 +512,9 @@ impl<'de> DeserializeSeed<'de> for ReadElements<'_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         fn read<'de, T: Element, D: Deserializer<'de>>(
             deserializer: D,
-        ) -> Result<Result<Vec<T>, Value>, D::Error> {
-            let (mut out, mut bad) = (Vec::new(), None);
-            Flat {
+        ) -> Result<Result<T::Items, Value>, D::Error> {
+            let (mut out, mut bad) = (T::Items::default(), None);
+            Flat::<T> {
                 out: &mut out,
                 bad: &mut bad,
             }
@@ -470,9 +522,9 @@ impl<'de> DeserializeSeed<'de> for ReadElements<'_> {
             Ok(bad.map_or(Ok(out), Err))
         }
         Ok(match self.0 {
-            "BYTES" => read(deserializer)?.map(Elements::Bytes),
-            "BOOL" => read(deserializer)?.map(Elements::Bools),
-            _ => read(deserializer)?.map(Elements::Numbers),
+            "BYTES" => read::<Option<String>, _>(deserializer)?.map(Elements::Bytes),
+            "BOOL" => read::<bool, _>(deserializer)?.map(Elements::Bools),
+            _ => read::<f64, _>(deserializer)?.map(Elements::Numbers),
         })
     }
 }
@@ -588,7 +640,7 @@ pub struct Decoded {
     id: Option<String>,
     tensors: Tensors,
     /// The outputs asked for, with whether each is wanted in binary.
-    outputs: Vec<(Output, bool)>,
+    outputs: SmallVec<[(Output, bool); 2]>,
 }
 
 /// An output tensor a client may ask for.
@@ -741,7 +793,7 @@ pub fn decode(
     let gives_proba = model.bundle.model().kind().gives_probabilities();
     let outputs = match request.outputs {
         Some(asked) => {
-            let mut out = Vec::with_capacity(asked.len());
+            let mut out = SmallVec::with_capacity(asked.len());
             for o in asked {
                 let output = match o.name.as_ref() {
                     "predict" => Output::Predict,
@@ -764,7 +816,7 @@ pub fn decode(
             out
         }
         None => {
-            let mut out = vec![(Output::Predict, all_binary)];
+            let mut out = smallvec::smallvec![(Output::Predict, all_binary)];
             if gives_proba {
                 out.push((Output::Probabilities, all_binary));
             }
@@ -818,7 +870,11 @@ fn to_tensors(
             )));
         };
         let rows = usize::try_from(input.shape[0]).unwrap_or(0);
-        return Ok(Tensors::Matrix { values, k, rows });
+        return Ok(Tensors::Matrix {
+            values: values.into_vec(),
+            k,
+            rows,
+        });
     }
     let mut columns: Vec<Option<Elements>> = (0..k).map(|_| None).collect();
     let mut rows = None;
@@ -830,7 +886,7 @@ fn to_tensors(
                 feature_names(schema)
             ))
         })?;
-        let shape_ok = matches!(input.shape.as_slice(), [_] | [_, 1]);
+        let shape_ok = matches!(*input.shape, [_] | [_, 1]);
         if !shape_ok {
             return Err(invalid(format!(
                 "input '{}' has shape {:?}; a feature's input is [rows] or [rows, 1]",
@@ -1198,12 +1254,12 @@ mod tests {
         let Elements::Numbers(v) = decode_binary("x", "FP64", &fp64).unwrap() else {
             panic!("numbers")
         };
-        assert_eq!(v, [1.5, -2.0]);
+        assert_eq!(v.as_slice(), [1.5, -2.0]);
         let fp32: Vec<u8> = [0.25f32].iter().flat_map(|v| v.to_le_bytes()).collect();
         let Elements::Numbers(v) = decode_binary("x", "FP32", &fp32).unwrap() else {
             panic!("numbers")
         };
-        assert_eq!(v, [0.25]);
+        assert_eq!(v.as_slice(), [0.25]);
         let mut bytes = Vec::new();
         for s in ["male", "female"] {
             bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -1212,7 +1268,10 @@ mod tests {
         let Elements::Bytes(v) = decode_binary("sex", "BYTES", &bytes).unwrap() else {
             panic!("bytes")
         };
-        assert_eq!(v, [Some("male".to_owned()), Some("female".to_owned())]);
+        assert_eq!(
+            v.as_slice(),
+            [Some("male".to_owned()), Some("female".to_owned())]
+        );
         assert!(decode_binary("sex", "BYTES", &bytes[..6]).is_err());
         assert!(decode_binary("x", "FP64", &fp64[..7]).is_err());
         assert!(decode_binary("x", "COMPLEX", &fp64).is_err());
