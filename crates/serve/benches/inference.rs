@@ -100,13 +100,18 @@ fn body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap()
 }
 
-fn predict(c: &mut Criterion) {
-    let mut group = c.benchmark_group("predict");
-    let state = serve::AppState::new(
+/// A server state without models or a prediction log: `infer` counts into its metrics.
+fn state() -> serve::AppState {
+    serve::AppState::new(
         serve::state::ModelSet::new(),
         Vec::new(),
         serve::Limits::default(),
-    );
+    )
+}
+
+fn predict(c: &mut Criterion) {
+    let mut group = c.benchmark_group("predict");
+    let state = state();
     for (name, file) in [
         ("iris", "iris.csv"),
         ("titanic", "titanic.csv"),
@@ -153,11 +158,7 @@ fn v2_body(bundle: &ModelBundle, file: &str, n: usize) -> Vec<u8> {
 /// `protocol::v2::decode` and the same inference step.
 fn predict_v2(c: &mut Criterion) {
     let mut group = c.benchmark_group("v2");
-    let state = serve::AppState::new(
-        serve::state::ModelSet::new(),
-        Vec::new(),
-        serve::Limits::default(),
-    );
+    let state = state();
     for (name, file) in [("iris", "iris.csv"), ("titanic", "titanic.csv")] {
         let model = load(name);
         for n in [1, 100] {
