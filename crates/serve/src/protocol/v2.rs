@@ -1268,10 +1268,7 @@ mod tests {
         let Elements::Bytes(v) = decode_binary("sex", "BYTES", &bytes).unwrap() else {
             panic!("bytes")
         };
-        assert_eq!(
-            v.as_slice(),
-            [Some("male".to_owned()), Some("female".to_owned())]
-        );
+        assert_eq!(v, [Some("male".to_owned()), Some("female".to_owned())]);
         assert!(decode_binary("sex", "BYTES", &bytes[..6]).is_err());
         assert!(decode_binary("x", "FP64", &fp64[..7]).is_err());
         assert!(decode_binary("x", "COMPLEX", &fp64).is_err());
@@ -1341,6 +1338,27 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("duplicate field `name`")
+        );
+    }
+
+    #[test]
+    fn a_shape_is_read_on_the_stack_or_the_heap_and_named_when_it_is_not_a_list() {
+        let shape = |t: &str| serde_json::from_str::<Shape>(t);
+        assert_eq!(*shape("[3]").unwrap(), [3]);
+        assert!(!shape("[3, 4]").unwrap().0.spilled());
+        let deep = shape("[1, 2, 3, -1]").unwrap();
+        assert_eq!(*deep, [1, 2, 3, -1]);
+        assert_eq!(format!("{deep:?}"), "[1, 2, 3, -1]");
+        let not_a_list = shape(r#""x""#).unwrap_err().to_string();
+        assert!(
+            not_a_list.contains(r#"invalid type: string "x", expected a sequence of integers"#),
+            "{not_a_list}"
+        );
+        assert!(
+            shape("[1.5]")
+                .unwrap_err()
+                .to_string()
+                .contains("expected i64")
         );
     }
 }
