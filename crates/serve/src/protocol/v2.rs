@@ -233,7 +233,6 @@ pub struct RequestedOutput<'a> {
 
 /// A tensor's shape: one or two dimensions for every input Ferry accepts, so on the
 /// stack.
-#[derive(PartialEq, Eq)]
 struct Shape(SmallVec<[i64; 2]>);
 
 /// Written as the list it was sent as, `[1, 4]`, in error messages.
