@@ -173,7 +173,7 @@ async fn infer_answer(
     payload: web::Payload,
 ) -> Result<HttpResponse, V2Error> {
     let body = read_body(req, payload, &state.limits).await?;
-    let header_length = match req.headers().get(HEADER_LENGTH) {
+    let header_length = match req.headers().get(&HEADER_LENGTH) {
         None => None,
         Some(v) => Some(
             v.to_str()

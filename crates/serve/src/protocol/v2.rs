@@ -15,7 +15,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName};
 use ferry_core::schema::{Cell, DType, FeatureSchema, Row};
 use ferry_core::{ClassLabel, Model, Predictions};
 use std::borrow::Cow;
@@ -32,8 +32,9 @@ use crate::error::{ApiError, ErrorKind, INTERNAL_MESSAGE};
 use crate::infer::Inference;
 use crate::state::LoadedModel;
 
-/// The header that gives the length of the JSON part of a binary request or response.
-pub const HEADER_LENGTH: &str = "inference-header-content-length";
+/// The header that gives the length of the JSON part of a binary request or response
+/// (a name made once: looking a header up by a `&str` parses and copies the name first).
+pub static HEADER_LENGTH: HeaderName = HeaderName::from_static("inference-header-content-length");
 
 /// The protocol's error shape: `{"error": message}`, and 400 for every request error
 /// but a few statuses its clients handle themselves.
@@ -1161,7 +1162,7 @@ pub fn encode(inference: &Inference<'_>, request: &Decoded) -> Result<HttpRespon
             version.clone(),
         ))
         .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
-        .insert_header((HEADER_LENGTH, length.to_string()))
+        .insert_header((HEADER_LENGTH.clone(), length.to_string()))
         .body(body))
 }
 
