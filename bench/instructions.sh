@@ -1,32 +1,57 @@
 #!/usr/bin/env bash
-# Instructions a request, Ferry against the bare handler, counted by callgrind:
+# Instructions a request, and the code a request runs, Ferry against the bare handler,
+# counted by callgrind:
 #
-#   bash bench/instructions.sh [SECONDS]
+#   bash bench/instructions.sh [--pgo] [SECONDS]
 #
-# Builds serve and the bare handler in the serving profile (bench/serve.sh adds PGO to both),
-# trains iris into a temporary registry, and runs each server under
-# `valgrind --tool=callgrind` on an ephemeral 127.0.0.1 port, Ferry as bench/serve.sh
-# runs it (API keys, metrics, tracing without an exporter, live drift, a 1% prediction
-# log). For each server and each route (native, KServe V2): 3 s of `wrk -t1 -c4` to warm
-# up, the counters zeroed, SECONDS (default 5) of the same load, the counters dumped.
-# Instructions in the dump over the requests wrk counted give instructions a request.
+# Builds serve and the bare handler in the serving profile, or with --pgo as bench/serve.sh
+# and the image build them (deploy/pgo.sh --bare: the serving profile with profile-guided
+# optimisation, about 10 minutes more), trains iris into a temporary registry, and runs
+# each server under `valgrind --tool=callgrind` on an ephemeral 127.0.0.1 port, Ferry as
+# bench/serve.sh runs it (API keys, metrics, tracing without an exporter, live drift, a 1%
+# prediction log). For each server and each route (native, KServe V2): 3 s of
+# `wrk -t1 -c4` to warm up, the counters zeroed, SECONDS (default 5) of the same load, the
+# counters dumped. Instructions in the dump over the requests wrk counted give
+# instructions a request.
 #
 # The count is steady where CPU time is not (a shared machine's noise does not move
 # it), but it does not weigh cache misses or the kernel's share. valgrind hides SHA-NI,
 # so under it the API-key check hashes in software: about 3,500 instructions that the
 # real CPU does in a few hundred cycles.
 #
+# The code a request runs is the other steady measure: the instructions executed at least
+# once every two requests on average, counted in distinct 64-byte cache lines and 4 KiB
+# pages (user space: the binary and the libraries it calls). When a worker wakes for a
+# request after the load generator and the kernel have had the core, those lines are
+# fetched again, so a larger set costs more at a paced load than under saturation, where
+# they stay in cache. The layout matters as much as the code: measure it --pgo, as it
+# ships.
+#
 # Writes target/bench/instructions.md: the table, then for each route the functions with
 # the largest difference in own (exclusive) instructions a request between the two
 # servers (inlining moves work between functions: read it as a guide, not a ledger).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-5}
+pgo=0
+seconds=5
+for arg in "$@"; do
+  case $arg in
+    --pgo) pgo=1 ;;
+    *[!0-9]* | '') echo "usage: bench/instructions.sh [--pgo] [SECONDS]" >&2; exit 2 ;;
+    *) seconds=$arg ;;
+  esac
+done
 for tool in wrk valgrind callgrind_control callgrind_annotate python3; do
   command -v "$tool" > /dev/null || { echo "bench/instructions.sh needs $tool" >&2; exit 2; }
 done
 cargo build --release --locked -p train
-cargo build --profile serving --locked -p serve -p ferry-bench-bare
+if [ $pgo = 1 ]; then
+  bash deploy/pgo.sh --bare --out target/pgo/bin
+  bin=target/pgo/bin
+else
+  cargo build --profile serving --locked -p serve -p ferry-bench-bare
+  bin=target/serving
+fi
 . bench/lib.sh
 iris_workdir
 key=$(random_key instructions)
@@ -36,12 +61,12 @@ post_script "$tmp/v2.lua" "$key" "$iris_v2_record"
 count() { # server route path -> prints "server route requests instructions dump"
   local out="$tmp/cg.$1.$2"
   if [ "$1" = ferry ]; then
-    FERRY_API_KEYS="bench:predict:$key" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
-      ./target/serving/serve --registry "$tmp/registry" --bind 127.0.0.1:0 \
+    FERRY_API_KEYS="bench:predict:$key" valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out.%p" \
+      "./$bin/serve" --registry "$tmp/registry" --bind 127.0.0.1:0 \
       --prediction-log "$tmp/predictions.jsonl" --prediction-log-sample-rate 0.01 \
       > "$tmp/$1.$2.out" 2> /dev/null &
   else
-    valgrind --tool=callgrind --callgrind-out-file="$out.%p" ./target/serving/bare-handler \
+    valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out.%p" "./$bin/bare-handler" \
       --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/$1.$2.out" 2> /dev/null &
   fi
   pid=$!
@@ -92,11 +117,50 @@ def own(path, requests):
         costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", "")) / requests
     return costs
 
+def footprint(path, requests):
+    """The code a request runs: distinct 64-byte lines and 4 KiB pages holding the
+    instructions executed at least once every two requests. Reads the dump's cost lines
+    (`positions: instr line`, addresses compressed relative to the last one) and skips
+    the inclusive cost line after each `calls=`."""
+    names, counts = {}, {}
+    obj, last, after_call = None, 0, False
+    with open(path) as dump:
+        for line in dump:
+            if line.startswith(("ob=", "cob=")):
+                m = re.match(r"c?ob=\((\d+)\)(?: (.*))?", line.strip())
+                if m.group(2):
+                    names[m.group(1)] = m.group(2)
+                if line.startswith("ob="):
+                    obj = names[m.group(1)]
+            elif line.startswith("calls="):
+                after_call = True
+            elif line[:1] in "0123456789+-*":
+                parts = line.split()
+                pos = parts[0]
+                if pos.startswith("0x"):
+                    last = int(pos, 16)
+                elif pos[0] in "+-":
+                    last += int(pos)
+                elif pos != "*":
+                    last = int(pos)
+                if after_call:
+                    after_call = False
+                elif len(parts) >= 3:
+                    counts[(obj, last)] = counts.get((obj, last), 0) + int(parts[2])
+    hot = [k for k, n in counts.items() if 2 * n >= requests]
+    return len({(o, a // 64) for o, a in hot}), len({(o, a // 4096) for o, a in hot})
+
 print("| route | Ferry instructions a request | bare handler | ratio |")
 print("|---|---|---|---|")
 for route in ("native", "v2"):
     f, b = got[("ferry", route)], got[("bare", route)]
     print(f"| {route} | {f[1] // f[0]:,} | {b[1] // b[0]:,} | {f[1] / f[0] / (b[1] / b[0]):.3f} |")
+print("\nThe code a request runs (instructions executed at least once every two requests):\n")
+print("| route | Ferry lines | bare lines | ratio | Ferry KiB | bare KiB | Ferry pages | bare pages |")
+print("|---|---|---|---|---|---|---|---|")
+for route in ("native", "v2"):
+    (fl, fp), (bl, bp) = (footprint(got[(s, route)][2], got[(s, route)][0]) for s in ("ferry", "bare"))
+    print(f"| {route} | {fl:,} | {bl:,} | {fl / bl:.3f} | {fl * 64 / 1024:.1f} | {bl * 64 / 1024:.1f} | {fp} | {bp} |")
 for route in ("native", "v2"):
     f, b = got[("ferry", route)], got[("bare", route)]
     fc, bc = own(f[2], f[0]), own(b[2], b[0])
@@ -107,5 +171,5 @@ for route in ("native", "v2"):
     for k in diff[:25]:
         print(f"| {fc.get(k, 0):,.0f} | {bc.get(k, 0):,.0f} | {fc.get(k, 0) - bc.get(k, 0):,.0f} | `{k[:120]}` |")
 EOF
-sed -n '1,4p' target/bench/instructions.md
+sed -n '1,11p' target/bench/instructions.md
 echo "target/bench/instructions.md"
