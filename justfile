@@ -118,10 +118,11 @@ bench-layout:
 profile SECONDS="4":
     bash bench/profile.sh {{SECONDS}}
 
-# Instructions a request, Ferry against the bare handler, under callgrind (needs valgrind).
+# Instructions and code lines a request, Ferry against the bare handler, under callgrind
+# (needs valgrind); `just instructions --pgo` measures the PGO builds the image ships.
 [group('test')]
-instructions SECONDS="5":
-    bash bench/instructions.sh {{SECONDS}}
+instructions *ARGS:
+    bash bench/instructions.sh {{ARGS}}
 
 # Every fuzz target for 60 s on the committed corpus (needs nightly and cargo-fuzz).
 [group('test')]

@@ -44,15 +44,8 @@ done
 for tool in wrk valgrind callgrind_control callgrind_annotate python3; do
   command -v "$tool" > /dev/null || { echo "bench/instructions.sh needs $tool" >&2; exit 2; }
 done
-cargo build --release --locked -p train
-if [ $pgo = 1 ]; then
-  bash deploy/pgo.sh --bare --out target/pgo/bin
-  bin=target/pgo/bin
-else
-  cargo build --profile serving --locked -p serve -p ferry-bench-bare
-  bin=target/serving
-fi
 . bench/lib.sh
+build_servers $pgo
 iris_workdir
 key=$(random_key instructions)
 post_script "$tmp/native.lua" "$key" "$iris_record"

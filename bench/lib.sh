@@ -76,3 +76,19 @@ iris_workdir() {
   trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
   ./target/release/train --config configs/iris.yaml --registry "$tmp/registry" > /dev/null
 }
+
+# Builds train in the release profile and the two servers the benches compare, serve and
+# the bare handler: with $1 = 1 through deploy/pgo.sh --bare (as the image ships serve,
+# each with a profile of its own routes), else in the serving profile. Sets $bin to the
+# directory holding the two servers.
+# shellcheck disable=SC2034
+build_servers() {
+  cargo build --release --locked -p train
+  if [ "$1" = 1 ]; then
+    bash deploy/pgo.sh --bare --out target/pgo/bin
+    bin=target/pgo/bin
+  else
+    cargo build --profile serving --locked -p serve -p ferry-bench-bare
+    bin=target/serving
+  fi
+}

@@ -58,14 +58,9 @@ for arg in "$@"; do
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
-cargo build --release --locked -p train
-if [ $pgo = 1 ]; then
-  bash deploy/pgo.sh --bare --out target/pgo/bin
-  bin=target/pgo/bin
-else
-  cargo build --profile serving --locked -p serve -p ferry-bench-bare
-  bin=target/serving
-fi
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+build_servers $pgo
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -79,8 +74,6 @@ for c in iris titanic diamonds_linear; do
   ./target/release/train --config "configs/$c.yaml" --registry "$tmp/registry" > /dev/null
 done
 
-# shellcheck source=bench/lib.sh
-. "$root/bench/lib.sh"
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # Ferry, timed from spawn to /ready = 200, with authentication on: every request
