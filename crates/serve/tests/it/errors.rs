@@ -329,3 +329,27 @@ async fn explaining_a_model_that_is_not_trees_is_404_naming_the_kind() {
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn a_bad_v2_header_length_is_400_naming_the_header() {
+    let v2 = |length: &str| {
+        test::TestRequest::post()
+            .uri("/v2/models/tiny/infer")
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("Inference-Header-Content-Length", length))
+            .set_payload(r#"{"inputs":[]}"#)
+    };
+    let (status, body) = call(v2("twelve")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"error": "inference-header-content-length must be a byte count, found \"twelve\""})
+    );
+    // A length past the body is refused by the decoder, naming both sizes.
+    let (status, body) = call(v2("99")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"error": "Inference-Header-Content-Length is 99 but the body has 13 bytes"})
+    );
+}
