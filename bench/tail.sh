@@ -44,12 +44,11 @@ done
 # The pinned set-up uses CPUs 0 and 1: both must be this process's to use.
 [ "$(nproc)" -ge 2 ] || { echo "bench/tail.sh needs 2 cores" >&2; exit 2; }
 
-cargo build --release --locked -p train
-bash deploy/pgo.sh --bare --out target/pgo/bin
-cargo build --profile serving --locked -p serve -p ferry-bench-bare
-
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+# Both builds: through PGO (target/pgo/bin) and in the serving profile (target/serving).
+build_servers 1
+build_servers 0
 tmp=$(mktemp -d)
 pids=()
 stop_servers() {
