@@ -56,7 +56,8 @@ bench:
     bash bench/load.sh
 
 # Serving benchmark against a bare actix-web handler and FastAPI + scikit-learn, same run
-# (needs wrk and python3; `--quick`, `--no-python`, `--mlflow`).
+# (needs wrk and python3; `--quick`, `--no-python`, `--mlflow`, `--no-pgo`; `--control`
+# puts a second bare handler in Ferry's place). Pool runs with `python3 bench/rounds.py`.
 [group('test')]
 bench-serve *ARGS:
     bash bench/serve.sh {{ARGS}}

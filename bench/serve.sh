@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Serving benchmark: Ferry against its ceiling and against the Python stack, in one run.
 #
-#   bash bench/serve.sh [--quick] [--no-python] [--mlflow] [--no-pgo]
+#   bash bench/serve.sh [--quick] [--no-python] [--mlflow] [--no-pgo] [--control]
 #
 # Builds the binaries: train in the release profile; serve and the bare handler as the
 # image ships serve, in the serving profile (release with fat LTO) with profile-guided
@@ -36,6 +36,9 @@
 # Writes target/bench/serve.json and target/bench/serve.md: throughput (requests and
 # rows per second), p50/p99/p99.9 latency, errors, each server's RSS after its load, and
 # Ferry's spawn-to-ready time. Ratios to the ceiling and to FastAPI are printed last.
+# --control runs a second bare handler (the same binary) where Ferry runs, and only the
+# interleaved rounds: what the rounds' ratios are for two servers at par, on the machine
+# as it is that day. It writes target/bench/serve-control.json and serve-control.md.
 # Every request goes to 127.0.0.1; every load is bounded by DURATION and ROUND_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,15 +50,20 @@ round_seconds=${ROUND_SECONDS:-5}
 python=1
 mlflow=0
 pgo=1
+control=0
 for arg in "$@"; do
   case $arg in
     --quick) duration=${DURATION:-3}; rounds=${ROUNDS:-2}; round_seconds=${ROUND_SECONDS:-2} ;;
     --no-python) python=0 ;;
     --mlflow) mlflow=1 ;;
     --no-pgo) pgo=0 ;;
-    *) echo "usage: bench/serve.sh [--quick] [--no-python] [--mlflow] [--no-pgo]" >&2; exit 2 ;;
+    --control) control=1; python=0 ;;
+    *) echo "usage: bench/serve.sh [--quick] [--no-python] [--mlflow] [--no-pgo] [--control]" >&2; exit 2 ;;
   esac
 done
+if [ $control = 1 ] && [ $mlflow = 1 ]; then
+  echo "--control measures the bare handler against itself only; it takes no --mlflow" >&2; exit 2
+fi
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
 # shellcheck source=bench/lib.sh
@@ -81,14 +89,24 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # tracing (no exporter), live drift and the prediction log (1% of requests) are on, as
 # in production.
 key=$(random_key bench)
-start=$(date +%s%N)
-FERRY_API_KEYS="bench:predict:$key" "./$bin/serve" --registry "$tmp/registry" \
-  --bind 127.0.0.1:0 --prediction-log "$tmp/predictions.jsonl" \
-  --prediction-log-sample-rate 0.01 > "$tmp/ferry.out" 2> /dev/null &
-pids+=($!); ferry_pid=$!
-ferry=$(base_url "$tmp/ferry.out")
-wait_ready "$ferry"
-ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $control = 0 ]; then
+  subject=ferry
+  start=$(date +%s%N)
+  FERRY_API_KEYS="bench:predict:$key" "./$bin/serve" --registry "$tmp/registry" \
+    --bind 127.0.0.1:0 --prediction-log "$tmp/predictions.jsonl" \
+    --prediction-log-sample-rate 0.01 > "$tmp/ferry.out" 2> /dev/null &
+  pids+=($!); ferry_pid=$!
+  ferry=$(base_url "$tmp/ferry.out")
+  wait_ready "$ferry"
+  ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+else
+  # The control: the bare handler again, in Ferry's place (it has no /ready).
+  subject=control
+  "./$bin/bare-handler" --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/ferry.out" 2>&1 &
+  pids+=($!); ferry_pid=$!
+  ferry=$(base_url "$tmp/ferry.out")
+  ready_ms=0
+fi
 
 "./$bin/bare-handler" --artifact "$tmp/registry/iris/1" --bind 127.0.0.1:0 > "$tmp/bare.out" 2>&1 &
 pids+=($!); bare_pid=$!
@@ -172,6 +190,7 @@ run() { # server url model rows concurrency script
 }
 declare -A rss
 for rows in 1 100; do
+  [ $control = 1 ] && break
   for c in 1 16 64; do
     run ferry "$ferry/models/iris/predict" iris "$rows" "$c" "iris-$rows"
     run bare "$bare/models/iris/predict" iris "$rows" "$c" "iris-$rows"
@@ -189,7 +208,7 @@ for rows in 1 100; do
     fi
   done
 done
-# Interleaved rounds, Ferry against the bare handler on the same route.
+# Interleaved rounds, Ferry (or the control) against the bare handler on the same route.
 rounds_out="$tmp/rounds.jsonl"
 : > "$rounds_out"
 round() { # cell server url concurrency script round
@@ -209,28 +228,31 @@ for r in $(seq "$rounds"); do
   for cell in "${cells[@]:k}" "${cells[@]:0:k}"; do
     IFS=: read -r name c script path <<< "$cell"
     if [ $((r % 2)) = 1 ]; then
-      round "$name" ferry "$ferry$path" "$c" "$script" "$r"; round "$name" bare "$bare$path" "$c" "$script" "$r"
+      round "$name" $subject "$ferry$path" "$c" "$script" "$r"; round "$name" bare "$bare$path" "$c" "$script" "$r"
     else
-      round "$name" bare "$bare$path" "$c" "$script" "$r"; round "$name" ferry "$ferry$path" "$c" "$script" "$r"
+      round "$name" bare "$bare$path" "$c" "$script" "$r"; round "$name" $subject "$ferry$path" "$c" "$script" "$r"
     fi
   done
   echo "interleaved: round $r of $rounds done"
 done
 
-rss[ferry]=$(rss_kb "$ferry_pid")
+rss[$subject]=$(rss_kb "$ferry_pid")
 rss[bare]=$(rss_kb "$bare_pid")
 [ -n "$fastapi_pid" ] && rss[fastapi]=$(( $(ps -o rss= --ppid "$fastapi_pid" | awk '{s+=$1} END {print s+0}') + $(rss_kb "$fastapi_pid") ))
 [ -n "$mlflow_pid" ] && rss[mlflow]=$(( $(ps -o rss= --ppid "$mlflow_pid" | awk '{s+=$1} END {print s+0}') + $(rss_kb "$mlflow_pid") ))
 rss_json=$(for k in "${!rss[@]}"; do printf '"%s":%s,' "$k" "${rss[$k]}"; done)
 
+out=target/bench/serve; [ $control = 1 ] && out=target/bench/serve-control
 mkdir -p target/bench
-python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" "$(getconf CLK_TCK)" "$pgo" <<'EOF'
+python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" "$(getconf CLK_TCK)" "$pgo" "$subject" "$out" <<'EOF'
 import json, sys, platform, os, datetime, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ready_ms, rss, duration = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
 round_rows = [json.loads(l) for l in open(sys.argv[5])]
 round_seconds, ticks_per_s = int(sys.argv[6]), int(sys.argv[7])
 build = "serving profile with PGO (deploy/pgo.sh)" if sys.argv[8] == "1" else "serving profile, no PGO"
+subject, out = sys.argv[9], sys.argv[10]
+label = "Ferry" if subject == "ferry" else "A second bare handler (the control)"
 for r in rows:
     w = r["wrk"]
     r["req_per_s"] = w["requests"] / w["seconds"]
@@ -238,19 +260,23 @@ for r in rows:
 machine = f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}"
 report = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "machine": machine, "build": build, "seconds_per_cell": duration, "ferry_spawn_to_ready_ms": ready_ms,
+    "machine": machine, "build": build, "subject": subject, "seconds_per_cell": duration,
+    "ferry_spawn_to_ready_ms": ready_ms if subject == "ferry" else None,
     "rss_kib_after_load": rss, "cells": rows, "interleaved_rounds": round_rows,
 }
-json.dump(report, open("target/bench/serve.json", "w"), indent=1)
+json.dump(report, open(f"{out}.json", "w"), indent=1)
 def cell(server, model, n, c):
     return next((r for r in rows if (r["server"], r["model"], r["rows"], r["concurrency"]) == (server, model, n, c)), None)
-lines = [f"Serving benchmark, {report['date']}, {machine}; Ferry and the bare handler built alike: {build}; wrk -t2, {duration} s per cell; load generator and servers share the machine.", "",
-         "| server | model | rows/request | concurrency | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | errors |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+per_cell = f", {duration} s per cell" if rows else ""
+lines = [f"Serving benchmark, {report['date']}, {machine}; {label} and the bare handler built alike: {build}; wrk -t2{per_cell}; load generator and servers share the machine.", ""]
+if rows:
+    lines += ["| server | model | rows/request | concurrency | requests/s | rows/s | p50 ms | p99 ms | p99.9 ms | errors |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
 for r in rows:
     w = r["wrk"]
     lines.append(f"| {r['server']} | {r['model']} | {r['rows']} | {r['concurrency']} | {r['req_per_s']:,.0f} | {r['rows_per_s']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['p999_ms']:.2f} | {w['errors']} |")
-lines += ["", f"Ferry spawn to /ready: {ready_ms} ms. RSS after the load (KiB): " + ", ".join(f"{k} {v:,}" for k, v in sorted(rss.items())), ""]
+lines += ["", (f"Ferry spawn to /ready: {ready_ms} ms. " if subject == "ferry" else "")
+          + "RSS after the load (KiB): " + ", ".join(f"{k} {v:,}" for k, v in sorted(rss.items())), ""]
 ratios = []
 for model, n, c in [("iris", 1, 64), ("iris", 1, 16), ("iris", 100, 64)]:
     f, b = cell("ferry", model, n, c), cell("bare", model, n, c)
@@ -268,27 +294,28 @@ for model, n, c in [("iris", 1, 64), ("titanic", 1, 64), ("iris", 100, 64), ("ti
     m = cell("mlflow", model, n, c)
     if f and m and m["rows_per_s"] > 0:
         ratios.append(f"ferry / mlflow models serve, {model}, {n} row(s), c={c}: rows/s {f['rows_per_s'] / m['rows_per_s']:.0f}x")
-lines += ["Ratios, same run:", ""] + [f"- {r}" for r in ratios]
+if ratios:
+    lines += ["Ratios, same run:", ""] + [f"- {r}" for r in ratios]
 cells = list(dict.fromkeys(r["cell"] for r in round_rows))
 if cells:
     n_rounds = max(r["round"] for r in round_rows)
-    lines += ["", f"Ferry against the bare handler on the same route, {n_rounds} interleaved rounds of {round_seconds} s "
+    lines += ["", f"{label} against the bare handler on the same route, {n_rounds} interleaved rounds of {round_seconds} s "
               "(saturated: summed requests; paced: 16 connections, 1 ms between a connection's answer and its next request):", "",
-              "| cell | Ferry req/s | bare req/s | throughput ratio | Ferry p99 ms (median of rounds) | bare p99 ms | p99 ratio (median of rounds) | rounds with Ferry's p99 at or below | Ferry CPU µs/request | bare CPU µs/request |",
+              f"| cell | {subject} req/s | bare req/s | throughput ratio | {subject} p99 ms (median of rounds) | bare p99 ms | p99 ratio (median of rounds) | rounds with {subject}'s p99 at or below | {subject} CPU µs/request | bare CPU µs/request |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for cell in cells:
         got = {(r["server"], r["round"]): r["wrk"] for r in round_rows if r["cell"] == cell}
         rs = sorted({k[1] for k in got})
-        f = sum(got[("ferry", i)]["requests"] for i in rs); b = sum(got[("bare", i)]["requests"] for i in rs)
-        fs = sum(got[("ferry", i)]["seconds"] for i in rs); bs = sum(got[("bare", i)]["seconds"] for i in rs)
-        fp = [got[("ferry", i)]["p99_ms"] for i in rs]; bp = [got[("bare", i)]["p99_ms"] for i in rs]
+        f = sum(got[(subject, i)]["requests"] for i in rs); b = sum(got[("bare", i)]["requests"] for i in rs)
+        fs = sum(got[(subject, i)]["seconds"] for i in rs); bs = sum(got[("bare", i)]["seconds"] for i in rs)
+        fp = [got[(subject, i)]["p99_ms"] for i in rs]; bp = [got[("bare", i)]["p99_ms"] for i in rs]
         ratio = statistics.median(x / max(y, 1e-9) for x, y in zip(fp, bp))
         below = sum(x <= y for x, y in zip(fp, bp))
         cpu = {s: sum(r["cpu_ticks"] for r in round_rows if r["cell"] == cell and r["server"] == s) / ticks_per_s * 1e6
-               for s in ("ferry", "bare")}
+               for s in (subject, "bare")}
         lines.append(f"| {cell} | {f / fs:,.0f} | {b / bs:,.0f} | {(f / fs) / (b / bs):.2f} | {statistics.median(fp):.3f} | "
-                     f"{statistics.median(bp):.3f} | {ratio:.2f} | {below} of {len(rs)} | {cpu['ferry'] / f:.2f} | {cpu['bare'] / b:.2f} |")
-open("target/bench/serve.md", "w").write("\n".join(lines) + "\n")
+                     f"{statistics.median(bp):.3f} | {ratio:.2f} | {below} of {len(rs)} | {cpu[subject] / f:.2f} | {cpu['bare'] / b:.2f} |")
+open(f"{out}.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
-echo "wrote target/bench/serve.json and target/bench/serve.md"
+echo "wrote $out.json and $out.md"
