@@ -26,7 +26,7 @@ import statistics
 
 
 def ratios(run, subject):
-    """The per-round p99 ratios of a run, by cell, in the run's cell order."""
+    """The per-round p99 ratios of a run, by cell, in the run's cell order (bench/serve.sh's report uses it too)."""
     rounds = run["interleaved_rounds"]
     cells = list(dict.fromkeys(r["cell"] for r in rounds))
     out = {}

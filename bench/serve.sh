@@ -246,6 +246,8 @@ out=target/bench/serve; [ $control = 1 ] && out=target/bench/serve-control
 mkdir -p target/bench
 python3 - "$results" "$ready_ms" "{${rss_json%,}}" "$duration" "$rounds_out" "$round_seconds" "$(getconf CLK_TCK)" "$pgo" "$subject" "$out" <<'EOF'
 import json, sys, platform, os, datetime, statistics
+sys.path.insert(0, "bench")
+from rounds import ratios as round_ratios  # per-round p99 ratios, as bench/rounds.py pools them
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ready_ms, rss, duration = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
 round_rows = [json.loads(l) for l in open(sys.argv[5])]
@@ -303,14 +305,15 @@ if cells:
               "(saturated: summed requests; paced: 16 connections, 1 ms between a connection's answer and its next request):", "",
               f"| cell | {subject} req/s | bare req/s | throughput ratio | {subject} p99 ms (median of rounds) | bare p99 ms | p99 ratio (median of rounds) | rounds with {subject}'s p99 at or below | {subject} CPU µs/request | bare CPU µs/request |",
               "|---|---|---|---|---|---|---|---|---|---|"]
+    p99_ratios = round_ratios(report, subject)
     for cell in cells:
         got = {(r["server"], r["round"]): r["wrk"] for r in round_rows if r["cell"] == cell}
         rs = sorted({k[1] for k in got})
         f = sum(got[(subject, i)]["requests"] for i in rs); b = sum(got[("bare", i)]["requests"] for i in rs)
         fs = sum(got[(subject, i)]["seconds"] for i in rs); bs = sum(got[("bare", i)]["seconds"] for i in rs)
         fp = [got[(subject, i)]["p99_ms"] for i in rs]; bp = [got[("bare", i)]["p99_ms"] for i in rs]
-        ratio = statistics.median(x / max(y, 1e-9) for x, y in zip(fp, bp))
-        below = sum(x <= y for x, y in zip(fp, bp))
+        ratio = statistics.median(p99_ratios[cell])
+        below = sum(x <= 1 for x in p99_ratios[cell])
         cpu = {s: sum(r["cpu_ticks"] for r in round_rows if r["cell"] == cell and r["server"] == s) / ticks_per_s * 1e6
                for s in (subject, "bare")}
         lines.append(f"| {cell} | {f / fs:,.0f} | {b / bs:,.0f} | {(f / fs) / (b / bs):.2f} | {statistics.median(fp):.3f} | "
