@@ -35,15 +35,17 @@
 //! idea is QuickScorer's (Lucchese et al., SIGIR 2015). Each tree's leaves are bits of a
 //! 64-bit set, left to right. A split the row does not take left rules out its left
 //! subtree's leaves, and the leaf the row reaches is the lowest bit that survives every
-//! such split. So a row needs no walk: for each key column, the splits on it sorted by
+//! such split. So a row needs no walk: for each feature, the splits on it sorted by
 //! threshold are read from the lowest while their threshold is below the row's key,
-//! each clearing its bits in its tree's set. Every few splits a column has a mark: the
+//! each clearing its bits in its tree's set. Every few splits a feature has a mark: the
 //! sets of all splits up to it, combined, one mask per tree, applied in one pass over
 //! the trees. A row applies the last mark below its key and then the splits after it.
 //! There is no chain of dependent loads, and no branch on the data but one loop exit
-//! per column. On the deep, lopsided trees of bench/trees.sh's diamonds model (a row
-//! walks 10.9 splits a tree, lockstep walks 13.3) this measured 1.7 us a row against
-//! 7.9 walking.
+//! per feature. A number has the same key whichever side its splits send missing
+//! values, so a feature's splits of both kinds are one sorted list; a row missing the
+//! feature applies instead, in one pass, the splits that send a missing value right.
+//! On the deep, lopsided trees of bench/trees.sh's diamonds model (a row walks 10.9
+//! splits a tree, lockstep walks 13.3) this measured 1.7 us a row against 7.9 walking.
 //!
 //! The sum keeps the arithmetic Ferry's ensembles always had: per row, trees are added
 //! in groups of [`TREES_PER_GROUP`] starting from 0, and the groups' sums in order, so a
@@ -77,13 +79,18 @@ const LARGE_GROUP_BYTES: usize = 256 * 1024;
 const MAX_BLOCK_ROWS: usize = 16 * 1024;
 /// The widest row (keys: twice the features) walked as a fixed-size array.
 const MAX_FIXED_STRIDE: usize = 256;
-/// A [`Scorer`] marks a column every `trees / MARK_TREES_PER_SPLIT` splits: a mark's
+/// A [`Scorer`] marks a feature every `trees / MARK_TREES_PER_SPLIT` splits: a mark's
 /// set costs a pass over every tree's mask, and saves the splits it covers.
 const MARK_TREES_PER_SPLIT: usize = 4;
 /// The most trees a [`Scorer`] takes (its leaf sets are arrays of a listed size).
 const MAX_SCORED_TREES: usize = 65_536;
 /// The fewest splits between two marks.
 const MIN_MARK_SPLITS: usize = 16;
+/// A [`Scorer`] up to this size stays in a core's second-level cache while it scores a
+/// batch; a larger one is read from the shared cache, several times slower a feature.
+const SCORER_CACHE_BYTES: usize = 1 << 20;
+/// [`Scorer`]'s `nan_at` of a feature whose splits all send missing values left.
+const NO_NAN_SET: u32 = u32::MAX;
 /// Below this many (row, tree) visits a batch is predicted on the calling thread.
 const PARALLEL_MIN_VISITS: usize = 1 << 14;
 
@@ -150,21 +157,31 @@ enum Strategy {
 /// reached is the lowest bit left (the leftmost leaf no split ruled out).
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Scorer {
-    /// `starts[v]..starts[v + 1]`: the splits reading key column `v`.
+    /// `starts[f]..starts[f + 1]`: the splits on feature `f`, those that send a missing
+    /// value left and those that send it right together (for a number both keys are
+    /// the same).
     starts: Vec<u32>,
-    /// Each column's splits by ascending threshold.
+    /// Each feature's splits by ascending threshold.
     splits: Vec<QSplit>,
-    /// Splits between two marks of a column.
+    /// Splits between two marks of a feature.
     every: usize,
-    /// `mark_starts[v]..mark_starts[v + 1]`: column `v`'s marks in `marks`.
+    /// `mark_starts[f]..mark_starts[f + 1]`: feature `f`'s marks in `marks`.
     mark_starts: Vec<u32>,
-    /// Mark `j` of a column covers its first `(j + 1) * every` splits; this is the
+    /// Mark `j` of a feature covers its first `(j + 1) * every` splits; this is the
     /// largest threshold among them.
     marks: Vec<u64>,
     /// Per mark, one mask per tree: the splits it covers combined.
     sets: Vec<u64>,
-    /// Key columns that some split reads.
+    /// Per feature, where its missing-value set starts in `nan_sets`, or [`NO_NAN_SET`]
+    /// when no split on it sends a missing value right.
+    nan_at: Vec<u32>,
+    /// Per feature with some split that sends a missing value right, one mask per tree:
+    /// those splits combined, what a row missing the feature clears.
+    nan_sets: Vec<u64>,
+    /// Features that some split reads.
     columns: usize,
+    /// The memory of the splits, marks and sets.
+    bytes: usize,
     /// The mean depth of the trees' leaves.
     mean_depth: f64,
 }
@@ -313,7 +330,8 @@ impl Packed {
     /// The ensemble with its [`Scorer`], when its trees allow one and it can pay
     /// ([`Self::scorer_for`]): its splits take 24 bytes each and its marks up to 32 bytes
     /// a split, against 32 bytes of packed nodes a split (a split and a leaf), so up to
-    /// about 1.75 times the packed nodes' memory.
+    /// about 1.75 times the packed nodes' memory, and 8 bytes a tree for each feature
+    /// with splits that send missing values right.
     fn finish(mut self) -> Self {
         self.scorer = self.build_scorer();
         self
@@ -341,21 +359,29 @@ impl Packed {
             (d + t.leaf_depths, n + u64::from(t.leaves))
         });
         let mean_depth = depth_sum as f64 / leaf_count.max(1) as f64;
-        let width = 2 * self.n_features;
-        let mut read = vec![false; width];
+        let n = self.n_features;
+        // A split reads column `f` (missing values right) or `n + f` (left) of a row's
+        // keys; both are feature `f`'s.
+        let feature = |node: &PNode| {
+            let column = node.feature as usize;
+            if column >= n { column - n } else { column }
+        };
+        let mut read = vec![false; n];
         for (t, tree) in fast() {
             for (i, node) in self.tree_nodes(t).iter().enumerate() {
                 let leaf = is_leaf(node, tree.root as usize + i);
-                if let (false, Some(r)) = (leaf, read.get_mut(node.feature as usize)) {
+                if let (false, Some(r)) = (leaf, read.get_mut(feature(node))) {
                     *r = true;
                 }
             }
         }
         let columns = read.iter().filter(|&&r| r).count();
-        if !scorer_pays(columns, mean_depth, 1) {
+        if !scorer_pays(columns, mean_depth, 1, 0) {
             return None;
         }
-        let mut by_column: Vec<Vec<QSplit>> = vec![Vec::new(); width];
+        let trees = self.trees.len();
+        let mut by_column: Vec<Vec<QSplit>> = vec![Vec::new(); n];
+        let mut nan_sets: Vec<Option<Vec<u64>>> = vec![None; n];
         for (t, tree) in fast() {
             let root = tree.root as usize;
             let nodes = self.tree_nodes(t);
@@ -377,14 +403,22 @@ impl Packed {
                     continue;
                 }
                 let (first, last) = (*before.get(i + 1)?, *before.get(right)?);
-                by_column.get_mut(node.feature as usize)?.push(QSplit {
+                let split = QSplit {
                     threshold: node.threshold,
                     mask: !(low(last) & !low(first)),
                     tree: t as u32,
-                });
+                };
+                let f = feature(node);
+                // A missing value's key (NaN last) is above every threshold but a NaN's.
+                if (node.feature as usize) < n && split.threshold < NAN_KEY {
+                    let set = nan_sets
+                        .get_mut(f)?
+                        .get_or_insert_with(|| vec![u64::MAX; trees]);
+                    *set.get_mut(t)? &= split.mask;
+                }
+                by_column.get_mut(f)?.push(split);
             }
         }
-        let trees = self.trees.len();
         let every = (trees / MARK_TREES_PER_SPLIT).max(MIN_MARK_SPLITS);
         let mut scorer = Scorer {
             starts: vec![0],
@@ -394,7 +428,7 @@ impl Packed {
             mean_depth,
             ..Scorer::default()
         };
-        for mut column in by_column {
+        for (mut column, nan) in by_column.into_iter().zip(nan_sets) {
             column.sort_by_key(|s| s.threshold);
             let mut set = vec![u64::MAX; trees];
             for (i, split) in column.iter().enumerate() {
@@ -411,18 +445,30 @@ impl Packed {
             scorer
                 .mark_starts
                 .push(u32::try_from(scorer.marks.len()).ok()?);
+            scorer.nan_at.push(match nan {
+                Some(nan) => {
+                    let at = u32::try_from(scorer.nan_sets.len()).ok()?;
+                    scorer.nan_sets.extend(nan);
+                    at
+                }
+                None => NO_NAN_SET,
+            });
         }
+        scorer.bytes = std::mem::size_of_val(scorer.splits.as_slice())
+            + 8 * (scorer.marks.len() + scorer.sets.len() + scorer.nan_sets.len());
         Some(scorer)
     }
 
     /// The scorer, when it is expected faster than walking the trees for a block of
-    /// `rows` rows. A row costs the scorer about a pass over the trees for each key
-    /// column read, and the walk about the trees' depth in steps through each. Measured
-    /// on the two LightGBM models of bench/trees.sh and the criterion benches' boosted
-    /// models, the scorer was faster up to about 7 columns per level of mean leaf depth
-    /// in batches (diamonds: 9 columns, depth 12.4, 4.7x faster; the 50-feature model:
-    /// 100 key columns, depth 8.9, 1.3x slower; 60 columns, 1.07x slower), and up to
-    /// about 16 for rows walked alone; the rule keeps a margin below both.
+    /// `rows` rows. A row costs the scorer about a pass over the trees for each feature
+    /// read, and the walk about the trees' depth in steps through each; a pass costs
+    /// several times more when the scorer does not fit a core's second-level cache. Measured
+    /// in batches of 10,000 rows (features per level of mean leaf depth, the scorer's
+    /// size): the criterion benches' 8-feature boosted models (1.2, 0.5 MB) 2.1x and 1.9x
+    /// faster scored than walked, a 60-feature one (9.0, 0.6 MB) 1.1x; bench/trees.sh's
+    /// diamonds model (0.7, 1.7 MB) 4.7x faster, its 50-feature model (5.6, 1.8 MB) 1.3x
+    /// slower. One row at a time the walk is slower (the 60-feature model: 3.5 us a row
+    /// scored, 7.1 walked), and the rule allows 12 features a level.
     fn scorer_for(&self, rows: usize) -> Option<&Scorer> {
         let scorer = self.scorer.as_ref()?;
         match self.strategy {
@@ -430,7 +476,7 @@ impl Packed {
             Strategy::Score => return Some(scorer),
             Strategy::Auto => {}
         }
-        scorer_pays(scorer.columns, scorer.mean_depth, rows).then_some(scorer)
+        scorer_pays(scorer.columns, scorer.mean_depth, rows, scorer.bytes).then_some(scorer)
     }
 
     /// Finds the leaf sets of each row of a block (`stride` keys a row) with the
@@ -471,10 +517,27 @@ impl Packed {
         let Some(bits) = bits.as_chunks_mut::<C>().0.first_mut() else {
             return Ok(());
         };
-        let columns = scorer.starts.windows(2).zip(scorer.mark_starts.windows(2));
+        let columns = scorer
+            .starts
+            .windows(2)
+            .zip(scorer.mark_starts.windows(2))
+            .zip(&scorer.nan_at);
         for (r, row) in keys.chunks_exact(self.stride()).enumerate() {
             bits.fill(u64::MAX);
-            for (&x, (range, marks)) in row.iter().zip(columns.clone()) {
+            // A row's first keys put NaN last: feature `f`'s is at `f`.
+            for (&x, ((range, marks), &nan)) in row.iter().zip(columns.clone()) {
+                if x == NAN_KEY {
+                    // Missing: right at the splits that send it right, all of them
+                    // combined in one pass; left at the others, which clear nothing.
+                    if nan != NO_NAN_SET {
+                        let at = nan as usize;
+                        let set = scorer.nan_sets.get(at..at + trees).unwrap_or_default();
+                        for (b, m) in bits.iter_mut().zip(set) {
+                            *b &= m;
+                        }
+                    }
+                    continue;
+                }
                 let splits = scorer
                     .splits
                     .get(range[0] as usize..range[1] as usize)
@@ -847,10 +910,16 @@ fn is_leaf(node: &PNode, at: usize) -> bool {
     node.right as usize == at
 }
 
-/// Whether scoring `rows` rows beats walking trees of `mean_depth` that read `columns`
-/// key columns; see [`Packed::scorer_for`].
-fn scorer_pays(columns: usize, mean_depth: f64, rows: usize) -> bool {
-    let per_step = if rows < LANES { 12.0 } else { 6.0 };
+/// Whether scoring `rows` rows with a scorer of `bytes` beats walking trees of
+/// `mean_depth` that read `columns` features; see [`Packed::scorer_for`].
+fn scorer_pays(columns: usize, mean_depth: f64, rows: usize, bytes: usize) -> bool {
+    let per_step = if rows < LANES {
+        12.0
+    } else if bytes <= SCORER_CACHE_BYTES {
+        10.0
+    } else {
+        3.0
+    };
     columns as f64 <= per_step * mean_depth
 }
 
@@ -1201,7 +1270,7 @@ mod tests {
     #[test]
     fn scored_sums_are_the_walked_sums_bit_for_bit() {
         // Trees of at most 64 leaves (depth 6), some a single leaf, some walked by the
-        // caller; 70 trees, so each column has marks (every 17 splits) and splits past
+        // caller; 70 trees, so each feature has marks (every 17 splits) and splits past
         // the last mark. One output (the overlapped group sums) and three.
         for outputs in [1, 3] {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 + outputs as u64);
@@ -1221,6 +1290,11 @@ mod tests {
                 "{}",
                 scorer.marks.len()
             );
+            // One list of splits per feature, and the splits that send a missing value
+            // right combined for some.
+            assert_eq!(scorer.starts.len(), features as usize + 1);
+            assert_eq!(scorer.nan_at.len(), features as usize);
+            assert!(scorer.nan_at.iter().any(|&at| at != NO_NAN_SET));
             let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
             let [walk, score] = forced(&packed);
             for n in [0, 1, 2, 5, 6, 7, 64, 301, 2500] {
