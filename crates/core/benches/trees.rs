@@ -11,7 +11,8 @@
 //! - `missing/10000`: the same model on rows with 10% missing values, which the model
 //!   learned to send left or right: walks read the second, NaN-first copy of a row's
 //!   keys; the scorer clears a missing feature's right-going splits in one pass.
-//! - `wide/<rows>`: a 120-column model, too many features for its depth, so walked:
+//! - `wide/<rows>`: 300 trees of 8 leaves on 120 columns, too many features for their
+//!   depth, so walked:
 //!   branchless steps on integer keys, six rows walked at once, row blocks sized for the
 //!   first-level cache, where a block holds fewer rows; one row through four trees at a
 //!   time.
@@ -56,11 +57,11 @@ fn data(rows: usize, cols: usize, missing: f64, seed: u64) -> (FeatureMatrix, Ve
     (FeatureMatrix::from_row_major(x, rows, cols).unwrap(), y)
 }
 
-fn boosted(cols: usize, missing: f64) -> impl Model {
+fn boosted(cols: usize, missing: f64, leaves: usize) -> impl Model {
     let (x, y) = data(20_000, cols, missing, 7);
     let params = GradientBoostingParams {
         max_iter: 300,
-        max_leaf_nodes: 31,
+        max_leaf_nodes: leaves,
         early_stopping: EarlyStopping::Fixed(false),
         ..Default::default()
     };
@@ -110,11 +111,11 @@ fn batches(
 }
 
 fn trees(c: &mut Criterion) {
-    let model = boosted(8, 0.0);
+    let model = boosted(8, 0.0, 31);
     batches(c, "boosted", &model, 8, 0.0, &[1, 100, 10_000]);
-    let model = boosted(8, 0.1);
+    let model = boosted(8, 0.1, 31);
     batches(c, "missing", &model, 8, 0.1, &[10_000]);
-    let model = boosted(120, 0.0);
+    let model = boosted(120, 0.0, 8);
     batches(c, "wide", &model, 120, 0.0, &[1, 10_000]);
     let model = forest();
     batches(c, "forest", &model, 8, 0.0, &[1, 100, 10_000]);

@@ -467,8 +467,9 @@ impl Packed {
     /// size): the criterion benches' 8-feature boosted models (1.2, 0.5 MB) 2.1x and 1.9x
     /// faster scored than walked, a 60-feature one (9.0, 0.6 MB) 1.1x; bench/trees.sh's
     /// diamonds model (0.7, 1.7 MB) 4.7x faster, its 50-feature model (5.6, 1.8 MB) 1.3x
-    /// slower. One row at a time the walk is slower (the 60-feature model: 3.5 us a row
-    /// scored, 7.1 walked), and the rule allows 12 features a level.
+    /// slower. One row at a time the walk is slower: 120 features on the same trees
+    /// (18 a level, 0.6 MB) took 3.9 us a row scored, 6.6 walked; the rule allows 24
+    /// features a level for a scorer within 1 MiB, 12 for a larger one.
     fn scorer_for(&self, rows: usize) -> Option<&Scorer> {
         let scorer = self.scorer.as_ref()?;
         match self.strategy {
@@ -913,12 +914,12 @@ fn is_leaf(node: &PNode, at: usize) -> bool {
 /// Whether scoring `rows` rows with a scorer of `bytes` beats walking trees of
 /// `mean_depth` that read `columns` features; see [`Packed::scorer_for`].
 fn scorer_pays(columns: usize, mean_depth: f64, rows: usize, bytes: usize) -> bool {
-    let per_step = if rows < LANES {
-        12.0
-    } else if bytes <= SCORER_CACHE_BYTES {
-        10.0
-    } else {
-        3.0
+    let cached = bytes <= SCORER_CACHE_BYTES;
+    let per_step = match (rows < LANES, cached) {
+        (true, true) => 24.0,
+        (true, false) => 12.0,
+        (false, true) => 10.0,
+        (false, false) => 3.0,
     };
     columns as f64 <= per_step * mean_depth
 }
