@@ -17,7 +17,8 @@
 //!   first-level cache, where a block holds fewer rows; one row through four trees at a
 //!   time.
 //! - `forest/<rows>`: a 50-tree random forest grown until pure (deep trees that do not
-//!   fit in cache), the mean of the trees.
+//!   fit in cache), the mean of the trees; at 10,000 rows each tree is walked through
+//!   its top levels, then the rows in the order of the subtree each reached.
 //!
 //! The models are fitted on seeded synthetic data when the bench starts; run with
 //! `cargo bench -p ferry-core --bench trees`. bench/trees.sh compares the same layout

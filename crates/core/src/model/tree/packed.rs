@@ -28,7 +28,11 @@
 //!   with the arrays, or six with slices, gain nothing); eight lose more to lanes
 //!   waiting for the longest path.
 //! - Rows are taken in blocks that stay in the first-level cache while a group of trees
-//!   passes over them; blocks are what large batches spread over rayon's pool.
+//!   passes over them; blocks are what large batches spread over rayon's pool. Trees
+//!   larger than the caches take the whole batch instead, and a large block walks each
+//!   such tree in two parts: every row through the top levels, then the rows in the
+//!   order of the subtree each reached, so that rows going down the same subtree
+//!   follow each other while its nodes are in cache ([`Packed::walk_in_order`]).
 //!
 //! Ensembles whose trees have at most 64 leaves (boosted models, imported or native)
 //! can also be scored without walking, when that pays ([`Packed::scorer_for`]); the
@@ -91,6 +95,13 @@ const MIN_MARK_SPLITS: usize = 16;
 const SCORER_CACHE_BYTES: usize = 1 << 20;
 /// [`Scorer`]'s `nan_at` of a feature whose splits all send missing values left.
 const NO_NAN_SET: u32 = u32::MAX;
+/// Steps every row of a large block takes through a large tree before the rows are
+/// put in order of where they are: the top levels, whose nodes all rows share.
+const TOP_STEPS: u32 = 10;
+/// Ranges of a large tree's nodes the rows are put in order by.
+const ORDER_BUCKETS: usize = 1024;
+/// The fewest rows a block of a large tree walks in that order.
+const ORDER_MIN_ROWS: usize = 2 * ORDER_BUCKETS;
 /// Below this many (row, tree) visits a batch is predicted on the calling thread.
 const PARALLEL_MIN_VISITS: usize = 1 << 14;
 
@@ -815,6 +826,7 @@ impl Packed {
         let cols = self.n_features.max(1);
         let n = rows.len() / cols;
         let row = |r: usize| rows.get(r * cols..(r + 1) * cols).unwrap_or_default();
+        let mut order = Order::default();
         if n >= L {
             for (t, tree) in group.iter().enumerate() {
                 let leaves = leaves_out.get_mut(t * n..(t + 1) * n).unwrap_or_default();
@@ -823,6 +835,11 @@ impl Packed {
                     for (r, leaf) in leaves.iter_mut().enumerate() {
                         *leaf = self.slow_leaf(tree, first, row(r), slow)?;
                     }
+                    continue;
+                }
+                if self.large() && n >= ORDER_MIN_ROWS {
+                    let nodes = self.tree_nodes(g * TREES_PER_GROUP + t).len();
+                    self.walk_in_order::<L, K>(tree, nodes, &keys, leaves, &mut order);
                     continue;
                 }
                 for (start, chunk) in (0..n).step_by(L).zip(leaves.chunks_mut(L)) {
@@ -854,6 +871,75 @@ impl Packed {
             }
         }
         Ok(())
+    }
+
+    /// The leaves of a block's rows in one tree larger than the caches, into `leaves`:
+    /// every row takes the tree's top [`TOP_STEPS`] steps, then the rows are put in the
+    /// order of the node each reached (by ranges of the tree's nodes, which in preorder
+    /// hold whole subtrees), and walked on `L` at a time in that order, so that rows
+    /// going down the same subtree follow each other while its nodes are in cache.
+    fn walk_in_order<const L: usize, K: RowKeys>(
+        &self,
+        tree: &PTree,
+        nodes: usize,
+        keys: &impl Fn(usize) -> K,
+        leaves: &mut [u32],
+        order: &mut Order,
+    ) {
+        let n = leaves.len();
+        if n == 0 {
+            return;
+        }
+        let top = tree.depth.min(TOP_STEPS);
+        // Where each row is after the top steps, in `leaves` until its leaf is known.
+        for (start, chunk) in (0..n).step_by(L).zip(leaves.chunks_mut(L)) {
+            let lanes: [K; L] = std::array::from_fn(|l| keys((start + l).min(n - 1)));
+            let at = walk_from(&self.nodes, [tree.root; L], top, lanes);
+            for (slot, at) in chunk.iter_mut().zip(at) {
+                *slot = at;
+            }
+        }
+        let bucket = |at: u32| {
+            let offset = at.saturating_sub(tree.root) as usize;
+            (offset * ORDER_BUCKETS / nodes.max(1)).min(ORDER_BUCKETS - 1)
+        };
+        // A counting sort of the rows by bucket.
+        order.starts.clear();
+        order.starts.resize(ORDER_BUCKETS + 1, 0);
+        for &at in leaves.iter() {
+            if let Some(c) = order.starts.get_mut(bucket(at) + 1) {
+                *c += 1;
+            }
+        }
+        for b in 1..order.starts.len() {
+            let before = order.starts.get(b - 1).copied().unwrap_or(0);
+            if let Some(c) = order.starts.get_mut(b) {
+                *c += before;
+            }
+        }
+        order.rows.clear();
+        order.rows.resize(n, 0);
+        for (r, &at) in leaves.iter().enumerate() {
+            if let Some(next) = order.starts.get_mut(bucket(at)) {
+                if let Some(slot) = order.rows.get_mut(*next as usize) {
+                    *slot = r as u32;
+                }
+                *next += 1;
+            }
+        }
+        let rest = tree.depth - top;
+        for chunk in order.rows.chunks(L) {
+            // The last chunk may be short: its lanes repeat its last row.
+            let row = |l: usize| chunk.get(l.min(chunk.len() - 1)).map_or(0, |&r| r as usize);
+            let lanes: [K; L] = std::array::from_fn(|l| keys(row(l)));
+            let from: [u32; L] = std::array::from_fn(|l| leaves.get(row(l)).copied().unwrap_or(0));
+            let ends = walk_from(&self.nodes, from, rest, lanes);
+            for (&r, end) in chunk.iter().zip(ends) {
+                if let Some(slot) = leaves.get_mut(r as usize) {
+                    *slot = self.leaf_of(end);
+                }
+            }
+        }
     }
 
     /// Keys per row in a block: the row's two copies, padded to a power of two up to
@@ -985,6 +1071,15 @@ fn fixed<'k, const S: usize>(keys: &'k [u64]) -> impl Fn(usize) -> &'k [u64; S] 
     move |r| rows.get(r).or(rows.first()).unwrap_or(&[NAN_KEY; S])
 }
 
+/// The order [`Packed::walk_in_order`] walks a block's rows in.
+#[derive(Debug, Default)]
+struct Order {
+    /// Where each bucket's rows start in `rows` (then, while filling, where the next goes).
+    starts: Vec<u32>,
+    /// The block's rows by bucket.
+    rows: Vec<u32>,
+}
+
 /// Reusable buffers of one thread's blocks.
 #[derive(Debug, Default)]
 struct Scratch {
@@ -1036,8 +1131,18 @@ fn step<K: RowKeys>(nodes: &[PNode], i: u32, keys: K) -> u32 {
 /// `L` rows through one tree: the node each ends at.
 #[inline]
 fn walk_rows<const L: usize, K: RowKeys>(nodes: &[PNode], tree: &PTree, rows: [K; L]) -> [u32; L] {
-    let mut at = [tree.root; L];
-    for _ in 0..tree.depth {
+    walk_from(nodes, [tree.root; L], tree.depth, rows)
+}
+
+/// `L` rows from the nodes `at`, at most `steps` steps each: the node each is at then.
+#[inline]
+fn walk_from<const L: usize, K: RowKeys>(
+    nodes: &[PNode],
+    mut at: [u32; L],
+    steps: u32,
+    rows: [K; L],
+) -> [u32; L] {
+    for _ in 0..steps {
         let mut moved = 0;
         for (i, row) in at.iter_mut().zip(rows.iter()) {
             let next = step(nodes, *i, *row);
@@ -1420,14 +1525,15 @@ mod tests {
         };
         let reg = params.validate().unwrap().fit(&regression).unwrap();
         // Trees grown until pure on 3,000 rows: larger than the caches, summed group by
-        // group on the pool for large batches.
+        // group on the pool for large batches, and walked in the order of their
+        // subtrees from 2,048 rows.
         assert!(Packed::value_trees(reg.trees(), 4).large());
         let params = ForestClassifierParams {
             n_trees: 13,
             ..Default::default()
         };
         let class = params.validate().unwrap().fit(&classification).unwrap();
-        for n in [1, 3, 4, 9, 700, 2000] {
+        for n in [1, 3, 4, 9, 700, 2000, 5000] {
             let probe = rows(&mut rng, n, 4);
             let sums = sum_trees(reg.trees(), n, |tree, out| {
                 for (row, o) in probe.rows().zip(out.iter_mut()) {
