@@ -190,11 +190,17 @@ struct Scorer {
     /// those splits combined, what a row missing the feature clears.
     nan_sets: Vec<u64>,
     /// Features that some split reads.
-    columns: usize,
-    /// The memory of the splits, marks and sets.
-    bytes: usize,
+    features: usize,
     /// The mean depth of the trees' leaves.
     mean_depth: f64,
+}
+
+impl Scorer {
+    /// The memory of its splits, marks and sets.
+    fn bytes(&self) -> usize {
+        std::mem::size_of_val(self.splits.as_slice())
+            + 8 * (self.marks.len() + self.sets.len() + self.nan_sets.len())
+    }
 }
 
 /// What [`Packed::score_block`] calls with each row's number and leaf sets.
@@ -386,12 +392,13 @@ impl Packed {
                 }
             }
         }
-        let columns = read.iter().filter(|&&r| r).count();
-        if !scorer_pays(columns, mean_depth, 1, 0) {
+        let features = read.iter().filter(|&&r| r).count();
+        // The most lenient case (one row, a scorer in cache): no scorer if not even then.
+        if !scorer_pays(features, mean_depth, 1, 0) {
             return None;
         }
         let trees = self.trees.len();
-        let mut by_column: Vec<Vec<QSplit>> = vec![Vec::new(); n];
+        let mut by_feature: Vec<Vec<QSplit>> = vec![Vec::new(); n];
         let mut nan_sets: Vec<Option<Vec<u64>>> = vec![None; n];
         for (t, tree) in fast() {
             let root = tree.root as usize;
@@ -427,7 +434,7 @@ impl Packed {
                         .get_or_insert_with(|| vec![u64::MAX; trees]);
                     *set.get_mut(t)? &= split.mask;
                 }
-                by_column.get_mut(f)?.push(split);
+                by_feature.get_mut(f)?.push(split);
             }
         }
         let every = (trees / MARK_TREES_PER_SPLIT).max(MIN_MARK_SPLITS);
@@ -435,11 +442,11 @@ impl Packed {
             starts: vec![0],
             every,
             mark_starts: vec![0],
-            columns,
+            features,
             mean_depth,
             ..Scorer::default()
         };
-        for (mut column, nan) in by_column.into_iter().zip(nan_sets) {
+        for (mut column, nan) in by_feature.into_iter().zip(nan_sets) {
             column.sort_by_key(|s| s.threshold);
             let mut set = vec![u64::MAX; trees];
             for (i, split) in column.iter().enumerate() {
@@ -465,8 +472,6 @@ impl Packed {
                 None => NO_NAN_SET,
             });
         }
-        scorer.bytes = std::mem::size_of_val(scorer.splits.as_slice())
-            + 8 * (scorer.marks.len() + scorer.sets.len() + scorer.nan_sets.len());
         Some(scorer)
     }
 
@@ -488,7 +493,7 @@ impl Packed {
             Strategy::Score => return Some(scorer),
             Strategy::Auto => {}
         }
-        scorer_pays(scorer.columns, scorer.mean_depth, rows, scorer.bytes).then_some(scorer)
+        scorer_pays(scorer.features, scorer.mean_depth, rows, scorer.bytes()).then_some(scorer)
     }
 
     /// Finds the leaf sets of each row of a block (`stride` keys a row) with the
@@ -543,10 +548,10 @@ impl Packed {
                     // combined in one pass; left at the others, which clear nothing.
                     if nan != NO_NAN_SET {
                         let at = nan as usize;
-                        let set = scorer.nan_sets.get(at..at + trees).unwrap_or_default();
-                        for (b, m) in bits.iter_mut().zip(set) {
-                            *b &= m;
-                        }
+                        apply(
+                            scorer.nan_sets.get(at..at + trees).unwrap_or_default(),
+                            bits,
+                        );
                     }
                     continue;
                 }
@@ -565,10 +570,7 @@ impl Packed {
                 let mut from = 0;
                 if below > 0 {
                     let at = (first + below - 1) * trees;
-                    let set = scorer.sets.get(at..at + trees).unwrap_or_default();
-                    for (b, m) in bits.iter_mut().zip(set) {
-                        *b &= m;
-                    }
+                    apply(scorer.sets.get(at..at + trees).unwrap_or_default(), bits);
                     from = below * scorer.every;
                 }
                 clear(splits.get(from..).unwrap_or_default(), x, bits);
@@ -827,6 +829,7 @@ impl Packed {
         let n = rows.len() / cols;
         let row = |r: usize| rows.get(r * cols..(r + 1) * cols).unwrap_or_default();
         let mut order = Order::default();
+        let in_order = self.large() && n >= ORDER_MIN_ROWS;
         if n >= L {
             for (t, tree) in group.iter().enumerate() {
                 let leaves = leaves_out.get_mut(t * n..(t + 1) * n).unwrap_or_default();
@@ -837,7 +840,7 @@ impl Packed {
                     }
                     continue;
                 }
-                if self.large() && n >= ORDER_MIN_ROWS {
+                if in_order {
                     let nodes = self.tree_nodes(g * TREES_PER_GROUP + t).len();
                     self.walk_in_order::<L, K>(tree, nodes, &keys, leaves, &mut order);
                     continue;
@@ -899,10 +902,13 @@ impl Packed {
                 *slot = at;
             }
         }
-        let bucket = |at: u32| {
-            let offset = at.saturating_sub(tree.root) as usize;
-            (offset * ORDER_BUCKETS / nodes.max(1)).min(ORDER_BUCKETS - 1)
-        };
+        // Ranges of a power of two of nodes, at most ORDER_BUCKETS of them: a shift, not
+        // a division, per row.
+        let shift = nodes
+            .div_ceil(ORDER_BUCKETS)
+            .next_power_of_two()
+            .trailing_zeros();
+        let bucket = |at: u32| (at.saturating_sub(tree.root) >> shift) as usize;
         // A counting sort of the rows by bucket.
         order.starts.clear();
         order.starts.resize(ORDER_BUCKETS + 1, 0);
@@ -911,11 +917,10 @@ impl Packed {
                 *c += 1;
             }
         }
-        for b in 1..order.starts.len() {
-            let before = order.starts.get(b - 1).copied().unwrap_or(0);
-            if let Some(c) = order.starts.get_mut(b) {
-                *c += before;
-            }
+        let mut total = 0;
+        for start in &mut order.starts {
+            total += *start;
+            *start = total;
         }
         order.rows.clear();
         order.rows.resize(n, 0);
@@ -998,8 +1003,8 @@ fn is_leaf(node: &PNode, at: usize) -> bool {
 }
 
 /// Whether scoring `rows` rows with a scorer of `bytes` beats walking trees of
-/// `mean_depth` that read `columns` features; see [`Packed::scorer_for`].
-fn scorer_pays(columns: usize, mean_depth: f64, rows: usize, bytes: usize) -> bool {
+/// `mean_depth` that read `features` features; see [`Packed::scorer_for`].
+fn scorer_pays(features: usize, mean_depth: f64, rows: usize, bytes: usize) -> bool {
     let cached = bytes <= SCORER_CACHE_BYTES;
     let per_step = match (rows < LANES, cached) {
         (true, true) => 24.0,
@@ -1007,7 +1012,15 @@ fn scorer_pays(columns: usize, mean_depth: f64, rows: usize, bytes: usize) -> bo
         (false, true) => 10.0,
         (false, false) => 3.0,
     };
-    columns as f64 <= per_step * mean_depth
+    features as f64 <= per_step * mean_depth
+}
+
+/// Applies to the leaf sets one mask per tree (a mark's, or a missing value's).
+#[inline(always)]
+fn apply<const C: usize>(masks: &[u64], bits: &mut [u64; C]) {
+    for (b, m) in bits.iter_mut().zip(masks) {
+        *b &= m;
+    }
 }
 
 /// Applies to the leaf sets the splits (ascending) below `x`.
