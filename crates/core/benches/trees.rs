@@ -3,11 +3,11 @@
 //! a decision shows as a regression here:
 //!
 //! - `boosted/<rows>`: 300 boosted trees of 31 leaves on 8 columns, which the scorer
-//!   takes (leaf sets cleared by splits sorted per column, and marks that combine a
-//!   column's first splits; few columns for the trees' depth).
-//!   The scorer keeps one list of splits per feature, whichever side each split sends
-//!   missing values: the boosted model learned both sides on every feature, so lists per
-//!   side made twice the passes (`boosted/10000` took 1.4x as long).
+//!   takes (leaf sets cleared by splits sorted per feature, and marks that combine a
+//!   feature's first splits; few features for the trees' depth). One list a feature,
+//!   whichever side each split sends missing values: the model learned both sides on
+//!   every feature, and a list per side made twice the passes (`boosted/10000` took
+//!   1.4x as long).
 //! - `missing/10000`: the same model on rows with 10% missing values, which the model
 //!   learned to send left or right: walks read the second, NaN-first copy of a row's
 //!   keys; the scorer clears a missing feature's right-going splits in one pass.
