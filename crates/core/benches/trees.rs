@@ -13,9 +13,10 @@
 //!   keys; the scorer clears a missing feature's right-going splits in one pass.
 //! - `wide/<rows>`: 300 trees of 8 leaves on 120 columns, too many features for their
 //!   depth, so walked:
-//!   branchless steps on integer keys, six rows walked at once, row blocks sized for the
-//!   first-level cache, where a block holds fewer rows; one row through four trees at a
-//!   time.
+//!   branchless steps on integer keys, six rows walked at once, row blocks whose keys
+//!   fill a quarter of a 512 KiB second-level cache (60 rows of 120 columns; blocks
+//!   sized for the first-level cache held 16 and took 1.02x to 1.25x as long in five
+//!   pairs of runs); one row through four trees at a time.
 //! - `forest/<rows>`: a 50-tree random forest grown until pure (deep trees that do not
 //!   fit in cache), the mean of the trees; at 10,000 rows each tree is walked through
 //!   its top levels, then the rows in the order of the subtree each reached.
