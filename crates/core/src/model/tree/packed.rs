@@ -31,7 +31,7 @@
 //!   of trees, in the first-level cache, passes over the whole block: the more rows a
 //!   block holds, the fewer times each tree is fetched (blocks sized for the first-level
 //!   cache held 40 rows of the 50-feature model and took 1.12x as long a row). Blocks
-//!   are what large batches spread over rayon's pool, the same number for each thread.
+//!   are what large batches spread over rayon's pool, several for each thread.
 //!   Trees larger than the caches take the whole batch instead, and a large block
 //!   walks each such tree in two parts: every row through the top levels, then the
 //!   rows in the order of the subtree each reached, so that rows going down the same
@@ -80,6 +80,8 @@ const NAN_KEY: u64 = u64::MAX;
 /// Bytes of keys a block of rows aims at ([`Packed::stride`] keys a row): a quarter of
 /// a 512 KiB second-level cache, the smallest of current server cores'.
 const BLOCK_KEY_BYTES: usize = 128 * 1024;
+/// Blocks a parallel sum aims at per thread, when the rows allow.
+const PARALLEL_BLOCKS: usize = 4;
 /// A group of trees larger than this does not stay in the second-level cache.
 const LARGE_GROUP_BYTES: usize = 256 * 1024;
 /// The most rows a block takes (their keys: 16 bytes a value, up to twice that with the
@@ -712,9 +714,10 @@ impl Packed {
     /// Rows per block. A group of small trees passes over a whole block while its
     /// nodes stay in the first-level cache, so the more rows a block holds, the fewer
     /// times every tree's nodes are fetched; the block's keys stay in the second-level
-    /// cache ([`BLOCK_KEY_BYTES`]). A parallel sum splits a batch into a multiple of
-    /// the threads' count of blocks. Trees larger than the caches are read from memory
-    /// on every pass, so a pass serves as many rows as it can.
+    /// cache ([`BLOCK_KEY_BYTES`]). A parallel sum takes smaller blocks when that gives
+    /// each thread [`PARALLEL_BLOCKS`] of them (of at least as many walks of [`LANES`]
+    /// rows). Trees larger than the caches are read from memory on every pass, so a
+    /// pass serves as many rows as it can.
     fn block_rows(&self, n: usize, parallel: bool) -> usize {
         if self.large() {
             return MAX_BLOCK_ROWS;
@@ -724,10 +727,14 @@ impl Packed {
         if !parallel {
             return most;
         }
-        let blocks = n
-            .div_ceil(most)
-            .next_multiple_of(rayon::current_num_threads().max(1));
-        n.div_ceil(blocks)
+        // Several blocks a thread, taken as each thread is free, so that a thread on a
+        // busier core takes fewer.
+        let threads = rayon::current_num_threads().max(1);
+        let rows = n
+            .div_ceil(PARALLEL_BLOCKS * threads)
+            .max(PARALLEL_BLOCKS * LANES)
+            .next_multiple_of(LANES);
+        most.min(rows)
     }
 
     /// [`Self::sum`] of one block of rows into `out`.
