@@ -28,7 +28,7 @@
 //!   with the arrays, or six with slices, gain nothing); eight lose more to lanes
 //!   waiting for the longest path.
 //! - Rows are taken in blocks whose keys stay in the second-level cache while a group
-//!   of trees, in the first-level cache, passes over the whole block: the more rows a
+//!   of small trees, in the first-level cache, passes over the whole block: the more rows a
 //!   block holds, the fewer times each tree is fetched (blocks sized for the first-level
 //!   cache held 40 rows of the 50-feature model and took 1.12x as long a row). Blocks
 //!   are what large batches spread over rayon's pool, several for each thread.
@@ -715,8 +715,8 @@ impl Packed {
     /// nodes stay in the first-level cache, so the more rows a block holds, the fewer
     /// times every tree's nodes are fetched; the block's keys stay in the second-level
     /// cache ([`BLOCK_KEY_BYTES`]). A parallel sum takes smaller blocks when that gives
-    /// each thread [`PARALLEL_BLOCKS`] of them (of at least as many walks of [`LANES`]
-    /// rows). Trees larger than the caches are read from memory on every pass, so a
+    /// each thread [`PARALLEL_BLOCKS`] of them, each of at least [`PARALLEL_BLOCKS`]
+    /// walks of [`LANES`] rows. Trees larger than the caches are read from memory on every pass, so a
     /// pass serves as many rows as it can.
     fn block_rows(&self, n: usize, parallel: bool) -> usize {
         if self.large() {
