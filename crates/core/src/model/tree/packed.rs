@@ -28,10 +28,10 @@
 //!   with the arrays, or six with slices, gain nothing); eight lose more to lanes
 //!   waiting for the longest path.
 //! - Rows are taken in blocks whose keys stay in the second-level cache while a group
-//!   of small trees, in the first-level cache, passes over the whole block: the more rows a
-//!   block holds, the fewer times each tree is fetched (blocks sized for the first-level
-//!   cache held 40 rows of the 50-feature model and took 1.12x as long a row). Blocks
-//!   are what large batches spread over rayon's pool, several for each thread.
+//!   of small trees, in the first-level cache, passes over the whole block: the more
+//!   rows a block holds, the fewer times each tree is fetched (blocks sized for the
+//!   first-level cache held 40 rows of the 50-feature model and took 1.12x as long a
+//!   row). Blocks are what large batches spread over rayon's pool, several a thread.
 //!   Trees larger than the caches take the whole batch instead, and a large block
 //!   walks each such tree in two parts: every row through the top levels, then the
 //!   rows in the order of the subtree each reached, so that rows going down the same
@@ -82,6 +82,8 @@ const NAN_KEY: u64 = u64::MAX;
 const BLOCK_KEY_BYTES: usize = 128 * 1024;
 /// Blocks a parallel sum aims at per thread, when the rows allow.
 const PARALLEL_BLOCKS: usize = 4;
+/// The fewest rows of a parallel sum's block: four walks of [`LANES`] rows.
+const MIN_PARALLEL_BLOCK_ROWS: usize = 4 * LANES;
 /// A group of trees larger than this does not stay in the second-level cache.
 const LARGE_GROUP_BYTES: usize = 256 * 1024;
 /// The most rows a block takes (their keys: 16 bytes a value, up to twice that with the
@@ -715,9 +717,9 @@ impl Packed {
     /// nodes stay in the first-level cache, so the more rows a block holds, the fewer
     /// times every tree's nodes are fetched; the block's keys stay in the second-level
     /// cache ([`BLOCK_KEY_BYTES`]). A parallel sum takes smaller blocks when that gives
-    /// each thread [`PARALLEL_BLOCKS`] of them, each of at least [`PARALLEL_BLOCKS`]
-    /// walks of [`LANES`] rows. Trees larger than the caches are read from memory on every pass, so a
-    /// pass serves as many rows as it can.
+    /// each thread [`PARALLEL_BLOCKS`] of them, of at least [`MIN_PARALLEL_BLOCK_ROWS`].
+    /// Trees larger than the caches are read from memory on every pass, so a pass serves
+    /// as many rows as it can.
     fn block_rows(&self, n: usize, parallel: bool) -> usize {
         if self.large() {
             return MAX_BLOCK_ROWS;
@@ -732,7 +734,7 @@ impl Packed {
         let threads = rayon::current_num_threads().max(1);
         let rows = n
             .div_ceil(PARALLEL_BLOCKS * threads)
-            .max(PARALLEL_BLOCKS * LANES)
+            .max(MIN_PARALLEL_BLOCK_ROWS)
             .next_multiple_of(LANES);
         most.min(rows)
     }
