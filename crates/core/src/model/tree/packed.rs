@@ -11,7 +11,11 @@
 //!   row values are compared as order-preserving integer keys ([`key`]): an `f64`
 //!   comparison that may meet a NaN compiles to a branch on the parity flag, an integer
 //!   one to a conditional move. Each row is keyed twice, NaN last then NaN first, and a
-//!   split that sends missing values left reads the second copy: no flag to test.
+//!   split that sends missing values left reads the second copy: no flag to test. When
+//!   one key per feature sends a missing value the way every split on the feature does
+//!   (models trained without missing values: LightGBM then reads one as 0 everywhere,
+//!   forests send it right everywhere), a missing value takes that key instead and
+//!   rows need one copy: half the keys a block.
 //! - A leaf points to itself and its threshold is its leaf number, below every value's
 //!   key, so a walk that reached a leaf stays there. Walks need no test for leaves, only
 //!   a check, once per step over all lanes, that some walk still moved.
@@ -86,8 +90,8 @@ const PARALLEL_BLOCKS: usize = 4;
 const MIN_PARALLEL_BLOCK_ROWS: usize = 4 * LANES;
 /// A group of trees larger than this does not stay in the second-level cache.
 const LARGE_GROUP_BYTES: usize = 256 * 1024;
-/// The most rows a block takes (their keys: 16 bytes a value, up to twice that with the
-/// padding to [`Packed::stride`]).
+/// The most rows a block takes (their keys: 8 or 16 bytes a value, up to twice that
+/// with the padding to [`Packed::stride`]).
 const MAX_BLOCK_ROWS: usize = 16 * 1024;
 /// The widest row (keys: twice the features) walked as a fixed-size array.
 const MAX_FIXED_STRIDE: usize = 256;
@@ -152,6 +156,10 @@ pub(crate) struct Packed {
     /// The width of the rows; a split that sends NaN left reads its column at
     /// `n_features + column`, where each row's keys put NaN first.
     n_features: usize,
+    /// Per feature, the key a missing value takes when one key sends it the way every
+    /// split on the feature does ([`Packed::single_nan_keys`]). Then a row has one copy
+    /// of its keys and no split reads a second; `None` when rows need both copies.
+    nan_keys: Option<Vec<u64>>,
     /// The splits by column and threshold, when every tree has at most 64 leaves.
     scorer: Option<Scorer>,
     /// How leaves are found.
@@ -359,7 +367,65 @@ impl Packed {
     /// with splits that send missing values right.
     fn finish(mut self) -> Self {
         self.scorer = self.build_scorer();
+        self.nan_keys = self.single_nan_keys();
+        if self.nan_keys.is_some() {
+            // Every split reads the one copy.
+            let n = self.n_features as u32;
+            for node in &mut self.nodes {
+                if node.feature >= n {
+                    node.feature -= n;
+                }
+            }
+        }
         self
+    }
+
+    /// Per feature, a key that sends a missing value the way every split on the feature
+    /// (in the trees not walked by the caller) sends it, or `None` when some feature
+    /// has none. A key at or below the lowest threshold of the splits that send a
+    /// missing value left, and above every threshold of those that send it right, does:
+    /// there is one when the latter are all below the former. Models trained without
+    /// missing values have one for every feature: LightGBM reads a missing value as 0
+    /// at every split then, and Ferry's forests send it right everywhere.
+    fn single_nan_keys(&self) -> Option<Vec<u64>> {
+        let n = self.n_features;
+        // The highest threshold that sends a missing value right, and the lowest that
+        // sends it left, per feature.
+        let mut right: Vec<Option<u64>> = vec![None; n];
+        let mut left: Vec<Option<u64>> = vec![None; n];
+        for (t, tree) in self.trees.iter().enumerate().filter(|(_, t)| !t.slow) {
+            let root = tree.root as usize;
+            for (i, node) in self.tree_nodes(t).iter().enumerate() {
+                if is_leaf(node, root + i) {
+                    continue;
+                }
+                // Column `f` keys a missing value last, `n + f` first.
+                let column = node.feature as usize;
+                let (f, missing) = if column >= n {
+                    (column - n, 0)
+                } else {
+                    (column, NAN_KEY)
+                };
+                let t = node.threshold;
+                if missing <= t {
+                    let low = left.get_mut(f)?;
+                    *low = Some(low.map_or(t, |l| l.min(t)));
+                } else {
+                    let high = right.get_mut(f)?;
+                    *high = Some(high.map_or(t, |h| h.max(t)));
+                }
+            }
+        }
+        right
+            .into_iter()
+            .zip(left)
+            .map(|(high, low)| match (high, low) {
+                (Some(high), Some(low)) => (high < low).then_some(low),
+                (None, Some(low)) => Some(low),
+                // A split sends the last key right only below it.
+                (_, None) => Some(NAN_KEY),
+            })
+            .collect()
     }
 
     /// The nodes of tree `t`.
@@ -676,7 +742,7 @@ impl Packed {
                 .chunks(MAX_BLOCK_ROWS * cols)
                 .zip(out.chunks_mut(MAX_BLOCK_ROWS * k))
             {
-                fill_keys(&mut scratch.keys, rows, cols, self.stride());
+                self.fill_keys(&mut scratch.keys, rows, cols);
                 let keys = scratch.keys.as_slice();
                 let partials = self
                     .trees
@@ -749,7 +815,7 @@ impl Packed {
         slow: &(dyn Fn(usize, &[f64]) -> Option<u32> + Sync),
     ) -> Result<(), PredictError> {
         let mut keys = std::mem::take(&mut scratch.keys);
-        fill_keys(&mut keys, rows, cols, self.stride());
+        self.fill_keys(&mut keys, rows, cols);
         if let Some(scorer) = self.scorer_for(rows.len() / cols) {
             let k = self.outputs;
             let mut partial = std::mem::take(&mut scratch.partial);
@@ -966,10 +1032,33 @@ impl Packed {
         }
     }
 
-    /// Keys per row in a block: the row's two copies, padded to a power of two up to
-    /// [`MAX_FIXED_STRIDE`] so that walks index a fixed-size array with a mask.
+    /// The keys of a block of rows, [`Self::stride`] per row: each row's [`key`]s, with
+    /// a missing value's from [`Self::nan_keys`] when there are, or else its [`key`]s
+    /// then its [`key_nan_first`]s; then missing keys up to the stride.
+    fn fill_keys(&self, keys: &mut Vec<u64>, rows: &[f64], cols: usize) {
+        let stride = self.stride();
+        keys.clear();
+        for row in rows.chunks_exact(cols) {
+            let start = keys.len();
+            if let Some(nan_keys) = &self.nan_keys {
+                keys.extend(
+                    row.iter()
+                        .zip(nan_keys)
+                        .map(|(&x, &nan)| if x.is_nan() { nan } else { key(x) }),
+                );
+            } else {
+                keys.extend(row.iter().map(|&x| key(x)));
+                keys.extend(row.iter().map(|&x| key_nan_first(x)));
+            }
+            keys.resize(start + stride, NAN_KEY);
+        }
+    }
+
+    /// Keys per row in a block: the row's one or two copies, padded to a power of two
+    /// up to [`MAX_FIXED_STRIDE`] so that walks index a fixed-size array with a mask.
     fn stride(&self) -> usize {
-        let keys = 2 * self.n_features.max(1);
+        let copies = if self.nan_keys.is_some() { 1 } else { 2 };
+        let keys = copies * self.n_features.max(1);
         if keys <= MAX_FIXED_STRIDE {
             keys.next_power_of_two().max(8)
         } else {
@@ -1061,17 +1150,6 @@ fn add_group(g: usize, out: &mut [f64], partial: &[f64]) {
         for (o, p) in out.iter_mut().zip(partial) {
             *o += p;
         }
-    }
-}
-
-/// The keys of a block of rows, `stride` per row: each row's [`key`]s, then its
-/// [`key_nan_first`]s, then missing keys up to `stride`.
-fn fill_keys(keys: &mut Vec<u64>, rows: &[f64], cols: usize, stride: usize) {
-    keys.clear();
-    for row in rows.chunks_exact(cols) {
-        keys.extend(row.iter().map(|&x| key(x)));
-        keys.extend(row.iter().map(|&x| key_nan_first(x)));
-        keys.resize(keys.len() + stride - 2 * cols, NAN_KEY);
     }
 }
 
@@ -1489,6 +1567,117 @@ mod tests {
         }
     }
 
+    /// A random tree whose splits on each feature all treat a missing value one way:
+    /// `rules[f]` is feature `f`'s flags.
+    fn consistent(rng: &mut Rng, depth: u32, rules: &[u32], out: &mut Vec<BoostPreorder>) {
+        if depth == 0 || rng.below(5) == 0 {
+            out.push(BoostPreorder::Leaf {
+                value: (rng.below(1000) as f64 - 500.0) / 7.0,
+                cover: 1.0,
+            });
+            return;
+        }
+        let f = rng.below(rules.len() as u64) as u32;
+        let threshold = match rng.below(5) {
+            0 => 0.0,
+            1 => -0.0,
+            _ => (rng.below(2000) as f64 - 1000.0) / 250.0,
+        };
+        out.push(BoostPreorder::Split {
+            feature: f | rules[f as usize],
+            threshold,
+            categories: Vec::new(),
+            cover: 2.0,
+        });
+        consistent(rng, depth - 1, rules, out);
+        consistent(rng, depth - 1, rules, out);
+    }
+
+    /// Trees trained without missing values (LightGBM's `missing_type: None` reads one as
+    /// 0 at every split), or whose splits on a feature all send one the same way, take
+    /// one copy of a row's keys: half the keys a block, and the same bits as walking
+    /// each tree, walked or scored, on rows with missing values.
+    #[test]
+    fn one_copy_of_the_keys_when_a_missing_value_goes_one_way_per_feature() {
+        // Read as 0; sent left (key first); sent right (key last); read as 0.
+        let rules = [NAN_AS_ZERO, DEFAULT_LEFT, 0, NAN_AS_ZERO | DEFAULT_LEFT];
+        let features = rules.len();
+        let mut rng = Rng(0x0bad_5eed_1234_0001);
+        let trees: Vec<BoostTree> = (0..60)
+            .map(|i| {
+                let mut nodes = Vec::new();
+                consistent(&mut rng, 1 + (i % 6), &rules, &mut nodes);
+                BoostTree::from_preorder(nodes, features, 0).unwrap()
+            })
+            .collect();
+        let packed = Packed::boost_trees(&trees, 1, features);
+        let nan_keys = packed.nan_keys.as_ref().expect("one key a feature");
+        assert_eq!(packed.stride(), 8);
+        // Left everywhere: the lowest threshold. Right everywhere: the last key.
+        let lowest = packed
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|&(i, n)| !is_leaf(n, i) && n.feature == 1)
+            .map(|(_, n)| n.threshold)
+            .min();
+        assert_eq!(Some(nan_keys[1]), lowest);
+        assert_eq!(nan_keys[2], NAN_KEY);
+        // As 0: left where 0 is, right where it is not.
+        for f in [0, 3] {
+            assert!(nan_keys[f] >= key(0.0) && nan_keys[f] < NAN_KEY, "{f}");
+        }
+        assert!(packed.nodes.iter().all(|n| (n.feature as usize) < features));
+        let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
+        let [walk, score] = forced(&packed);
+        for n in [1, 2, 6, 7, 64, 301, 2500] {
+            let x = rows(&mut rng, n, features);
+            let expected = sum_trees(&trees, n, |tree, out| {
+                for (row, o) in x.rows().zip(out.iter_mut()) {
+                    *o += tree.predict(row).unwrap();
+                }
+            });
+            for packed in [&walk, &score, &packed] {
+                let got = packed.sum(&x, &slow).unwrap();
+                assert_eq!(
+                    bits(&got),
+                    bits(&expected),
+                    "{n} rows, {:?}",
+                    packed.strategy
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn two_copies_of_the_keys_when_a_feature_sends_a_missing_value_both_ways() {
+        // A missing value goes left at a split on 2.0 and right at one on 1.0: no key is
+        // at or below 1.0 and above 2.0.
+        let split = |flags: u32, threshold: f64| BoostPreorder::Split {
+            feature: flags,
+            threshold,
+            categories: Vec::new(),
+            cover: 2.0,
+        };
+        let leaf = |value: f64| BoostPreorder::Leaf { value, cover: 1.0 };
+        let tree = |flags, threshold| {
+            BoostTree::from_preorder([split(flags, threshold), leaf(1.0), leaf(2.0)], 1, 0).unwrap()
+        };
+        let both = [tree(DEFAULT_LEFT, 1.0), tree(0, 2.0)];
+        let packed = Packed::boost_trees(&both, 1, 1);
+        assert_eq!(packed.nan_keys, None);
+        assert_eq!(packed.stride(), 8);
+        assert_eq!(packed.nodes[0].feature, 1);
+        // The other way round, one key does: above 1.0 and at or below 2.0.
+        let one = [tree(0, 1.0), tree(DEFAULT_LEFT, 2.0)];
+        let packed = Packed::boost_trees(&one, 1, 1);
+        assert_eq!(packed.nan_keys, Some(vec![key(2.0)]));
+        let x = FeatureMatrix::from_row_major(vec![f64::NAN, 1.5, 2.5], 3, 1).unwrap();
+        let slow = |_: usize, _: &[f64]| None;
+        // NaN: right then left; 1.5: right then left; 2.5: right twice.
+        assert_eq!(packed.sum(&x, &slow).unwrap(), [3.0, 3.0, 4.0]);
+    }
+
     #[test]
     fn a_tree_over_64_leaves_is_walked() {
         let mut nodes = Vec::new();
@@ -1559,7 +1748,10 @@ mod tests {
         // Trees grown until pure on 3,000 rows: larger than the caches, summed group by
         // group on the pool for large batches, and walked in the order of their
         // subtrees from 2,048 rows.
-        assert!(Packed::value_trees(reg.trees(), 4).large());
+        let packed = Packed::value_trees(reg.trees(), 4);
+        assert!(packed.large());
+        // A forest sends a missing value right at every split: one copy of the keys.
+        assert_eq!(packed.nan_keys, Some(vec![NAN_KEY; 4]));
         let params = ForestClassifierParams {
             n_trees: 13,
             ..Default::default()
