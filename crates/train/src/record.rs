@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use ferry_core::artifact::RowCounts;
 use ferry_core::registry::{Registry, RegistryError};
@@ -100,12 +101,19 @@ pub(crate) fn host() -> String {
 }
 
 impl RunRecord {
-    /// A record for a run of `pipeline` starting now (`stamp`: RFC 3339 seconds, UTC),
-    /// with its resolved config as YAML (the text the artifact stores).
+    /// A record for a run of `pipeline` that started at `started`, with its resolved
+    /// config as YAML (the text the artifact stores). Its id is the start time, UTC, to
+    /// the microsecond, then the process id: ids sort in the order runs started (to the
+    /// second, runs of one test or script would sort by process id).
     #[must_use]
-    pub fn start(pipeline: &Pipeline, stamp: &str, config: String) -> Self {
+    pub fn start(pipeline: &Pipeline, started: SystemTime, config: String) -> Self {
         let config_sha256 = hex(&Sha256::digest(config.as_bytes()));
-        let compact: String = stamp.chars().filter(|c| !matches!(c, '-' | ':')).collect();
+        let stamp = humantime::format_rfc3339_seconds(started).to_string();
+        let compact: String = humantime::format_rfc3339_micros(started)
+            .to_string()
+            .chars()
+            .filter(|c| !matches!(c, '-' | ':'))
+            .collect();
         let git_sha = git(&pipeline.base_dir, &["rev-parse", "HEAD"]).filter(|s| !s.is_empty());
         let git_dirty = git_sha.as_ref().and_then(|_| {
             git(
@@ -120,7 +128,7 @@ impl RunRecord {
             reason: None,
             model: pipeline.model_name().clone(),
             version: None,
-            started_at: stamp.to_owned(),
+            started_at: stamp,
             seconds: 0.0,
             stages: Stages::default(),
             config,
@@ -182,4 +190,42 @@ impl RunRecord {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Runs started within one second (a script's, a test's) list in the order they
+    /// started, whatever their process ids.
+    #[test]
+    fn run_ids_sort_in_the_order_runs_started() {
+        let pipeline = crate::stages::fixture::pipeline();
+        let t = humantime::parse_rfc3339("2026-12-04T00:00:00Z").unwrap();
+        let starts = [
+            t,
+            t + Duration::from_micros(1),
+            t + Duration::from_millis(999),
+            t + Duration::from_secs(1),
+            t + Duration::from_secs(86_400),
+        ];
+        let ids: Vec<String> = starts
+            .iter()
+            .map(|&s| RunRecord::start(&pipeline, s, String::new()).run_id)
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids);
+        let pid = std::process::id();
+        assert_eq!(ids[1], format!("20261204T000000.000001Z-{pid}"));
+        assert!(
+            ids.iter()
+                .all(|id| ferry_core::registry::is_valid_run_id(id))
+        );
+        // The start time shown stays to the second.
+        let record = RunRecord::start(&pipeline, starts[2], String::new());
+        assert_eq!(record.started_at, "2026-12-04T00:00:00Z");
+    }
 }

@@ -164,7 +164,11 @@ pub(crate) mod fixture {
             Self {
                 location,
                 registry,
-                record: RunRecord::start(pipeline, STAMP, config),
+                record: RunRecord::start(
+                    pipeline,
+                    humantime::parse_rfc3339(STAMP).expect("an RFC 3339 time"),
+                    config,
+                ),
             }
         }
 
