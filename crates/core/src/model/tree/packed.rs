@@ -1511,25 +1511,37 @@ mod tests {
             assert_eq!(scorer.starts.len(), features as usize + 1);
             assert_eq!(scorer.nan_at.len(), features as usize);
             assert!(scorer.nan_at.iter().any(|&at| at != NO_NAN_SET));
-            let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
-            let [walk, score] = forced(&packed);
             for n in [0, 1, 2, 5, 6, 7, 64, 301, 2500] {
                 let x = rows(&mut rng, n, features as usize);
-                let expected = sum_trees(&trees, n * outputs, |tree, out| {
-                    for (row, o) in x.rows().zip(out.chunks_exact_mut(outputs)) {
-                        o[tree.group()] += tree.predict(row).unwrap();
-                    }
-                });
-                for packed in [&walk, &score, &packed] {
-                    let got = packed.sum(&x, &slow).unwrap();
-                    assert_eq!(
-                        bits(&got),
-                        bits(&expected),
-                        "{n} rows, {:?}",
-                        packed.strategy
-                    );
-                }
+                same_sums_walked_and_scored(&trees, &packed, &x, outputs);
             }
+        }
+    }
+
+    /// `packed`'s sums of `x`, walked, scored and as it chooses, are the bits of the sums
+    /// of `trees` one by one (`outputs` per row).
+    fn same_sums_walked_and_scored(
+        trees: &[BoostTree],
+        packed: &Packed,
+        x: &FeatureMatrix,
+        outputs: usize,
+    ) {
+        let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
+        let n = x.n_rows();
+        let expected = sum_trees(trees, n * outputs, |tree, out| {
+            for (row, o) in x.rows().zip(out.chunks_exact_mut(outputs)) {
+                o[tree.group()] += tree.predict(row).unwrap();
+            }
+        });
+        let [walk, score] = forced(packed);
+        for packed in [&walk, &score, packed] {
+            let got = packed.sum(x, &slow).unwrap();
+            assert_eq!(
+                bits(&got),
+                bits(&expected),
+                "{n} rows, {:?}",
+                packed.strategy
+            );
         }
     }
 
@@ -1628,24 +1640,9 @@ mod tests {
             assert!(nan_keys[f] >= key(0.0) && nan_keys[f] < NAN_KEY, "{f}");
         }
         assert!(packed.nodes.iter().all(|n| (n.feature as usize) < features));
-        let slow = |t: usize, row: &[f64]| trees.get(t)?.leaf_number(row);
-        let [walk, score] = forced(&packed);
         for n in [1, 2, 6, 7, 64, 301, 2500] {
             let x = rows(&mut rng, n, features);
-            let expected = sum_trees(&trees, n, |tree, out| {
-                for (row, o) in x.rows().zip(out.iter_mut()) {
-                    *o += tree.predict(row).unwrap();
-                }
-            });
-            for packed in [&walk, &score, &packed] {
-                let got = packed.sum(&x, &slow).unwrap();
-                assert_eq!(
-                    bits(&got),
-                    bits(&expected),
-                    "{n} rows, {:?}",
-                    packed.strategy
-                );
-            }
+            same_sums_walked_and_scored(&trees, &packed, &x, 1);
         }
     }
 
