@@ -153,8 +153,9 @@ pub(crate) struct Packed {
     values: Vec<f64>,
     width: usize,
     outputs: usize,
-    /// The width of the rows; a split that sends NaN left reads its column at
-    /// `n_features + column`, where each row's keys put NaN first.
+    /// The width of the rows; when rows take two copies of their keys, a split that
+    /// sends NaN left reads its column at `n_features + column`, where they put NaN
+    /// first.
     n_features: usize,
     /// Per feature, the key a missing value takes when one key sends it the way every
     /// split on the feature does ([`Packed::single_nan_keys`]). Then a row has one copy
@@ -422,7 +423,8 @@ impl Packed {
             .map(|(high, low)| match (high, low) {
                 (Some(high), Some(low)) => (high < low).then_some(low),
                 (None, Some(low)) => Some(low),
-                // A split sends the last key right only below it.
+                // Every split sends it right: so does the last key, above every
+                // threshold of a split that sends a missing value right.
                 (_, None) => Some(NAN_KEY),
             })
             .collect()
