@@ -516,9 +516,11 @@ impl fmt::Display for Runs {
         if self.0.is_empty() {
             return f.write_str("no runs");
         }
+        // As wide as the longest run id (a start time to the microsecond and a pid).
+        let width = self.0.iter().map(|r| r.run_id.len()).max().unwrap_or(0);
         writeln!(
             f,
-            "{:<16} {:<24} {:<13} {:>7} {:>8}  metrics",
+            "{:<16} {:<width$} {:<13} {:>7} {:>8}  metrics",
             "model", "run", "status", "version", "seconds"
         )?;
         for (i, r) in self.0.iter().enumerate() {
@@ -530,7 +532,7 @@ impl fmt::Display for Runs {
             let version = r.version.map_or_else(|| "-".to_owned(), |v| v.to_string());
             write!(
                 f,
-                "{:<16} {:<24} {:<13} {:>7} {:>8.2}  {}",
+                "{:<16} {:<width$} {:<13} {:>7} {:>8.2}  {}",
                 r.model,
                 r.run_id,
                 r.status,
@@ -674,4 +676,41 @@ pub fn run_show(
     run_id: &str,
 ) -> Result<RunShown, RegistryError> {
     read_record(registry, model, run_id).map(RunShown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run ids of both forms (to the second, from before; to the microsecond) keep the
+    /// columns after them aligned.
+    #[test]
+    fn runs_list_columns_fit_the_longest_run_id() {
+        let run = |run_id: &str, status: &str| RunSummary {
+            model: "iris".to_owned(),
+            run_id: run_id.to_owned(),
+            status: status.to_owned(),
+            version: Some(1),
+            seconds: 0.5,
+            metrics: BTreeMap::from([("accuracy".to_owned(), 0.9)]),
+            reason: None,
+        };
+        let text = Runs(vec![
+            run("20261205T063115Z-9411", "registered"),
+            run("20261208T010202.157234Z-4194303", "failed"),
+        ])
+        .to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        let status_at = |line: &str, word: &str| line.find(word).unwrap();
+        assert_eq!(
+            status_at(lines[0], "status"),
+            status_at(lines[1], "registered")
+        );
+        assert_eq!(status_at(lines[0], "status"), status_at(lines[2], "failed"));
+        assert!(
+            lines[2].contains("20261208T010202.157234Z-4194303 failed"),
+            "{text}"
+        );
+    }
 }
