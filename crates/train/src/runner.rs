@@ -93,10 +93,9 @@ fn run_inner(
     )
     .entered();
     let mut registry = ferry_store::open(location, &StoreOptions::default())?;
-    let now = SystemTime::now();
-    let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
-    let mut record = RunRecord::start(pipeline, now, config);
+    let mut record = RunRecord::start(pipeline, SystemTime::now(), config);
+    let stamp = record.started_at.clone();
     // Recorded as running before any work, so that a run whose process is killed
     // leaves its record (`train runs list` shows it crashed) instead of vanishing.
     if let Err(e) = record.write(registry.as_ref()) {

@@ -150,10 +150,9 @@ pub fn run_shard(
     let started = std::time::Instant::now();
     let search = pipeline.search().ok_or_else(no_search)?;
     let registry = ferry_store::open(location, &ferry_store::StoreOptions::default())?;
-    let now = SystemTime::now();
-    let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let config = to_yaml_string(pipeline.config()).map_err(RunError::SerializeConfig)?;
-    let mut record = RunRecord::start(pipeline, now, config);
+    let mut record = RunRecord::start(pipeline, SystemTime::now(), config);
+    let stamp = record.started_at.clone();
     let cells = shard.cells(search.candidates.len());
     let results = {
         let mut run = Run::new(pipeline, registry.as_ref(), location, &stamp, &mut record);
