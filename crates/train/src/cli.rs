@@ -228,7 +228,8 @@ pub enum RunsVerb {
     Show {
         /// The model.
         model: ModelName,
-        /// The run id, as `runs list` prints it.
+        /// The run id, as `runs list` prints it, or its start when no other run of the
+        /// model starts alike.
         run: String,
     },
 }

@@ -666,21 +666,92 @@ impl fmt::Display for RunShown {
     }
 }
 
-/// Reads one run record.
+/// Reads one run record: the run `run_id` names, or else the one run whose id starts
+/// with it (as `git` takes a commit's shortened hash).
 ///
 /// # Errors
-/// [`RegistryError::RunNotFound`], or the registry's errors.
+/// [`RegistryError::RunNotFound`] when no run's id is or starts with `run_id`,
+/// [`RegistryError::RunAmbiguous`] when several start with it, or the registry's errors.
 pub fn run_show(
     registry: &dyn Registry,
     model: &ModelName,
     run_id: &str,
 ) -> Result<RunShown, RegistryError> {
-    read_record(registry, model, run_id).map(RunShown)
+    let not_found = match read_record(registry, model, run_id) {
+        Err(err @ RegistryError::RunNotFound { .. }) => err,
+        found => return found.map(RunShown),
+    };
+    let ids = match registry.runs(model) {
+        Ok(ids) => ids,
+        Err(err) if err.is_not_found() => return Err(not_found),
+        Err(err) => return Err(err),
+    };
+    let mut matches: Vec<String> = if run_id.is_empty() {
+        Vec::new()
+    } else {
+        ids.into_iter()
+            .filter(|id| id.starts_with(run_id))
+            .collect()
+    };
+    match matches.len() {
+        0 => Err(not_found),
+        1 => read_record(registry, model, &matches.remove(0)).map(RunShown),
+        _ => Err(RegistryError::RunAmbiguous {
+            name: model.clone(),
+            prefix: run_id.to_owned(),
+            matches,
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `runs show` takes a run's whole id, or the start of it when only that run's id
+    /// starts alike; a start several ids share is refused with their names.
+    #[test]
+    fn runs_show_takes_the_start_of_one_run_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = ferry_core::registry::LocalRegistry::new(dir.path());
+        let iris: ModelName = "iris".parse().unwrap();
+        let ids = [
+            "20261208T010202.157234Z-17933",
+            "20261208T010202.981000Z-17940",
+            "20261208T020000.000001Z-18000",
+        ];
+        for id in ids {
+            let record = serde_json::json!({"run_id": id, "model": "iris", "status": "registered"});
+            registry
+                .write_run(&iris, id, record.to_string().as_bytes())
+                .unwrap();
+        }
+        let shown = |run: &str| run_show(&registry, &iris, run).map(|r| r.0["run_id"].clone());
+
+        assert_eq!(shown(ids[0]).unwrap(), ids[0]);
+        assert_eq!(shown("20261208T02").unwrap(), ids[2]);
+        assert_eq!(shown("20261208T010202.9").unwrap(), ids[1]);
+
+        let err = shown("20261208T0102").unwrap_err();
+        assert!(err.is_caller_error());
+        assert_eq!(
+            err.to_string(),
+            "model 'iris' has 2 runs whose id starts with '20261208T0102': \
+             20261208T010202.157234Z-17933, 20261208T010202.981000Z-17940; give more of the id"
+        );
+        for missing in ["2027", "", "17933"] {
+            let err = shown(missing).unwrap_err();
+            assert!(
+                matches!(&err, RegistryError::RunNotFound { run, .. } if run == missing),
+                "{missing}: {err}"
+            );
+        }
+        let other: ModelName = "titanic".parse().unwrap();
+        assert!(matches!(
+            run_show(&registry, &other, "2026").unwrap_err(),
+            RegistryError::RunNotFound { .. }
+        ));
+    }
 
     /// Run ids of both forms (to the second, from before; to the microsecond) keep the
     /// columns after them aligned.

@@ -90,6 +90,16 @@ pub enum RegistryError {
         /// The run id asked for.
         run: String,
     },
+    /// A shortened run id matches more than one run of the model (caller's fault).
+    #[error("model '{name}' has {} runs whose id starts with '{prefix}': {}; give more of the id", matches.len(), list_some(matches))]
+    RunAmbiguous {
+        /// The model.
+        name: ModelName,
+        /// The start of a run id, as asked for.
+        prefix: String,
+        /// The ids of the runs it matches, oldest first.
+        matches: Vec<String>,
+    },
     /// An alias has no earlier target to roll back to (caller's fault).
     #[error("alias '{alias}' of model '{name}' has no earlier version to roll back to")]
     NoEarlierVersion {
@@ -109,7 +119,9 @@ impl RegistryError {
         self.is_not_found()
             || matches!(
                 self,
-                RegistryError::VersionInUse { .. } | RegistryError::NoEarlierVersion { .. }
+                RegistryError::VersionInUse { .. }
+                    | RegistryError::NoEarlierVersion { .. }
+                    | RegistryError::RunAmbiguous { .. }
             )
     }
 
@@ -127,9 +139,20 @@ impl RegistryError {
             | RegistryError::CorruptAlias { .. }
             | RegistryError::Artifact(_)
             | RegistryError::VersionInUse { .. }
-            | RegistryError::NoEarlierVersion { .. } => false,
+            | RegistryError::NoEarlierVersion { .. }
+            | RegistryError::RunAmbiguous { .. } => false,
         }
     }
+}
+
+/// The first five of `ids`, comma-separated, and how many more there are.
+fn list_some(ids: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = ids[..ids.len().min(SHOWN)].join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    text
 }
 
 /// Whether `id` is a run id [`Registry::write_run`] accepts: 1 to 64 characters of
@@ -647,6 +670,23 @@ impl RegistryLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ambiguous run id names the first five runs it matches and counts the rest.
+    #[test]
+    fn an_ambiguous_run_id_names_five_matches_and_counts_the_rest() {
+        let err = RegistryError::RunAmbiguous {
+            name: "iris".parse().unwrap(),
+            prefix: "2026".to_owned(),
+            matches: (1..=7).map(|i| format!("2026120{i}T000000Z-1")).collect(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "model 'iris' has 7 runs whose id starts with '2026': 20261201T000000Z-1, \
+             20261202T000000Z-1, 20261203T000000Z-1, 20261204T000000Z-1, 20261205T000000Z-1 \
+             and 2 more; give more of the id"
+        );
+        assert!(err.is_caller_error() && !err.is_not_found());
+    }
 
     #[test]
     fn locations_parse_paths_and_file_urls_and_refuse_other_schemes() {

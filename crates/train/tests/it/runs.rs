@@ -109,4 +109,28 @@ fn every_run_is_recorded_with_its_outcome() {
     let out = train(&["runs", "show", "iris", "nope"], &registry);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no run 'nope'"));
+
+    // The start of a run id will do when no other run's id starts alike: the shortest
+    // such start of the registered run's id shows its record.
+    let ids: Vec<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+    let unique = (1..=id.len())
+        .map(|n| &id[..n])
+        .find(|start| ids.iter().filter(|other| other.starts_with(start)).count() == 1)
+        .unwrap();
+    assert!(unique.len() < id.len(), "{ids:?}");
+    let shown = json(&train(
+        &["runs", "show", "iris", unique, "--json"],
+        &registry,
+    ));
+    assert_eq!(shown, record);
+    // One character shorter, another run's id starts alike: refused, naming the runs.
+    let shared = &id[..unique.len() - 1];
+    let out = train(&["runs", "show", "iris", shared], &registry);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("runs whose id starts with '{shared}'")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(id), "{stderr}");
 }
