@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn run_ids_sort_in_the_order_runs_started() {
         let pipeline = crate::stages::fixture::pipeline();
-        let t = humantime::parse_rfc3339("2026-12-04T00:00:00Z").unwrap();
+        let t = crate::stages::fixture::started();
         let starts = [
             t,
             t + Duration::from_micros(1),

@@ -681,21 +681,20 @@ pub fn run_show(
         Err(err @ RegistryError::RunNotFound { .. }) => err,
         found => return found.map(RunShown),
     };
-    let ids = match registry.runs(model) {
-        Ok(ids) => ids,
+    if run_id.is_empty() {
+        return Err(not_found);
+    }
+    let matches: Vec<String> = match registry.runs(model) {
+        Ok(ids) => ids
+            .into_iter()
+            .filter(|id| id.starts_with(run_id))
+            .collect(),
         Err(err) if err.is_not_found() => return Err(not_found),
         Err(err) => return Err(err),
     };
-    let mut matches: Vec<String> = if run_id.is_empty() {
-        Vec::new()
-    } else {
-        ids.into_iter()
-            .filter(|id| id.starts_with(run_id))
-            .collect()
-    };
-    match matches.len() {
-        0 => Err(not_found),
-        1 => read_record(registry, model, &matches.remove(0)).map(RunShown),
+    match matches.as_slice() {
+        [] => Err(not_found),
+        [one] => read_record(registry, model, one).map(RunShown),
         _ => Err(RegistryError::RunAmbiguous {
             name: model.clone(),
             prefix: run_id.to_owned(),

@@ -380,8 +380,8 @@ mod tests {
         use crate::cv::{CandidateResult, CvTable, Score, SearchTable};
 
         let pipeline = crate::stages::fixture::pipeline();
-        let started = humantime::parse_rfc3339("2026-12-04T00:00:00Z").unwrap();
-        let mut record = RunRecord::start(&pipeline, started, String::new());
+        let mut record =
+            RunRecord::start(&pipeline, crate::stages::fixture::started(), String::new());
         assert_eq!(record.status, RunStatus::Running);
         record.status = RunStatus::Failed;
         record.metrics = BTreeMap::from([("accuracy".to_owned(), 0.75)]);

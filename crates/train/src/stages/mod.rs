@@ -147,6 +147,11 @@ pub(crate) mod fixture {
     /// The start time of the fixture runs.
     pub(crate) const STAMP: &str = "2026-12-04T00:00:00Z";
 
+    /// [`STAMP`] as a time, for [`RunRecord::start`].
+    pub(crate) fn started() -> std::time::SystemTime {
+        humantime::parse_rfc3339(STAMP).expect("an RFC 3339 time")
+    }
+
     /// What a [`Run`] borrows: a registry under a temporary directory and a record.
     pub(crate) struct Runner {
         location: RegistryLocation,
@@ -164,11 +169,7 @@ pub(crate) mod fixture {
             Self {
                 location,
                 registry,
-                record: RunRecord::start(
-                    pipeline,
-                    humantime::parse_rfc3339(STAMP).expect("an RFC 3339 time"),
-                    config,
-                ),
+                record: RunRecord::start(pipeline, started(), config),
             }
         }
 
